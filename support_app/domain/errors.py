@@ -1,0 +1,61 @@
+"""Stable error codes. They travel unchanged from the domain to the UI and any API;
+the messages are what a person reads."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    RATE_LIMITED = "RATE_LIMITED"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
+    TOKEN_REUSED = "TOKEN_REUSED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_CASE_OWNER = "NOT_CASE_OWNER"
+    NOT_ORDER_OWNER = "NOT_ORDER_OWNER"
+    CASE_NOT_FOUND = "CASE_NOT_FOUND"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    USER_NOT_FOUND = "USER_NOT_FOUND"
+    INVALID_STATUS_TRANSITION = "INVALID_STATUS_TRANSITION"
+    CASE_CLOSED = "CASE_CLOSED"
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+    ORDER_SYSTEM_UNAVAILABLE = "ORDER_SYSTEM_UNAVAILABLE"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+
+
+MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.VALIDATION_FAILED: "Some fields need your attention.",
+    ErrorCode.NOT_AUTHENTICATED: "Please sign in to continue.",
+    ErrorCode.INVALID_CREDENTIALS: "That email and password do not match an account.",
+    ErrorCode.RATE_LIMITED: "Too many attempts. Please wait a few minutes and try again.",
+    ErrorCode.TOKEN_INVALID: "Your session is not valid. Please sign in again.",
+    ErrorCode.TOKEN_EXPIRED: "Your session has expired. Please sign in again.",
+    ErrorCode.TOKEN_REVOKED: "You have been signed out. Please sign in again.",
+    ErrorCode.TOKEN_REUSED: "Your session was ended for your safety. Please sign in again.",
+    ErrorCode.FORBIDDEN: "You do not have access to that.",
+    ErrorCode.NOT_CASE_OWNER: "That case was not found.",
+    ErrorCode.NOT_ORDER_OWNER: "That order was not found among your orders.",
+    ErrorCode.CASE_NOT_FOUND: "That case was not found.",
+    ErrorCode.ORDER_NOT_FOUND: "That order was not found.",
+    ErrorCode.USER_NOT_FOUND: "That user was not found.",
+    ErrorCode.INVALID_STATUS_TRANSITION: "The case cannot move to that status from its current one.",
+    ErrorCode.CASE_CLOSED: "This case is closed.",
+    ErrorCode.CONCURRENT_UPDATE: "Someone else changed this case just now. It has been reloaded.",
+    ErrorCode.ORDER_SYSTEM_UNAVAILABLE: "The order system is not answering right now. Please try again shortly.",
+    ErrorCode.EMAIL_TAKEN: "An account with that email already exists.",
+}
+
+
+class DomainError(Exception):
+    """A rule said no. ``code`` is stable; ``fields`` maps form fields to messages."""
+
+    def __init__(self, code: ErrorCode, message: str | None = None, fields: dict[str, str] | None = None):
+        self.code = code
+        self.message = message or MESSAGES[code]
+        self.fields = fields or {}
+        super().__init__(f"{code}: {self.message}")

@@ -1,0 +1,15 @@
+"""All tables, imported here so SQLModel.metadata knows every one (Alembic uses it)."""
+
+from support_app.models.order import OrderLine, OrderSnapshot
+from support_app.models.support_case import CaseEvent, CaseMessage, SupportCase
+from support_app.models.user import RefreshToken, User
+
+__all__ = [
+    "CaseEvent",
+    "CaseMessage",
+    "OrderLine",
+    "OrderSnapshot",
+    "RefreshToken",
+    "SupportCase",
+    "User",
+]

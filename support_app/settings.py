@@ -1,0 +1,72 @@
+"""One Settings object for the whole app; every knob is an environment variable.
+
+Variables are prefixed ``SUPPORT_`` (e.g. ``SUPPORT_DATABASE_URL``) and may also be
+put in a ``.env`` file at the repository root. The README lists them all with defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+INSECURE_SECRETS = {"", "change-me", "changeme", "secret", "dev"}
+
+
+def _dev_secret() -> str:
+    """A development JWT secret generated once and kept in the git-ignored data dir."""
+    path = DATA_DIR / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORT_", env_file=ROOT / ".env", extra="ignore"
+    )
+
+    environment: str = Field("development", description="development | test | production")
+    database_url: str = f"sqlite:///{DATA_DIR / 'support.db'}"
+    redis_url: str | None = None
+    jwt_secret: str = ""
+    jwt_issuer: str = "support-app"
+    jwt_audience: str = "support-app-web"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    order_system_url: str = "http://127.0.0.1:8000/sandbox/orders"
+    order_timeout_seconds: float = 3.0
+    order_cache_seconds: int = 30
+    payment_gateway_url: str = "http://127.0.0.1:8000/sandbox/gateway"
+    refund_window_days: int = 14
+    login_max_attempts: int = 5
+    login_window_seconds: int = 300
+    case_create_max: int = 10
+    case_create_window_seconds: int = 3600
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> "Settings":
+        if self.environment == "production":
+            if self.jwt_secret.strip().lower() in INSECURE_SECRETS or len(self.jwt_secret) < 32:
+                raise ValueError(
+                    "SUPPORT_JWT_SECRET must be set to a random value of at least 32 characters in production"
+                )
+        elif not self.jwt_secret:
+            self.jwt_secret = _dev_secret()
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

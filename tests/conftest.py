@@ -1,0 +1,50 @@
+"""Shared fixtures: settings for tests, a real SQLite database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+os.environ.setdefault("SUPPORT_ENVIRONMENT", "test")
+os.environ.setdefault("SUPPORT_JWT_SECRET", "test-secret-" + "x" * 40)
+
+from sqlmodel import SQLModel  # noqa: E402
+
+import support_app.models  # noqa: E402,F401  (registers every table)
+from support_app.db import make_engine, session_scope  # noqa: E402
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    SQLModel.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """A session on a fresh SQLite file; commits on success like the app's unit of work."""
+    with session_scope(engine, write=True) as s:
+        yield s
+
+
+@pytest.fixture
+def redis_url():
+    """The real Redis on 127.0.0.1:6379 (database 15), flushed of this test's keys after."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:  # a fresh machine without the service
+        pytest.fail(f"Redis is required for this test at {REDIS_URL}: {exc}")
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    yield REDIS_URL, prefix
+    for key in client.scan_iter(prefix + "*"):
+        client.delete(key)
