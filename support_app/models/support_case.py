@@ -14,6 +14,7 @@ class SupportCase(SQLModel, table=True):
         Index("ix_support_cases_customer_status", "customer_id", "status"),
         Index("ix_support_cases_status_created", "status", "created_at"),
         Index("ix_support_cases_assignee_status", "assignee_id", "status"),
+        Index("ix_support_cases_updated", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

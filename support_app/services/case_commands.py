@@ -1,0 +1,184 @@
+"""Changing support cases: open one, reply or note, change status, assign.
+
+Every change bumps the case's version with a conditional UPDATE (expected version,
+affected-row check) and appends a history event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from support_app.domain.case_rules import (
+    CaseStatus,
+    Role,
+    Visibility,
+    check_transition,
+    status_after_reply,
+    validate_message,
+    validate_new_case,
+    validate_reason,
+)
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.integrations.order_client import OrderClient
+from support_app.models import CaseEvent, CaseMessage, SupportCase, User
+from support_app.models.base import utcnow
+from support_app.services.case_queries import load_case_for
+from support_app.services.orders import check_owned, fetch_order, upsert_snapshot
+from support_app.services.runner import writes
+from support_app.services.views import Caller
+
+
+def case_number(case_id: int) -> str:
+    return f"SC-{case_id:06d}"
+
+
+@writes
+def create_case(
+    session: Session,
+    caller: Caller,
+    order_id: str,
+    subject: str,
+    description: str,
+    category: str,
+    priority: str = "normal",
+    client: OrderClient | None = None,
+) -> int:
+    """Open a case on one of the caller's orders; returns the new case id."""
+    if caller.role != Role.CUSTOMER:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    fields = validate_new_case(subject, description, category, priority)
+    order = fetch_order(order_id, client)  # HTTP first: no transaction is open yet
+    user = check_owned(session, caller, order)
+    assert order is not None
+    snap = upsert_snapshot(session, user.id, order)
+    now = utcnow()
+    case = SupportCase(
+        customer_id=user.id,
+        order_snapshot_id=snap.id,
+        status=CaseStatus.OPEN,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    session.add(case)
+    session.flush()
+    case.number = case_number(case.id)
+    session.add(case)
+    _event(session, case.id, caller.id, "created", to_status=CaseStatus.OPEN, at=now)
+    return case.id
+
+
+@writes
+def add_message(
+    session: Session, caller: Caller, case_id: object, body: str, internal: bool = False, expected_version: int | None = None
+) -> None:
+    """A reply the customer sees, or (agents only) an internal note."""
+    text = validate_message(body)
+    case = load_case_for(session, caller, case_id, lock=True)
+    role = Role(caller.role)
+    if internal and role is not Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    if case.status == CaseStatus.CLOSED:
+        raise DomainError(ErrorCode.CASE_CLOSED)
+    now = utcnow()
+    session.add(
+        CaseMessage(
+            case_id=case.id,
+            author_id=caller.id,
+            visibility=Visibility.INTERNAL if internal else Visibility.PUBLIC,
+            body=text,
+            created_at=now,
+        )
+    )
+    values: dict[str, object] = {}
+    if not internal:
+        new_status = status_after_reply(CaseStatus(case.status), role)
+        if new_status != case.status:
+            values["status"] = new_status
+            _event(session, case.id, caller.id, "status_changed", case.status, new_status, "customer replied", at=now)
+        if role is Role.AGENT and case.first_response_at is None:
+            values["first_response_at"] = now
+    _event(session, case.id, caller.id, "note" if internal else "reply", internal=internal, at=now)
+    _bump(session, case, expected_version, now, **values)
+
+
+@writes
+def change_status(
+    session: Session, caller: Caller, case_id: object, target: str, reason: str = "", expected_version: int | None = None
+) -> None:
+    case = load_case_for(session, caller, case_id, lock=True)
+    src, dst = check_transition(case.status, target, Role(caller.role))
+    why = validate_reason(reason)
+    now = utcnow()
+    values: dict[str, object] = {"status": dst}
+    if dst is CaseStatus.RESOLVED:
+        values["resolved_at"] = now
+    if dst is CaseStatus.CLOSED:
+        values["closed_at"] = now
+    _event(session, case.id, caller.id, "status_changed", src, dst, why, at=now)
+    _bump(session, case, expected_version, now, **values)
+
+
+@writes
+def assign(
+    session: Session, caller: Caller, case_id: object, assignee_id: int | None, expected_version: int | None = None
+) -> None:
+    """Agents assign a case to an agent (themselves or a colleague) or unassign it."""
+    if caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    case = load_case_for(session, caller, case_id, lock=True)
+    if case.status == CaseStatus.CLOSED:
+        raise DomainError(ErrorCode.CASE_CLOSED)
+    name = None
+    if assignee_id is not None:
+        agent = session.get(User, assignee_id)
+        if agent is None or agent.role != Role.AGENT or not agent.is_active:
+            raise DomainError(ErrorCode.USER_NOT_FOUND)
+        name = agent.full_name
+    if case.assignee_id == assignee_id:
+        return
+    now = utcnow()
+    _event(session, case.id, caller.id, "assigned", detail=name, at=now)
+    _bump(session, case, expected_version, now, assignee_id=assignee_id)
+
+
+def _bump(session: Session, case: SupportCase, expected: int | None, now: datetime, **values: object) -> None:
+    """Apply the change only if nobody else changed the case since it was read."""
+    expected = case.version if expected is None else expected
+    result = session.execute(
+        update(SupportCase)
+        .where(SupportCase.id == case.id, SupportCase.version == expected)
+        .values(version=SupportCase.version + 1, updated_at=now, **values)
+    )
+    if result.rowcount != 1:
+        raise DomainError(ErrorCode.CONCURRENT_UPDATE)
+    session.expire(case)
+
+
+def _event(
+    session: Session,
+    case_id: int,
+    actor_id: int | None,
+    kind: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    detail: str | None = None,
+    *,
+    internal: bool = False,
+    at: datetime,
+) -> None:
+    session.add(
+        CaseEvent(
+            case_id=case_id,
+            actor_id=actor_id,
+            kind=kind,
+            from_status=from_status,
+            to_status=to_status,
+            detail=detail,
+            internal=internal,
+            created_at=at,
+        )
+    )

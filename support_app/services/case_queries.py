@@ -1,0 +1,194 @@
+"""Reading support cases: lists, one case with its conversation and timeline, and a
+cheap change marker that open pages poll for live updates."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from support_app.domain.case_rules import (
+    CATEGORY_LABELS,
+    STATUS_LABELS,
+    CaseStatus,
+    Category,
+    Role,
+    allowed_transitions,
+)
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.models import CaseEvent, CaseMessage, OrderSnapshot, SupportCase, User
+from support_app.services.orders import snapshot_lines, snapshot_view
+from support_app.services.timeline_text import event_text
+from support_app.services.views import CaseDetail, CaseRow, Caller, EventView, MessageView, Option, iso
+
+LIST_LIMIT = 100
+
+
+def load_case_for(session: Session, caller: Caller, case_id: object, *, lock: bool = False) -> SupportCase:
+    """The case if the caller may see it. A customer asking for someone else's case
+    gets the same answer as for a case that does not exist."""
+    try:
+        cid = int(case_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DomainError(ErrorCode.CASE_NOT_FOUND) from None
+    stmt = select(SupportCase).where(SupportCase.id == cid)
+    if lock:
+        stmt = stmt.with_for_update()
+    case = session.exec(stmt).first()
+    if case is None:
+        raise DomainError(ErrorCode.CASE_NOT_FOUND)
+    if caller.role == Role.AGENT:
+        return case
+    if caller.role == Role.CUSTOMER and case.customer_id == caller.id:
+        return case
+    raise DomainError(ErrorCode.NOT_CASE_OWNER)
+
+
+def list_cases(
+    session: Session,
+    caller: Caller,
+    statuses: list[str] | None = None,
+    assigned_to_me: bool = False,
+) -> list[CaseRow]:
+    """Newest first. Customers get their own cases; agents the whole queue."""
+    customer, assignee = aliased(User), aliased(User)
+    stmt = (
+        select(SupportCase, OrderSnapshot.order_id, customer.full_name, assignee.full_name)
+        .join(OrderSnapshot, OrderSnapshot.id == SupportCase.order_snapshot_id)
+        .join(customer, customer.id == SupportCase.customer_id)
+        .outerjoin(assignee, assignee.id == SupportCase.assignee_id)
+    )
+    if caller.role == Role.CUSTOMER:
+        stmt = stmt.where(SupportCase.customer_id == caller.id)
+    elif caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    wanted = [s for s in (statuses or []) if s in set(CaseStatus)]
+    if wanted:
+        stmt = stmt.where(SupportCase.status.in_(wanted))  # type: ignore[attr-defined]
+    if assigned_to_me and caller.role == Role.AGENT:
+        stmt = stmt.where(SupportCase.assignee_id == caller.id)
+    stmt = stmt.order_by(SupportCase.created_at.desc(), SupportCase.id.desc()).limit(LIST_LIMIT)  # type: ignore[attr-defined]
+    return [
+        CaseRow(
+            id=case.id,
+            number=case.number or "",
+            subject=case.subject,
+            status=case.status,
+            status_label=STATUS_LABELS[CaseStatus(case.status)],
+            category_label=CATEGORY_LABELS[Category(case.category)],
+            priority=case.priority,
+            order_id=order_id,
+            customer_name=customer_name,
+            assignee_name=assignee_name or "",
+            created_at=iso(case.created_at),
+            updated_at=iso(case.updated_at),
+        )
+        for case, order_id, customer_name, assignee_name in session.exec(stmt)
+    ]
+
+
+def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
+    case = load_case_for(session, caller, case_id)
+    is_agent = caller.role == Role.AGENT
+    names = _names(session, case)
+    snap = session.get(OrderSnapshot, case.order_snapshot_id)
+    assert snap is not None  # guaranteed by the foreign key
+    msg_stmt = select(CaseMessage).where(CaseMessage.case_id == case.id)
+    ev_stmt = select(CaseEvent).where(CaseEvent.case_id == case.id)
+    if not is_agent:
+        msg_stmt = msg_stmt.where(CaseMessage.visibility == "public")
+        ev_stmt = ev_stmt.where(CaseEvent.internal == False)  # noqa: E712
+    messages = list(session.exec(msg_stmt.order_by(CaseMessage.created_at, CaseMessage.id)))
+    events = list(session.exec(ev_stmt.order_by(CaseEvent.created_at, CaseEvent.id)))
+    for m in messages:
+        names.setdefault(m.author_id, _name_role(session, m.author_id))
+    for e in events:
+        if e.actor_id is not None:
+            names.setdefault(e.actor_id, _name_role(session, e.actor_id))
+    role = Role.AGENT if is_agent else Role.CUSTOMER
+    status = CaseStatus(case.status)
+    return CaseDetail(
+        id=case.id,
+        number=case.number or "",
+        subject=case.subject,
+        description=case.description,
+        category_label=CATEGORY_LABELS[Category(case.category)],
+        priority=case.priority,
+        status=case.status,
+        status_label=STATUS_LABELS[status],
+        customer_name=names[case.customer_id][0],
+        customer_email=_email(session, case.customer_id),
+        assignee_id=case.assignee_id or 0,
+        assignee_name=names[case.assignee_id][0] if case.assignee_id else "",
+        created_at=iso(case.created_at),
+        updated_at=iso(case.updated_at),
+        version=case.version,
+        order=snapshot_view(snap, snapshot_lines(session, snap.id)),
+        messages=[
+            MessageView(
+                id=m.id,
+                author_name=names[m.author_id][0],
+                author_role=names[m.author_id][1],
+                internal=m.visibility == "internal",
+                body=m.body,
+                created_at=iso(m.created_at),
+            )
+            for m in messages
+        ],
+        timeline=[
+            EventView(
+                id=e.id,
+                kind=e.kind,
+                text=event_text(e.kind, e.from_status, e.to_status, e.detail),
+                actor_name=names[e.actor_id][0] if e.actor_id else "System",
+                internal=e.internal,
+                created_at=iso(e.created_at),
+            )
+            for e in events
+        ],
+        next_statuses=[
+            Option(value=s.value, label=STATUS_LABELS[s])
+            for s in CaseStatus
+            if s in allowed_transitions(status, role)
+        ],
+    )
+
+
+def case_version(session: Session, caller: Caller, case_id: object) -> int:
+    """A number that changes whenever anything the case page shows changes."""
+    return load_case_for(session, caller, case_id).version
+
+
+def queue_marker(session: Session, caller: Caller) -> str:
+    """Changes whenever a case the caller can list is created or updated."""
+    stmt = select(func.max(SupportCase.updated_at), func.count())
+    if caller.role == Role.CUSTOMER:
+        stmt = stmt.where(SupportCase.customer_id == caller.id)
+    elif caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    latest, count = session.exec(stmt).one()
+    return f"{iso(latest)}|{count}"
+
+
+def list_agents(session: Session, caller: Caller) -> list[Option]:
+    if caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    rows = session.exec(select(User).where(User.role == Role.AGENT, User.is_active == True).order_by(User.full_name))  # noqa: E712
+    return [Option(value=str(u.id), label=u.full_name) for u in rows]
+
+
+def _names(session: Session, case: SupportCase) -> dict[int | None, tuple[str, str]]:
+    names = {case.customer_id: _name_role(session, case.customer_id)}
+    if case.assignee_id:
+        names[case.assignee_id] = _name_role(session, case.assignee_id)
+    return names
+
+
+def _name_role(session: Session, user_id: int) -> tuple[str, str]:
+    user = session.get(User, user_id)
+    return (user.full_name, user.role) if user else ("Unknown", "")
+
+
+def _email(session: Session, user_id: int) -> str:
+    user = session.get(User, user_id)
+    return user.email if user else ""

@@ -1,0 +1,149 @@
+"""A customer's orders, read from the order system, and the snapshot a case keeps."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from support_app.domain.case_rules import Role
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.money import format_money
+from support_app.integrations.order_client import OrderClient, get_order_client
+from support_app.integrations.order_data import OrderData
+from support_app.models import OrderLine, OrderSnapshot, User
+from support_app.services.views import Caller, OrderLineView, OrderView, iso
+
+
+def order_view(order: OrderData) -> OrderView:
+    return OrderView(
+        order_id=order.order_id,
+        status=order.status,
+        placed_at=iso(order.placed_at),
+        delivered_at=iso(order.delivered_at),
+        currency=order.currency,
+        total=format_money(order.amount_paid, order.currency),
+        item_count=sum(line.quantity for line in order.lines),
+        lines=[
+            OrderLineView(
+                line_id=line.line_id,
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=format_money(line.unit_price, order.currency),
+                line_total=format_money(
+                    line.quantity * line.unit_price - line.discount_total + line.tax_total, order.currency
+                ),
+            )
+            for line in order.lines
+        ],
+    )
+
+
+def snapshot_view(snap: OrderSnapshot, lines: list[OrderLine]) -> OrderView:
+    return order_view(to_order_data(snap, lines, customer_ref=""))
+
+
+def to_order_data(snap: OrderSnapshot, lines: list[OrderLine], customer_ref: str) -> OrderData:
+    from support_app.integrations.order_data import OrderLineData
+
+    return OrderData(
+        order_id=snap.order_id,
+        customer_id=customer_ref,
+        placed_at=snap.placed_at,
+        delivered_at=snap.delivered_at,
+        status="delivered" if snap.delivered_at else "shipped",
+        currency=snap.currency,
+        lines=tuple(
+            OrderLineData(
+                line_id=ln.line_id,
+                sku=ln.sku,
+                name=ln.name,
+                quantity=ln.quantity,
+                unit_price=ln.unit_price,
+                discount_total=ln.discount_total,
+                tax_total=ln.tax_total,
+            )
+            for ln in lines
+        ),
+        shipping_amount=snap.shipping_amount,
+        shipping_tax=snap.shipping_tax,
+        amount_paid=snap.amount_paid,
+        payment_reference=snap.payment_reference,
+    )
+
+
+def _customer(session: Session, caller: Caller) -> User:
+    if caller.role != Role.CUSTOMER:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    user = session.get(User, caller.id)
+    if user is None or not user.is_active or not user.order_customer_id:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    return user
+
+
+def list_my_orders(session: Session, caller: Caller, client: OrderClient | None = None) -> list[OrderView]:
+    user = _customer(session, caller)
+    orders = (client or get_order_client()).list_customer_orders(user.order_customer_id)
+    return [order_view(o) for o in orders]
+
+
+def fetch_order(order_id: str, client: OrderClient | None = None) -> OrderData | None:
+    """Look an order up in the order system. Touches no database, so callers do it
+    before their transaction starts and never hold a write lock across HTTP."""
+    order_id = (order_id or "").strip()
+    if not order_id or len(order_id) > 64:
+        return None
+    return (client or get_order_client()).get_order(order_id)
+
+
+def check_owned(session: Session, caller: Caller, order: OrderData | None) -> User:
+    """The caller, if the order exists and is theirs; the same error otherwise so that
+    order ids of other customers cannot be probed."""
+    user = _customer(session, caller)
+    if order is None or order.customer_id != user.order_customer_id:
+        raise DomainError(ErrorCode.NOT_ORDER_OWNER, fields={"order_id": "Choose one of your orders."})
+    return user
+
+
+def upsert_snapshot(session: Session, customer_id: int, order: OrderData) -> OrderSnapshot:
+    """Keep one snapshot per order. Lines are fixed once taken; the delivery date is
+    refreshed because an order may be delivered after its first case was opened."""
+    snap = session.exec(select(OrderSnapshot).where(OrderSnapshot.order_id == order.order_id)).first()
+    if snap is not None:
+        if snap.customer_id != customer_id:
+            raise DomainError(ErrorCode.NOT_ORDER_OWNER)
+        if order.delivered_at and snap.delivered_at != order.delivered_at:
+            snap.delivered_at = order.delivered_at
+            session.add(snap)
+        return snap
+    snap = OrderSnapshot(
+        order_id=order.order_id,
+        customer_id=customer_id,
+        currency=order.currency,
+        placed_at=order.placed_at,
+        delivered_at=order.delivered_at,
+        shipping_amount=order.shipping_amount,
+        shipping_tax=order.shipping_tax,
+        amount_paid=order.amount_paid,
+        payment_reference=order.payment_reference,
+    )
+    session.add(snap)
+    session.flush()
+    for line in order.lines:
+        session.add(
+            OrderLine(
+                snapshot_id=snap.id,
+                line_id=line.line_id,
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount_total=line.discount_total,
+                tax_total=line.tax_total,
+            )
+        )
+    session.flush()
+    return snap
+
+
+def snapshot_lines(session: Session, snapshot_id: int) -> list[OrderLine]:
+    return list(session.exec(select(OrderLine).where(OrderLine.snapshot_id == snapshot_id).order_by(OrderLine.id)))

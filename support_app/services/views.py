@@ -1,0 +1,107 @@
+"""Read models handed to the State layer: plain, serialisable, already filtered for
+the viewer (a customer's views never carry internal notes or other customers' data).
+Timestamps are ISO-8601 UTC strings; the page shows them in the viewer's locale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+class Caller(Protocol):
+    """Who is asking: any object with an id and a role (auth_service.UserView)."""
+
+    id: int
+    role: str
+
+
+def iso(value: datetime | None) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value else ""
+
+
+@dataclass
+class OrderLineView:
+    line_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price: str
+    line_total: str
+
+
+@dataclass
+class OrderView:
+    order_id: str
+    status: str
+    placed_at: str
+    delivered_at: str
+    currency: str
+    total: str
+    item_count: int
+    lines: list[OrderLineView] = field(default_factory=list)
+
+
+@dataclass
+class CaseRow:
+    id: int
+    number: str
+    subject: str
+    status: str
+    status_label: str
+    category_label: str
+    priority: str
+    order_id: str
+    customer_name: str
+    assignee_name: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class MessageView:
+    id: int
+    author_name: str
+    author_role: str
+    internal: bool
+    body: str
+    created_at: str
+
+
+@dataclass
+class EventView:
+    id: int
+    kind: str
+    text: str
+    actor_name: str
+    internal: bool
+    created_at: str
+
+
+@dataclass
+class Option:
+    value: str
+    label: str
+
+
+@dataclass
+class CaseDetail:
+    id: int
+    number: str
+    subject: str
+    description: str
+    category_label: str
+    priority: str
+    status: str
+    status_label: str
+    customer_name: str
+    customer_email: str
+    assignee_id: int
+    assignee_name: str
+    created_at: str
+    updated_at: str
+    version: int
+    order: OrderView
+    messages: list[MessageView]
+    timeline: list[EventView]
+    next_statuses: list[Option]
