@@ -45,11 +45,13 @@ class Settings(BaseSettings):
     jwt_audience: str = "support-app-web"
     access_token_minutes: int = 15
     refresh_token_days: int = 14
-    order_system_url: str = "http://127.0.0.1:8000/sandbox/orders"
+    order_system_url: str = "http://127.0.0.1:3000/sandbox/orders"
     order_timeout_seconds: float = 3.0
     order_cache_seconds: int = 30
-    payment_gateway_url: str = "http://127.0.0.1:8000/sandbox/gateway"
+    payment_gateway_url: str = "http://127.0.0.1:3000/sandbox/gateway"
     refund_window_days: int = 14
+    sandbox_enabled: bool = True
+    sandbox_faults_enabled: bool = True
     login_max_attempts: int = 5
     login_window_seconds: int = 300
     case_create_max: int = 10

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -70,14 +70,15 @@ class OrdersServer:
 
     url: str
     now: datetime
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5))
 
     def set_faults(self, mode: str = "none", status: int = 503, latency_ms: int = 0,
                    count: int | None = None) -> None:
         body = {"mode": mode, "status": status, "latency_ms": latency_ms, "count": count}
-        httpx.post(f"{self.url}/_faults", json=body, timeout=5).raise_for_status()
+        self.http.post(f"{self.url}/_faults", json=body).raise_for_status()
 
     def faults(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/_faults", timeout=5).json()
+        return self.http.get(f"{self.url}/_faults").json()
 
     def requests_seen(self) -> int:
         """Order-endpoint requests since the fault switch was last set."""
@@ -89,7 +90,9 @@ def orders_server_session() -> Iterator[OrdersServer]:
     """One order sandbox per test session (demo data fixed at session start)."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     with serve_asgi(create_orders_app(now=now)) as url:
-        yield OrdersServer(url=url, now=now)
+        server = OrdersServer(url=url, now=now)
+        yield server
+        server.http.close()
 
 
 @pytest.fixture

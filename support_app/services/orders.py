@@ -147,3 +147,10 @@ def upsert_snapshot(session: Session, customer_id: int, order: OrderData) -> Ord
 
 def snapshot_lines(session: Session, snapshot_id: int) -> list[OrderLine]:
     return list(session.exec(select(OrderLine).where(OrderLine.snapshot_id == snapshot_id).order_by(OrderLine.id)))
+
+
+def get_my_order(session: Session, caller: Caller, order_id: str, client: OrderClient | None = None) -> OrderView:
+    order = fetch_order(order_id, client)
+    check_owned(session, caller, order)
+    assert order is not None
+    return order_view(order)

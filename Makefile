@@ -1,0 +1,67 @@
+# The README's two commands: `make run` and `make test`. Everything else is plumbing.
+SHELL := /bin/bash
+ROOT := $(abspath .)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+TOOLS := $(ROOT)/.tools
+CACHE := $(ROOT)/.cache
+BUN_VERSION := 1.4.4
+PYTHON ?= python3
+
+# Reflex builds here without downloads: bun from the npm registry, no version probes.
+export PATH := $(TOOLS)/node_modules/.bin:$(VENV)/bin:$(PATH)
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_CHECK_LATEST_VERSION := 0
+export REFLEX_TELEMETRY_ENABLED := false
+export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
+export REFLEX_DIR := $(CACHE)/reflex
+export BUN_INSTALL_CACHE_DIR := $(CACHE)/bun
+export XDG_CACHE_HOME := $(CACHE)/xdg
+export XDG_CONFIG_HOME := $(CACHE)/config
+export PIP_CACHE_DIR := $(CACHE)/pip
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test install migrate seed bench browsers services clean help
+
+help:
+	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000"
+	@echo "make test   install, then run the whole test suite with coverage"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+$(TOOLS)/node_modules/.bin/bun:
+	mkdir -p $(TOOLS)
+	cd $(TOOLS) && npm install --no-audit --no-fund --loglevel=error --prefix $(TOOLS) bun@$(BUN_VERSION)
+	$@ --version
+
+install: $(VENV)/.installed $(TOOLS)/node_modules/.bin/bun
+
+migrate: install
+	$(PY) -m support_app.cli migrate
+
+seed: migrate
+	$(PY) -m support_app.cli seed-demo
+
+run: seed
+	@echo "Open http://localhost:3000 and sign in with one of the accounts above."
+	$(VENV)/bin/reflex run --env prod --frontend-port 3000 --backend-port 3000 --loglevel warning
+
+# Debian's Chromium for the browser suite (Playwright cannot download its own here).
+browsers:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+# Redis and PostgreSQL are used for real by the tests; start them if this machine has them stopped.
+services:
+	@bash .ci/services.sh
+
+test: install browsers services
+	bash tests/run_all.sh
+
+clean:
+	rm -rf .web .states data/test-* .pytest_cache .coverage htmlcov

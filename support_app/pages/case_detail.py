@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import field_error, local_time, status_badge
+from support_app.components.conversation import conversation
+from support_app.components.layout import page_shell
+from support_app.components.timeline import timeline
+from support_app.state.base import AppState
+from support_app.state.case_page import CaseState
+
+POLL_MS = 2000
+case = CaseState.case
+
+
+def _summary() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(case.number, size="5", id="case-number"),
+                rx.box(status_badge(case.status, case.status_label), id="case-status"),
+                rx.badge(case.priority, variant="outline"),
+                wrap="wrap",
+                align="center",
+            ),
+            rx.text(case.subject, weight="medium", id="case-subject"),
+            rx.text(case.description, white_space="pre-wrap", size="2"),
+            rx.hstack(
+                rx.text(case.category_label, size="1", color_scheme="gray"),
+                rx.text("Opened ", size="1", color_scheme="gray"),
+                rx.text(local_time(case.created_at), size="1"),
+                rx.cond(AppState.is_agent, rx.text(case.customer_name, " <", case.customer_email, ">", size="1", color_scheme="gray")),
+                rx.text(rx.cond(case.assignee_name != "", "Assigned to " + case.assignee_name, "Unassigned"), size="1", color_scheme="gray", id="case-assignee"),
+                wrap="wrap",
+                spacing="3",
+            ),
+            rx.text("Order ", rx.text.strong(case.order.order_id), " · ", case.order.total, size="2"),
+            rx.foreach(case.order.lines, lambda ln: rx.text(ln.quantity, " × ", ln.name, " — ", ln.line_total, size="1")),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _actions() -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            AppState.is_agent & (case.status != "closed"),
+            rx.button("Assign to me", on_click=CaseState.assign_to_me, variant="soft", id="assign-me", disabled=CaseState.busy),
+        ),
+        rx.foreach(
+            case.next_statuses,
+            lambda opt: rx.button(
+                rx.cond(opt.value == "closed", rx.cond(AppState.is_agent, "Close", "Close case"), "Move to " + opt.label),
+                on_click=CaseState.set_status(opt.value),
+                variant="outline",
+                disabled=CaseState.busy,
+                id="status-" + opt.value,
+            ),
+        ),
+        wrap="wrap",
+        spacing="2",
+        id="case-actions",
+    )
+
+
+def _composer() -> rx.Component:
+    return rx.cond(
+        case.status != "closed",
+        rx.vstack(
+            rx.text_area(value=CaseState.reply_text, on_change=CaseState.set_reply_text, placeholder="Write a reply…", id="reply-text", width="100%", rows="3"),
+            field_error(CaseState.field_errors, "body"),
+            rx.hstack(
+                rx.button("Send reply", on_click=CaseState.send_reply, loading=CaseState.busy, id="send-reply"),
+                spacing="2",
+            ),
+            rx.cond(
+                AppState.is_agent,
+                rx.vstack(
+                    rx.text_area(value=CaseState.note_text, on_change=CaseState.set_note_text, placeholder="Internal note (only agents see this)…", id="note-text", width="100%", rows="2", background="var(--amber-2)"),
+                    rx.button("Add internal note", on_click=CaseState.add_note, variant="soft", color_scheme="amber", id="add-note", loading=CaseState.busy),
+                    width="100%",
+                    spacing="2",
+                ),
+            ),
+            width="100%",
+            spacing="2",
+        ),
+        rx.text("This case is closed.", color_scheme="gray", id="case-closed"),
+    )
+
+
+@rx.page(route="/cases/[case_id]", title="Case · Support & Refunds", on_load=[AppState.require_user, CaseState.load])
+def case_page() -> rx.Component:
+    return page_shell(
+        rx.cond(CaseState.load_error != "", rx.callout(CaseState.load_error, color_scheme="red", icon="triangle_alert", id="case-error")),
+        rx.cond(
+            case,
+            rx.vstack(
+                _summary(),
+                _actions(),
+                conversation(case.messages),
+                _composer(),
+                timeline(case.timeline),
+                rx.moment(interval=POLL_MS, on_change=CaseState.poll, display="none"),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        title="Support case",
+    )

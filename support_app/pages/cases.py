@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import loading
+from support_app.components.case_table import case_row
+from support_app.components.layout import page_shell
+from support_app.state.base import AppState
+from support_app.state.cases import CasesState
+
+POLL_MS = 3000
+FILTERS = [
+    ("active", "Active"),
+    ("all", "All"),
+    ("open", "Open"),
+    ("in_progress", "In progress"),
+    ("waiting_on_customer", "Waiting on customer"),
+    ("resolved", "Resolved"),
+    ("closed", "Closed"),
+]
+
+
+def _filters(agent: bool) -> rx.Component:
+    return rx.hstack(
+        rx.el.select(
+            *[rx.el.option(label, value=value) for value, label in FILTERS],
+            value=CasesState.status_filter,
+            on_change=CasesState.set_status_filter,
+            id="status-filter",
+            style={"padding": "0.35rem"},
+        ),
+        *(
+            [
+                rx.hstack(
+                    rx.checkbox(checked=CasesState.assigned_to_me, on_change=CasesState.toggle_mine, id="assigned-to-me"),
+                    rx.text("Assigned to me", size="2"),
+                    align="center",
+                )
+            ]
+            if agent
+            else []
+        ),
+        spacing="4",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def _list(agent: bool, empty: str) -> rx.Component:
+    return rx.vstack(
+        _filters(agent),
+        loading(CasesState.busy),
+        rx.cond(CasesState.loaded & (CasesState.rows.length() == 0), rx.text(empty, id="no-cases")),
+        rx.foreach(CasesState.rows, lambda row: case_row(row, agent)),
+        # Live updates: a tick every few seconds asks whether anything changed.
+        rx.moment(interval=POLL_MS, on_change=CasesState.poll, display="none"),
+        spacing="3",
+        width="100%",
+        id="case-list",
+    )
+
+
+@rx.page(route="/cases", title="My cases · Support & Refunds", on_load=[AppState.require_user, CasesState.load])
+def my_cases_page() -> rx.Component:
+    return page_shell(_list(False, "You have no cases here. Open one from My orders."), title="My cases")
+
+
+@rx.page(route="/queue", title="Case queue · Support & Refunds", on_load=[AppState.require_user, CasesState.load])
+def queue_page() -> rx.Component:
+    return page_shell(_list(True, "No cases match."), title="Case queue")

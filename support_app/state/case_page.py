@@ -1,0 +1,107 @@
+"""One support case: conversation, actions and history, refreshed live."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.domain.errors import DomainError
+from support_app.services import case_commands, case_queries
+from support_app.services.runner import call
+from support_app.services.views import CaseDetail
+from support_app.state.base import AppState
+
+
+class CaseState(AppState):
+    case: CaseDetail | None = None
+    load_error: str = ""
+    reply_text: str = ""
+    note_text: str = ""
+    _case_id: str = ""
+    _ok: bool = False
+
+    async def _reload(self) -> None:
+        caller = await self._caller()
+        self.case = await call(case_queries.get_case, caller, self._case_id)
+
+    @rx.event
+    async def load(self):
+        self._clear_errors()
+        self.case, self.load_error = None, ""
+        self._case_id = str(self.router.url.path.rstrip("/").rsplit("/", 1)[-1])
+        try:
+            await self._reload()
+        except DomainError as err:
+            self.load_error = err.message
+            return self._fail(err)
+
+    @rx.event
+    async def poll(self, _tick: str = ""):
+        if self.case is None:
+            return
+        try:
+            caller = await self._caller()
+            if await call(case_queries.case_version, caller, self._case_id) != self.case.version:
+                await self._reload()
+        except DomainError as err:
+            return self._fail(err)
+
+    async def _act(self, fn, *args, success: str = ""):
+        """Identify, run one command, reload the read model, map the error."""
+        self._ok = False
+        if self.busy:
+            return
+        self._clear_errors()
+        self.busy = True
+        yield
+        try:
+            caller = await self._caller()
+            version = self.case.version if self.case else None
+            await call(fn, caller, self._case_id, *args, expected_version=version)
+            await self._reload()
+        except DomainError as err:
+            yield self._fail(err)
+            try:
+                await self._reload()
+            except DomainError:
+                pass
+            return
+        self.busy, self._ok = False, True
+        if success:
+            yield rx.toast.success(success)
+
+    @rx.event
+    def set_reply_text(self, value: str):
+        self.reply_text = value
+
+    @rx.event
+    def set_note_text(self, value: str):
+        self.note_text = value
+
+    @rx.event
+    async def send_reply(self):
+        async for update in self._act(case_commands.add_message, self.reply_text, False, success="Reply sent"):
+            yield update
+        if self._ok:
+            self.reply_text = ""
+
+    @rx.event
+    async def add_note(self):
+        async for update in self._act(case_commands.add_message, self.note_text, True, success="Internal note added"):
+            yield update
+        if self._ok:
+            self.note_text = ""
+
+    @rx.event
+    async def set_status(self, target: str):
+        async for update in self._act(case_commands.change_status, str(target), success="Status updated"):
+            yield update
+
+    @rx.event
+    async def assign_to_me(self):
+        try:
+            caller = await self._caller("agent")
+        except DomainError as err:
+            yield self._fail(err)
+            return
+        async for update in self._act(case_commands.assign, caller.id, success="Assigned to you"):
+            yield update

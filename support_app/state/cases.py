@@ -1,0 +1,68 @@
+"""Case lists: the customer's own cases, and the agents' queue. Both refresh live."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.domain.errors import DomainError
+from support_app.services import case_queries
+from support_app.services.runner import call
+from support_app.services.views import CaseRow
+from support_app.state.base import AppState
+
+
+class CasesState(AppState):
+    rows: list[CaseRow] = []
+    status_filter: str = "active"
+    assigned_to_me: bool = False
+    loaded: bool = False
+    _marker: str = ""
+
+    def _statuses(self) -> list[str]:
+        if self.status_filter == "active":
+            return ["open", "in_progress", "waiting_on_customer"]
+        return [] if self.status_filter == "all" else [self.status_filter]
+
+    async def _reload(self) -> None:
+        caller = await self._caller()
+        self._marker = await call(case_queries.queue_marker, caller)
+        self.rows = await call(case_queries.list_cases, caller, self._statuses(), self.assigned_to_me)
+        self.loaded = True
+
+    @rx.event
+    async def load(self):
+        self.busy = True
+        yield
+        try:
+            await self._reload()
+        except DomainError as err:
+            yield self._fail(err)
+        self.busy = False
+
+    @rx.event
+    async def set_status_filter(self, value: str):
+        self.status_filter = value
+        try:
+            await self._reload()
+        except DomainError as err:
+            return self._fail(err)
+
+    @rx.event
+    async def toggle_mine(self, value: bool):
+        self.assigned_to_me = bool(value)
+        try:
+            await self._reload()
+        except DomainError as err:
+            return self._fail(err)
+
+    @rx.event
+    async def poll(self, _tick: str = ""):
+        """Called every few seconds by the page; reloads only when something changed."""
+        if not self.loaded:
+            return
+        try:
+            caller = await self._caller()
+            if await call(case_queries.queue_marker, caller) != self._marker:
+                await self._reload()
+        except DomainError as err:
+            return self._fail(err)
