@@ -1,0 +1,133 @@
+"""Browser suite: the real app (reflex run --env prod) on a free port with its own
+SQLite database and demo data, driven by Playwright in Debian's Chromium.
+
+Set BROWSER_STATE_REDIS=1 to run the app with Reflex's Redis state manager
+(REFLEX_REDIS_URL) and our Redis-backed rate limits and caches.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DEMO_PASSWORD = "demo-pass-2026"
+STARTUP_SECONDS = 300
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited early ({proc.returncode}):\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url + "/ping", timeout=2).status_code == 200 and httpx.get(url + "/login", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"app not ready after {STARTUP_SECONDS}s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Start the app once per session; yields (base_url, env) and stops it after."""
+    tmp = tmp_path_factory.mktemp("app")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update(
+        SUPPORT_ENVIRONMENT="test",
+        SUPPORT_DATABASE_URL=f"sqlite:///{tmp / 'browser.db'}",
+        SUPPORT_ORDER_SYSTEM_URL=f"{base}/sandbox/orders",
+        SUPPORT_PAYMENT_GATEWAY_URL=f"{base}/sandbox/gateway",
+        SUPPORT_ORDER_CACHE_SECONDS="0",
+    )
+    if os.environ.get("BROWSER_STATE_REDIS") == "1":
+        env["REFLEX_REDIS_URL"] = os.environ.get("TEST_REFLEX_REDIS_URL", "redis://127.0.0.1:6379/14")
+        env["SUPPORT_REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    else:
+        env.pop("REFLEX_REDIS_URL", None)
+        env.pop("SUPPORT_REDIS_URL", None)
+    py = sys.executable
+    subprocess.run([py, "-m", "support_app.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([py, "-m", "support_app.cli", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = tmp / "app.log"
+    reflex = str(Path(py).parent / "reflex")
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port), "--loglevel", "warning"],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_ready(base, proc, log)
+        yield base, env
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+@pytest.fixture(scope="session")
+def base_url(app_server):
+    return app_server[0]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def sign_in(browser, base_url):
+    """sign_in(email) -> a signed-in Page in its own browser context (its own cookies)."""
+    contexts = []
+
+    def _sign_in(email: str, width: int = 1280):
+        ctx = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900})
+        ctx.set_default_timeout(15000)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.goto("/login")
+        page.locator("#email").fill(email)
+        page.locator("#password").fill(DEMO_PASSWORD)
+        page.locator("#sign-in").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+        return page
+
+    yield _sign_in
+    for ctx in contexts:
+        ctx.close()

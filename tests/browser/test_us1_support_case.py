@@ -1,0 +1,143 @@
+"""User story 1 in a real browser: a customer opens a case on an order; an agent
+works it; the customer sees replies and status live, never the internal note."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+NOTE = "Internal: check the warehouse camera for parcel 7781"
+
+
+def _record_frames(page: Page) -> list[str]:
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    return frames
+
+
+def _open_case(page: Page, order_id: str, subject: str) -> str:
+    page.goto("/orders")
+    page.locator(f"#open-case-{order_id}").click()
+    page.wait_for_url(re.compile(r"/cases/new\?order="))
+    expect(page.locator("#case-order")).to_contain_text(order_id)
+    # Nothing filled in: field messages, no case.
+    page.locator("#submit-case").click()
+    expect(page.locator("#error-subject")).to_be_visible()
+    expect(page.locator("#error-category")).to_be_visible()
+    page.locator("#category").select_option("damaged_item")
+    page.locator("#subject").fill(subject)
+    page.locator("#description").fill("Two of the three mugs arrived with cracked handles.")
+    page.locator("#submit-case").click()
+    page.wait_for_url(re.compile(r"/cases/\d+$"))
+    expect(page.locator("#case-number")).to_have_text(re.compile(r"SC-\d{6}"))
+    return page.url.rsplit("/", 1)[-1]
+
+
+def test_customer_and_agent_work_a_case(sign_in):
+    customer = sign_in("alice@example.com")
+    frames = _record_frames(customer)
+    expect(customer.locator("#page-title")).to_have_text("My orders")
+    expect(customer.locator(".order-card")).to_have_count(5)
+
+    case_id = _open_case(customer, "ORD-1001-1", "Cracked mugs")
+    expect(customer.locator("#case-status")).to_have_text("Open")
+    expect(customer.locator("#timeline")).to_contain_text("Opened the case")
+    customer.locator("#nav-cases").click()
+    expect(customer.locator(".case-row").first).to_contain_text("Cracked mugs")
+    customer.locator(".case-row").first.click()
+    customer.wait_for_url(re.compile(rf"/cases/{case_id}$"))
+
+    agent = sign_in("agent@example.com")
+    expect(agent.locator("#page-title")).to_have_text("Case queue")
+    row = agent.locator(".case-row", has_text="Cracked mugs")
+    expect(row).to_contain_text("Alice Martin")
+    row.click()
+    agent.wait_for_url(re.compile(rf"/cases/{case_id}$"))
+    agent.locator("#assign-me").click()
+    expect(agent.locator("#case-assignee")).to_have_text("Assigned to Sam Rivera")
+    agent.locator("#status-in_progress").click()
+    expect(agent.locator("#case-status")).to_have_text("In progress")
+    agent.locator("#note-text").fill(NOTE)
+    agent.locator("#add-note").click()
+    expect(agent.locator(".internal-note")).to_contain_text(NOTE)
+    agent.locator("#reply-text").fill("Sorry about that! Could you send a photo of the handles?")
+    agent.locator("#send-reply").click()
+    expect(agent.locator(".reply").last).to_contain_text("send a photo")
+    agent.locator("#status-waiting_on_customer").click()
+    expect(agent.locator("#case-status")).to_have_text("Waiting on customer")
+
+    # The customer's open page catches up by itself.
+    expect(customer.locator(".reply").last).to_contain_text("send a photo", timeout=15000)
+    expect(customer.locator("#case-status")).to_have_text("Waiting on customer")
+    expect(customer.locator("#case-assignee")).to_have_text("Assigned to Sam Rivera")
+    expect(customer.locator("#conversation")).not_to_contain_text(NOTE)
+    expect(customer.locator("#timeline")).not_to_contain_text("internal note")
+
+    # Customer answers: the case goes back to the agents.
+    customer.locator("#reply-text").fill("Photo attached to the email I sent.")
+    customer.locator("#send-reply").click()
+    expect(customer.locator("#case-status")).to_have_text("In progress")
+    expect(agent.locator(".reply").last).to_contain_text("Photo attached", timeout=15000)
+    expect(agent.locator("#case-status")).to_have_text("In progress")
+
+    agent.locator("#status-resolved").click()
+    expect(customer.locator("#case-status")).to_have_text("Resolved", timeout=15000)
+    customer.locator("#status-closed").click()
+    expect(customer.locator("#case-status")).to_have_text("Closed")
+    expect(customer.locator("#case-closed")).to_be_visible()
+    timeline = customer.locator("#timeline")
+    for text in ("Opened the case", "Assigned the case to Sam Rivera", "from Open to In progress", "to Waiting on customer", "from Resolved to Closed"):
+        expect(timeline).to_contain_text(text)
+    expect(agent.locator("#timeline")).to_contain_text("Added an internal note", timeout=15000)
+
+    # Not even the websocket ever carried the note to the customer's browser.
+    assert frames, "no websocket frames were recorded"
+    assert not any(NOTE in f for f in frames)
+    assert not any("internal" in f and "true" in f.split("internal", 1)[1][:8] for f in frames)
+
+
+def test_customer_cannot_see_another_customers_case(sign_in):
+    bob = sign_in("bob@example.com")
+    bob_case = _open_case(bob, "ORD-1002-1", "Spoon set scratched")
+    alice = sign_in("alice@example.com")
+    alice.goto(f"/cases/{bob_case}")
+    expect(alice.locator("#case-error")).to_have_text("That case was not found.")
+    expect(alice.locator("body")).not_to_contain_text("Spoon set scratched")
+    # An order id of another customer in the URL is refused the same way.
+    alice.goto("/cases/new?order=ORD-1002-1")
+    expect(alice.locator("#order-error")).to_contain_text("not found among your orders")
+    expect(alice.locator("#submit-case")).to_have_count(0)
+
+
+def test_strangers_are_sent_to_sign_in_and_bad_password_is_refused(browser, base_url):
+    ctx = browser.new_context(base_url=base_url)
+    page = ctx.new_page()
+    page.goto("/queue")
+    page.wait_for_url(re.compile(r"/login$"))
+    page.locator("#email").fill("alice@example.com")
+    page.locator("#password").fill("wrong-password")
+    page.locator("#sign-in").click()
+    expect(page.locator("#login-error")).to_have_text("That email and password do not match an account.")
+    page.locator("#email").fill("nobody@example.com")
+    page.locator("#sign-in").click()
+    expect(page.locator("#login-error")).to_have_text("That email and password do not match an account.")
+    ctx.close()
+
+
+def test_sign_out_ends_the_session(sign_in):
+    page = sign_in("carol@example.com")
+    page.locator("#sign-out").click()
+    page.wait_for_url(re.compile(r"/login$"))
+    page.goto("/orders")
+    page.wait_for_url(re.compile(r"/login$"))
+
+
+def test_phone_width_layout(sign_in):
+    page = sign_in("carol@example.com", width=390)
+    expect(page.locator(".order-card")).to_have_count(1)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page scrolls sideways on a phone: {width}px"
