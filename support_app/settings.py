@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     sandbox_enabled: bool = True
     sandbox_faults_enabled: bool = True
     login_max_attempts: int = 5
+    login_client_max_attempts: int = 30
     login_window_seconds: int = 300
     case_create_max: int = 10
     case_create_window_seconds: int = 3600

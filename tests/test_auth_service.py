@@ -1,7 +1,6 @@
 """Auth use cases against a real SQLite file and a real (or in-memory) KV.
 
-Each service call runs in its own ``session_scope`` like an event handler would,
-so "committed before raising" and "rolled back on error" are really exercised.
+Each call runs in its own ``session_scope`` as in the app, so commit-before-raise is real.
 """
 
 from __future__ import annotations
@@ -99,9 +98,26 @@ def test_sign_in_issues_tokens_and_identify_works(engine, alice, kv):
     assert res.user == alice
     assert run(engine, auth.identify, res.access_token, kv=kv) == alice
     rc = tokens.decode_refresh(res.refresh_token)
-    [row] = rows(engine, rc.family_id)
-    assert row.jti == rc.jti and row.user_id == alice.id and row.used_at is None
+    tab = tokens.decode_refresh(res.tab_refresh_token)
+    assert tab.family_id == rc.family_id and tab.jti != rc.jti
+    family = rows(engine, rc.family_id)
+    assert {r.jti for r in family} == {rc.jti, tab.jti}
+    assert all(r.user_id == alice.id and r.used_at is None for r in family)
     assert tokens.decode_access(res.access_token, kv=kv).family_id == rc.family_id
+
+
+def test_tab_and_cookie_chains_rotate_independently_but_reuse_burns_both(engine, alice, kv):
+    """A browser keeps one chain in its cookie and one per tab: rotating one never
+    spends the other, while replaying any spent token revokes the whole sign-in."""
+    res = run(engine, auth.sign_in, "alice@example.com", PW, "c1", kv=kv)
+    tab2 = run(engine, auth.refresh, res.refresh_token, fork=True, kv=kv)  # a second tab opens
+    assert tab2.tab_refresh_token and tab2.refresh_token != res.refresh_token
+    tab1_next = run(engine, auth.refresh, res.tab_refresh_token, kv=kv)  # tab 1 keeps rotating
+    tab2_next = run(engine, auth.refresh, tab2.tab_refresh_token, kv=kv)
+    assert tab1_next.user == tab2_next.user == alice
+    assert code_of(engine, auth.refresh, res.tab_refresh_token, kv=kv) == ErrorCode.TOKEN_REUSED
+    for token in (tab1_next.refresh_token, tab2_next.refresh_token, tab2.refresh_token):
+        assert code_of(engine, auth.refresh, token, kv=kv) == ErrorCode.TOKEN_REVOKED
 
 
 def test_unknown_user_and_wrong_password_look_identical(engine, alice, argon2_calls):
@@ -136,7 +152,7 @@ def test_rate_limit_is_checked_before_the_password(engine, alice, kv, argon2_cal
 
 
 def test_rate_limit_per_client(engine, alice, kv):
-    limit = get_settings().login_max_attempts
+    limit = get_settings().login_client_max_attempts
     for i in range(limit):
         code_of(engine, auth.sign_in, f"ghost{i}@example.com", PW, "1.2.3.4", kv=kv)
     assert code_of(engine, auth.sign_in, "alice@example.com", PW, "1.2.3.4", kv=kv) == ErrorCode.RATE_LIMITED
@@ -163,9 +179,8 @@ def test_refresh_rotates_within_the_family(engine, alice, kv):
     third = run(engine, auth.refresh, second.refresh_token, kv=kv)
     fam = tokens.decode_refresh(first.refresh_token).family_id
     assert {tokens.decode_refresh(t.refresh_token).family_id for t in (second, third)} == {fam}
-    assert len({first.refresh_token, second.refresh_token, third.refresh_token}) == 3
     by_jti = {r.jti: r for r in rows(engine, fam)}
-    assert len(by_jti) == 3
+    assert len(by_jti) == 4  # three distinct cookie-chain tokens and the tab token, one row each
     assert by_jti[tokens.decode_refresh(first.refresh_token).jti].used_at is not None
     assert by_jti[tokens.decode_refresh(third.refresh_token).jti].used_at is None
     assert run(engine, auth.identify, third.access_token, kv=kv) == alice
@@ -207,7 +222,7 @@ def test_spend_is_decided_by_the_conditional_update(engine, alice):
             s.get = get_then_race
             auth.refresh(s, first.refresh_token, kv=kv)
     assert err.value.code == ErrorCode.TOKEN_REUSED
-    assert len(rows(engine, tokens.decode_refresh(first.refresh_token).family_id)) == 1  # nothing issued
+    assert len(rows(engine, tokens.decode_refresh(first.refresh_token).family_id)) == 2  # nothing issued beyond the sign-in pair
 
 
 def test_concurrent_refresh_with_one_token_succeeds_once(engine, alice, kv):
@@ -227,16 +242,13 @@ def test_concurrent_refresh_with_one_token_succeeds_once(engine, alice, kv):
             results.append(out)
 
     threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    [t.start() for t in threads], [t.join() for t in threads]
     wins = [r for r in results if isinstance(r, auth.AuthResult)]
     assert len(wins) == 1, results
     losers = [r for r in results if not isinstance(r, auth.AuthResult)]
     assert losers == [ErrorCode.TOKEN_REUSED] * (n - 1), results
     fam_rows = rows(engine, tokens.decode_refresh(first.refresh_token).family_id)
-    assert len(fam_rows) == 2  # the original and exactly one successor
+    assert len(fam_rows) == 3  # the sign-in pair and exactly one successor
     assert sum(r.used_at is not None for r in fam_rows) == 1
     # The losers saw reuse, so the family (winner's new pair included) is revoked.
     assert all(r.revoked_at is not None for r in fam_rows)
@@ -253,8 +265,8 @@ def test_refresh_errors(engine, alice):
     assert code_of(engine, auth.refresh, unknown, kv=kv) == ErrorCode.TOKEN_INVALID
     head, body, sig = res.refresh_token.split(".")
     assert code_of(engine, auth.refresh, f"{head}.{body}.{sig[::-1]}", kv=kv) == ErrorCode.TOKEN_INVALID
-    assert code_of(engine, auth.refresh, res.access_token, kv=kv) == ErrorCode.TOKEN_INVALID
-    assert code_of(engine, auth.refresh, "garbage", kv=kv) == ErrorCode.TOKEN_INVALID
+    for bad in (res.access_token, "garbage"):
+        assert code_of(engine, auth.refresh, bad, kv=kv) == ErrorCode.TOKEN_INVALID
     run(engine, auth.refresh, res.refresh_token, kv=kv)  # none of the above spent it
 
 

@@ -65,13 +65,14 @@ def login_limiters(kv: KV | None = None) -> tuple[RateLimiter, RateLimiter]:
     s = get_settings()
     return (
         RateLimiter(kv, "login-account", s.login_max_attempts, s.login_window_seconds),
-        RateLimiter(kv, "login-client", s.login_max_attempts, s.login_window_seconds),
+        RateLimiter(kv, "login-client", s.login_client_max_attempts, s.login_window_seconds),
     )
 
 
 def check_login_allowed(email: str, client_id: str, *, kv: KV | None = None) -> None:
     """Count this sign-in attempt against the account and the client; raise
-    RATE_LIMITED when either is over ``login_max_attempts`` in the window.
+    RATE_LIMITED when the account is over ``login_max_attempts`` or the client over
+    ``login_client_max_attempts`` (higher: one office or NAT shares an address).
 
     Both counters are always incremented (no short-circuit), so hammering one
     account from many clients, or many accounts from one client, are both caught.

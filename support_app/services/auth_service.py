@@ -22,6 +22,7 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.kv import KV
 from support_app.models.user import RefreshToken, User
 from support_app.security import passwords, ratelimit, revocation, tokens
+from support_app.services.runner import writes
 from support_app.settings import get_settings
 
 ROLES = frozenset({"customer", "agent"})
@@ -46,6 +47,8 @@ class AuthResult:
     refresh_token: str
     user: UserView
     access_expires_at: datetime
+    # A second refresh token of the same family for one browser tab (see ``fork``).
+    tab_refresh_token: str = ""
 
 
 def _view(user: User) -> UserView:
@@ -57,15 +60,27 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(timezone.utc)
 
 
-def _issue(session: Session, user: User, family_id: str, now: datetime) -> AuthResult:
-    """New access + refresh token pair in ``family_id``; stores the refresh row."""
-    assert user.id is not None
-    refresh_token, rc = tokens.create_refresh_token(user.id, family_id, now=now)
-    session.add(RefreshToken(jti=rc.jti, user_id=user.id, family_id=family_id,
+def _new_refresh(session: Session, user_id: int, family_id: str, now: datetime) -> str:
+    refresh_token, rc = tokens.create_refresh_token(user_id, family_id, now=now)
+    session.add(RefreshToken(jti=rc.jti, user_id=user_id, family_id=family_id,
                              issued_at=rc.issued_at, expires_at=rc.expires_at))
+    return refresh_token
+
+
+def _issue(session: Session, user: User, family_id: str, now: datetime, fork: bool = False) -> AuthResult:
+    """New access + refresh token pair in ``family_id``; stores the refresh row.
+
+    ``fork`` also issues a second, independent refresh chain of the same family:
+    the browser keeps one in a cookie to open new tabs, each tab keeps its own on
+    the server, so one tab's rotation never makes another tab look like a thief.
+    Reuse of any spent token still burns the whole family.
+    """
+    assert user.id is not None
+    refresh_token = _new_refresh(session, user.id, family_id, now)
+    tab_token = _new_refresh(session, user.id, family_id, now) if fork else ""
     session.flush()
     access_token, ac = tokens.create_access_token(user.id, user.role, family_id=family_id, now=now)
-    return AuthResult(access_token, refresh_token, _view(user), ac.expires_at)
+    return AuthResult(access_token, refresh_token, _view(user), ac.expires_at, tab_token)
 
 
 def _revoke_family(session: Session, family_id: str, now: datetime, kv: KV | None) -> None:
@@ -79,6 +94,7 @@ def _revoke_family(session: Session, family_id: str, now: datetime, kv: KV | Non
     revocation.revoke_family(family_id, get_settings().access_token_minutes * 60, kv=kv)
 
 
+@writes
 def sign_in(
     session: Session, email: str, password: str, client_id: str, *, kv: KV | None = None, now: datetime | None = None
 ) -> AuthResult:
@@ -98,10 +114,13 @@ def sign_in(
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
         session.add(user)
-    return _issue(session, user, tokens.new_id(), _now(now))
+    return _issue(session, user, tokens.new_id(), _now(now), fork=True)
 
 
-def refresh(session: Session, refresh_token: str, *, kv: KV | None = None, now: datetime | None = None) -> AuthResult:
+@writes
+def refresh(
+    session: Session, refresh_token: str, *, fork: bool = False, kv: KV | None = None, now: datetime | None = None
+) -> AuthResult:
     """Rotate: spend the presented refresh token, issue a new pair in its family.
 
     Presenting a token that was already spent is reuse (one of the two holders
@@ -134,7 +153,7 @@ def refresh(session: Session, refresh_token: str, *, kv: KV | None = None, now: 
     )
     if spent.rowcount != 1:
         _reuse_detected(session, row.family_id, current, kv)
-    return _issue(session, user, row.family_id, current)
+    return _issue(session, user, row.family_id, current, fork=fork)
 
 
 def _reuse_detected(session: Session, family_id: str, now: datetime, kv: KV | None) -> NoReturn:
@@ -143,6 +162,7 @@ def _reuse_detected(session: Session, family_id: str, now: datetime, kv: KV | No
     raise DomainError(ErrorCode.TOKEN_REUSED)
 
 
+@writes
 def sign_out(
     session: Session,
     access: str | tokens.AccessClaims | None,
@@ -186,6 +206,7 @@ def identify(session: Session, access_token: str, *, kv: KV | None = None, now: 
     return _view(user)
 
 
+@writes
 def create_user(
     session: Session, email: str, full_name: str, role: str, password: str, order_customer_id: str | None = None
 ) -> UserView:

@@ -39,6 +39,7 @@ class AppState(rx.State):
         secure=get_settings().environment == "production",
     )
     _access_token: str = ""
+    _refresh_token: str = ""
     user_name: str = ""
     user_role: str = ""
     field_errors: dict[str, str] = {}
@@ -68,24 +69,33 @@ class AppState(rx.State):
         return user
 
     async def _refresh(self) -> auth_service.UserView:
-        if not self.refresh_cookie:
-            raise DomainError(ErrorCode.NOT_AUTHENTICATED)
+        """This tab rotates its own refresh chain; a new tab forks one from the cookie."""
         try:
-            result = await call(auth_service.refresh, self.refresh_cookie)
+            if self._refresh_token:
+                result = await call(auth_service.refresh, self._refresh_token)
+                self._access_token, self._refresh_token = result.access_token, result.refresh_token
+            elif self.refresh_cookie:
+                result = await call(auth_service.refresh, self.refresh_cookie, fork=True)
+                self._remember(result)
+            else:
+                raise DomainError(ErrorCode.NOT_AUTHENTICATED)
         except DomainError:
             self._forget()
             raise
-        self._remember(result)
+        self.user_name, self.user_role = result.user.full_name, result.user.role
         return result.user
 
     def _remember(self, result: auth_service.AuthResult) -> None:
+        """After sign-in or a fork: cookie chain for new tabs, tab chain on the server."""
         self._access_token = result.access_token
+        self._refresh_token = result.tab_refresh_token
         self.refresh_cookie = result.refresh_token
         self.user_name = result.user.full_name
         self.user_role = result.user.role
 
     def _forget(self) -> None:
         self._access_token = ""
+        self._refresh_token = ""
         self.refresh_cookie = ""
         self.user_name = ""
         self.user_role = ""
@@ -116,7 +126,7 @@ class AppState(rx.State):
     @rx.event
     async def sign_out(self):
         try:
-            await call(auth_service.sign_out, self._access_token or None, self.refresh_cookie or None)
+            await call(auth_service.sign_out, self._access_token or None, self._refresh_token or self.refresh_cookie or None)
         except DomainError as err:  # already signed out or expired: nothing left to revoke
             log.info("sign-out with an ended session: %s", err.code)
         self._forget()

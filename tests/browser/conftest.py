@@ -36,7 +36,7 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"app exited early ({proc.returncode}):\n{log.read_text()[-4000:]}")
         try:
-            if httpx.get(url + "/ping", timeout=2).status_code == 200 and httpx.get(url + "/login", timeout=5).status_code == 200:
+            if httpx.get(url + "/ping", timeout=2).status_code == 200 and httpx.get(url + "/login", timeout=5, follow_redirects=True).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -1,0 +1,399 @@
+"""Support case use cases on a real SQLite file, with the order sandbox over real HTTP.
+
+Every service call runs in its own ``session_scope`` unit of work (as the app's
+runner does), so "nothing persisted" after an error really means rolled back.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
+from sqlmodel import select
+
+from fixtures_db import (  # noqa: F401
+    PW, alembic_config, code_of, count, keep_logging, order_client, orders_server, orders_server_session, people,
+    refused_order_url, run,
+)
+from support_app.db import make_engine, session_scope
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.integrations.order_client import OrderClient
+from support_app.models import CaseEvent, CaseMessage, OrderLine, OrderSnapshot, SupportCase
+from support_app.services import auth_service
+from support_app.services import case_commands as cmd
+from support_app.services import case_queries as q
+
+E = ErrorCode
+CASE = dict(subject="Cracked mug", description="The blue mug arrived cracked in two.", category="damaged_item")
+ALL_TABLES = (SupportCase, OrderSnapshot, OrderLine, CaseEvent, CaseMessage)
+
+
+def open_case(engine, who, client, order="ORD-1001-1", **overrides) -> int:
+    return run(engine, cmd.create_case, who, order, client=client, **{**CASE, **overrides})
+
+
+def row(engine, case_id) -> SupportCase:
+    with session_scope(engine) as s:
+        return s.get(SupportCase, case_id)
+
+
+def events(engine, case_id) -> list[CaseEvent]:
+    with session_scope(engine) as s:
+        return list(s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)))
+
+
+def nothing_persisted(engine) -> None:
+    assert [count(engine, t) for t in ALL_TABLES] == [0] * len(ALL_TABLES)
+
+
+@pytest.fixture
+def case_id(engine, people, order_client) -> int:
+    return open_case(engine, people.alice, order_client)
+
+
+# -- opening a case ------------------------------------------------------------
+
+
+def test_customer_opens_a_case_on_own_order(engine, people, order_client, orders_server):
+    cid = open_case(engine, people.alice, order_client, priority="high")
+    case = row(engine, cid)
+    assert re.fullmatch(r"SC-\d{6}", case.number) and case.number == "SC-000001"
+    assert (case.customer_id, case.status, case.version, case.priority) == (people.alice.id, "open", 1, "high")
+    assert case.subject == CASE["subject"] and case.category == "damaged_item" and case.assignee_id is None
+    assert case.created_at.tzinfo is not None and case.first_response_at is None
+    order = order_client.get_order("ORD-1001-1")
+    with session_scope(engine) as s:
+        snap = s.get(OrderSnapshot, case.order_snapshot_id)
+        lines = list(s.exec(select(OrderLine).where(OrderLine.snapshot_id == snap.id).order_by(OrderLine.line_id)))
+    assert (snap.order_id, snap.customer_id, snap.currency) == ("ORD-1001-1", people.alice.id, "EUR")
+    assert (snap.amount_paid, snap.payment_reference) == (order.amount_paid, "PAY-1001-1")
+    assert (snap.shipping_amount, snap.shipping_tax) == (495, 94)
+    assert snap.placed_at == orders_server.now - timedelta(days=5)
+    assert snap.delivered_at == orders_server.now - timedelta(days=2)
+    assert [(ln.line_id, ln.sku, ln.quantity, ln.unit_price, ln.discount_total, ln.tax_total) for ln in lines] == [
+        ("L1", "MUG-BLUE", 3, 1200, 100, 665), ("L2", "TEA-SAMPLER", 1, 2500, 0, 475), ("L3", "COASTER-4", 2, 450, 0, 171)
+    ]
+    [ev] = events(engine, cid)
+    assert (ev.kind, ev.actor_id, ev.from_status, ev.to_status, ev.internal) == ("created", people.alice.id, None, "open", False)
+    detail = run(engine, q.get_case, people.alice, cid, write=False)
+    assert detail.number == "SC-000001" and detail.order.order_id == "ORD-1001-1" and len(detail.order.lines) == 3
+    assert detail.order.total == "€88.00" and [e.text for e in detail.timeline] == ["Opened the case"]
+
+
+def test_a_second_case_on_the_same_order_reuses_the_snapshot(engine, people, order_client):
+    first = open_case(engine, people.alice, order_client)
+    second = open_case(engine, people.alice, order_client, subject="Also the coasters")
+    assert row(engine, second).number == "SC-000002"
+    assert row(engine, first).order_snapshot_id == row(engine, second).order_snapshot_id
+    assert (count(engine, OrderSnapshot), count(engine, OrderLine)) == (1, 3)
+
+
+@pytest.mark.parametrize("order", ["ORD-1002-1", "ORD-1003-1", "ORD-9999-9", "", "   ", "x" * 65, "../orders/ORD-1001-1"])
+def test_orders_that_are_not_yours_are_refused_alike(engine, people, order_client, order):
+    with pytest.raises(DomainError) as err:
+        open_case(engine, people.alice, order_client, order=order)
+    assert err.value.code is E.NOT_ORDER_OWNER and "order_id" in err.value.fields
+    nothing_persisted(engine)
+
+
+def test_invalid_fields_fail_before_any_http(engine, people, order_client, orders_server):
+    with pytest.raises(DomainError) as err:
+        open_case(engine, people.alice, order_client, subject="ab", description="short", category="nope", priority="x")
+    assert err.value.code is E.VALIDATION_FAILED
+    assert set(err.value.fields) == {"subject", "description", "category", "priority"}
+    assert orders_server.requests_seen() == 0
+    nothing_persisted(engine)
+
+
+def test_agents_cannot_open_cases(engine, people, order_client, orders_server):
+    assert code_of(engine, cmd.create_case, people.sam, "ORD-1001-1", client=order_client, **CASE) is E.FORBIDDEN
+    assert orders_server.requests_seen() == 0
+    nothing_persisted(engine)
+
+
+def test_order_system_refusing_connections(engine, people, refused_order_url):
+    with OrderClient(refused_order_url, timeout_seconds=2, backoff_seconds=0.01) as client:
+        assert code_of(engine, cmd.create_case, people.alice, "ORD-1001-1", client=client, **CASE) is E.ORDER_SYSTEM_UNAVAILABLE
+    nothing_persisted(engine)
+
+
+def test_order_system_answering_5xx(engine, people, order_client, orders_server):
+    orders_server.set_faults("error", status=503)
+    assert code_of(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, **CASE) is E.ORDER_SYSTEM_UNAVAILABLE
+    assert orders_server.requests_seen() == 3  # one try and two retries, then a clear error
+    nothing_persisted(engine)
+
+
+# -- messages ------------------------------------------------------------------
+
+
+def test_customer_reply(engine, people, case_id):
+    run(engine, cmd.add_message, people.alice, case_id, "  Any news?  ")
+    case = row(engine, case_id)
+    assert (case.status, case.version, case.first_response_at) == ("open", 2, None)
+    detail = run(engine, q.get_case, people.alice, case_id, write=False)
+    [m] = detail.messages
+    assert (m.body, m.internal, m.author_name, m.author_role) == ("Any news?", False, "Alice Martin", "customer")
+    assert [e.kind for e in detail.timeline] == ["created", "reply"]
+
+
+def test_agent_reply_sets_first_response_once(engine, people, case_id):
+    run(engine, cmd.add_message, people.sam, case_id, "Sorry to hear that, looking into it.")
+    first = row(engine, case_id).first_response_at
+    assert first is not None and first.tzinfo is not None
+    run(engine, cmd.add_message, people.riley, case_id, "A replacement is on its way.")
+    assert row(engine, case_id).first_response_at == first
+    assert row(engine, case_id).status == "open"
+
+
+def test_internal_note_is_for_agents_only(engine, people, case_id):
+    run(engine, cmd.add_message, people.alice, case_id, "Hello?")
+    run(engine, cmd.add_message, people.sam, case_id, "Customer has 3 prior claims.", internal=True)
+    assert row(engine, case_id).first_response_at is None  # a note is not a response
+    mine = run(engine, q.get_case, people.alice, case_id, write=False)
+    assert [m.body for m in mine.messages] == ["Hello?"]
+    assert [e.kind for e in mine.timeline] == ["created", "reply"]
+    assert not any(e.internal for e in mine.timeline) and "prior claims" not in repr(mine)
+    agent = run(engine, q.get_case, people.sam, case_id, write=False)
+    assert [(m.body, m.internal) for m in agent.messages] == [("Hello?", False), ("Customer has 3 prior claims.", True)]
+    assert [(e.kind, e.internal) for e in agent.timeline] == [("created", False), ("reply", False), ("note", True)]
+    assert agent.timeline[-1].text == "Added an internal note" and agent.timeline[-1].actor_name == "Sam Rivera"
+
+
+def test_customer_cannot_add_an_internal_note(engine, people, case_id):
+    assert code_of(engine, cmd.add_message, people.alice, case_id, "sneaky", internal=True) is E.FORBIDDEN
+    assert (count(engine, CaseMessage), count(engine, CaseEvent), row(engine, case_id).version) == (0, 1, 1)
+
+
+@pytest.mark.parametrize("body", ["", "   ", "m" * 5001])
+def test_invalid_message_is_refused(engine, people, case_id, body):
+    assert code_of(engine, cmd.add_message, people.sam, case_id, body) is E.VALIDATION_FAILED
+    assert count(engine, CaseMessage) == 0
+
+
+# -- who may see what ----------------------------------------------------------
+
+
+def test_customer_cannot_touch_another_customers_case(engine, people, case_id):
+    bob = people.bob
+    assert code_of(engine, q.get_case, bob, case_id) is E.NOT_CASE_OWNER
+    assert code_of(engine, q.case_version, bob, case_id) is E.NOT_CASE_OWNER
+    assert code_of(engine, cmd.add_message, bob, case_id, "hi") is E.NOT_CASE_OWNER
+    assert code_of(engine, cmd.change_status, bob, case_id, "closed") is E.NOT_CASE_OWNER
+    assert code_of(engine, cmd.assign, bob, case_id, people.sam.id) is E.FORBIDDEN
+    assert (count(engine, CaseMessage), count(engine, CaseEvent), row(engine, case_id).status) == (0, 1, "open")
+    assert run(engine, q.list_cases, bob, write=False) == []
+
+
+@pytest.mark.parametrize("bad", ["abc", None, "1 OR 1=1", "1; DROP TABLE support_cases", "", 999, "999", [1], {}])
+@pytest.mark.parametrize("who", ["alice", "sam"])
+def test_garbage_or_unknown_ids_are_case_not_found(engine, people, case_id, bad, who):
+    caller = getattr(people, who)
+    for fn, args in [(q.get_case, ()), (q.case_version, ()), (cmd.add_message, ("hi",)), (cmd.change_status, ("closed",))]:
+        assert code_of(engine, fn, caller, bad, *args) is E.CASE_NOT_FOUND
+    assert count(engine, SupportCase) == 1 and count(engine, CaseEvent) == 1
+
+
+# -- status workflow -----------------------------------------------------------
+
+
+def test_status_workflow_records_who_from_to_and_why(engine, people, case_id):
+    alice, sam = people.alice, people.sam
+    run(engine, cmd.change_status, sam, case_id, "in_progress", reason="  Looking into it ")
+    run(engine, cmd.change_status, sam, case_id, "waiting_on_customer", reason="Need a photo")
+    run(engine, cmd.add_message, alice, case_id, "Photo attached.")
+    assert row(engine, case_id).status == "in_progress"  # the customer's reply hands it back
+    run(engine, cmd.change_status, sam, case_id, "resolved")
+    assert row(engine, case_id).resolved_at is not None and row(engine, case_id).closed_at is None
+    run(engine, cmd.change_status, alice, case_id, "closed", reason="Thanks!")
+    case = row(engine, case_id)
+    assert (case.status, case.version) == ("closed", 6) and case.closed_at >= case.resolved_at
+    got = [(e.kind, e.actor_id, e.from_status, e.to_status, e.detail) for e in events(engine, case_id)]
+    assert got == [
+        ("created", alice.id, None, "open", None),
+        ("status_changed", sam.id, "open", "in_progress", "Looking into it"),
+        ("status_changed", sam.id, "in_progress", "waiting_on_customer", "Need a photo"),
+        ("status_changed", alice.id, "waiting_on_customer", "in_progress", "customer replied"),
+        ("reply", alice.id, None, None, None),
+        ("status_changed", sam.id, "in_progress", "resolved", None),
+        ("status_changed", alice.id, "resolved", "closed", "Thanks!"),
+    ]
+    texts = [e.text for e in run(engine, q.get_case, alice, case_id, write=False).timeline]
+    assert texts[1] == "Changed status from Open to In progress: Looking into it"
+    assert texts[-1] == "Changed status from Resolved to Closed: Thanks!"
+
+
+def test_resolved_case_may_reopen(engine, people, case_id):
+    for target in ("in_progress", "resolved", "in_progress"):
+        run(engine, cmd.change_status, people.sam, case_id, target)
+    assert row(engine, case_id).status == "in_progress"
+
+
+@pytest.mark.parametrize(("who", "target"), [("sam", "resolved"), ("sam", "closed"), ("sam", "open"), ("alice", "in_progress"),
+                                             ("alice", "resolved"), ("alice", "open"), ("sam", "bogus")])
+def test_refused_transitions_change_nothing(engine, people, case_id, who, target):
+    assert code_of(engine, cmd.change_status, getattr(people, who), case_id, target) is E.INVALID_STATUS_TRANSITION
+    assert (row(engine, case_id).status, row(engine, case_id).version, count(engine, CaseEvent)) == ("open", 1, 1)
+
+
+def test_too_long_reason_changes_nothing(engine, people, case_id):
+    assert code_of(engine, cmd.change_status, people.sam, case_id, "in_progress", reason="r" * 501) is E.VALIDATION_FAILED
+    assert (row(engine, case_id).status, count(engine, CaseEvent)) == ("open", 1)
+
+
+def test_closed_case_refuses_replies_notes_and_assignment(engine, people, case_id):
+    run(engine, cmd.change_status, people.alice, case_id, "closed")
+    assert code_of(engine, cmd.add_message, people.alice, case_id, "wait") is E.CASE_CLOSED
+    assert code_of(engine, cmd.add_message, people.sam, case_id, "reply") is E.CASE_CLOSED
+    assert code_of(engine, cmd.add_message, people.sam, case_id, "note", internal=True) is E.CASE_CLOSED
+    assert code_of(engine, cmd.assign, people.sam, case_id, people.sam.id) is E.CASE_CLOSED
+    for who in (people.alice, people.sam):
+        assert code_of(engine, cmd.change_status, who, case_id, "in_progress") is E.INVALID_STATUS_TRANSITION
+    assert (count(engine, CaseMessage), row(engine, case_id).version) == (0, 2)
+
+
+# -- assignment ----------------------------------------------------------------
+
+
+def test_assign_to_self_colleague_and_back_to_nobody(engine, people, case_id):
+    sam, riley = people.sam, people.riley
+    run(engine, cmd.assign, sam, case_id, sam.id)
+    assert row(engine, case_id).assignee_id == sam.id and row(engine, case_id).version == 2
+    run(engine, cmd.assign, sam, case_id, sam.id)  # already so: a no-op
+    assert row(engine, case_id).version == 2
+    run(engine, cmd.assign, sam, case_id, riley.id)
+    detail = run(engine, q.get_case, sam, case_id, write=False)
+    assert (detail.assignee_id, detail.assignee_name) == (riley.id, "Riley Park")
+    run(engine, cmd.assign, riley, case_id, None)
+    assert row(engine, case_id).assignee_id is None
+    got = [(e.kind, e.actor_id, e.detail) for e in events(engine, case_id)][1:]
+    assert got == [("assigned", sam.id, "Sam Rivera"), ("assigned", sam.id, "Riley Park"), ("assigned", riley.id, None)]
+    assert run(engine, q.get_case, sam, case_id, write=False).timeline[-1].text == "Unassigned the case"
+
+
+def test_assign_refusals(engine, people, case_id):
+    assert code_of(engine, cmd.assign, people.sam, case_id, people.alice.id) is E.USER_NOT_FOUND
+    assert code_of(engine, cmd.assign, people.sam, case_id, 424242) is E.USER_NOT_FOUND
+    assert code_of(engine, cmd.assign, people.alice, case_id, people.sam.id) is E.FORBIDDEN
+    assert code_of(engine, cmd.assign, people.alice, case_id, people.alice.id) is E.FORBIDDEN
+    assert (row(engine, case_id).assignee_id, row(engine, case_id).version, count(engine, CaseEvent)) == (None, 1, 1)
+
+
+# -- optimistic concurrency ----------------------------------------------------
+
+
+def test_stale_expected_version_changes_nothing(engine, people, case_id):
+    run(engine, cmd.add_message, people.sam, case_id, "First answer", expected_version=1)
+    assert row(engine, case_id).version == 2
+    stale = [
+        (cmd.change_status, (people.sam, case_id, "in_progress")),
+        (cmd.add_message, (people.alice, case_id, "late reply")),
+        (cmd.add_message, (people.sam, case_id, "late note", True)),
+        (cmd.assign, (people.sam, case_id, people.sam.id)),
+    ]
+    for fn, args in stale:
+        assert code_of(engine, fn, *args, expected_version=1) is E.CONCURRENT_UPDATE
+    case = row(engine, case_id)
+    assert (case.version, case.status, case.assignee_id) == (2, "open", None)
+    assert (count(engine, CaseMessage), count(engine, CaseEvent)) == (1, 2)
+    run(engine, cmd.change_status, people.sam, case_id, "in_progress", expected_version=2)
+    assert row(engine, case_id).version == 3
+
+
+# -- lists, markers, offered next statuses -------------------------------------
+
+
+def test_list_cases_scoping_filters_and_order(engine, people, order_client):
+    a1 = open_case(engine, people.alice, order_client, subject="First")
+    b1 = open_case(engine, people.bob, order_client, order="ORD-1002-1", subject="Bob's")
+    a2 = open_case(engine, people.alice, order_client, order="ORD-1001-2", subject="Second")
+    run(engine, cmd.change_status, people.sam, a1, "in_progress")
+    run(engine, cmd.assign, people.sam, b1, people.sam.id)
+    run(engine, cmd.assign, people.riley, a2, people.riley.id)
+
+    def ids(who, **kw):
+        return [r.id for r in run(engine, q.list_cases, who, write=False, **kw)]
+
+    assert ids(people.alice) == [a2, a1]
+    assert ids(people.bob) == [b1]
+    assert ids(people.sam) == [a2, b1, a1]
+    assert ids(people.sam, statuses=["open"]) == [a2, b1]
+    assert ids(people.sam, statuses=["in_progress", "resolved"]) == [a1]
+    assert ids(people.sam, statuses=["bogus"]) == [a2, b1, a1]  # unknown statuses are ignored
+    assert ids(people.sam, assigned_to_me=True) == [b1]
+    assert ids(people.riley, assigned_to_me=True, statuses=["open"]) == [a2]
+    assert ids(people.riley, assigned_to_me=True, statuses=["closed"]) == []
+    assert ids(people.alice, assigned_to_me=True) == [a2, a1]  # means nothing for a customer
+    assert ids(people.alice, statuses=["in_progress"]) == [a1]
+    [r] = [r for r in run(engine, q.list_cases, people.sam, write=False) if r.id == b1]
+    assert (r.number, r.order_id, r.customer_name, r.assignee_name) == (row(engine, b1).number, "ORD-1002-1", "Bob Chen", "Sam Rivera")
+    assert (r.status_label, r.category_label) == ("Open", "Damaged item")
+
+
+def test_queue_marker_and_case_version_change_after_every_command(engine, people, order_client):
+    def markers():
+        return (run(engine, q.queue_marker, people.alice, write=False), run(engine, q.queue_marker, people.sam, write=False))
+
+    seen = [markers()]
+    cid = open_case(engine, people.alice, order_client)
+    versions = [run(engine, q.case_version, people.alice, cid, write=False)]
+    commands = [
+        (cmd.add_message, (people.alice, cid, "hello")),
+        (cmd.add_message, (people.sam, cid, "hi there")),
+        (cmd.assign, (people.sam, cid, people.sam.id)),
+        (cmd.change_status, (people.sam, cid, "in_progress")),
+        (cmd.change_status, (people.alice, cid, "closed")),
+    ]
+    for fn, args in [(None, None)] + commands:
+        if fn:
+            run(engine, fn, *args)
+        seen.append(markers())
+        versions.append(run(engine, q.case_version, people.sam, cid, write=False))
+    assert len(seen) == 7 and len({m[0] for m in seen}) == 7 and len({m[1] for m in seen}) == 7
+    assert versions == [1, 1, 2, 3, 4, 5, 6]
+    bob_marker = run(engine, q.queue_marker, people.bob, write=False)
+    assert bob_marker.endswith("|0")  # bob's queue is empty whatever alice does
+
+
+@pytest.mark.parametrize(
+    ("path", "agent_next", "customer_next"),
+    [
+        ([], ["in_progress"], ["closed"]),
+        (["in_progress"], ["waiting_on_customer", "resolved"], ["closed"]),
+        (["in_progress", "waiting_on_customer"], ["in_progress"], ["closed"]),
+        (["in_progress", "resolved"], ["in_progress", "closed"], ["closed"]),
+        (["in_progress", "resolved", "closed"], [], []),
+    ],
+)
+def test_next_statuses_offered_per_role(engine, people, case_id, path, agent_next, customer_next):
+    for target in path:
+        run(engine, cmd.change_status, people.sam, case_id, target)
+    agent = run(engine, q.get_case, people.sam, case_id, write=False).next_statuses
+    customer = run(engine, q.get_case, people.alice, case_id, write=False).next_statuses
+    assert [o.value for o in agent] == agent_next and [o.value for o in customer] == customer_next
+    assert all(o.label for o in agent + customer)
+
+
+# -- the history is append-only in the migrated database -----------------------
+
+
+def test_case_events_refuse_update_and_delete_after_alembic(tmp_path, order_client, keep_logging):
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    command.upgrade(alembic_config(url), "head")
+    eng = make_engine(url)
+    try:
+        alice = run(eng, auth_service.create_user, "alice@example.com", "Alice Martin", "customer", PW, "C-1001")
+        cid = open_case(eng, alice, order_client)
+        run(eng, cmd.add_message, alice, cid, "appending still works")
+        for sql in ("UPDATE case_events SET kind = 'tampered'", "DELETE FROM case_events",
+                    f"UPDATE case_events SET detail = 'x' WHERE case_id = {cid}"):
+            with pytest.raises(DatabaseError, match="append-only"):
+                with session_scope(eng, write=True) as s:
+                    s.execute(text(sql))
+        assert [(e.kind, e.detail) for e in events(eng, cid)] == [("created", None), ("reply", None)]
+    finally:
+        eng.dispose()
