@@ -48,3 +48,13 @@ def redis_url():
     yield REDIS_URL, prefix
     for key in client.scan_iter(prefix + "*"):
         client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_kv():
+    """Each test starts with an empty in-process KV (rate-limit counters, caches)."""
+    from support_app.kv import get_kv
+
+    get_kv.cache_clear()
+    yield
+    get_kv.cache_clear()

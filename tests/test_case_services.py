@@ -181,7 +181,7 @@ def test_invalid_message_is_refused(engine, people, case_id, body):
 def test_customer_cannot_touch_another_customers_case(engine, people, case_id):
     bob = people.bob
     assert code_of(engine, q.get_case, bob, case_id) is E.NOT_CASE_OWNER
-    assert code_of(engine, q.case_version, bob, case_id) is E.NOT_CASE_OWNER
+    assert code_of(engine, q.case_marker, bob, case_id) is E.NOT_CASE_OWNER
     assert code_of(engine, cmd.add_message, bob, case_id, "hi") is E.NOT_CASE_OWNER
     assert code_of(engine, cmd.change_status, bob, case_id, "closed") is E.NOT_CASE_OWNER
     assert code_of(engine, cmd.assign, bob, case_id, people.sam.id) is E.FORBIDDEN
@@ -193,7 +193,7 @@ def test_customer_cannot_touch_another_customers_case(engine, people, case_id):
 @pytest.mark.parametrize("who", ["alice", "sam"])
 def test_garbage_or_unknown_ids_are_case_not_found(engine, people, case_id, bad, who):
     caller = getattr(people, who)
-    for fn, args in [(q.get_case, ()), (q.case_version, ()), (cmd.add_message, ("hi",)), (cmd.change_status, ("closed",))]:
+    for fn, args in [(q.get_case, ()), (q.case_marker, ()), (cmd.add_message, ("hi",)), (cmd.change_status, ("closed",))]:
         assert code_of(engine, fn, caller, bad, *args) is E.CASE_NOT_FOUND
     assert count(engine, SupportCase) == 1 and count(engine, CaseEvent) == 1
 
@@ -340,7 +340,7 @@ def test_queue_marker_and_case_version_change_after_every_command(engine, people
 
     seen = [markers()]
     cid = open_case(engine, people.alice, order_client)
-    versions = [run(engine, q.case_version, people.alice, cid, write=False)]
+    versions = [run(engine, q.case_marker, people.alice, cid, write=False)]
     commands = [
         (cmd.add_message, (people.alice, cid, "hello")),
         (cmd.add_message, (people.sam, cid, "hi there")),
@@ -352,9 +352,20 @@ def test_queue_marker_and_case_version_change_after_every_command(engine, people
         if fn:
             run(engine, fn, *args)
         seen.append(markers())
-        versions.append(run(engine, q.case_version, people.sam, cid, write=False))
+        versions.append(run(engine, q.case_marker, people.sam, cid, write=False))
     assert len(seen) == 7 and len({m[0] for m in seen}) == 7 and len({m[1] for m in seen}) == 7
-    assert versions == [1, 1, 2, 3, 4, 5, 6]
+    assert versions[0].startswith("u") and versions[1:] == ["v1", "v2", "v3", "v4", "v5", "v6"]
+
+
+def test_internal_note_changes_the_agents_marker_but_not_the_customers(engine, people, order_client):
+    cid = open_case(engine, people.alice, order_client)
+    before = [run(engine, q.case_marker, who, cid, write=False) for who in (people.alice, people.sam)]
+    queue_before = run(engine, q.queue_marker, people.alice, write=False)
+    run(engine, cmd.add_message, people.sam, cid, "customer sounds upset", True)
+    after = [run(engine, q.case_marker, who, cid, write=False) for who in (people.alice, people.sam)]
+    assert after[0] == before[0] and after[1] != before[1]
+    assert run(engine, q.queue_marker, people.alice, write=False) == queue_before
+    assert run(engine, q.get_case, people.alice, cid, write=False).version == 0  # no hint of internal changes
     bob_marker = run(engine, q.queue_marker, people.bob, write=False)
     assert bob_marker.endswith("|0")  # bob's queue is empty whatever alice does
 
@@ -397,3 +408,14 @@ def test_case_events_refuse_update_and_delete_after_alembic(tmp_path, order_clie
         assert [(e.kind, e.detail) for e in events(eng, cid)] == [("created", None), ("reply", None)]
     finally:
         eng.dispose()
+
+
+def test_case_creation_is_rate_limited_per_customer(engine, people, order_client, monkeypatch):
+    from support_app.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "case_create_max", 2)
+    open_case(engine, people.alice, order_client)
+    open_case(engine, people.alice, order_client)
+    assert code_of(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, subject="Third one",
+                   description="Yet another case about the mugs.", category="other") is E.RATE_LIMITED
+    open_case(engine, people.bob, order_client, "ORD-1002-1")  # bob has his own budget

@@ -128,9 +128,9 @@ def validate_new_case(subject: object, description: object, category: object, pr
         errors["subject"] = msg
     if msg := _length_error(d, "Description", DESCRIPTION_MIN, DESCRIPTION_MAX):
         errors["description"] = msg
-    if category not in set(Category):
+    if not isinstance(category, str) or category not in set(Category):
         errors["category"] = "Choose a category."
-    if priority not in set(Priority):
+    if not isinstance(priority, str) or priority not in set(Priority):
         errors["priority"] = "Choose a priority."
     if errors:
         raise DomainError(ErrorCode.VALIDATION_FAILED, fields=errors)

@@ -13,7 +13,7 @@ def exponent(currency: str) -> int:
 
 def format_money(minor: int, currency: str) -> str:
     """12345, "EUR" → "€123.45"; exact integer arithmetic, no float on the way."""
-    if not isinstance(minor, int):
+    if not isinstance(minor, int) or isinstance(minor, bool):
         raise TypeError("money must be integer minor units")
     exp = exponent(currency)
     sign = "-" if minor < 0 else ""

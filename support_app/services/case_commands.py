@@ -25,6 +25,7 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient
 from support_app.models import CaseEvent, CaseMessage, SupportCase, User
 from support_app.models.base import utcnow
+from support_app.security.ratelimit import case_create_limiter
 from support_app.services.case_queries import load_case_for
 from support_app.services.orders import check_owned, fetch_order, upsert_snapshot
 from support_app.services.runner import writes
@@ -50,6 +51,7 @@ def create_case(
     if caller.role != Role.CUSTOMER:
         raise DomainError(ErrorCode.FORBIDDEN)
     fields = validate_new_case(subject, description, category, priority)
+    case_create_limiter().check(str(caller.id))
     order = fetch_order(order_id, client)  # HTTP first: no transaction is open yet
     user = check_owned(session, caller, order)
     assert order is not None
@@ -102,7 +104,7 @@ def add_message(
         if role is Role.AGENT and case.first_response_at is None:
             values["first_response_at"] = now
     _event(session, case.id, caller.id, "note" if internal else "reply", internal=internal, at=now)
-    _bump(session, case, expected_version, now, **values)
+    _bump(session, case, expected_version, None if internal else now, **values)
 
 
 @writes
@@ -145,13 +147,19 @@ def assign(
     _bump(session, case, expected_version, now, assignee_id=assignee_id)
 
 
-def _bump(session: Session, case: SupportCase, expected: int | None, now: datetime, **values: object) -> None:
-    """Apply the change only if nobody else changed the case since it was read."""
+def _bump(session: Session, case: SupportCase, expected: int | None, now: datetime | None, **values: object) -> None:
+    """Apply the change only if nobody else changed the case since it was read.
+
+    ``updated_at`` is the last customer-visible change: an internal note passes
+    ``now=None`` so the customer's pages cannot even tell that a note was written.
+    """
     expected = case.version if expected is None else expected
+    if now is not None:
+        values["updated_at"] = now
     result = session.execute(
         update(SupportCase)
         .where(SupportCase.id == case.id, SupportCase.version == expected)
-        .values(version=SupportCase.version + 1, updated_at=now, **values)
+        .values(version=SupportCase.version + 1, **values)
     )
     if result.rowcount != 1:
         raise DomainError(ErrorCode.CONCURRENT_UPDATE)

@@ -27,10 +27,12 @@ LIST_LIMIT = 100
 def load_case_for(session: Session, caller: Caller, case_id: object, *, lock: bool = False) -> SupportCase:
     """The case if the caller may see it. A customer asking for someone else's case
     gets the same answer as for a case that does not exist."""
-    try:
-        cid = int(case_id)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise DomainError(ErrorCode.CASE_NOT_FOUND) from None
+    if isinstance(case_id, int) and not isinstance(case_id, bool):
+        cid = case_id
+    elif isinstance(case_id, str) and case_id.isdigit() and len(case_id) < 19:
+        cid = int(case_id)
+    else:
+        raise DomainError(ErrorCode.CASE_NOT_FOUND)
     stmt = select(SupportCase).where(SupportCase.id == cid)
     if lock:
         stmt = stmt.with_for_update()
@@ -62,7 +64,7 @@ def list_cases(
         stmt = stmt.where(SupportCase.customer_id == caller.id)
     elif caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
-    wanted = [s for s in (statuses or []) if s in set(CaseStatus)]
+    wanted = [s for s in (statuses or []) if isinstance(s, str) and s in set(CaseStatus)]
     if wanted:
         stmt = stmt.where(SupportCase.status.in_(wanted))  # type: ignore[attr-defined]
     if assigned_to_me and caller.role == Role.AGENT:
@@ -122,7 +124,8 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
         assignee_name=names[case.assignee_id][0] if case.assignee_id else "",
         created_at=iso(case.created_at),
         updated_at=iso(case.updated_at),
-        version=case.version,
+        version=case.version if is_agent else 0,
+        marker=change_marker(case, caller.role),
         order=snapshot_view(snap, snapshot_lines(session, snap.id)),
         messages=[
             MessageView(
@@ -154,9 +157,14 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
     )
 
 
-def case_version(session: Session, caller: Caller, case_id: object) -> int:
-    """A number that changes whenever anything the case page shows changes."""
-    return load_case_for(session, caller, case_id).version
+def change_marker(case: SupportCase, role: str) -> str:
+    """Changes whenever anything this viewer's case page shows changes. Agents see
+    every change (the version); customers only customer-visible ones."""
+    return f"v{case.version}" if role == Role.AGENT else f"u{iso(case.updated_at)}"
+
+
+def case_marker(session: Session, caller: Caller, case_id: object) -> str:
+    return change_marker(load_case_for(session, caller, case_id), caller.role)
 
 
 def queue_marker(session: Session, caller: Caller) -> str:

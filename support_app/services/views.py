@@ -100,7 +100,8 @@ class CaseDetail:
     assignee_name: str
     created_at: str
     updated_at: str
-    version: int
+    version: int  # agents only (optimistic concurrency); 0 for customers
+    marker: str  # see case_queries.change_marker
     order: OrderView
     messages: list[MessageView]
     timeline: list[EventView]

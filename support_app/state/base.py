@@ -107,7 +107,7 @@ class AppState(rx.State):
             self._forget()
             return [rx.toast.warning(err.message), rx.redirect("/login")]
         self.field_errors = err.fields
-        return rx.toast.error(err.message, id=f"error-{err.code}")
+        return rx.toast.error(err.message)
 
     def _clear_errors(self) -> None:
         self.field_errors = {}

@@ -40,7 +40,7 @@ class CaseState(AppState):
             return
         try:
             caller = await self._caller()
-            if await call(case_queries.case_version, caller, self._case_id) != self.case.version:
+            if await call(case_queries.case_marker, caller, self._case_id) != self.case.marker:
                 await self._reload()
         except DomainError as err:
             return self._fail(err)
@@ -55,7 +55,7 @@ class CaseState(AppState):
         yield
         try:
             caller = await self._caller()
-            version = self.case.version if self.case else None
+            version = self.case.version if self.case and self.case.version else None
             await call(fn, caller, self._case_id, *args, expected_version=version)
             await self._reload()
         except DomainError as err:
