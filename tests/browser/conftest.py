@@ -68,10 +68,12 @@ def app_server(tmp_path_factory):
     subprocess.run([py, "-m", "support_app.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([py, "-m", "support_app.cli", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     log = tmp / "app.log"
-    reflex = str(Path(py).parent / "reflex")
+    reflex = [str(Path(py).parent / "reflex")]
+    if os.environ.get("COVERAGE_APP") == "1":  # measure the app's own process too
+        reflex = [py, "-m", "coverage", "run", "-p", "--rcfile", str(ROOT / "pyproject.toml"), reflex[0]]
     with open(log, "w") as fh:
         proc = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port), "--loglevel", "warning"],
+            [*reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port), "--loglevel", "warning"],
             cwd=ROOT,
             env=env,
             stdout=fh,
@@ -82,9 +84,9 @@ def app_server(tmp_path_factory):
         _wait_ready(base, proc, log)
         yield base, env
     finally:
-        os.killpg(proc.pid, 15)
+        os.killpg(proc.pid, 2)  # Ctrl-C: the app shuts down cleanly and coverage is saved
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
 
