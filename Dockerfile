@@ -10,9 +10,6 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 RUN mkdir -p .tools && npm install --prefix /app/.tools --no-audit --no-fund bun@1.4.4
 COPY . .
-# Build the frontend at image build time, not at start.
-RUN SUPPORT_JWT_SECRET=build-only-placeholder-secret-not-used-at-runtime reflex export --frontend-only --no-zip \
-    || true
 EXPOSE 3000
 # SUPPORT_ENVIRONMENT=production refuses to start without a real SUPPORT_JWT_SECRET.
 ENV SUPPORT_ENVIRONMENT=production
