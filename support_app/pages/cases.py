@@ -65,6 +65,6 @@ def my_cases_page() -> rx.Component:
     return page_shell(_list(False, "You have no cases here. Open one from My orders."), title="My cases")
 
 
-@rx.page(route="/queue", title="Case queue · Support & Refunds", on_load=[AppState.require_user, CasesState.load])
+@rx.page(route="/queue", title="Case queue · Support & Refunds", on_load=[AppState.require_agent, CasesState.load])
 def queue_page() -> rx.Component:
     return page_shell(_list(True, "No cases match."), title="Case queue")

@@ -8,9 +8,13 @@ from support_app.domain.case_rules import Role
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
 from support_app.integrations.order_client import OrderClient, get_order_client
-from support_app.integrations.order_data import OrderData
+from support_app.integrations.order_data import OrderData, OrderLineData
 from support_app.models import OrderLine, OrderSnapshot, User
 from support_app.services.views import Caller, OrderLineView, OrderView, iso
+
+
+# The fields an order line has in the order system and in our snapshot alike.
+LINE_FIELDS = ("line_id", "sku", "name", "quantity", "unit_price", "discount_total", "tax_total")
 
 
 def order_view(order: OrderData) -> OrderView:
@@ -43,8 +47,6 @@ def snapshot_view(snap: OrderSnapshot, lines: list[OrderLine]) -> OrderView:
 
 
 def to_order_data(snap: OrderSnapshot, lines: list[OrderLine], customer_ref: str) -> OrderData:
-    from support_app.integrations.order_data import OrderLineData
-
     return OrderData(
         order_id=snap.order_id,
         customer_id=customer_ref,
@@ -53,15 +55,7 @@ def to_order_data(snap: OrderSnapshot, lines: list[OrderLine], customer_ref: str
         status="delivered" if snap.delivered_at else "shipped",
         currency=snap.currency,
         lines=tuple(
-            OrderLineData(
-                line_id=ln.line_id,
-                sku=ln.sku,
-                name=ln.name,
-                quantity=ln.quantity,
-                unit_price=ln.unit_price,
-                discount_total=ln.discount_total,
-                tax_total=ln.tax_total,
-            )
+            OrderLineData(**{f: getattr(ln, f) for f in LINE_FIELDS})
             for ln in lines
         ),
         shipping_amount=snap.shipping_amount,
@@ -129,18 +123,7 @@ def upsert_snapshot(session: Session, customer_id: int, order: OrderData) -> Ord
     session.add(snap)
     session.flush()
     for line in order.lines:
-        session.add(
-            OrderLine(
-                snapshot_id=snap.id,
-                line_id=line.line_id,
-                sku=line.sku,
-                name=line.name,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                discount_total=line.discount_total,
-                tax_total=line.tax_total,
-            )
-        )
+        session.add(OrderLine(snapshot_id=snap.id, **{f: getattr(line, f) for f in LINE_FIELDS}))
     session.flush()
     return snap
 

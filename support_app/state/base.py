@@ -124,6 +124,17 @@ class AppState(rx.State):
             raise
 
     @rx.event
+    async def require_agent(self):
+        """on_load of agent pages: a customer is sent to their own home instead."""
+        try:
+            await self._caller("agent")
+        except DomainError as err:
+            if err.code is ErrorCode.FORBIDDEN:
+                return rx.redirect("/orders")
+            self._forget()
+            return rx.redirect("/login")
+
+    @rx.event
     async def sign_out(self):
         try:
             await call(auth_service.sign_out, self._access_token or None, self._refresh_token or self.refresh_cookie or None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from helpers import open_case
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -19,31 +20,13 @@ def _record_frames(page: Page) -> list[str]:
     return frames
 
 
-def _open_case(page: Page, order_id: str, subject: str) -> str:
-    page.goto("/orders")
-    page.locator(f"#open-case-{order_id}").click()
-    page.wait_for_url(re.compile(r"/cases/new\?order="))
-    expect(page.locator("#case-order")).to_contain_text(order_id)
-    # Nothing filled in: field messages, no case.
-    page.locator("#submit-case").click()
-    expect(page.locator("#error-subject")).to_be_visible()
-    expect(page.locator("#error-category")).to_be_visible()
-    page.locator("#category").select_option("damaged_item")
-    page.locator("#subject").fill(subject)
-    page.locator("#description").fill("Two of the three mugs arrived with cracked handles.")
-    page.locator("#submit-case").click()
-    page.wait_for_url(re.compile(r"/cases/\d+$"))
-    expect(page.locator("#case-number")).to_have_text(re.compile(r"SC-\d{6}"))
-    return page.url.rsplit("/", 1)[-1]
-
-
 def test_customer_and_agent_work_a_case(sign_in):
     customer = sign_in("alice@example.com")
     frames = _record_frames(customer)
     expect(customer.locator("#page-title")).to_have_text("My orders")
     expect(customer.locator(".order-card")).to_have_count(5)
 
-    case_id = _open_case(customer, "ORD-1001-1", "Cracked mugs")
+    case_id = open_case(customer, "ORD-1001-1", "Cracked mugs")
     expect(customer.locator("#case-status")).to_have_text("Open")
     expect(customer.locator("#timeline")).to_contain_text("Opened the case")
     customer.locator("#nav-cases").click()
@@ -102,7 +85,7 @@ def test_customer_and_agent_work_a_case(sign_in):
 
 def test_customer_cannot_see_another_customers_case(sign_in):
     bob = sign_in("bob@example.com")
-    bob_case = _open_case(bob, "ORD-1002-1", "Spoon set scratched")
+    bob_case = open_case(bob, "ORD-1002-1", "Spoon set scratched")
     alice = sign_in("alice@example.com")
     alice.goto(f"/cases/{bob_case}")
     expect(alice.locator("#case-error")).to_have_text("That case was not found.")
@@ -134,6 +117,13 @@ def test_sign_out_ends_the_session(sign_in):
     page.wait_for_url(re.compile(r"/login$"))
     page.goto("/orders")
     page.wait_for_url(re.compile(r"/login$"))
+
+
+def test_customer_is_kept_out_of_the_agent_queue(sign_in):
+    page = sign_in("carol@example.com")
+    page.goto("/queue")
+    page.wait_for_url(re.compile(r"/orders$"))
+    expect(page.locator("#page-title")).to_have_text("My orders")
 
 
 def test_phone_width_layout(sign_in):

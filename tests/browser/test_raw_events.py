@@ -1,0 +1,85 @@
+"""Access control holds against raw websocket events, not only against the UI:
+a customer's browser forges Reflex events (agent-only handlers, another customer's
+case id in the route data) and the server refuses every one."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import pytest
+from playwright.sync_api import expect
+
+from helpers import open_case
+
+pytestmark = pytest.mark.browser
+
+BASE = "reflex___state____state.support_app___state___base____app_state"
+CASE_STATE = BASE + ".support_app___state___case_page____case_state"
+NEW_CASE_STATE = BASE + ".support_app___state___new_case____new_case_state"
+
+
+class Forger:
+    """Routes the page's websocket through the test so it can add frames of its own."""
+
+    def __init__(self, page):
+        self.server = None
+        self.received: list[str] = []
+        page.route_web_socket(re.compile(r".*/_event.*"), self._route)
+
+    def _route(self, ws):
+        self.server = ws.connect_to_server()
+        self.server.on_message(lambda m: (self.received.append(str(m)), ws.send(m)))
+
+    def send(self, name: str, payload: dict, path: str) -> None:
+        event = {"name": name, "payload": payload, "router_data": {"pathname": path, "asPath": path}}
+        self.server.send("42/_event," + json.dumps(["event", event]))
+
+
+def _db(app_server) -> sqlite3.Connection:
+    return sqlite3.connect(app_server[1]["SUPPORT_DATABASE_URL"].removeprefix("sqlite:///"))
+
+
+def test_customer_forged_events_are_refused(browser, base_url, app_server, sign_in):
+    bob = sign_in("bob@example.com")
+    bob_case = open_case(bob, "ORD-1002-2", "Press lid does not fit")
+
+    ctx = browser.new_context(base_url=base_url)
+    page = ctx.new_page()
+    forger = Forger(page)
+    page.goto("/login")
+    page.locator("#email").fill("carol@example.com")
+    page.locator("#password").fill("demo-pass-2026")
+    page.locator("#sign-in").click()
+    page.wait_for_url(re.compile(r"/orders$"))
+    own_case = open_case(page, "ORD-1003-1", "Chai tin dented")
+    path = f"/cases/{own_case}"
+    with _db(app_server) as db:
+        before = db.execute("select status, assignee_id, version from support_cases where id=?", (own_case,)).fetchone()
+        notes_before = db.execute("select count(*) from case_messages where visibility='internal'").fetchone()[0]
+
+    # Agent-only actions on her own case.
+    forger.send(CASE_STATE + ".set_note_text", {"value": "forged internal note"}, path)
+    forger.send(CASE_STATE + ".add_note", {}, path)
+    forger.send(CASE_STATE + ".set_status", {"target": "resolved"}, path)
+    forger.send(CASE_STATE + ".assign_to_me", {}, path)
+    # Another customer's case and order, by route data.
+    forger.send(CASE_STATE + ".load", {}, f"/cases/{bob_case}")
+    forger.send(NEW_CASE_STATE + ".load", {}, "/cases/new?order=ORD-1002-1")
+    forger.send(CASE_STATE + ".set_reply_text", {"value": "forged reply into bob's case"}, f"/cases/{bob_case}")
+    forger.send(CASE_STATE + ".send_reply", {}, f"/cases/{bob_case}")
+    page.wait_for_timeout(3000)
+
+    with _db(app_server) as db:
+        after = db.execute("select status, assignee_id, version from support_cases where id=?", (own_case,)).fetchone()
+        notes_after = db.execute("select count(*) from case_messages where visibility='internal'").fetchone()[0]
+        forged = db.execute("select count(*) from case_messages where body like 'forged%'").fetchone()[0]
+    assert after == before
+    assert notes_after == notes_before
+    assert forged == 0
+    frames = "\n".join(forger.received)
+    assert "Press lid does not fit" not in frames and "ORD-1002" not in frames
+    assert "That case was not found." in frames
+    assert "not found among your orders" in frames
+    ctx.close()
