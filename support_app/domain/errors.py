@@ -26,6 +26,17 @@ class ErrorCode(StrEnum):
     CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
     ORDER_SYSTEM_UNAVAILABLE = "ORDER_SYSTEM_UNAVAILABLE"
     EMAIL_TAKEN = "EMAIL_TAKEN"
+    INVALID_REFUND_TRANSITION = "INVALID_REFUND_TRANSITION"
+    REFUND_ALREADY_PROCESSED = "REFUND_ALREADY_PROCESSED"
+    ORDER_NOT_DELIVERED = "ORDER_NOT_DELIVERED"
+    REFUND_WINDOW_EXPIRED = "REFUND_WINDOW_EXPIRED"
+    EMPTY_REFUND = "EMPTY_REFUND"
+    LINE_NOT_IN_ORDER = "LINE_NOT_IN_ORDER"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    QUANTITY_EXCEEDS_REFUNDABLE = "QUANTITY_EXCEEDS_REFUNDABLE"
+    INVALID_REASON = "INVALID_REASON"
+    SHIPPING_ALREADY_REFUNDED = "SHIPPING_ALREADY_REFUNDED"
+    ORDER_OVER_REFUNDED = "ORDER_OVER_REFUNDED"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -48,6 +59,17 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.CONCURRENT_UPDATE: "Someone else changed this case just now. It has been reloaded.",
     ErrorCode.ORDER_SYSTEM_UNAVAILABLE: "The order system is not answering right now. Please try again shortly.",
     ErrorCode.EMAIL_TAKEN: "An account with that email already exists.",
+    ErrorCode.INVALID_REFUND_TRANSITION: "The refund cannot move to that status from its current one.",
+    ErrorCode.REFUND_ALREADY_PROCESSED: "This refund has already been processed.",
+    ErrorCode.ORDER_NOT_DELIVERED: "This order has not been delivered yet, so it cannot be refunded online. An agent can still help.",
+    ErrorCode.REFUND_WINDOW_EXPIRED: "The refund window for this order has ended. An agent can still review your request.",
+    ErrorCode.EMPTY_REFUND: "Choose at least one item to refund.",
+    ErrorCode.LINE_NOT_IN_ORDER: "That item is not part of this order.",
+    ErrorCode.INVALID_QUANTITY: "Enter a whole number of items.",
+    ErrorCode.QUANTITY_EXCEEDS_REFUNDABLE: "That is more items than are left to refund.",
+    ErrorCode.INVALID_REASON: "Choose a reason for the refund.",
+    ErrorCode.SHIPPING_ALREADY_REFUNDED: "Shipping for this order has already been refunded.",
+    ErrorCode.ORDER_OVER_REFUNDED: "This refund would return more than was paid for the order.",
 }
 
 
