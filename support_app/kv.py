@@ -88,4 +88,4 @@ class RedisKV:
 @lru_cache
 def get_kv() -> KV:
     url = get_settings().redis_url
-    return RedisKV(url) if url else MemoryKV()
+    return RedisKV(url, get_settings().redis_prefix) if url else MemoryKV()

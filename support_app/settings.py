@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     environment: str = Field("development", description="development | test | production")
     database_url: str = f"sqlite:///{DATA_DIR / 'support.db'}"
     redis_url: str | None = None
+    redis_prefix: str = "support:"
     jwt_secret: str = ""
     jwt_issuer: str = "support-app"
     jwt_audience: str = "support-app-web"

@@ -13,10 +13,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
+
+# The app under test shares two cores with the browser and the test runner.
+expect.set_options(timeout=15000)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -61,6 +66,8 @@ def app_server(tmp_path_factory):
     if os.environ.get("BROWSER_STATE_REDIS") == "1":
         env["REFLEX_REDIS_URL"] = os.environ.get("TEST_REFLEX_REDIS_URL", "redis://127.0.0.1:6379/14")
         env["SUPPORT_REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+        # Rate-limit counters must not carry over from an earlier run into this one.
+        env["SUPPORT_REDIS_PREFIX"] = f"browser-{uuid.uuid4().hex[:8]}:"
     else:
         env.pop("REFLEX_REDIS_URL", None)
         env.pop("SUPPORT_REDIS_URL", None)
