@@ -50,6 +50,17 @@ def redis_url():
         client.delete(key)
 
 
+@pytest.fixture(params=["memory", "redis"])
+def kv(request):
+    """Each test using it runs twice: on the in-process KV and on the real Redis."""
+    from support_app.kv import MemoryKV, RedisKV
+
+    if request.param == "memory":
+        return MemoryKV()
+    url, prefix = request.getfixturevalue("redis_url")
+    return RedisKV(url, prefix=prefix)
+
+
 @pytest.fixture(autouse=True)
 def fresh_process_kv():
     """Each test starts with an empty in-process KV (rate-limit counters, caches)."""

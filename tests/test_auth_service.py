@@ -23,12 +23,6 @@ from support_app.settings import get_settings
 PW = "correct horse battery"
 
 
-@pytest.fixture(params=["memory", "redis"])
-def kv(request):
-    if request.param == "memory":
-        return MemoryKV()
-    url, prefix = request.getfixturevalue("redis_url")
-    return RedisKV(url, prefix=prefix)
 
 
 def run(engine, fn, *args, **kw):

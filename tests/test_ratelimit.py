@@ -17,12 +17,6 @@ MAX = get_settings().login_max_attempts
 CLIENT_MAX = get_settings().login_client_max_attempts
 
 
-@pytest.fixture(params=["memory", "redis"])
-def kv(request):
-    if request.param == "memory":
-        return MemoryKV()
-    url, prefix = request.getfixturevalue("redis_url")
-    return RedisKV(url, prefix=prefix)
 
 
 def _limited(fn, *args, **kw) -> bool:

@@ -23,12 +23,6 @@ NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 MEM = MemoryKV()
 
 
-@pytest.fixture(params=["memory", "redis"])
-def kv(request):
-    if request.param == "memory":
-        return MemoryKV()
-    url, prefix = request.getfixturevalue("redis_url")
-    return RedisKV(url, prefix=prefix)
 
 
 def _b64(data: bytes) -> str:

@@ -1,7 +1,7 @@
 """Sign-in, token refresh, sign-out, identification and account creation.
 
-Services take a Session and plain values and return read models; they never
-import reflex. The caller's unit of work (``db.session_scope``) commits on
+Services take a Session and plain values and return read models; they know
+nothing of the UI framework. The caller's unit of work (``db.session_scope``) commits on
 success and rolls back on error -- except where noted: when refresh-token reuse
 is detected the family revocation is committed *here* before the error is
 raised, because rolling it back would hand the attacker their session back.
