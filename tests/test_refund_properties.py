@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from support_app.domain import refund_amounts as ra
 from support_app.domain import refund_rules as rr
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.domain.refund_rules import ExistingRefund, LineFacts, OrderFacts, RefundReason
+from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFacts
+from support_app.domain.refund_rules import RefundReason
 
 DELIVERED = datetime(2026, 10, 22, 14, 0, tzinfo=UTC)
 ASKED = DELIVERED + timedelta(days=2)
@@ -55,14 +57,14 @@ def check_invariants(order: OrderFacts, existing: list[ExistingRefund], recorded
             if qty == line.quantity:  # every unit out: exactly what the line cost, releases or not
                 event("a line fully held")
                 assert amount == line.paid_total
-        assert rr.refundable_quantity(line.quantity, [(r.status, i[1], r.abandoned) for r in existing
+        assert ra.refundable_quantity(line.quantity, [(r.status, i[1], r.abandoned) for r in existing
                                                       for i in r.items if i[0] == line.line_id]) == line.quantity - qty
     assert sum(1 for r in holding if r.shipping_amount) <= 1
     if recorded:
         assert sum(sum(i[2] for i in r.items) + r.shipping_amount for r in holding) <= order.amount_paid
 
 
-def as_existing(draft: rr.RefundDraft, recorded: bool) -> ExistingRefund:
+def as_existing(draft: ra.RefundDraft, recorded: bool) -> ExistingRefund:
     items = tuple((i.line_id, i.quantity, i.amount) if recorded else (i.line_id, i.quantity) for i in draft.items)
     return ExistingRefund("requested", False, items, draft.shipping_amount)
 
@@ -85,7 +87,7 @@ def test_random_histories_keep_every_invariant(order, recorded, data):
             left = {ln.line_id: ln.quantity - sum(i[1] for r in existing if r.holds for i in r.items if i[0] == ln.line_id)
                     for ln in order.lines}
             try:
-                draft = rr.build_refund(order, existing, selection, data.draw(reasons, label="reason"), ASKED, 14)
+                draft = ra.build_refund(order, existing, selection, data.draw(reasons, label="reason"), ASKED, 14)
             except DomainError as err:
                 if err.code is ErrorCode.QUANTITY_EXCEEDS_REFUNDABLE:
                     assert any(q > left[k] for k, q in selection.items())
@@ -136,7 +138,7 @@ def test_refunding_everything_in_chunks_returns_exactly_what_was_paid(order, rec
         pending = sorted(k for k, plan in plans.items() if plan)
         now = data.draw(st.sets(st.sampled_from(pending), min_size=1), label="lines now")
         selection = {k: plans[k].pop(0) for k in now}
-        draft = rr.build_refund(order, existing, selection, data.draw(reasons, label="reason"), ASKED, 14)
+        draft = ra.build_refund(order, existing, selection, data.draw(reasons, label="reason"), ASKED, 14)
         for item in draft.items:
             per_line[item.line_id] += item.amount
             assert item.adjustment == 0  # nothing was released, so every slice is exact
@@ -149,13 +151,13 @@ def test_refunding_everything_in_chunks_returns_exactly_what_was_paid(order, rec
 @SETTINGS
 @given(line=lines("L1"), data=st.data())
 def test_unit_amounts_are_fair_and_tile_exactly(line, data):
-    units = rr.unit_amounts(line.quantity, line.unit_price, line.discount_total, line.tax_total)
+    units = ra.unit_amounts(line.quantity, line.unit_price, line.discount_total, line.tax_total)
     assert len(units) == line.quantity and sum(units) == line.paid_total
     assert units == sorted(units, reverse=True) and units[0] - units[-1] <= 2
     assert all(u >= 0 for u in units)
     k, total = 0, 0
     for part in data.draw(chunks(line.quantity)):
-        total += rr.amount_for(k, part, line)
+        total += ra.amount_for(k, part, line)
         k += part
     assert total == line.paid_total
 
@@ -185,7 +187,7 @@ def test_releases_then_refunding_the_rest(line, recorded, data):
     existing: list[ExistingRefund] = []
     paid_back: list[int] = []  # the true amount of each refund, recorded or not
     for part in data.draw(chunks(line.quantity), label="chunks"):
-        draft = rr.build_refund(order, existing, {"L1": part}, "damaged", ASKED, 14)
+        draft = ra.build_refund(order, existing, {"L1": part}, "damaged", ASKED, 14)
         existing.append(as_existing(draft, recorded))
         paid_back.append(draft.total)
     for index in data.draw(st.sets(st.integers(0, len(existing) - 1)), label="released"):
@@ -193,7 +195,7 @@ def test_releases_then_refunding_the_rest(line, recorded, data):
     check_invariants(order, existing, recorded)
     held = sum(i[1] for r in existing if r.holds for i in r.items)
     if held < line.quantity:
-        draft = rr.build_refund(order, existing, {"L1": line.quantity - held}, "damaged", ASKED, 14)
+        draft = ra.build_refund(order, existing, {"L1": line.quantity - held}, "damaged", ASKED, 14)
         if any(i.adjustment for i in draft.items):
             event("cents left behind by a released refund given back")
         existing.append(as_existing(draft, recorded))

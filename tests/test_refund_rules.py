@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from support_app.domain import refund_amounts as ra
 from support_app.domain import refund_rules as rr
 from support_app.domain.errors import MESSAGES, DomainError, ErrorCode
-from support_app.domain.refund_rules import ExistingRefund, LineFacts, OrderFacts, RefundReason, RefundStatus
+from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFacts
+from support_app.domain.refund_rules import RefundReason, RefundStatus
 
 DELIVERED = datetime(2026, 10, 22, 14, 0, tzinfo=UTC)
 DEADLINE = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)
@@ -90,12 +92,12 @@ def test_abandon_only_an_unabandoned_failed_refund_by_an_agent():
 ])
 def test_which_statuses_hold_quantity(status, abandoned, holds):
     assert rr.holds_quantity(status, abandoned) is holds
-    assert rr.refundable_quantity(5, [(status, 2, abandoned)]) == (3 if holds else 5)
+    assert ra.refundable_quantity(5, [(status, 2, abandoned)]) == (3 if holds else 5)
 
 
 def test_refundable_quantity_sums_every_holding_refund():
     holds = [("refunded", 1, False), ("failed", 1, False), ("failed", 2, True), ("cancelled", 3, False), ("settled", 1, False)]
-    assert rr.refundable_quantity(6, holds) == 3
+    assert ra.refundable_quantity(6, holds) == 3
 
 
 # ------------------------------------------------------------ window
@@ -185,7 +187,7 @@ def test_window_days_must_be_a_non_negative_int(days):
 ])
 def test_unit_amounts_examples(args, expected):
     q, price, discount, tax = args
-    assert rr.unit_amounts(*args) == expected
+    assert ra.unit_amounts(*args) == expected
     assert sum(expected) == q * price - discount + tax
 
 
@@ -193,17 +195,17 @@ def test_unit_amounts_examples(args, expected):
                                   (2, 100, -1, 0), (2, 100, 0, -1), (2, 100.0, 0, 0), (True, 100, 0, 0)])
 def test_unit_amounts_rejects_impossible_lines(args):
     with pytest.raises(ValueError):
-        rr.unit_amounts(*args)
+        ra.unit_amounts(*args)
 
 
 def test_amount_for_takes_the_next_units():
     line = LineFacts("L1", "Mug", 3, 1200, 100, 665)
-    assert [rr.amount_for(0, 1, line), rr.amount_for(1, 2, line)] == [1389, 2776]
-    assert rr.amount_for(0, 3, line) == line.paid_total == 4165
-    assert rr.amount_for(3, 0, line) == 0
+    assert [ra.amount_for(0, 1, line), ra.amount_for(1, 2, line)] == [1389, 2776]
+    assert ra.amount_for(0, 3, line) == line.paid_total == 4165
+    assert ra.amount_for(3, 0, line) == 0
     for k, q in ((2, 2), (-1, 1), (0, -1), (4, 0)):
         with pytest.raises(ValueError):
-            rr.amount_for(k, q, line)
+            ra.amount_for(k, q, line)
 
 
 # ------------------------------------------------------------ drafts
@@ -214,7 +216,7 @@ ORDER = OrderFacts("EUR", DELIVERED, (MUG, TEE), shipping_amount=490, shipping_t
 
 
 def build(selection, existing=(), reason="damaged", at=INSIDE, **kw):
-    return rr.build_refund(kw.pop("order", ORDER), list(existing), selection, reason, at, 14, **kw)
+    return ra.build_refund(kw.pop("order", ORDER), list(existing), selection, reason, at, 14, **kw)
 
 
 def refund(status, items, shipping=0, abandoned=False):
@@ -322,12 +324,12 @@ def test_never_more_than_was_paid():
 
 def test_preview_rows():
     existing = [refund("processing", [("L1", 1)]), refund("failed", [("L1", 1)], abandoned=True)]
-    rows = rr.preview(ORDER, existing, INSIDE, 14)
+    rows = ra.preview(ORDER, existing, INSIDE, 14)
     mug, tee = rows
     assert (mug.line_id, mug.name, mug.purchased, mug.held, mug.refundable, mug.refundable_now) == ("L1", "Mug", 3, 1, 2, 2)
     assert mug.unit_amounts == (1389, 1388, 1388) and mug.paid_total == 4165 and mug.deadline == DEADLINE
     assert (tee.held, tee.refundable_now) == (0, 1) and tee.verdict.eligible
-    late = rr.preview(ORDER, existing, DEADLINE + timedelta(days=1), 14)
+    late = ra.preview(ORDER, existing, DEADLINE + timedelta(days=1), 14)
     assert [(r.refundable, r.refundable_now) for r in late] == [(2, 0), (1, 0)]
     assert not late[0].verdict.eligible
 

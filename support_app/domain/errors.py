@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     INVALID_REASON = "INVALID_REASON"
     SHIPPING_ALREADY_REFUNDED = "SHIPPING_ALREADY_REFUNDED"
     ORDER_OVER_REFUNDED = "ORDER_OVER_REFUNDED"
+    REFUND_NOT_FOUND = "REFUND_NOT_FOUND"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -70,6 +71,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_REASON: "Choose a reason for the refund.",
     ErrorCode.SHIPPING_ALREADY_REFUNDED: "Shipping for this order has already been refunded.",
     ErrorCode.ORDER_OVER_REFUNDED: "This refund would return more than was paid for the order.",
+    ErrorCode.REFUND_NOT_FOUND: "That refund was not found.",
 }
 
 

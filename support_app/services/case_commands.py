@@ -69,7 +69,7 @@ def create_case(
     session.flush()
     case.number = case_number(case.id)
     session.add(case)
-    _event(session, case.id, caller.id, "created", to_status=CaseStatus.OPEN, at=now)
+    case_event(session, case.id, caller.id, "created", to_status=CaseStatus.OPEN, at=now)
     return case.id
 
 
@@ -100,11 +100,11 @@ def add_message(
         new_status = status_after_reply(CaseStatus(case.status), role)
         if new_status != case.status:
             values["status"] = new_status
-            _event(session, case.id, caller.id, "status_changed", case.status, new_status, "customer replied", at=now)
+            case_event(session, case.id, caller.id, "status_changed", case.status, new_status, "customer replied", at=now)
         if role is Role.AGENT and case.first_response_at is None:
             values["first_response_at"] = now
-    _event(session, case.id, caller.id, "note" if internal else "reply", internal=internal, at=now)
-    _bump(session, case, expected_version, None if internal else now, **values)
+    case_event(session, case.id, caller.id, "note" if internal else "reply", internal=internal, at=now)
+    bump_case(session, case, expected_version, None if internal else now, **values)
 
 
 @writes
@@ -120,8 +120,8 @@ def change_status(
         values["resolved_at"] = now
     if dst is CaseStatus.CLOSED:
         values["closed_at"] = now
-    _event(session, case.id, caller.id, "status_changed", src, dst, why, at=now)
-    _bump(session, case, expected_version, now, **values)
+    case_event(session, case.id, caller.id, "status_changed", src, dst, why, at=now)
+    bump_case(session, case, expected_version, now, **values)
 
 
 @writes
@@ -143,11 +143,11 @@ def assign(
     if case.assignee_id == assignee_id:
         return
     now = utcnow()
-    _event(session, case.id, caller.id, "assigned", detail=name, at=now)
-    _bump(session, case, expected_version, now, assignee_id=assignee_id)
+    case_event(session, case.id, caller.id, "assigned", detail=name, at=now)
+    bump_case(session, case, expected_version, now, assignee_id=assignee_id)
 
 
-def _bump(session: Session, case: SupportCase, expected: int | None, now: datetime | None, **values: object) -> None:
+def bump_case(session: Session, case: SupportCase, expected: int | None, now: datetime | None, **values: object) -> None:
     """Apply the change only if nobody else changed the case since it was read.
 
     ``updated_at`` is the last customer-visible change: an internal note passes
@@ -166,7 +166,7 @@ def _bump(session: Session, case: SupportCase, expected: int | None, now: dateti
     session.expire(case)
 
 
-def _event(
+def case_event(
     session: Session,
     case_id: int,
     actor_id: int | None,

@@ -106,3 +106,68 @@ class CaseDetail:
     messages: list[MessageView]
     timeline: list[EventView]
     next_statuses: list[Option]
+
+
+@dataclass
+class RefundLineOption:
+    """One order line on the refund form."""
+
+    line_id: str
+    name: str
+    purchased: int
+    held: int
+    refundable_now: int
+    unit_price: str
+    eligible: bool
+    deadline: str
+    window_text: str
+
+
+@dataclass
+class RefundForm:
+    case_id: int
+    case_number: str
+    order_id: str
+    currency: str
+    lines: list[RefundLineOption]
+    shipping: str
+
+
+@dataclass
+class RefundItemView:
+    name: str
+    quantity: int
+    amount: str
+    unit_amounts: str
+
+
+@dataclass
+class RefundRow:
+    id: int
+    number: str
+    status: str
+    status_label: str
+    amount: str
+    requested_at: str
+
+
+@dataclass
+class RefundDetail:
+    id: int
+    number: str
+    status: str
+    status_label: str
+    reason_label: str
+    note: str
+    amount: str
+    shipping: str
+    currency: str
+    requested_at: str
+    case_id: int
+    case_number: str
+    order_id: str
+    customer_name: str
+    items: list[RefundItemView]
+    history: list[EventView]
+    can_cancel: bool
+    version: int

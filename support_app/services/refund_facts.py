@@ -1,0 +1,40 @@
+"""Turning stored rows into the pure domain's inputs (and amounts into text)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFacts
+from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundItem
+
+
+def order_facts(snap: OrderSnapshot, lines: list[OrderLine]) -> OrderFacts:
+    return OrderFacts(
+        currency=snap.currency,
+        delivered_at=snap.delivered_at,
+        lines=tuple(
+            LineFacts(ln.line_id, ln.name, ln.quantity, ln.unit_price, ln.discount_total, ln.tax_total) for ln in lines
+        ),
+        shipping_amount=snap.shipping_amount,
+        shipping_tax=snap.shipping_tax,
+        amount_paid=snap.amount_paid,
+    )
+
+
+def existing_refunds(session: Session, snapshot_id: int) -> list[ExistingRefund]:
+    """Every refund on the order, with the amounts each line recorded."""
+    refunds = list(session.exec(select(RefundCase).where(RefundCase.order_snapshot_id == snapshot_id)))
+    if not refunds:
+        return []
+    ids = [r.id for r in refunds]
+    rows = session.exec(
+        select(RefundItem.refund_case_id, OrderLine.line_id, RefundItem.quantity, RefundItem.amount)
+        .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
+        .where(RefundItem.refund_case_id.in_(ids))  # type: ignore[attr-defined]
+    )
+    items: dict[int, list[tuple[str, int, int]]] = {}
+    for refund_id, line_id, qty, amount in rows:
+        items.setdefault(refund_id, []).append((line_id, qty, amount))
+    return [
+        ExistingRefund(r.status, r.abandoned, tuple(items.get(r.id, ())), r.shipping_amount) for r in refunds
+    ]

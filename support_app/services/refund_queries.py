@@ -1,0 +1,178 @@
+"""Reading refunds: the request form, one refund case, the refunds of a case."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from support_app.domain.case_rules import Role
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.money import format_money
+from support_app.domain.refund_rules import (
+    REASON_LABELS,
+    STATUS_LABELS,
+    RefundReason,
+    RefundStatus,
+    allowed_refund_transitions,
+)
+from support_app.domain.refund_amounts import preview
+from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundEvent, RefundItem, SupportCase, User
+from support_app.models.base import utcnow
+from support_app.services.case_queries import load_case_for
+from support_app.services.orders import snapshot_lines
+from support_app.services.refund_facts import existing_refunds, order_facts
+from support_app.services.views import (
+    Caller,
+    EventView,
+    RefundDetail,
+    RefundForm,
+    RefundItemView,
+    RefundLineOption,
+    RefundRow,
+    iso,
+)
+from support_app.settings import get_settings
+
+
+def refund_form(session: Session, caller: Caller, case_id: object) -> RefundForm:
+    """What the customer may ask back now, line by line, and until when."""
+    case = load_case_for(session, caller, case_id)
+    if caller.role != Role.CUSTOMER:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    snap = session.get(OrderSnapshot, case.order_snapshot_id)
+    assert snap is not None
+    lines = snapshot_lines(session, snap.id)
+    facts = order_facts(snap, lines)
+    rows = preview(facts, existing_refunds(session, snap.id), utcnow(), get_settings().refund_window_days)
+    return RefundForm(
+        case_id=case.id,
+        case_number=case.number or "",
+        order_id=snap.order_id,
+        currency=snap.currency,
+        shipping=format_money(facts.shipping_total, snap.currency),
+        lines=[
+            RefundLineOption(
+                line_id=row.line_id,
+                name=row.name,
+                purchased=row.purchased,
+                held=row.held,
+                refundable_now=row.refundable_now,
+                unit_price=format_money(row.unit_amounts[0] if row.unit_amounts else 0, snap.currency),
+                eligible=row.verdict.eligible,
+                deadline=iso(row.deadline),
+                window_text=row.verdict.text,
+            )
+            for row in rows
+        ],
+    )
+
+
+def load_refund_for(session: Session, caller: Caller, refund_id: object, *, lock: bool = False) -> RefundCase:
+    """The refund if the caller may see it; someone else's looks like a missing one."""
+    if isinstance(refund_id, str) and refund_id.isdigit() and len(refund_id) < 19:
+        refund_id = int(refund_id)
+    if not isinstance(refund_id, int) or isinstance(refund_id, bool):
+        raise DomainError(ErrorCode.REFUND_NOT_FOUND)
+    stmt = select(RefundCase).where(RefundCase.id == refund_id)
+    refund = session.exec(stmt.with_for_update() if lock else stmt).first()
+    if refund is None:
+        raise DomainError(ErrorCode.REFUND_NOT_FOUND)
+    if caller.role == Role.AGENT or (caller.role == Role.CUSTOMER and refund.customer_id == caller.id):
+        return refund
+    raise DomainError(ErrorCode.NOT_CASE_OWNER, "That refund was not found.")
+
+
+def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDetail:
+    refund = load_refund_for(session, caller, refund_id)
+    case = session.get(SupportCase, refund.support_case_id)
+    snap = session.get(OrderSnapshot, refund.order_snapshot_id)
+    customer = session.get(User, refund.customer_id)
+    assert case is not None and snap is not None and customer is not None
+    money = lambda amount: format_money(amount, refund.currency)  # noqa: E731
+    items = session.exec(
+        select(RefundItem, OrderLine.name)
+        .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
+        .where(RefundItem.refund_case_id == refund.id)
+        .order_by(RefundItem.id)
+    )
+    events = session.exec(
+        select(RefundEvent, User.full_name)
+        .outerjoin(User, User.id == RefundEvent.actor_id)
+        .where(RefundEvent.refund_case_id == refund.id)
+        .order_by(RefundEvent.created_at, RefundEvent.id)
+    )
+    status = RefundStatus(refund.status)
+    return RefundDetail(
+        id=refund.id,
+        number=refund.number or "",
+        status=refund.status,
+        status_label=STATUS_LABELS[status],
+        reason_label=REASON_LABELS[RefundReason(refund.reason)],
+        note=refund.note or "",
+        amount=money(refund.amount),
+        shipping=money(refund.shipping_amount),
+        currency=refund.currency,
+        requested_at=iso(refund.requested_at),
+        case_id=case.id,
+        case_number=case.number or "",
+        order_id=snap.order_id,
+        customer_name=customer.full_name,
+        items=[
+            RefundItemView(
+                name=name,
+                quantity=item.quantity,
+                amount=money(item.amount),
+                unit_amounts=" + ".join(money(int(a)) for a in item.unit_amounts.split(",") if a),
+            )
+            for item, name in items
+        ],
+        history=[
+            EventView(
+                id=e.id,
+                kind=e.kind,
+                text=refund_event_text(e.kind, e.from_status, e.to_status, e.detail),
+                actor_name=name or "System",
+                internal=False,
+                created_at=iso(e.created_at),
+            )
+            for e, name in events
+        ],
+        can_cancel=RefundStatus.CANCELLED in allowed_refund_transitions(status, Role(caller.role)),
+        version=refund.version,
+    )
+
+
+def list_case_refunds(session: Session, caller: Caller, case_id: object) -> list[RefundRow]:
+    case = load_case_for(session, caller, case_id)
+    refunds = session.exec(
+        select(RefundCase).where(RefundCase.support_case_id == case.id).order_by(RefundCase.id.desc())  # type: ignore[union-attr]
+    )
+    return [
+        RefundRow(
+            id=r.id,
+            number=r.number or "",
+            status=r.status,
+            status_label=STATUS_LABELS[RefundStatus(r.status)],
+            amount=format_money(r.amount, r.currency),
+            requested_at=iso(r.requested_at),
+        )
+        for r in refunds
+    ]
+
+
+def refund_marker(session: Session, caller: Caller, refund_id: object) -> int:
+    return load_refund_for(session, caller, refund_id).version
+
+
+def refund_event_text(kind: str, from_status: str | None, to_status: str | None, detail: str | None) -> str:
+    def label(status: str | None) -> str:
+        try:
+            return STATUS_LABELS[RefundStatus(status)]
+        except ValueError:
+            return status or ""
+
+    if kind == "requested":
+        return f"Requested the refund{': ' + detail if detail else ''}"
+    if kind == "status_changed":
+        text = f"Changed status from {label(from_status)} to {label(to_status)}"
+        return f"{text}: {detail}" if detail else text
+    return detail or kind.replace("_", " ").capitalize()
