@@ -7,7 +7,16 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from support_app.integrations.orders_sandbox import create_orders_app
-from support_app.pages import case_detail, cases, index, login, new_case, orders  # noqa: F401  (registers pages)
+from support_app.pages import (  # noqa: F401  (registers pages)
+    case_detail,
+    cases,
+    index,
+    login,
+    new_case,
+    orders,
+    refund_detail,
+    refund_new,
+)
 from support_app.settings import get_settings
 
 

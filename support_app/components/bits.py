@@ -10,6 +10,15 @@ STATUS_COLORS = {
     "waiting_on_customer": "purple",
     "resolved": "green",
     "closed": "gray",
+    # refund cases
+    "requested": "blue",
+    "approved": "cyan",
+    "processing": "amber",
+    "refunded": "green",
+    "failed": "red",
+    "rejected": "red",
+    "settled": "green",
+    "cancelled": "gray",
 }
 
 

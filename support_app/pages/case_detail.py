@@ -65,6 +65,42 @@ def _actions() -> rx.Component:
     )
 
 
+def _refunds() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Refunds", size="4"),
+            rx.spacer(),
+            rx.cond(
+                ~AppState.is_agent & (case.status != "closed"),
+                rx.link(rx.button("Request a refund", variant="soft", size="2"), href="/cases/" + case.id.to_string() + "/refund", id="request-refund"),
+            ),
+            width="100%",
+            align="center",
+        ),
+        rx.cond(case.refunds.length() == 0, rx.text("No refunds on this case.", size="2", color_scheme="gray")),
+        rx.foreach(
+            case.refunds,
+            lambda r: rx.link(
+                rx.hstack(
+                    rx.text(r.number, weight="bold", size="2"),
+                    status_badge(r.status, r.status_label),
+                    rx.spacer(),
+                    rx.text(r.amount, size="2"),
+                    width="100%",
+                    align="center",
+                ),
+                href="/refunds/" + r.id.to_string(),
+                underline="none",
+                width="100%",
+                class_name="refund-row",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+        id="case-refunds",
+    )
+
+
 def _composer() -> rx.Component:
     return rx.cond(
         case.status != "closed",
@@ -100,6 +136,7 @@ def case_page() -> rx.Component:
             rx.vstack(
                 _summary(),
                 _actions(),
+                _refunds(),
                 conversation(case.messages),
                 _composer(),
                 timeline(case.timeline),

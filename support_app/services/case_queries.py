@@ -18,6 +18,7 @@ from support_app.domain.case_rules import (
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.models import CaseEvent, CaseMessage, OrderSnapshot, SupportCase, User
 from support_app.services.orders import snapshot_lines, snapshot_view
+from support_app.services.refund_facts import refund_rows
 from support_app.services.timeline_text import event_text
 from support_app.services.views import CaseDetail, CaseRow, Caller, EventView, MessageView, Option, iso
 
@@ -149,6 +150,7 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
             )
             for e in events
         ],
+        refunds=refund_rows(session, case.id),
         next_statuses=[
             Option(value=s.value, label=STATUS_LABELS[s])
             for s in CaseStatus

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from support_app.domain.money import format_money
 from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFacts
+from support_app.domain.refund_rules import STATUS_LABELS, RefundStatus
 from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundItem
+from support_app.services.views import RefundRow, iso
 
 
 def order_facts(snap: OrderSnapshot, lines: list[OrderLine]) -> OrderFacts:
@@ -37,4 +40,22 @@ def existing_refunds(session: Session, snapshot_id: int) -> list[ExistingRefund]
         items.setdefault(refund_id, []).append((line_id, qty, amount))
     return [
         ExistingRefund(r.status, r.abandoned, tuple(items.get(r.id, ())), r.shipping_amount) for r in refunds
+    ]
+
+
+def refund_rows(session: Session, support_case_id: int) -> list[RefundRow]:
+    """The refunds of one support case, newest first."""
+    refunds = session.exec(
+        select(RefundCase).where(RefundCase.support_case_id == support_case_id).order_by(RefundCase.id.desc())  # type: ignore[union-attr]
+    )
+    return [
+        RefundRow(
+            id=r.id,
+            number=r.number or "",
+            status=r.status,
+            status_label=STATUS_LABELS[RefundStatus(r.status)],
+            amount=format_money(r.amount, r.currency),
+            requested_at=iso(r.requested_at),
+        )
+        for r in refunds
     ]

@@ -14,12 +14,12 @@ from support_app.domain.refund_rules import (
     RefundStatus,
     allowed_refund_transitions,
 )
-from support_app.domain.refund_amounts import preview
+from support_app.domain.refund_amounts import build_refund, preview
 from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundEvent, RefundItem, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.services.case_queries import load_case_for
 from support_app.services.orders import snapshot_lines
-from support_app.services.refund_facts import existing_refunds, order_facts
+from support_app.services.refund_facts import existing_refunds, order_facts, refund_rows
 from support_app.services.views import (
     Caller,
     EventView,
@@ -27,6 +27,7 @@ from support_app.services.views import (
     RefundForm,
     RefundItemView,
     RefundLineOption,
+    RefundQuote,
     RefundRow,
     iso,
 )
@@ -56,7 +57,7 @@ def refund_form(session: Session, caller: Caller, case_id: object) -> RefundForm
                 purchased=row.purchased,
                 held=row.held,
                 refundable_now=row.refundable_now,
-                unit_price=format_money(row.unit_amounts[0] if row.unit_amounts else 0, snap.currency),
+                unit_price=_unit_price_text(row.unit_amounts, snap.currency),
                 eligible=row.verdict.eligible,
                 deadline=iso(row.deadline),
                 window_text=row.verdict.text,
@@ -64,6 +65,15 @@ def refund_form(session: Session, caller: Caller, case_id: object) -> RefundForm
             for row in rows
         ],
     )
+
+
+def _unit_price_text(amounts: tuple[int, ...], currency: str) -> str:
+    """What one unit paid; rounding can make units of a line differ by a cent."""
+    if not amounts:
+        return format_money(0, currency)
+    low, high = min(amounts), max(amounts)
+    text = format_money(low, currency) if low == high else f"{format_money(low, currency)}–{format_money(high, currency)}"
+    return f"{text} per unit"
 
 
 def load_refund_for(session: Session, caller: Caller, refund_id: object, *, lock: bool = False) -> RefundCase:
@@ -109,14 +119,14 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         reason_label=REASON_LABELS[RefundReason(refund.reason)],
         note=refund.note or "",
         amount=money(refund.amount),
-        shipping=money(refund.shipping_amount),
+        shipping=money(refund.shipping_amount) if refund.shipping_amount else "",
         currency=refund.currency,
         requested_at=iso(refund.requested_at),
         case_id=case.id,
         case_number=case.number or "",
         order_id=snap.order_id,
         customer_name=customer.full_name,
-        items=[
+        lines=[
             RefundItemView(
                 name=name,
                 quantity=item.quantity,
@@ -142,21 +152,25 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
 
 
 def list_case_refunds(session: Session, caller: Caller, case_id: object) -> list[RefundRow]:
+    return refund_rows(session, load_case_for(session, caller, case_id).id)
+
+
+def price_refund(session: Session, caller: Caller, case_id: object, selection: object, reason: object) -> RefundQuote:
+    """The exact total the form shows as the customer chooses; nothing is stored."""
     case = load_case_for(session, caller, case_id)
-    refunds = session.exec(
-        select(RefundCase).where(RefundCase.support_case_id == case.id).order_by(RefundCase.id.desc())  # type: ignore[union-attr]
-    )
-    return [
-        RefundRow(
-            id=r.id,
-            number=r.number or "",
-            status=r.status,
-            status_label=STATUS_LABELS[RefundStatus(r.status)],
-            amount=format_money(r.amount, r.currency),
-            requested_at=iso(r.requested_at),
+    snap = session.get(OrderSnapshot, case.order_snapshot_id)
+    assert snap is not None
+    money = lambda amount: format_money(amount, snap.currency)  # noqa: E731
+    facts = order_facts(snap, snapshot_lines(session, snap.id))
+    try:
+        draft = build_refund(
+            facts, existing_refunds(session, snap.id), selection if isinstance(selection, dict) else {},
+            reason or RefundReason.OTHER, utcnow(), get_settings().refund_window_days,
         )
-        for r in refunds
-    ]
+    except DomainError as err:
+        return RefundQuote(total=money(0), shipping="", problem="" if err.code is ErrorCode.EMPTY_REFUND else err.message)
+    shipping = money(draft.shipping_amount) if draft.shipping_amount else ""
+    return RefundQuote(total=money(draft.total), shipping=shipping, problem="")
 
 
 def refund_marker(session: Session, caller: Caller, refund_id: object) -> int:

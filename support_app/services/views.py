@@ -85,6 +85,16 @@ class Option:
 
 
 @dataclass
+class RefundRow:
+    id: int
+    number: str
+    status: str
+    status_label: str
+    amount: str
+    requested_at: str
+
+
+@dataclass
 class CaseDetail:
     id: int
     number: str
@@ -106,6 +116,7 @@ class CaseDetail:
     messages: list[MessageView]
     timeline: list[EventView]
     next_statuses: list[Option]
+    refunds: list[RefundRow] = field(default_factory=list)
 
 
 @dataclass
@@ -142,16 +153,6 @@ class RefundItemView:
 
 
 @dataclass
-class RefundRow:
-    id: int
-    number: str
-    status: str
-    status_label: str
-    amount: str
-    requested_at: str
-
-
-@dataclass
 class RefundDetail:
     id: int
     number: str
@@ -167,7 +168,14 @@ class RefundDetail:
     case_number: str
     order_id: str
     customer_name: str
-    items: list[RefundItemView]
+    lines: list[RefundItemView]  # not "items": that name is taken by dict-like Vars
     history: list[EventView]
     can_cancel: bool
     version: int
+
+
+@dataclass
+class RefundQuote:
+    total: str
+    shipping: str  # "" when no shipping is refunded
+    problem: str  # why this selection cannot be asked for, or ""

@@ -83,3 +83,60 @@ def test_customer_forged_events_are_refused(browser, base_url, app_server, sign_
     assert "That case was not found." in frames
     assert "not found among your orders" in frames
     ctx.close()
+
+
+REFUND_FORM = BASE + ".support_app___state___refund_form____refund_form_state"
+REFUND_PAGE = BASE + ".support_app___state___refund_page____refund_state"
+
+
+def test_forged_refund_events_are_refused_and_double_submit_creates_one(browser, base_url, app_server, sign_in):
+    bob = sign_in("bob@example.com")
+    bob_case = open_case(bob, "ORD-1002-1", "Red mug chipped")
+    bob.goto(f"/cases/{bob_case}/refund")
+    bob.locator("#line-L1 .inc").click()
+    bob.locator("#reason").select_option("damaged")
+    expect(bob.locator("#submit-refund")).to_be_enabled()
+    bob.locator("#submit-refund").click()
+    bob.wait_for_url(re.compile(r"/refunds/\d+$"))
+    bob_refund = bob.url.rsplit("/", 1)[-1]
+
+    ctx = browser.new_context(base_url=base_url)
+    page = ctx.new_page()
+    forger = Forger(page)
+    page.goto("/login")
+    page.locator("#email").fill("carol@example.com")
+    page.locator("#password").fill("demo-pass-2026")
+    page.locator("#sign-in").click()
+    page.wait_for_url(re.compile(r"/orders$"))
+    own_case = open_case(page, "ORD-1003-1", "Chai tin lid bent")
+    page.goto(f"/cases/{own_case}/refund")
+    expect(page.locator("#refund-total")).to_have_text("€0.00")
+    with _db(app_server) as db:
+        before = db.execute("select count(*), coalesce(sum(amount), 0) from refund_cases").fetchone()
+
+    # Bob's refund form, Bob's refund: by route data.
+    forger.send(REFUND_FORM + ".load", {}, f"/cases/{bob_case}/refund")
+    forger.send(REFUND_FORM + ".increment", {"line_id": "L1"}, f"/cases/{bob_case}/refund")
+    forger.send(REFUND_FORM + ".set_reason", {"value": "damaged"}, f"/cases/{bob_case}/refund")
+    forger.send(REFUND_FORM + ".submit", {}, f"/cases/{bob_case}/refund")
+    forger.send(REFUND_PAGE + ".load", {}, f"/refunds/{bob_refund}")
+    forger.send(REFUND_PAGE + ".cancel", {}, f"/refunds/{bob_refund}")
+    page.wait_for_timeout(2000)
+    with _db(app_server) as db:
+        assert db.execute("select count(*), coalesce(sum(amount), 0) from refund_cases").fetchone() == before
+        assert db.execute("select status from refund_cases where id=?", (bob_refund,)).fetchone() == ("requested",)
+    assert "Red mug" not in "\n".join(forger.received)
+
+    # Her own form, submitted three times in a burst: one refund.
+    page.goto(f"/cases/{own_case}/refund")
+    page.locator("#line-L1 .inc").click()
+    page.locator("#reason").select_option("damaged")
+    expect(page.locator("#refund-total")).not_to_have_text("€0.00")
+    path = f"/cases/{own_case}/refund"
+    for _ in range(3):
+        forger.send(REFUND_FORM + ".submit", {}, path)
+    page.wait_for_url(re.compile(r"/refunds/\d+$"))
+    page.wait_for_timeout(1500)
+    with _db(app_server) as db:
+        assert db.execute("select count(*) from refund_cases where support_case_id=?", (own_case,)).fetchone() == (1,)
+    ctx.close()

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import local_time, status_badge
+from support_app.components.layout import page_shell
+from support_app.components.timeline import timeline
+from support_app.state.base import AppState
+from support_app.state.refund_page import RefundState
+
+POLL_MS = 2000
+refund = RefundState.refund
+
+
+def _summary() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(refund.number, size="5", id="refund-number"),
+                rx.box(status_badge(refund.status, refund.status_label), id="refund-status"),
+                wrap="wrap",
+                align="center",
+            ),
+            rx.text("Case ", rx.link(refund.case_number, href="/cases/" + refund.case_id.to_string(), id="refund-case-link"), " · order ", refund.order_id, size="2"),
+            rx.text("Requested ", local_time(refund.requested_at), " by ", refund.customer_name, size="2", color_scheme="gray"),
+            rx.text("Reason: ", refund.reason_label, size="2"),
+            rx.cond(refund.note != "", rx.text("Note: ", refund.note, size="2", white_space="pre-wrap")),
+            rx.foreach(
+                refund.lines,
+                lambda it: rx.hstack(
+                    rx.text(it.quantity, " × ", it.name, size="2"),
+                    rx.spacer(),
+                    rx.text(it.amount, size="2", title=it.unit_amounts),
+                    width="100%",
+                    class_name="refund-item",
+                ),
+            ),
+            rx.cond(refund.shipping != "", rx.hstack(rx.text("Shipping", size="2"), rx.spacer(), rx.text(refund.shipping, size="2"), width="100%")),
+            rx.hstack(rx.text("Total", weight="bold"), rx.spacer(), rx.heading(refund.amount, size="4", id="refund-amount"), width="100%"),
+            rx.cond(
+                refund.can_cancel,
+                rx.alert_dialog.root(
+                    rx.alert_dialog.trigger(rx.button("Cancel request", color_scheme="red", variant="soft", id="cancel-refund", loading=RefundState.busy)),
+                    rx.alert_dialog.content(
+                        rx.alert_dialog.title("Cancel this refund request?"),
+                        rx.alert_dialog.description("The items become refundable again; you can ask anew while the window is open."),
+                        rx.hstack(
+                            rx.alert_dialog.cancel(rx.button("Keep it", variant="soft")),
+                            rx.alert_dialog.action(rx.button("Cancel request", color_scheme="red", on_click=RefundState.cancel, id="confirm-cancel")),
+                            justify="end",
+                            spacing="3",
+                        ),
+                    ),
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+@rx.page(route="/refunds/[refund_id]", title="Refund · Support & Refunds", on_load=[AppState.require_user, RefundState.load])
+def refund_page() -> rx.Component:
+    return page_shell(
+        rx.cond(RefundState.load_error != "", rx.callout(RefundState.load_error, color_scheme="red", icon="triangle_alert", id="refund-error")),
+        rx.cond(
+            refund,
+            rx.vstack(
+                _summary(),
+                timeline(refund.history),
+                rx.moment(interval=POLL_MS, on_change=RefundState.poll, display="none"),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        title="Refund case",
+    )

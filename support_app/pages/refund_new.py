@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import field_error, local_time
+from support_app.components.layout import page_shell
+from support_app.services.views import RefundLineOption
+from support_app.state.base import AppState
+from support_app.state.refund_form import REASON_OPTIONS, RefundFormState
+
+S = RefundFormState
+
+
+def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
+    qty = S.quantities[line.line_id].to(int)
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text(line.name, weight="bold"), rx.spacer(), rx.text(line.unit_price, size="2"), width="100%", wrap="wrap"),
+            rx.hstack(
+                rx.text("Bought ", line.purchased, size="1"),
+                rx.text("Already requested or refunded ", line.held, size="1"),
+                rx.text("Refundable now ", rx.text.strong(line.refundable_now), size="1", class_name="refundable-now"),
+                spacing="3",
+                wrap="wrap",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                line.eligible,
+                rx.text("Refundable until ", local_time(line.deadline, "YYYY-MM-DD HH:mm"), size="1", color_scheme="green", class_name="window"),
+                rx.text(line.window_text, size="1", color_scheme="red", class_name="window"),
+            ),
+            rx.hstack(
+                rx.icon_button(rx.icon("minus"), on_click=S.decrement(line.line_id), disabled=(qty <= 0), size="1", variant="soft", class_name="dec", aria_label="one less"),
+                rx.text(qty, width="2rem", text_align="center", class_name="qty"),
+                rx.icon_button(rx.icon("plus"), on_click=S.increment(line.line_id), disabled=(qty >= line.refundable_now), size="1", variant="soft", class_name="inc", aria_label="one more"),
+                align="center",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        id="line-" + line.line_id,
+        class_name="refund-line",
+    )
+
+
+def refund_form() -> rx.Component:
+    return rx.vstack(
+        rx.text("Case ", rx.link(S.form.case_number, href="/cases/" + S.form.case_id.to_string()), " · order ", S.form.order_id, size="2"),
+        rx.foreach(S.form.lines, line_row),
+        rx.text("Reason", size="2", weight="medium"),
+        rx.el.select(
+            rx.el.option("Choose…", value=""),
+            *[rx.el.option(label, value=value) for value, label in REASON_OPTIONS],
+            value=S.reason,
+            on_change=S.set_reason,
+            id="reason",
+            style={"padding": "0.4rem", "width": "100%"},
+        ),
+        rx.text("Note (optional)", size="2", weight="medium"),
+        rx.text_area(value=S.note, on_change=S.set_note, id="note", max_length=1000, width="100%", rows="3"),
+        field_error(S.field_errors, "note"),
+        rx.cond(S.problem != "", rx.callout(S.problem, color_scheme="red", icon="triangle_alert", id="refund-problem")),
+        rx.hstack(
+            rx.text("Refund total", weight="medium"),
+            rx.spacer(),
+            rx.heading(S.total, size="5", id="refund-total"),
+            width="100%",
+            align="center",
+        ),
+        rx.cond(S.shipping != "", rx.text("includes shipping ", S.shipping, size="1", color_scheme="gray", id="refund-shipping")),
+        rx.button("Request refund", on_click=S.submit, disabled=~S.can_submit, loading=S.busy, id="submit-refund", width="100%"),
+        spacing="3",
+        width="100%",
+    )
+
+
+@rx.page(route="/cases/[case_id]/refund", title="Request a refund · Support & Refunds", on_load=[AppState.require_user, S.load])
+def refund_new_page() -> rx.Component:
+    return page_shell(
+        rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
+        rx.cond(S.form, refund_form()),
+        title="Request a refund",
+    )

@@ -1,0 +1,112 @@
+"""The customer's "Request a refund" form: bounded steppers, live exact total."""
+
+from __future__ import annotations
+
+import secrets
+
+import reflex as rx
+
+from support_app.domain.errors import DomainError
+from support_app.domain.refund_rules import REASON_LABELS
+from support_app.services import refund_commands, refund_queries
+from support_app.services.runner import call
+from support_app.services.views import RefundForm
+from support_app.state.base import AppState
+
+REASON_OPTIONS = [[r.value, label] for r, label in REASON_LABELS.items()]
+
+
+class RefundFormState(AppState):
+    form: RefundForm | None = None
+    load_error: str = ""
+    quantities: dict[str, int] = {}
+    reason: str = ""
+    note: str = ""
+    total: str = ""
+    shipping: str = ""
+    problem: str = ""
+    _case_id: str = ""
+    _request_key: str = ""
+
+    @rx.var
+    def chosen_units(self) -> int:
+        return sum(self.quantities.values())
+
+    @rx.var
+    def can_submit(self) -> bool:
+        return self.chosen_units > 0 and self.reason != "" and self.problem == "" and not self.busy
+
+    @rx.event
+    async def load(self):
+        self._clear_errors()
+        self.form, self.load_error, self.reason, self.note, self.problem = None, "", "", "", ""
+        parts = self.router.url.path.strip("/").split("/")  # cases/<id>/refund
+        self._case_id = parts[1] if len(parts) >= 3 else ""
+        self._request_key = secrets.token_urlsafe(16)  # one submission of this form
+        try:
+            caller = await self._caller("customer")
+            self.form = await call(refund_queries.refund_form, caller, self._case_id)
+        except DomainError as err:
+            self.load_error = err.message
+            return self._fail(err)
+        self.quantities = {line.line_id: 0 for line in self.form.lines}
+        await self._price()
+
+    async def _price(self) -> None:
+        caller = await self._caller("customer")
+        quote = await call(refund_queries.price_refund, caller, self._case_id, dict(self.quantities), self.reason)
+        self.total, self.shipping, self.problem = quote.total, quote.shipping, quote.problem
+
+    async def _step(self, line_id: str, delta: int):
+        if self.form is None or line_id not in self.quantities:
+            return
+        limit = next((ln.refundable_now for ln in self.form.lines if ln.line_id == line_id), 0)
+        self.quantities[line_id] = max(0, min(limit, self.quantities[line_id] + delta))
+        try:
+            await self._price()
+        except DomainError as err:
+            return self._fail(err)
+
+    @rx.event
+    async def increment(self, line_id: str):
+        return await self._step(str(line_id), 1)
+
+    @rx.event
+    async def decrement(self, line_id: str):
+        return await self._step(str(line_id), -1)
+
+    @rx.event
+    async def set_reason(self, value: str):
+        self.reason = str(value)
+        try:
+            await self._price()
+        except DomainError as err:
+            return self._fail(err)
+
+    @rx.event
+    def set_note(self, value: str):
+        self.note = str(value)[:2000]
+
+    @rx.event
+    async def submit(self):
+        if self.busy:  # a double click: the first submission is on its way
+            return
+        self._clear_errors()
+        self.busy = True
+        yield
+        try:
+            caller = await self._caller("customer")
+            refund_id = await call(
+                refund_commands.request_refund,
+                caller,
+                self._case_id,
+                {k: v for k, v in self.quantities.items() if v},
+                self.reason,
+                self.note,
+                self._request_key,
+            )
+        except DomainError as err:
+            yield self._fail(err)
+            return
+        self.busy = False
+        yield [rx.toast.success("Refund requested"), rx.redirect(f"/refunds/{refund_id}")]

@@ -1,0 +1,92 @@
+"""User story 2 in a real browser: a customer asks for a refund of specific items."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from helpers import open_case
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_customer_refunds_two_of_three_mugs(sign_in):
+    page = sign_in("alice@example.com")
+    case_id = open_case(page, "ORD-1001-1", "Two mugs cracked")
+    page.locator("#request-refund").click()
+    page.wait_for_url(re.compile(rf"/cases/{case_id}/refund$"))
+    mugs = page.locator("#line-L1")
+    expect(mugs).to_contain_text("Bought 3")
+    expect(mugs.locator(".refundable-now")).to_contain_text("3")
+    expect(mugs.locator(".window")).to_contain_text("Refundable until")
+    expect(page.locator("#refund-total")).to_have_text("€0.00")
+    expect(page.locator("#submit-refund")).to_be_disabled()
+    expect(mugs.locator(".dec")).to_be_disabled()
+
+    for expected in ("1", "2", "3"):
+        mugs.locator(".inc").click()
+        expect(mugs.locator(".qty")).to_have_text(expected)
+    expect(mugs.locator(".inc")).to_be_disabled()  # the stepper stops at what is refundable
+    mugs.locator(".dec").click()
+    expect(mugs.locator(".qty")).to_have_text("2")
+    # 3 × €12.00 − €1.00 discount + €6.65 tax = €41.65 for the line; two units: €13.89 + €13.88.
+    expect(page.locator("#refund-total")).to_have_text("€27.77")
+    expect(page.locator("#submit-refund")).to_be_disabled()  # no reason yet
+    page.locator("#reason").select_option("damaged")
+    page.locator("#note").fill("Handles snapped off in transit.")
+    expect(page.locator("#submit-refund")).to_be_enabled()
+    page.locator("#submit-refund").click()
+
+    page.wait_for_url(re.compile(r"/refunds/\d+$"))
+    expect(page.locator("#refund-number")).to_have_text(re.compile(r"RF-\d{6}"))
+    expect(page.locator("#refund-status")).to_have_text("Requested")
+    expect(page.locator("#refund-amount")).to_have_text("€27.77")
+    expect(page.locator(".refund-item")).to_contain_text("2 × Blue ceramic mug")
+    expect(page.locator("#timeline")).to_contain_text("Requested the refund")
+    number = page.locator("#refund-number").inner_text()
+
+    # The support case's timeline shows the request, and the refund is listed there.
+    page.locator("#refund-case-link").click()
+    page.wait_for_url(re.compile(rf"/cases/{case_id}$"))
+    expect(page.locator("#timeline")).to_contain_text(f"Requested refund {number} · €27.77")
+    expect(page.locator("#case-refunds")).to_contain_text(number)
+
+    # Only one mug is left to ask for now.
+    page.locator("#request-refund").click()
+    expect(page.locator("#line-L1 .refundable-now")).to_contain_text("1")
+    expect(page.locator("#line-L1")).to_contain_text("Already requested or refunded 2")
+
+    # An agent can open it, read-only.
+    agent = sign_in("agent@example.com")
+    agent.goto(f"/cases/{case_id}")
+    agent.locator(".refund-row").first.click()
+    expect(agent.locator("#refund-amount")).to_have_text("€27.77")
+    expect(agent.locator("#cancel-refund")).to_have_count(0)
+
+    # The customer withdraws it; the mugs are refundable again.
+    page.go_back()
+    page.locator(".refund-row", has_text=number).click()
+    page.locator("#cancel-refund").click()
+    page.locator("#confirm-cancel").click()
+    expect(page.locator("#refund-status")).to_have_text("Cancelled")
+    expect(page.locator("#cancel-refund")).to_have_count(0)
+    expect(agent.locator("#refund-status")).to_have_text("Cancelled", timeout=15000)
+    page.goto(f"/cases/{case_id}/refund")
+    expect(page.locator("#line-L1 .refundable-now")).to_contain_text("3")
+
+
+def test_out_of_window_and_undelivered_lines_cannot_be_chosen(sign_in):
+    page = sign_in("alice@example.com")
+    old = open_case(page, "ORD-1001-3", "Teapot lid chipped")
+    page.goto(f"/cases/{old}/refund")
+    teapot = page.locator("#line-L1")
+    expect(teapot.locator(".window")).to_contain_text("window ended on")
+    expect(teapot.locator(".refundable-now")).to_contain_text("0")
+    expect(teapot.locator(".inc")).to_be_disabled()
+    expect(page.locator("#submit-refund")).to_be_disabled()
+
+    pending = open_case(page, "ORD-1001-4", "Grinder not here yet")
+    page.goto(f"/cases/{pending}/refund")
+    expect(page.locator("#line-L1 .window")).to_contain_text("not delivered yet")
+    expect(page.locator("#line-L1 .inc")).to_be_disabled()
