@@ -19,9 +19,9 @@ DATA_DIR = ROOT / "data"
 INSECURE_SECRETS = {"", "change-me", "changeme", "secret", "dev"}
 
 
-def _dev_secret() -> str:
-    """A development JWT secret generated once and kept in the git-ignored data dir."""
-    path = DATA_DIR / "jwt_secret"
+def _dev_secret(name: str = "jwt_secret") -> str:
+    """A development secret generated once and kept in the git-ignored data dir."""
+    path = DATA_DIR / name
     if path.exists():
         return path.read_text().strip()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     order_timeout_seconds: float = 3.0
     order_cache_seconds: int = 30
     payment_gateway_url: str = "http://127.0.0.1:3000/sandbox/gateway"
+    gateway_timeout_seconds: float = 5.0
+    gateway_webhook_secret: str = ""
+    # Where the built-in gateway sandbox delivers its webhooks (this app's endpoint).
+    gateway_webhook_url: str = "http://127.0.0.1:3000/api/gateway/webhook"
+    reconcile_interval_seconds: int = 30
+    # Attempts younger than this are left to the request that started them.
+    reconcile_after_seconds: int = 10
     refund_window_days: int = 14
     sandbox_enabled: bool = True
     sandbox_faults_enabled: bool = True
@@ -66,8 +73,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "SUPPORT_JWT_SECRET must be set to a random value of at least 32 characters in production"
                 )
-        elif not self.jwt_secret:
-            self.jwt_secret = _dev_secret()
+            if len(self.gateway_webhook_secret) < 16:
+                raise ValueError("SUPPORT_GATEWAY_WEBHOOK_SECRET must be set in production")
+        else:
+            self.jwt_secret = self.jwt_secret or _dev_secret()
+            self.gateway_webhook_secret = self.gateway_webhook_secret or _dev_secret("gateway_webhook_secret")
         return self
 
 

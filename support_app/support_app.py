@@ -1,4 +1,4 @@
-"""The Reflex app: pages registered, sandbox services mounted — nothing else."""
+"""The Reflex app: pages registered, API routes and sandboxes mounted — nothing else."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import reflex as rx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from support_app.api import gateway_webhook
+from support_app.integrations.gateway_sandbox import create_gateway_app
 from support_app.integrations.orders_sandbox import create_orders_app
 from support_app.pages import (  # noqa: F401  (registers pages)
     case_detail,
@@ -16,19 +18,34 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     orders,
     refund_detail,
     refund_new,
+    refund_queue,
 )
+from support_app.services.reconciler import reconciler_loop
 from support_app.settings import get_settings
 
 
-def _backend_routes() -> Starlette | None:
+def _backend_routes() -> Starlette:
     settings = get_settings()
-    if not settings.sandbox_enabled:
-        return None
-    faults = settings.sandbox_faults_enabled and settings.environment != "production"
-    return Starlette(routes=[Mount("/sandbox/orders", app=create_orders_app(enable_faults=faults))])
+    routes: list = list(gateway_webhook.routes)
+    if settings.sandbox_enabled:
+        faults = settings.sandbox_faults_enabled and settings.environment != "production"
+        routes += [
+            Mount("/sandbox/orders", app=create_orders_app(enable_faults=faults)),
+            Mount(
+                "/sandbox/gateway",
+                app=create_gateway_app(
+                    webhook_url=settings.gateway_webhook_url,
+                    webhook_secret=settings.gateway_webhook_secret,
+                    enable_faults=faults,
+                ),
+            ),
+        ]
+    return Starlette(routes=routes)
 
 
 app = rx.App(
     api_transformer=_backend_routes(),
     toaster=rx.toast.provider(position="top-center", close_button=True),
 )
+# Settles gateway attempts left pending or unknown: at start-up, then periodically.
+app.register_lifespan_task(reconciler_loop)

@@ -1,7 +1,7 @@
 """All tables, imported here so SQLModel.metadata knows every one (Alembic uses it)."""
 
 from support_app.models.order import OrderLine, OrderSnapshot
-from support_app.models.refund import RefundCase, RefundEvent, RefundItem
+from support_app.models.refund import RefundAttempt, RefundCase, RefundEvent, RefundItem, WebhookEvent
 from support_app.models.support_case import CaseEvent, CaseMessage, SupportCase
 from support_app.models.user import RefreshToken, User
 
@@ -11,9 +11,11 @@ __all__ = [
     "OrderLine",
     "OrderSnapshot",
     "RefreshToken",
+    "RefundAttempt",
     "RefundCase",
     "RefundEvent",
     "RefundItem",
     "SupportCase",
     "User",
+    "WebhookEvent",
 ]

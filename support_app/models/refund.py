@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from support_app.models.base import UTCDateTime, utcnow
@@ -34,6 +34,12 @@ class RefundCase(SQLModel, table=True):
     currency: str = Field(max_length=3)
     request_key: str = Field(max_length=64)
     abandoned: bool = False  # a failed refund given up on releases its quantity
+    gateway_reference: str | None = Field(default=None, max_length=64)
+    failure_reason: str | None = Field(default=None, max_length=300)
+    decided_by: int | None = Field(default=None, foreign_key="users.id")
+    decision_code: str | None = Field(default=None, max_length=32)  # reject reason or settlement type
+    decision_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    settled_amount: int | None = None
     version: int = 1
     requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
@@ -65,3 +71,49 @@ class RefundEvent(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=16)
     detail: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RefundAttempt(SQLModel, table=True):
+    """One request to the payment gateway, under one idempotency key.
+
+    The key is written in the same transaction that moves the refund to processing,
+    before the gateway is called; every retry of that attempt reuses it. A partial
+    unique index allows at most one live (pending / unknown / succeeded) attempt per
+    refund case, so no code path can start a second payout alongside the first.
+    """
+
+    __tablename__ = "refund_attempts"
+    __table_args__ = (
+        Index(
+            "uq_refund_attempts_one_live",
+            "refund_case_id",
+            unique=True,
+            sqlite_where=text("status IN ('pending', 'unknown', 'succeeded')"),
+            postgresql_where=text("status IN ('pending', 'unknown', 'succeeded')"),
+        ),
+        Index("ix_refund_attempts_status_updated", "status", "updated_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    refund_case_id: int = Field(foreign_key="refund_cases.id", index=True)
+    idempotency_key: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    status: str = Field(max_length=16)  # pending | succeeded | failed | unknown
+    amount: int
+    currency: str = Field(max_length=3)
+    gateway_reference: str | None = Field(default=None, max_length=64)
+    error_code: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, max_length=300)
+    sends: int = 0  # how many times the request was handed to the gateway client
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Gateway webhook deliveries already applied; a replayed event id is ignored."""
+
+    __tablename__ = "webhook_events"
+
+    event_id: str = Field(primary_key=True, max_length=80)
+    type: str = Field(max_length=64)
+    idempotency_key: str | None = Field(default=None, max_length=64)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -4,6 +4,7 @@ import reflex as rx
 
 from support_app.components.bits import local_time, status_badge
 from support_app.components.layout import page_shell
+from support_app.components.refund_actions import agent_panel
 from support_app.components.timeline import timeline
 from support_app.state.base import AppState
 from support_app.state.refund_page import RefundState
@@ -37,6 +38,7 @@ def _summary() -> rx.Component:
             ),
             rx.cond(refund.shipping != "", rx.hstack(rx.text("Shipping", size="2"), rx.spacer(), rx.text(refund.shipping, size="2"), width="100%")),
             rx.hstack(rx.text("Total", weight="bold"), rx.spacer(), rx.heading(refund.amount, size="4", id="refund-amount"), width="100%"),
+            rx.cond(refund.outcome_text != "", rx.callout(refund.outcome_text, icon="info", id="refund-outcome", width="100%")),
             rx.cond(
                 refund.can_cancel,
                 rx.alert_dialog.root(
@@ -68,6 +70,7 @@ def refund_page() -> rx.Component:
             refund,
             rx.vstack(
                 _summary(),
+                rx.cond(AppState.is_agent, agent_panel()),
                 timeline(refund.history),
                 rx.moment(interval=POLL_MS, on_change=RefundState.poll, display="none"),
                 spacing="4",

@@ -48,14 +48,9 @@ def refund_rows(session: Session, support_case_id: int) -> list[RefundRow]:
     refunds = session.exec(
         select(RefundCase).where(RefundCase.support_case_id == support_case_id).order_by(RefundCase.id.desc())  # type: ignore[union-attr]
     )
-    return [
-        RefundRow(
-            id=r.id,
-            number=r.number or "",
-            status=r.status,
-            status_label=STATUS_LABELS[RefundStatus(r.status)],
-            amount=format_money(r.amount, r.currency),
-            requested_at=iso(r.requested_at),
-        )
-        for r in refunds
-    ]
+    return [refund_row(r) for r in refunds]
+
+
+def refund_row(r: RefundCase) -> RefundRow:
+    return RefundRow(r.id, r.number or "", r.status, STATUS_LABELS[RefundStatus(r.status)],
+                     format_money(r.amount, r.currency), iso(r.requested_at))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from support_app.domain.case_rules import Role
 from support_app.domain.errors import DomainError, ErrorCode
@@ -13,25 +13,33 @@ from support_app.domain.refund_rules import (
     RefundReason,
     RefundStatus,
     allowed_refund_transitions,
+    window_verdict,
 )
 from support_app.domain.refund_amounts import build_refund, preview
-from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundEvent, RefundItem, SupportCase, User
+from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, RejectReason, SettlementType
+from support_app.models import OrderLine, OrderSnapshot, RefundAttempt, RefundCase, RefundEvent, RefundItem, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.services.case_queries import load_case_for
 from support_app.services.orders import snapshot_lines
-from support_app.services.refund_facts import existing_refunds, order_facts, refund_rows
+from support_app.services.refund_facts import existing_refunds, order_facts, refund_row, refund_rows
 from support_app.services.views import (
+    AttemptView,
     Caller,
     EventView,
+    Option,
     RefundDetail,
     RefundForm,
     RefundItemView,
     RefundLineOption,
+    RefundQueue,
+    RefundQueueRow,
     RefundQuote,
     RefundRow,
     iso,
 )
 from support_app.settings import get_settings
+
+R = RefundStatus
 
 
 def refund_form(session: Session, caller: Caller, case_id: object) -> RefundForm:
@@ -140,7 +148,7 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
                 id=e.id,
                 kind=e.kind,
                 text=refund_event_text(e.kind, e.from_status, e.to_status, e.detail),
-                actor_name=name or "System",
+                actor_name=name or "Payment gateway",
                 internal=False,
                 created_at=iso(e.created_at),
             )
@@ -148,6 +156,79 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         ],
         can_cancel=RefundStatus.CANCELLED in allowed_refund_transitions(status, Role(caller.role)),
         version=refund.version,
+        window_text=window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days).text,
+        outcome_text=outcome_text(refund),
+        gateway_reference=refund.gateway_reference or "",
+        **(_agent_extras(session, refund) if caller.role == Role.AGENT else {}),
+    )
+
+
+def outcome_text(refund: RefundCase) -> str:
+    money = lambda amount: format_money(amount, refund.currency)  # noqa: E731
+    if refund.status == RefundStatus.REFUNDED:
+        return f"{money(refund.amount)} was refunded to your original payment method (reference {refund.gateway_reference})."
+    if refund.status == RefundStatus.REJECTED:
+        label = REJECT_LABELS.get(RejectReason(refund.decision_code), "") if refund.decision_code in set(RejectReason) else ""
+        return f"Not approved — {label}. {refund.decision_note or ''}".strip()
+    if refund.status == RefundStatus.SETTLED:
+        kind = SETTLEMENT_LABELS.get(SettlementType(refund.decision_code)) if refund.decision_code in set(SettlementType) else "Settled"
+        return f"{kind} of {money(refund.settled_amount or 0)}. {refund.decision_note or ''}".strip()
+    if refund.status == RefundStatus.FAILED:
+        return f"The payment provider could not refund this: {refund.failure_reason or 'declined'}."
+    if refund.status == RefundStatus.PROCESSING:
+        return "Approved — the refund is on its way to your payment method."
+    return ""
+
+
+def _agent_extras(session: Session, refund: RefundCase) -> dict:
+    earlier = session.exec(
+        select(RefundCase)
+        .where(RefundCase.customer_id == refund.customer_id, RefundCase.id != refund.id)
+        .order_by(RefundCase.id.desc())  # type: ignore[union-attr]
+        .limit(20)
+    )
+    attempts = list(session.exec(select(RefundAttempt).where(RefundAttempt.refund_case_id == refund.id).order_by(RefundAttempt.id)))
+    status = RefundStatus(refund.status)
+    actions = [name for name, target in (("approve", R.APPROVED), ("reject", R.REJECTED), ("settle", R.SETTLED))
+               if target in allowed_refund_transitions(status, Role.AGENT) and not (status is R.FAILED and refund.abandoned)]
+    live = any(a.status in ("pending", "unknown") for a in attempts)
+    if status is R.FAILED and not refund.abandoned:
+        actions += ["retry", "abandon"]
+    if status is R.PROCESSING and live:
+        actions.append("reconcile")
+    return {
+        "earlier_refunds": [refund_row(r) for r in earlier],
+        "attempts": [
+            AttemptView(a.idempotency_key, a.status, a.gateway_reference or "", a.error_message or a.error_code or "", a.sends, iso(a.updated_at))
+            for a in attempts
+        ],
+        "actions": actions,
+    }
+
+
+QUEUE_LIMIT = 200
+
+
+def refund_queue(session: Session, caller: Caller, status: str = "") -> RefundQueue:
+    """Agents' refund queue: oldest first (who waited longest), with counts per status."""
+    if caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    counts = dict(session.exec(select(RefundCase.status, func.count()).group_by(RefundCase.status)).all())
+    stmt = (
+        select(RefundCase, User.full_name, SupportCase.number)
+        .join(User, User.id == RefundCase.customer_id)
+        .join(SupportCase, SupportCase.id == RefundCase.support_case_id)
+    )
+    if status in set(RefundStatus):
+        stmt = stmt.where(RefundCase.status == status)
+    stmt = stmt.order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT)
+    return RefundQueue(
+        rows=[
+            RefundQueueRow(r.id, r.number or "", r.status, STATUS_LABELS[RefundStatus(r.status)],
+                           format_money(r.amount, r.currency), name, case_number or "", iso(r.requested_at))
+            for r, name, case_number in session.exec(stmt)
+        ],
+        counts=[Option(value=s.value, label=f"{STATUS_LABELS[s]} ({counts.get(s.value, 0)})") for s in RefundStatus],
     )
 
 

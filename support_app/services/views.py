@@ -153,6 +153,34 @@ class RefundItemView:
 
 
 @dataclass
+class AttemptView:
+    idempotency_key: str
+    status: str
+    gateway_reference: str
+    error: str
+    sends: int
+    updated_at: str
+
+
+@dataclass
+class RefundQueueRow:
+    id: int
+    number: str
+    status: str
+    status_label: str
+    amount: str
+    customer_name: str
+    case_number: str
+    requested_at: str
+
+
+@dataclass
+class RefundQueue:
+    rows: list[RefundQueueRow]
+    counts: list[Option]
+
+
+@dataclass
 class RefundDetail:
     id: int
     number: str
@@ -172,6 +200,13 @@ class RefundDetail:
     history: list[EventView]
     can_cancel: bool
     version: int
+    window_text: str  # the verdict at request time, e.g. "requested 3 days after delivery — within window"
+    outcome_text: str  # what was decided, in words the customer reads
+    gateway_reference: str
+    # Agents only (empty for customers):
+    earlier_refunds: list[RefundRow] = field(default_factory=list)
+    attempts: list[AttemptView] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # approve, reject, settle, retry, abandon, reconcile
 
 
 @dataclass

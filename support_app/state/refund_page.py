@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.domain.errors import DomainError
-from support_app.services import refund_commands, refund_queries
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.money import exponent
+from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, parse_money
+from support_app.services import refund_commands, refund_queries, refund_review
+from support_app.services.reconciler import reconcile_in_background, send_in_background
 from support_app.services.runner import call
 from support_app.services.views import RefundDetail
 from support_app.state.base import AppState
+
+
+REJECT_OPTIONS = [[r.value, label] for r, label in REJECT_LABELS.items()]
+SETTLE_OPTIONS = [[s.value, label] for s, label in SETTLEMENT_LABELS.items()]
 
 
 class RefundState(AppState):
@@ -60,3 +67,69 @@ class RefundState(AppState):
             return
         self.busy = False
         yield rx.toast.success("Refund request cancelled")
+
+    async def _decide(self, fn, *args, success: str, send: bool = False):
+        """Agent decisions: identify, call one service, reload, map the error. A
+        committed attempt is handed to a server task, so no lock is held while the
+        gateway answers; open pages see the outcome through their change checks."""
+        if self.busy or self.refund is None:
+            return
+        self._clear_errors()
+        self.busy = True
+        yield
+        try:
+            caller = await self._caller("agent")
+            result = await call(fn, caller, self._refund_id, *args, expected_version=self.refund.version)
+            if send:
+                send_in_background(result.attempt_id)
+            await self._reload()
+        except DomainError as err:
+            yield self._fail(err)
+            try:
+                await self._reload()
+            except DomainError:
+                pass
+            return
+        self.busy = False
+        yield rx.toast.success(success)
+
+    @rx.event
+    async def approve(self):
+        async for update in self._decide(refund_review.approve_refund, success="Approved — sent to the payment gateway", send=True):
+            yield update
+
+    @rx.event
+    async def retry(self):
+        async for update in self._decide(refund_review.retry_refund, success="Sent to the payment gateway again", send=True):
+            yield update
+
+    @rx.event
+    async def abandon(self):
+        async for update in self._decide(refund_review.abandon_refund, success="Abandoned; the items are refundable again"):
+            yield update
+
+    @rx.event
+    async def reject(self, form: dict):
+        code, message = form.get("reject_code", ""), form.get("reject_message", "")
+        async for update in self._decide(refund_review.reject_refund, code, message, success="Rejected; the customer was told why"):
+            yield update
+
+    @rx.event
+    async def settle(self, form: dict):
+        amount = parse_money(form.get("settle_amount", ""), exponent(self.refund.currency if self.refund else "EUR"))
+        if amount is None:
+            yield self._fail(DomainError(ErrorCode.VALIDATION_FAILED, fields={"settle_amount": "Enter an amount like 12.50."}))
+            return
+        args = (form.get("settle_type", ""), amount, form.get("settle_note", ""))
+        async for update in self._decide(refund_review.settle_refund, *args, success="Settlement recorded"):
+            yield update
+
+    @rx.event
+    async def reconcile_now(self):
+        try:
+            await self._caller("agent")
+        except DomainError as err:
+            return self._fail(err)
+        if self.refund is not None:
+            reconcile_in_background(self.refund.id)
+        return rx.toast.info("Asking the payment gateway…")

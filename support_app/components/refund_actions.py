@@ -1,0 +1,138 @@
+"""The agent's panel on a refund case: approve, reject, settle, retry, reconcile."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import field_error, local_time, status_badge
+from support_app.state.refund_page import REJECT_OPTIONS, SETTLE_OPTIONS, RefundState
+
+refund = RefundState.refund
+errors = RefundState.field_errors
+
+
+def _can(action: str) -> rx.Var:
+    return refund.actions.contains(action)
+
+
+def _confirm(trigger_label: str, trigger_id: str, title: str, text: str, confirm_label: str, on_confirm, color: str) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button(trigger_label, color_scheme=color, id=trigger_id, loading=RefundState.busy)),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(text),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Back", variant="soft")),
+                rx.alert_dialog.action(rx.button(confirm_label, color_scheme=color, on_click=on_confirm, id=trigger_id + "-confirm")),
+                justify="end",
+                spacing="3",
+            ),
+        ),
+    )
+
+
+def _select(name: str, options: list[list[str]], prompt: str) -> rx.Component:
+    return rx.el.select(
+        rx.el.option(prompt, value=""),
+        *[rx.el.option(label, value=value) for value, label in options],
+        name=name,
+        id=name,
+        default_value="",
+        style={"padding": "0.35rem", "width": "100%"},
+    )
+
+
+def _reject_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.text("Reject", weight="bold", size="2"),
+            _select("reject_code", REJECT_OPTIONS, "Reason…"),
+            field_error(errors, "reject_code"),
+            rx.text_area(name="reject_message", id="reject_message", placeholder="What the customer will read", width="100%", rows="2"),
+            field_error(errors, "reject_message"),
+            rx.button("Reject refund", type="submit", color_scheme="red", variant="soft", id="reject-submit", loading=RefundState.busy),
+            width="100%",
+            spacing="2",
+        ),
+        on_submit=RefundState.reject,
+        reset_on_submit=False,
+        width="100%",
+    )
+
+
+def _settle_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.text("Record a settlement (no gateway refund)", weight="bold", size="2"),
+            _select("settle_type", SETTLE_OPTIONS, "How it was settled…"),
+            field_error(errors, "settle_type"),
+            rx.input(name="settle_amount", id="settle_amount", placeholder="Amount, e.g. 12.50", width="100%"),
+            field_error(errors, "settle_amount"),
+            rx.text_area(name="settle_note", id="settle_note", placeholder="What was done and why", width="100%", rows="2"),
+            field_error(errors, "settle_note"),
+            rx.button("Record settlement", type="submit", variant="soft", id="settle-submit", loading=RefundState.busy),
+            width="100%",
+            spacing="2",
+        ),
+        on_submit=RefundState.settle,
+        reset_on_submit=False,
+        width="100%",
+    )
+
+
+def agent_panel() -> rx.Component:
+    return rx.vstack(
+        rx.text(refund.window_text, size="2", id="window-verdict"),
+        rx.hstack(
+            rx.cond(_can("approve"), _confirm("Approve", "approve", "Approve this refund?",
+                    "The amount goes back to the customer's payment method through the gateway, exactly once.",
+                    "Approve and refund", RefundState.approve, "green")),
+            rx.cond(_can("retry"), rx.button("Retry", on_click=RefundState.retry, id="retry", loading=RefundState.busy)),
+            rx.cond(_can("abandon"), _confirm("Abandon", "abandon", "Abandon this failed refund?",
+                    "Its items become refundable again.", "Abandon", RefundState.abandon, "gray")),
+            rx.cond(_can("reconcile"), rx.button("Check with gateway now", on_click=RefundState.reconcile_now, variant="soft", id="reconcile")),
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.cond(_can("reject"), _reject_form()),
+        rx.cond(_can("settle"), _settle_form()),
+        rx.cond(
+            refund.attempts.length() > 0,
+            rx.vstack(
+                rx.text("Gateway attempts", weight="bold", size="2"),
+                rx.foreach(
+                    refund.attempts,
+                    lambda a: rx.hstack(
+                        rx.code(a.idempotency_key, size="1"),
+                        rx.badge(a.status, variant="soft"),
+                        rx.text(a.gateway_reference, size="1"),
+                        rx.text(a.error, size="1", color_scheme="red"),
+                        rx.text("sent ", a.sends, "×", size="1", color_scheme="gray"),
+                        rx.text(local_time(a.updated_at, "HH:mm:ss"), size="1", color_scheme="gray"),
+                        wrap="wrap",
+                        class_name="attempt",
+                    ),
+                ),
+                spacing="1",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            refund.earlier_refunds.length() > 0,
+            rx.vstack(
+                rx.text("Customer's other refunds", weight="bold", size="2"),
+                rx.foreach(
+                    refund.earlier_refunds,
+                    lambda r: rx.link(
+                        rx.hstack(rx.text(r.number, size="2"), status_badge(r.status, r.status_label), rx.text(r.amount, size="2")),
+                        href="/refunds/" + r.id.to_string(),
+                        underline="none",
+                    ),
+                ),
+                spacing="1",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+        id="agent-panel",
+    )

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import status_badge
+from support_app.components.layout import page_shell
+from support_app.services.views import RefundQueueRow
+from support_app.state.base import AppState
+from support_app.state.refund_queue import RefundQueueState as Q
+
+POLL_MS = 5000
+
+
+def queue_row(row: rx.Var[RefundQueueRow]) -> rx.Component:
+    return rx.link(
+        rx.card(
+            rx.hstack(
+                rx.text(row.number, weight="bold"),
+                status_badge(row.status, row.status_label),
+                rx.text(row.customer_name, size="2"),
+                rx.text(row.case_number, size="1", color_scheme="gray"),
+                rx.spacer(),
+                rx.text(row.amount, weight="medium"),
+                rx.text("waiting ", rx.moment(row.requested_at, from_now=True, local=True), size="1", color_scheme="gray"),
+                wrap="wrap",
+                align="center",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        href="/refunds/" + row.id.to_string(),
+        underline="none",
+        width="100%",
+        class_name="refund-queue-row",
+    )
+
+
+@rx.page(route="/refunds", title="Refund queue · Support & Refunds", on_load=[AppState.require_agent, Q.load])
+def refund_queue_page() -> rx.Component:
+    return page_shell(
+        rx.el.select(
+            rx.el.option("All", value="all"),
+            rx.foreach(Q.counts, lambda c: rx.el.option(c.label, value=c.value)),
+            value=Q.status_filter,
+            on_change=Q.set_status_filter,
+            id="refund-status-filter",
+            style={"padding": "0.35rem"},
+        ),
+        rx.cond(Q.loaded & (Q.rows.length() == 0), rx.text("Nothing waiting here.", id="no-refunds")),
+        rx.foreach(Q.rows, queue_row),
+        rx.moment(interval=POLL_MS, on_change=Q.poll, display="none"),
+        title="Refund queue",
+    )

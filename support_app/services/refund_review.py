@@ -1,0 +1,154 @@
+"""Agents decide refunds: approve (money goes through the gateway), reject, settle.
+
+Approve is one transaction: the conditional status change requested → processing
+(expected status and version, affected-row check) and a new refund attempt carrying
+its idempotency key. The gateway is called only after that commits
+(refund_execution.execute_attempt). Of N concurrent approvals exactly one changes a
+row; the others get REFUND_ALREADY_PROCESSED or CONCURRENT_UPDATE and send nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, func, select
+
+from support_app.domain.case_rules import Role, Visibility
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.money import format_money
+from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, check_rejection, check_settlement
+from support_app.domain.refund_rules import RefundStatus, check_abandon, check_refund_transition, window_verdict
+from support_app.models import CaseMessage, OrderSnapshot, RefundAttempt, RefundCase, SupportCase
+from support_app.models.base import utcnow
+from support_app.services.case_commands import bump_case, case_event
+from support_app.services.refund_commands import change_refund_status, refund_event
+from support_app.services.refund_queries import load_refund_for
+from support_app.services.runner import writes
+from support_app.services.views import Caller
+from support_app.settings import get_settings
+
+R = RefundStatus
+
+
+@dataclass(frozen=True)
+class AttemptRef:
+    attempt_id: int
+    idempotency_key: str
+
+
+def _agent_refund(session: Session, caller: Caller, refund_id: object) -> RefundCase:
+    if caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    return load_refund_for(session, caller, refund_id, lock=True)
+
+
+def _new_attempt(session: Session, refund: RefundCase) -> AttemptRef:
+    number = session.exec(select(func.count()).where(RefundAttempt.refund_case_id == refund.id)).one() + 1
+    now = utcnow()
+    attempt = RefundAttempt(
+        refund_case_id=refund.id,
+        idempotency_key=f"refund-{refund.id}-attempt-{number}",
+        status="pending",
+        amount=refund.amount,
+        currency=refund.currency,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(attempt)
+    session.flush()  # the unique indexes speak here, inside the transaction
+    return AttemptRef(attempt.id, attempt.idempotency_key)
+
+
+@writes
+def approve_refund(session: Session, caller: Caller, refund_id: object, expected_version: int | None = None) -> AttemptRef:
+    refund = _agent_refund(session, caller, refund_id)
+    check_refund_transition(refund.status, R.APPROVED, caller.role)
+    snap = session.get(OrderSnapshot, refund.order_snapshot_id)
+    assert snap is not None
+    # Judged at request time: an agent's backlog never costs the customer.
+    verdict = window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days)
+    if not verdict.eligible:
+        raise DomainError(verdict.code or ErrorCode.REFUND_WINDOW_EXPIRED, f"{verdict.text}. Record a settlement instead.")
+    now = utcnow()
+    change_refund_status(session, refund, R.REQUESTED, R.PROCESSING, expected_version, now, decided_by=caller.id)
+    refund_event(session, refund.id, caller.id, "status_changed", R.REQUESTED, R.APPROVED, verdict.text, now)
+    refund_event(session, refund.id, caller.id, "status_changed", R.APPROVED, R.PROCESSING, "sent to the payment gateway", now)
+    _touch_case(session, refund, caller.id, f"Approved refund {refund.number}", now)
+    return _new_attempt(session, refund)
+
+
+@writes
+def retry_refund(session: Session, caller: Caller, refund_id: object, expected_version: int | None = None) -> AttemptRef:
+    """A definite failure (a decline) moved no money: a new attempt, with a new key."""
+    refund = _agent_refund(session, caller, refund_id)
+    check_refund_transition(refund.status, R.PROCESSING, caller.role, abandoned=refund.abandoned)
+    now = utcnow()
+    change_refund_status(session, refund, R.FAILED, R.PROCESSING, expected_version, now, failure_reason=None)
+    refund_event(session, refund.id, caller.id, "status_changed", R.FAILED, R.PROCESSING, "retried", now)
+    return _new_attempt(session, refund)
+
+
+@writes
+def reject_refund(
+    session: Session, caller: Caller, refund_id: object, code: object, message: object, expected_version: int | None = None
+) -> None:
+    """Say no, with a reason code; the message goes to the customer's conversation."""
+    refund = _agent_refund(session, caller, refund_id)
+    reason, text = check_rejection(code, message)
+    check_refund_transition(refund.status, R.REJECTED, caller.role)
+    now = utcnow()
+    change_refund_status(
+        session, refund, R.REQUESTED, R.REJECTED, expected_version, now,
+        decided_by=caller.id, decision_code=reason.value, decision_note=text,
+    )
+    refund_event(session, refund.id, caller.id, "status_changed", R.REQUESTED, R.REJECTED, REJECT_LABELS[reason], now)
+    session.add(
+        CaseMessage(
+            case_id=refund.support_case_id,
+            author_id=caller.id,
+            visibility=Visibility.PUBLIC,
+            body=f"Refund {refund.number} was not approved ({REJECT_LABELS[reason]}). {text}",
+            created_at=now,
+        )
+    )
+    _touch_case(session, refund, caller.id, f"Rejected refund {refund.number}: {REJECT_LABELS[reason]}", now)
+
+
+@writes
+def settle_refund(
+    session: Session, caller: Caller, refund_id: object, kind: object, amount: object, note: object,
+    expected_version: int | None = None,
+) -> None:
+    """Record that the customer was made whole another way; nothing goes to the gateway."""
+    refund = _agent_refund(session, caller, refund_id)
+    settlement, value, text = check_settlement(kind, amount, note, refund.amount)
+    src, dst = check_refund_transition(refund.status, R.SETTLED, caller.role, abandoned=refund.abandoned)
+    if src is R.FAILED and session.exec(
+        select(RefundAttempt.id).where(RefundAttempt.refund_case_id == refund.id, RefundAttempt.status.in_(("pending", "unknown", "succeeded")))  # type: ignore[attr-defined]
+    ).first():
+        raise DomainError(ErrorCode.REFUND_ALREADY_PROCESSED, "A gateway refund may still be under way; reconcile it first.")
+    now = utcnow()
+    change_refund_status(
+        session, refund, src, dst, expected_version, now,
+        decided_by=caller.id, decision_code=settlement.value, decision_note=text, settled_amount=value,
+    )
+    label = f"{SETTLEMENT_LABELS[settlement]} of {format_money(value, refund.currency)}"
+    refund_event(session, refund.id, caller.id, "status_changed", src, dst, f"{label}: {text}", now)
+    _touch_case(session, refund, caller.id, f"Settled refund {refund.number}: {label}", now)
+
+
+@writes
+def abandon_refund(session: Session, caller: Caller, refund_id: object, expected_version: int | None = None) -> None:
+    """Give up on a failed refund: its items become refundable again."""
+    refund = _agent_refund(session, caller, refund_id)
+    check_abandon(refund.status, caller.role, abandoned=refund.abandoned)
+    now = utcnow()
+    change_refund_status(session, refund, R.FAILED, R.FAILED, expected_version, now, abandoned=True)
+    refund_event(session, refund.id, caller.id, "abandoned", None, None, "Abandoned; items released", now)
+
+
+def _touch_case(session: Session, refund: RefundCase, actor_id: int | None, text: str, now) -> None:
+    case = session.get(SupportCase, refund.support_case_id)
+    assert case is not None
+    case_event(session, case.id, actor_id, "refund_update", detail=text, at=now)
+    bump_case(session, case, None, now)

@@ -1,0 +1,40 @@
+"""The agents' refund queue: oldest first, counts per status, refreshed live."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.domain.errors import DomainError
+from support_app.services import refund_queries
+from support_app.services.runner import call
+from support_app.services.views import Option, RefundQueueRow
+from support_app.state.base import AppState
+
+
+class RefundQueueState(AppState):
+    rows: list[RefundQueueRow] = []
+    counts: list[Option] = []
+    status_filter: str = "requested"
+    loaded: bool = False
+
+    async def _reload(self) -> None:
+        caller = await self._caller("agent")
+        queue = await call(refund_queries.refund_queue, caller, "" if self.status_filter == "all" else self.status_filter)
+        self.rows, self.counts, self.loaded = queue.rows, queue.counts, True
+
+    @rx.event
+    async def load(self):
+        try:
+            await self._reload()
+        except DomainError as err:
+            return self._fail(err)
+
+    @rx.event
+    async def set_status_filter(self, value: str):
+        self.status_filter = str(value)
+        return await self.load()
+
+    @rx.event
+    async def poll(self, _tick: str = ""):
+        if self.loaded:
+            return await self.load()
