@@ -88,8 +88,8 @@ def test_form_in_window(engine, people, case_id, orders_server):
     deadline = iso(orders_server.now - timedelta(days=2) + timedelta(days=14))
     assert deadline.endswith("Z")
     got = [(ln.line_id, ln.purchased, ln.held, ln.refundable_now, ln.unit_price, ln.eligible, ln.deadline) for ln in f.lines]
-    assert got == [("L1", 3, 0, 3, "€13.89", True, deadline), ("L2", 1, 0, 1, "€29.75", True, deadline),
-                   ("L3", 2, 0, 2, "€5.36", True, deadline)]
+    assert got == [("L1", 3, 0, 3, "€13.88–€13.89 per unit", True, deadline), ("L2", 1, 0, 1, "€29.75 per unit", True, deadline),
+                   ("L3", 2, 0, 2, "€5.35–€5.36 per unit", True, deadline)]
     assert {ln.window_text for ln in f.lines} == {"requested 2 days after delivery — within window"}
     assert [ln.name for ln in f.lines] == ["Blue ceramic mug", "Tea sampler box", "Cork coasters (4)"]
 
@@ -312,13 +312,13 @@ def test_get_refund_for_owner_and_agent(engine, people, case_id):
         rid, "RF-000001", "requested", "Requested", "Not as described")
     assert (mine.amount, mine.currency, mine.note, mine.version) == ("€33.13", "EUR", "Looks nothing like it", 1)
     assert (mine.case_id, mine.case_number, mine.order_id, mine.customer_name) == (case_id, "SC-000001", "ORD-1001-1", "Alice Martin")
-    assert [(i.name, i.quantity, i.amount, i.unit_amounts) for i in mine.items] == [
+    assert [(i.name, i.quantity, i.amount, i.unit_amounts) for i in mine.lines] == [
         ("Blue ceramic mug", 2, "€27.77", "€13.89 + €13.88"), ("Cork coasters (4)", 1, "€5.36", "€5.36")]
     assert [(h.kind, h.text, h.actor_name) for h in mine.history] == [
         ("requested", "Requested the refund: RF-000001 · €33.13", "Alice Martin")]
     assert mine.requested_at.endswith("Z") and mine.can_cancel is True
     agent = run(engine, rq.get_refund, people.sam, str(rid), write=False)
-    assert agent.can_cancel is False and agent.items == mine.items and agent.amount == mine.amount
+    assert agent.can_cancel is False and agent.lines == mine.lines and agent.amount == mine.amount
     run(engine, rc.cancel_refund, people.alice, rid)
     after = run(engine, rq.get_refund, people.alice, rid, write=False)
     assert (after.status_label, after.can_cancel, after.version) == ("Cancelled", False, 2)
@@ -349,6 +349,23 @@ def test_list_case_refunds(engine, people, order_client, case_id):
     assert run(engine, rq.list_case_refunds, people.sam, case_id, write=False) == rows
     assert code_of(engine, rq.list_case_refunds, people.bob, case_id) is E.NOT_CASE_OWNER
     assert form(engine, people.alice, elsewhere)["L3"].held == 1  # holds count per order, across cases
+    assert run(engine, cq.get_case, people.alice, case_id, write=False).refunds == rows
+
+
+def test_price_refund_quotes_what_request_refund_stores(engine, people, case_id):
+    def quote(selection, reason="damaged"):
+        got = run(engine, rq.price_refund, people.alice, case_id, selection, reason, write=False)
+        return got.total, got.shipping, got.problem
+
+    assert quote({"L1": 2}) == ("€27.77", "", "")
+    assert quote({"L1": 3, "L2": 1, "L3": 2}) == ("€88.00", "€5.89", "")
+    assert quote({}) == ("€0.00", "", "") and quote({"L1": 0}) == ("€0.00", "", "")
+    assert quote({"L1": 4})[2] and quote({"L1": "1.5"})[2] and quote({"L1": 1}, "bogus")[2]
+    assert footprint(engine) == (0, 0, 0, 1)  # quoting stores nothing
+    ask(engine, people.alice, case_id, {"L1": 2})
+    assert quote({"L1": 1}) == ("€13.88", "", "")
+    assert quote({"L1": 2}) == ("€0.00", "", "Only 1 left to refund.")
+    assert code_of(engine, rq.price_refund, people.bob, case_id, {"L1": 1}, "damaged") is E.NOT_CASE_OWNER
 
 
 # -- the refund history is append-only in the migrated database ----------------

@@ -172,10 +172,10 @@ class GatewayClient:
             logger.warning("gateway refund %s: %d is not a definite answer; outcome unknown", key, status)
             return GatewayResult("unknown", http_status=status)
         reason = _text(body.get("error")) or f"http_{status}"
-        if status not in DEFINITE_REFUSALS or status == 422:
-            # 422 (key reused with other parameters) or an auth/route error: a bug or
-            # misconfiguration on our side, never a customer problem.
-            logger.error("gateway refused refund %s with %d %s: %.200s", key, status, reason, response.text)
+        # 422 (key reused with other parameters) or an auth/route error is a bug or a
+        # misconfiguration on our side, never a customer problem: log it loudly.
+        level = logging.WARNING if status in DEFINITE_REFUSALS and status != 422 else logging.ERROR
+        logger.log(level, "gateway refused refund %s with %d %s: %.200s", key, status, reason, response.text)
         return GatewayResult("failed", None, reason, _text(body.get("detail")), status)
 
 

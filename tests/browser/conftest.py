@@ -61,6 +61,7 @@ def app_server(tmp_path_factory):
         SUPPORT_DATABASE_URL=f"sqlite:///{tmp / 'browser.db'}",
         SUPPORT_ORDER_SYSTEM_URL=f"{base}/sandbox/orders",
         SUPPORT_PAYMENT_GATEWAY_URL=f"{base}/sandbox/gateway",
+        SUPPORT_GATEWAY_WEBHOOK_URL=f"{base}/api/gateway/webhook",
         SUPPORT_ORDER_CACHE_SECONDS="0",
     )
     if os.environ.get("BROWSER_STATE_REDIS") == "1":

@@ -23,3 +23,17 @@ def open_case(page: Page, order_id: str, subject: str) -> str:
     page.wait_for_url(re.compile(r"/cases/\d+$"))
     expect(page.locator("#case-number")).to_have_text(re.compile(r"SC-\d{6}"))
     return page.url.rsplit("/", 1)[-1]
+
+
+def request_refund(page: Page, case_id: str, line: str, quantity: int, reason: str = "damaged") -> str:
+    """From the case page's refund form; returns the new refund's id."""
+    page.goto(f"/cases/{case_id}/refund")
+    row = page.locator(f"#line-{line}")
+    for n in range(1, quantity + 1):
+        row.locator(".inc").click()
+        expect(row.locator(".qty")).to_have_text(str(n))
+    page.locator("#reason").select_option(reason)
+    expect(page.locator("#submit-refund")).to_be_enabled()
+    page.locator("#submit-refund").click()
+    page.wait_for_url(re.compile(r"/refunds/\d+$"))
+    return page.url.rsplit("/", 1)[-1]

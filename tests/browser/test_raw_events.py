@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from helpers import open_case
+from helpers import open_case, request_refund
 
 pytestmark = pytest.mark.browser
 
@@ -139,4 +139,30 @@ def test_forged_refund_events_are_refused_and_double_submit_creates_one(browser,
     page.wait_for_timeout(1500)
     with _db(app_server) as db:
         assert db.execute("select count(*) from refund_cases where support_case_id=?", (own_case,)).fetchone() == (1,)
+    ctx.close()
+
+
+def test_customer_cannot_decide_her_own_refund_by_forged_events(browser, base_url, app_server):
+    ctx = browser.new_context(base_url=base_url)
+    page = ctx.new_page()
+    forger = Forger(page)
+    page.goto("/login")
+    page.locator("#email").fill("carol@example.com")
+    page.locator("#password").fill("demo-pass-2026")
+    page.locator("#sign-in").click()
+    page.wait_for_url(re.compile(r"/orders$"))
+    case_id = open_case(page, "ORD-1003-1", "Would like my money")
+
+    refund_id = request_refund(page, case_id, "L1", 1)
+    path = f"/refunds/{refund_id}"
+    forger.send(REFUND_PAGE + ".approve", {}, path)
+    forger.send(REFUND_PAGE + ".settle", {"form": {"settle_type": "goodwill", "settle_amount": "99.00", "settle_note": "forged settlement note"}}, path)
+    forger.send(REFUND_PAGE + ".reject", {"form": {"reject_code": "other", "reject_message": "forged rejection text"}}, path)
+    forger.send(REFUND_PAGE + ".retry", {}, path)
+    forger.send(REFUND_PAGE + ".reconcile_now", {}, path)
+    page.wait_for_timeout(2500)
+    with _db(app_server) as db:
+        assert db.execute("select status, version from refund_cases where id=?", (refund_id,)).fetchone() == ("requested", 1)
+        assert db.execute("select count(*) from refund_attempts where refund_case_id=?", (refund_id,)).fetchone() == (0,)
+    expect(page.locator("#refund-status")).to_have_text("Requested")
     ctx.close()
