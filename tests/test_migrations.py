@@ -20,7 +20,10 @@ import support_app.models  # noqa: F401  (registers every table)
 from fixtures_db import alembic_config, keep_logging, pg_url  # noqa: F401
 from support_app.db import make_engine
 
-APP_TABLES = {"users", "refresh_tokens", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events"}
+APP_TABLES = {
+    "users", "refresh_tokens", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events",
+    "refund_cases", "refund_items", "refund_events", "refund_attempts", "webhook_events",
+}
 
 
 def test_models_declare_exactly_the_app_tables():
