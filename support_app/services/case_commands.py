@@ -166,6 +166,14 @@ def bump_case(session: Session, case: SupportCase, expected: int | None, now: da
     session.expire(case)
 
 
+def touch_case(session: Session, case_id: int, now: datetime) -> None:
+    """Mark a customer-visible change made elsewhere (a refund moved) so open pages
+    reload. Unconditional: such a change must never fail because someone replied."""
+    session.execute(
+        update(SupportCase).where(SupportCase.id == case_id).values(version=SupportCase.version + 1, updated_at=now)
+    )
+
+
 def case_event(
     session: Session,
     case_id: int,

@@ -19,9 +19,9 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
 from support_app.domain.refund_amounts import build_refund
 from support_app.domain.refund_rules import RefundStatus, check_refund_transition
-from support_app.models import OrderSnapshot, RefundCase, RefundEvent, RefundItem, SupportCase
+from support_app.models import OrderSnapshot, RefundCase, RefundEvent, RefundItem
 from support_app.models.base import utcnow
-from support_app.services.case_commands import bump_case, case_event
+from support_app.services.case_commands import case_event, touch_case
 from support_app.services.case_queries import load_case_for
 from support_app.services.orders import snapshot_lines
 from support_app.services.refund_facts import existing_refunds, order_facts
@@ -65,14 +65,14 @@ def request_refund(
     case = load_case_for(session, caller, case_id)
     if case.status == CaseStatus.CLOSED:
         raise DomainError(ErrorCode.CASE_CLOSED)
-    same = session.exec(
+    snap = session.exec(
+        select(OrderSnapshot).where(OrderSnapshot.id == case.order_snapshot_id).with_for_update()
+    ).one()  # PostgreSQL: every refund of this order queues here; SQLite: BEGIN IMMEDIATE did
+    same = session.exec(  # looked up under the lock, so a concurrent double submit sees the first
         select(RefundCase.id).where(RefundCase.customer_id == caller.id, RefundCase.request_key == request_key)
     ).first()
     if same is not None:
         return same
-    snap = session.exec(
-        select(OrderSnapshot).where(OrderSnapshot.id == case.order_snapshot_id).with_for_update()
-    ).one()  # PostgreSQL: every refund of this order queues here; SQLite: BEGIN IMMEDIATE did
     lines = snapshot_lines(session, snap.id)
     now = utcnow()
     draft = build_refund(
@@ -115,7 +115,7 @@ def request_refund(
     summary = f"{refund.number} · {format_money(draft.total, draft.currency)}"
     refund_event(session, refund.id, caller.id, "requested", None, RefundStatus.REQUESTED, summary, now)
     case_event(session, case.id, caller.id, "refund_requested", detail=f"Requested refund {summary}", at=now)
-    bump_case(session, case, None, now)
+    touch_case(session, case.id, now)
     return refund.id
 
 
@@ -127,10 +127,8 @@ def cancel_refund(session: Session, caller: Caller, refund_id: object, expected_
     now = utcnow()
     change_refund_status(session, refund, src, dst, expected_version, now)
     refund_event(session, refund.id, caller.id, "status_changed", src, dst, None, now)
-    case = session.get(SupportCase, refund.support_case_id)
-    assert case is not None
-    case_event(session, case.id, caller.id, "refund_cancelled", detail=f"Cancelled refund {refund.number}", at=now)
-    bump_case(session, case, None, now)
+    case_event(session, refund.support_case_id, caller.id, "refund_cancelled", detail=f"Cancelled refund {refund.number}", at=now)
+    touch_case(session, refund.support_case_id, now)
 
 
 def change_refund_status(

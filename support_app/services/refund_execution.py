@@ -24,9 +24,9 @@ from sqlmodel import Session, select
 from support_app.db import session_scope
 from support_app.domain.refund_rules import RefundStatus
 from support_app.integrations.gateway_client import GatewayClient, GatewayResult, GatewayUnavailable, get_gateway_client
-from support_app.models import OrderSnapshot, RefundAttempt, RefundCase, SupportCase
+from support_app.models import OrderSnapshot, RefundAttempt, RefundCase
 from support_app.models.base import utcnow
-from support_app.services.case_commands import bump_case, case_event
+from support_app.services.case_commands import case_event, touch_case
 from support_app.services.refund_commands import refund_event
 from support_app.services.runner import writes
 from support_app.settings import get_settings
@@ -93,10 +93,8 @@ def record_outcome(session: Session, attempt_id: int, result: GatewayResult) -> 
     ).rowcount
     if moved == 1:
         refund_event(session, refund.id, None, "status_changed", RefundStatus.PROCESSING, target, text, now)
-        case = session.get(SupportCase, refund.support_case_id)
-        assert case is not None
-        case_event(session, case.id, None, "refund_update", detail=f"Refund {refund.number} {target.value}: {text}", at=now)
-        bump_case(session, case, None, now)
+        case_event(session, refund.support_case_id, None, "refund_update", detail=f"Refund {refund.number} {target.value}: {text}", at=now)
+        touch_case(session, refund.support_case_id, now)
     return True
 
 

@@ -9,6 +9,7 @@ row; the others get REFUND_ALREADY_PROCESSED or CONCURRENT_UPDATE and send nothi
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from sqlmodel import Session, func, select
@@ -18,9 +19,9 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
 from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, check_rejection, check_settlement
 from support_app.domain.refund_rules import RefundStatus, check_abandon, check_refund_transition, window_verdict
-from support_app.models import CaseMessage, OrderSnapshot, RefundAttempt, RefundCase, SupportCase
+from support_app.models import CaseMessage, OrderSnapshot, RefundAttempt, RefundCase
 from support_app.models.base import utcnow
-from support_app.services.case_commands import bump_case, case_event
+from support_app.services.case_commands import case_event, touch_case
 from support_app.services.refund_commands import change_refund_status, refund_event
 from support_app.services.refund_queries import load_refund_for
 from support_app.services.runner import writes
@@ -47,7 +48,10 @@ def _new_attempt(session: Session, refund: RefundCase) -> AttemptRef:
     now = utcnow()
     attempt = RefundAttempt(
         refund_case_id=refund.id,
-        idempotency_key=f"refund-{refund.id}-attempt-{number}",
+        # Random as well as readable: ids repeat across databases (a restored backup,
+        # a re-created dev database, staging on the same gateway account), and a
+        # repeated key would make the gateway replay someone else's refund.
+        idempotency_key=f"refund-{refund.id}-attempt-{number}-{secrets.token_hex(8)}",
         status="pending",
         amount=refund.amount,
         currency=refund.currency,
@@ -148,7 +152,5 @@ def abandon_refund(session: Session, caller: Caller, refund_id: object, expected
 
 
 def _touch_case(session: Session, refund: RefundCase, actor_id: int | None, text: str, now) -> None:
-    case = session.get(SupportCase, refund.support_case_id)
-    assert case is not None
-    case_event(session, case.id, actor_id, "refund_update", detail=text, at=now)
-    bump_case(session, case, None, now)
+    case_event(session, refund.support_case_id, actor_id, "refund_update", detail=text, at=now)
+    touch_case(session, refund.support_case_id, now)

@@ -1,0 +1,174 @@
+"""Benchmark: refund approvals end to end (approve_refund + execute_attempt).
+
+A temporary SQLite file migrated with Alembic, the order and gateway sandboxes served
+by uvicorn over loopback HTTP, N one-unit refund requests on one order, then every one
+approved and sent to the gateway by a small thread pool — as the app's server tasks
+would. Prints throughput, approve→refunded latency percentiles and the money check
+(the gateway must show exactly N refunds).
+
+    .venv/bin/python bench/approvals.py [--n 200] [--workers 4] [--latency-ms 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TMP = tempfile.TemporaryDirectory(prefix="bench-approvals-")
+DB_URL = f"sqlite:///{Path(TMP.name) / 'bench.db'}"
+# Before anything reads the settings: no secrets or databases of a developer's are touched.
+os.environ.update(SUPPORT_ENVIRONMENT="test", SUPPORT_DATABASE_URL=DB_URL, SUPPORT_REDIS_URL="",
+                  SUPPORT_JWT_SECRET="bench-secret-" + "x" * 40, SUPPORT_GATEWAY_WEBHOOK_SECRET="bench-" + "w" * 32)
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from sqlmodel import func, select  # noqa: E402
+
+from support_app.db import make_engine, session_scope  # noqa: E402
+from support_app.integrations.gateway_client import GatewayClient  # noqa: E402
+from support_app.integrations.gateway_sandbox import create_gateway_app, demo_payments  # noqa: E402
+from support_app.integrations.order_client import OrderClient  # noqa: E402
+from support_app.integrations.order_data import OrderData, OrderLineData  # noqa: E402
+from support_app.integrations.orders_sandbox import create_orders_app  # noqa: E402
+from support_app.kv import MemoryKV  # noqa: E402
+from support_app.models import RefundAttempt, RefundCase  # noqa: E402
+from support_app.services import auth_service  # noqa: E402
+from support_app.services import case_commands, refund_commands, refund_review  # noqa: E402
+from support_app.services.refund_execution import execute_attempt  # noqa: E402
+
+ORDER, PAYMENT, UNIT = "ORD-1001-9", "PAY-1001-9", 1000
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1:<free port> in a daemon thread (as tests/fixtures_http.py)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("sandbox server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def bench_order(now: datetime, n: int) -> OrderData:
+    """Alice's order of n identical units, delivered yesterday: n one-unit refunds fit."""
+    line = OrderLineData("L1", "BENCH-CUP", "Bench cup", n, UNIT, 0, 0)
+    return OrderData(ORDER, "C-1001", now - timedelta(days=2), now - timedelta(days=1), "delivered", "EUR",
+                     (line,), 0, 0, n * UNIT, PAYMENT)
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="refunds to approve (default 200)")
+    parser.add_argument("--workers", type=int, default=4, help="approval threads (default 4)")
+    parser.add_argument("--latency-ms", type=int, default=20, help="gateway latency per create (default 20)")
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.workers < 1 or not 0 <= args.latency_ms <= 60_000:
+        parser.error("--n and --workers must be >= 1, --latency-ms 0..60000")
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["url"] = DB_URL
+    command.upgrade(cfg, "head")
+    engine = make_engine(DB_URL)
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    orders_app = create_orders_app(now=now)
+    sandbox = orders_app.state.sandbox
+    with sandbox._lock:  # the sandbox has no public way to add an order
+        sandbox._orders[ORDER] = bench_order(now, args.n)
+    gateway_app = create_gateway_app(payments={**demo_payments(), PAYMENT: (args.n * UNIT, "EUR")})
+
+    with serve(orders_app) as orders_url, serve(gateway_app) as gateway_url, httpx.Client(timeout=10) as http:
+        orders = OrderClient(base_url=orders_url, timeout_seconds=5, kv=MemoryKV())
+        gateway = GatewayClient(gateway_url, timeout_seconds=5, retries=2, backoff_seconds=0.01)
+        try:
+            with session_scope(engine, write=True) as s:
+                alice = auth_service.create_user(s, "alice@example.com", "Alice Martin", "customer", "bench-pass-2026", "C-1001")
+            with session_scope(engine, write=True) as s:
+                sam = auth_service.create_user(s, "agent@example.com", "Sam Rivera", "agent", "bench-pass-2026")
+            with session_scope(engine, write=True) as s:
+                case_id = case_commands.create_case(s, alice, ORDER, "Bench", "Approvals benchmark order.", "other",
+                                                    client=orders)
+            t0 = time.perf_counter()
+            refund_ids = []
+            for i in range(args.n):
+                with session_scope(engine, write=True) as s:
+                    refund_ids.append(refund_commands.request_refund(s, alice, case_id, {"L1": 1}, "damaged",
+                                                                     request_key=f"bench-req-{i:06d}"))
+            setup_s = time.perf_counter() - t0
+            faults = {"mode": "latency", "latency_ms": args.latency_ms} if args.latency_ms else {"mode": "none"}
+            http.post(f"{gateway_url}/_faults", json=faults).raise_for_status()
+
+            def approve_and_send(refund_id: int) -> tuple[float, str]:
+                start = time.perf_counter()
+                with session_scope(engine, write=True) as s:
+                    ref = refund_review.approve_refund(s, sam, refund_id)
+                outcome = execute_attempt(ref.attempt_id, client=gateway, engine=engine)
+                return (time.perf_counter() - start) * 1000, outcome
+
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=args.workers) as pool:
+                results = list(pool.map(approve_and_send, refund_ids))
+            wall = time.perf_counter() - t0
+
+            payment = http.get(f"{gateway_url}/payments/{PAYMENT}").raise_for_status().json()
+            create_requests = http.get(f"{gateway_url}/_faults").json()["create_requests"]
+        finally:
+            gateway.close()
+            orders.close()
+
+    with session_scope(engine) as s:
+        refunded = s.exec(select(func.count()).select_from(RefundCase).where(RefundCase.status == "refunded")).one()
+        attempts = s.exec(select(func.count()).select_from(RefundAttempt)).one()
+    engine.dispose()
+
+    latencies = sorted(ms for ms, _ in results)
+    outcomes: dict[str, int] = {}
+    for _, outcome in results:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    ok = payment["refund_count"] == args.n and payment["refunded"] == args.n * UNIT and refunded == attempts == args.n
+    print(f"approvals benchmark: n={args.n} workers={args.workers} gateway latency={args.latency_ms} ms (SQLite, loopback HTTP)")
+    print(f"  setup: {args.n} refund requests in {setup_s:.2f} s")
+    print(f"  approve+execute: {wall:.2f} s wall, {args.n / wall:.1f} approvals/s")
+    print(f"  approve→refunded latency ms: p50 {percentile(latencies, 50):.1f}  p95 {percentile(latencies, 95):.1f}  "
+          f"max {latencies[-1]:.1f}")
+    print(f"  outcomes: {outcomes}; gateway create requests: {create_requests}")
+    print(f"  check: gateway refunds {payment['refund_count']} (refunded {payment['refunded']}) == n {args.n}; "
+          f"db refunded {refunded}, attempts {attempts} -> {'OK' if ok else 'MISMATCH'}")
+    TMP.cleanup()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
