@@ -14,6 +14,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     cases,
     index,
     login,
+    metrics,
     new_case,
     orders,
     refund_detail,

@@ -17,7 +17,10 @@ def nav_bar() -> rx.Component:
         rx.spacer(),
         rx.cond(
             AppState.is_agent,
-            rx.hstack(_link("Case queue", "/queue", "nav-queue"), _link("Refund queue", "/refunds", "nav-refunds"), spacing="4"),
+            rx.hstack(_link("Case queue", "/queue", "nav-queue"), _link("Refund queue", "/refunds", "nav-refunds"),
+                _link("Metrics", "/metrics", "nav-metrics"),
+                spacing="4",
+            ),
             rx.hstack(_link("My orders", "/orders", "nav-orders"), _link("My cases", "/cases", "nav-cases"), spacing="4"),
         ),
         rx.text(AppState.user_name, size="2", color_scheme="gray", id="nav-user"),

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import local_time
+from support_app.components.layout import page_shell
+from support_app.state.base import AppState
+from support_app.state.metrics import MetricsState as M
+
+
+def _stat(label: str, value: rx.Var, test_id: str) -> rx.Component:
+    return rx.card(rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.heading(value, size="5", id=test_id), spacing="1"))
+
+
+def _chart(title: str, *series: tuple[str, str], kind: str = "bar") -> rx.Component:
+    chart, mark = (rx.recharts.bar_chart, rx.recharts.bar) if kind == "bar" else (rx.recharts.line_chart, rx.recharts.line)
+    return rx.card(
+        rx.vstack(
+            rx.text(title, weight="bold", size="2"),
+            chart(
+                *[mark(data_key=key, name=name, fill=color, stroke=color) for key, name, color in
+                  [(k, n, c) for (k, n), c in zip(series, ["var(--accent-9)", "var(--green-9)", "var(--amber-9)"])]],
+                rx.recharts.x_axis(data_key="day"),
+                rx.recharts.y_axis(),
+                rx.recharts.legend(),
+                rx.recharts.graphing_tooltip(),
+                data=M.per_day,
+                width="100%",
+                height=220,
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+@rx.page(route="/metrics", title="Metrics · Support & Refunds", on_load=[AppState.require_agent, M.load])
+def metrics_page() -> rx.Component:
+    return page_shell(
+        rx.el.select(
+            *[rx.el.option(f"Last {d} days", value=str(d)) for d in (7, 30, 90)],
+            value=M.days.to_string(),
+            on_change=M.set_days,
+            id="metrics-days",
+            style={"padding": "0.35rem"},
+        ),
+        rx.grid(
+            _stat("Median time to first response", M.median_first_response, "m-first-response"),
+            _stat("Median time to resolution", M.median_resolution, "m-resolution"),
+            _stat("Median approve → refunded", M.median_approve_to_refunded, "m-approve-refunded"),
+            _stat("Refunded in the period", M.refunded_total, "m-refunded-total"),
+            columns=rx.breakpoints(initial="1", sm="2", md="4"),
+            spacing="3",
+            width="100%",
+        ),
+        _chart("Cases opened and resolved per day", ("opened", "Opened"), ("resolved", "Resolved")),
+        _chart("Refund requests per day", ("refund_requests", "Requests")),
+        _chart("Refunded amount per day (major units)", ("refunded_amount", "Refunded"), kind="line"),
+        rx.card(
+            rx.vstack(
+                rx.text("Refund rate by reason", weight="bold", size="2"),
+                rx.recharts.bar_chart(
+                    rx.recharts.bar(data_key="rate", name="Refunded %", fill="var(--green-9)"),
+                    rx.recharts.x_axis(data_key="reason"),
+                    rx.recharts.y_axis(domain=[0, 100]),
+                    rx.recharts.graphing_tooltip(),
+                    data=M.by_reason,
+                    width="100%",
+                    height=220,
+                ),
+                rx.foreach(M.by_reason, lambda r: rx.text(r["reason"].to(str), ": ", r["refunded"].to(str), " of ", r["requests"].to(str), " refunded", size="1", class_name="reason-row")),
+                width="100%",
+            ),
+            width="100%",
+        ),
+        rx.card(
+            rx.vstack(
+                rx.text("Oldest open items", weight="bold", size="2"),
+                rx.foreach(
+                    M.oldest,
+                    lambda o: rx.link(
+                        rx.hstack(rx.text(o.number, size="2"), rx.text("since ", local_time(o.since), size="1", color_scheme="gray")),
+                        href=rx.cond(o.kind == "case", "/cases/", "/refunds/") + o.id.to_string(),
+                        class_name="oldest-item",
+                    ),
+                ),
+                width="100%",
+            ),
+            width="100%",
+            id="oldest",
+        ),
+        title="Metrics",
+    )
