@@ -170,3 +170,26 @@ def decode_refresh(token: str, *, now: datetime | None = None, allow_expired: bo
     """Verify a refresh token's signature and claims (not its database row)."""
     payload = _decode(token, REFRESH, ("fam",), now, allow_expired)
     return RefreshClaims(int(payload["sub"]), payload["jti"], payload["fam"], _ts(payload["iat"]), _ts(payload["exp"]))
+
+
+DOWNLOAD = "download"
+DOWNLOAD_SECONDS = 120
+
+
+def create_download_token(user_id: int, purpose: str, *, now: datetime | None = None) -> str:
+    """A two-minute token for one kind of file download (e.g. "cases.csv").
+
+    Downloads are plain GET requests the browser makes itself, and the access token
+    never leaves the server; this short, single-purpose token stands in for it.
+    """
+    issued = _now(now)
+    expires = issued + timedelta(seconds=DOWNLOAD_SECONDS)
+    return _encode(_base_claims(user_id, DOWNLOAD, new_id(), issued, expires) | {"pur": purpose})
+
+
+def decode_download_token(token: str, purpose: str, *, now: datetime | None = None) -> int:
+    """The user id a download token was made for; TOKEN_INVALID/EXPIRED otherwise."""
+    payload = _decode(token, DOWNLOAD, ("pur",), now, allow_expired=False)
+    if payload["pur"] != purpose:
+        raise _invalid()
+    return int(payload["sub"])

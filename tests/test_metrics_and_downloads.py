@@ -1,0 +1,69 @@
+"""Metrics numbers on a real SQLite file, and the short-lived download tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fixtures_db import (  # noqa: F401
+    code_of, order_client, orders_server, orders_server_session, people, run,
+)
+from fixtures_gateway import gateway_client_for, gateway_server, gateway_server_session, webhook_receiver  # noqa: F401
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.security import tokens
+from support_app.services import case_commands as cmd
+from support_app.services import metrics as m
+from support_app.services import refund_commands as rc
+from support_app.services import refund_review as review
+from support_app.services.refund_execution import execute_attempt
+
+CASE = dict(subject="Cracked mug", description="The blue mug arrived cracked in two.", category="damaged_item")
+
+
+def test_metrics_count_cases_refunds_and_money(engine, people, order_client, gateway_server):
+    first = run(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, **CASE)
+    run(engine, cmd.create_case, people.bob, "ORD-1002-1", client=order_client, **CASE)
+    run(engine, cmd.add_message, people.sam, first, "Looking into it")
+    run(engine, cmd.change_status, people.sam, first, "in_progress")
+    run(engine, cmd.change_status, people.sam, first, "resolved")
+    refund_id = run(engine, rc.request_refund, people.alice, first, {"L1": 2}, "damaged", "", "metrics-key-1")
+    run(engine, rc.request_refund, people.alice, first, {"L2": 1}, "changed_mind", "", "metrics-key-2")
+    attempt = run(engine, review.approve_refund, people.sam, refund_id)
+    with gateway_client_for(gateway_server.url) as client:
+        assert execute_attempt(attempt.attempt_id, client=client, engine=engine) == "succeeded"
+
+    got = run(engine, m.metrics, people.sam, 30, write=False)
+    today = datetime.now(timezone.utc).strftime("%m-%d")
+    day = next(d for d in got.per_day if d["day"] == today)
+    assert (day["opened"], day["resolved"], day["refund_requests"]) == (2, 1, 2)
+    assert day["refunded_amount"] == 27.77 and got.refunded_total == "€27.77"
+    reasons = {r["reason"]: r for r in got.by_reason}
+    assert reasons["Arrived damaged"]["refunded"] == 1 and reasons["Arrived damaged"]["rate"] == 100.0
+    assert reasons["Changed my mind"]["refunded"] == 0 and reasons["Changed my mind"]["rate"] == 0
+    assert got.median_first_response_hours.endswith(" h") and got.median_resolution_hours.endswith(" h")
+    assert got.median_approve_to_refunded_seconds.endswith(" s")
+    kinds = [(o.kind, o.number) for o in got.oldest]
+    assert ("case", "SC-000002") in kinds and ("refund", "RF-000002") in kinds  # still open / requested
+    assert ("case", "SC-000001") not in kinds  # resolved is not open
+    assert len(got.per_day) == 30
+
+
+def test_metrics_are_for_agents_only(engine, people):
+    assert code_of(engine, m.metrics, people.alice, 30, write=False) is ErrorCode.FORBIDDEN
+
+
+def test_download_token_round_trip_and_refusals():
+    token = tokens.create_download_token(7, "cases.csv")
+    assert tokens.decode_download_token(token, "cases.csv") == 7
+    with pytest.raises(DomainError) as wrong:
+        tokens.decode_download_token(token, "refunds.csv")
+    assert wrong.value.code is ErrorCode.TOKEN_INVALID
+    old = tokens.create_download_token(7, "cases.csv", now=datetime.now(timezone.utc) - timedelta(minutes=5))
+    with pytest.raises(DomainError) as expired:
+        tokens.decode_download_token(old, "cases.csv")
+    assert expired.value.code is ErrorCode.TOKEN_EXPIRED
+    access, _ = tokens.create_access_token(7, "agent")
+    with pytest.raises(DomainError) as typ:
+        tokens.decode_download_token(access, "cases.csv")  # an access token is not a download token
+    assert typ.value.code is ErrorCode.TOKEN_INVALID
