@@ -26,7 +26,7 @@ from fixtures_db import (  # noqa: F401
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError
 from support_app.domain.refund_rules import HOLDING
-from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundItem
+from support_app.models import OrderLine, RefundCase, RefundItem
 from support_app.services import case_commands as cmd
 from support_app.services import refund_commands as rc
 from support_app.services import refund_queries as rq

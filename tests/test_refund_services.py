@@ -390,3 +390,11 @@ def test_refund_events_refuse_update_and_delete_after_alembic(tmp_path, order_cl
         assert [tuple(g) for g in got] == [("requested", "requested"), ("status_changed", "cancelled")]
     finally:
         eng.dispose()
+
+
+def test_a_request_key_from_another_cases_form_is_refused(engine, people, order_client):
+    first = open_case(engine, people.alice, order_client)
+    second = open_case(engine, people.alice, order_client, "ORD-1001-2")
+    ask(engine, people.alice, first, {"L1": 1}, request_key="shared-form-key")
+    assert code_of(engine, rc.request_refund, people.alice, second, {"L1": 1}, "damaged", "", "shared-form-key") is E.VALIDATION_FAILED
+    assert count(engine, RefundCase) == 1

@@ -69,10 +69,13 @@ def request_refund(
         select(OrderSnapshot).where(OrderSnapshot.id == case.order_snapshot_id).with_for_update()
     ).one()  # PostgreSQL: every refund of this order queues here; SQLite: BEGIN IMMEDIATE did
     same = session.exec(  # looked up under the lock, so a concurrent double submit sees the first
-        select(RefundCase.id).where(RefundCase.customer_id == caller.id, RefundCase.request_key == request_key)
+        select(RefundCase.id, RefundCase.support_case_id)
+        .where(RefundCase.customer_id == caller.id, RefundCase.request_key == request_key)
     ).first()
     if same is not None:
-        return same
+        if same[1] != case.id:  # a key from another case's form: never hand back its refund
+            raise DomainError(ErrorCode.VALIDATION_FAILED, "This form has expired. Please reload the page.")
+        return same[0]
     lines = snapshot_lines(session, snap.id)
     now = utcnow()
     draft = build_refund(
