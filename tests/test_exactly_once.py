@@ -20,7 +20,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 from fixtures_db import (  # noqa: F401
     POSTGRES_URL, alembic_config, count, keep_logging, make_people, order_client, orders_server, orders_server_session, people,
@@ -37,7 +37,7 @@ from support_app.models.base import utcnow
 from support_app.services import case_commands as cmd
 from support_app.services import refund_commands as rc
 from support_app.services import refund_review as rv
-from support_app.services.refund_execution import execute_attempt, reconcile
+from support_app.services.refund_execution import execute_attempt, prepare_send, reconcile
 
 E = ErrorCode
 LOSER_CODES = {E.REFUND_ALREADY_PROCESSED, E.CONCURRENT_UPDATE}
@@ -313,7 +313,7 @@ def test_the_migrated_schema_has_the_same_partial_index(tmp_path, monkeypatch, o
         eng.dispose()
 
 
-# -- known bugs (xfail strict: they turn into failures once fixed, so the marker goes) --
+# -- regressions: a reply on the case, a second database --------------------------
 
 
 def held_open_while(engine, work, hold) -> object:
@@ -353,42 +353,32 @@ def held_open_while(engine, work, hold) -> object:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, raises=DomainError,
-                   reason="BUG: record_outcome bumps the case with a version read without a lock (PostgreSQL)")
-def test_a_reply_on_the_case_does_not_stop_the_outcome_being_recorded_on_postgresql(
+def test_a_reply_on_the_case_stops_neither_approval_nor_recording_on_postgresql(
         pg_engine, monkeypatch, order_client, gateway_server, gateway):
+    """Refund flows touch the case unconditionally: a concurrent reply (which locks and
+    bumps the case) must not turn an approval or a gateway outcome into CONCURRENT_UPDATE."""
     people = make_people(pg_engine, monkeypatch)
     cid = open_case(pg_engine, people.alice, order_client)
     rid = ask(pg_engine, people.alice, cid, {"L2": 1})
-    ref = approve(pg_engine, people.sam, rid)
-    got = held_open_while(
-        pg_engine,
-        lambda: execute_attempt(ref.attempt_id, client=gateway, engine=pg_engine),
-        lambda s: cmd.add_message(s, people.alice, cid, "Any news about my refund?"),
-    )
+    reply = lambda text: lambda s: cmd.add_message(s, people.alice, cid, text)  # noqa: E731
+    ref = held_open_while(pg_engine, lambda: approve(pg_engine, people.sam, rid), reply("Is anyone looking at this?"))
+    if isinstance(ref, Exception):
+        raise ref
+    got = held_open_while(pg_engine, lambda: execute_attempt(ref.attempt_id, client=gateway, engine=pg_engine),
+                          reply("Any news about my refund?"))
     assert gateway_server.payment("PAY-1001-1")["refund_count"] == 1  # the money moved either way
     if isinstance(got, Exception):
-        raise got  # today: CONCURRENT_UPDATE — refund left processing, attempt pending, until the reconciler
+        raise got  # was CONCURRENT_UPDATE: refund left processing, attempt pending, until the reconciler
     assert got == "succeeded" and refund_row(pg_engine, rid).status == "refunded"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: idempotency keys are built from database ids, so another database reuses them")
-def test_a_second_database_does_not_replay_the_first_ones_refund(tmp_path, monkeypatch, order_client, gateway_server, gateway):
-    """A restored backup, a re-created dev database or staging sharing the gateway account:
-    refund 1 there gets the key refund-1-attempt-1 again and the gateway replays the old
-    refund — marked refunded, while no money moved for it."""
-    seen = []
-    for name in ("first.db", "second.db"):
-        eng = make_engine(f"sqlite:///{tmp_path / name}")
-        SQLModel.metadata.create_all(eng)
-        try:
-            who = make_people(eng, monkeypatch)
-            rid = ask(eng, who.alice, open_case(eng, who.alice, order_client), {"L2": 1})
-            ref = approve(eng, who.sam, rid)
-            execute_attempt(ref.attempt_id, client=gateway, engine=eng)
-            seen.append((ref.idempotency_key, refund_row(eng, rid).status, refund_row(eng, rid).gateway_reference))
-        finally:
-            eng.dispose()
-    assert [status for _, status, _ in seen] == ["refunded", "refunded"]
-    assert gateway_server.payment("PAY-1001-1")["refund_count"] == 2, seen  # today: 1 — the second was a replay
+@pytest.mark.postgres
+def test_concurrent_sends_are_all_counted_on_postgresql(pg_engine, monkeypatch, order_client, gateway_server, gateway):
+    people = make_people(pg_engine, monkeypatch)
+    rid = ask(pg_engine, people.alice, open_case(pg_engine, people.alice, order_client), {"L3": 1})
+    ref = approve(pg_engine, people.sam, rid)
+    # Another executor (a double click) has counted its send and not yet committed.
+    got = held_open_while(pg_engine, lambda: execute_attempt(ref.attempt_id, client=gateway, engine=pg_engine),
+                          lambda s: (prepare_send(s, ref.attempt_id), s.flush()))
+    assert got == "succeeded"
+    assert attempts_of(pg_engine, rid)[0].sends == 2  # today: 1

@@ -10,18 +10,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
-from fixtures_db import code_of, count, order_client, orders_server, orders_server_session, people, run  # noqa: F401
+from fixtures_db import (  # noqa: F401
+    code_of, count, make_people, order_client, orders_server, orders_server_session, people, run,
+)
 from fixtures_gateway import gateway_server, gateway_server_session  # noqa: F401
-from support_app.db import session_scope
+from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.models import CaseEvent, CaseMessage, OrderSnapshot, RefundAttempt, RefundCase, RefundEvent
 from support_app.services import case_queries as cq
 from support_app.services import refund_queries as rq
 from support_app.services import refund_review as rv
 from support_app.services.refund_execution import execute_attempt, reconcile
-from test_exactly_once import alice_case, approve, ask, attempts_of, gateway, refund_row  # noqa: F401
+from test_exactly_once import alice_case, approve, ask, attempts_of, gateway, open_case, refund_row  # noqa: F401
 
 E = ErrorCode
 DECLINED = "The refund was declined by the card issuer"
@@ -189,3 +191,27 @@ def test_reject_writes_a_public_message_the_customer_sees(engine, people, alice_
     assert form_lines(engine, people.alice, alice_case)["L3"] == (0, 2)  # a rejected refund holds nothing
     assert code_of(engine, rv.approve_refund, people.riley, rid) is E.INVALID_REFUND_TRANSITION
     assert gateway_server.counters() == (0, 0)
+
+
+# -- idempotency keys are unique beyond this database ------------------------------
+
+
+def test_a_second_database_does_not_replay_the_first_ones_refund(tmp_path, monkeypatch, order_client, gateway_server, gateway):  # noqa: F811
+    """A restored backup, a re-created dev database or staging sharing the gateway account:
+    refund 1 there must not get refund 1's key again, or the gateway replays the old
+    refund — marked refunded, while no money moved for it."""
+    seen = []
+    for name in ("first.db", "second.db"):
+        eng = make_engine(f"sqlite:///{tmp_path / name}")
+        SQLModel.metadata.create_all(eng)
+        try:
+            who = make_people(eng, monkeypatch)
+            rid = ask(eng, who.alice, open_case(eng, who.alice, order_client), {"L2": 1})
+            ref = approve(eng, who.sam, rid)
+            execute_attempt(ref.attempt_id, client=gateway, engine=eng)
+            seen.append((ref.idempotency_key, refund_row(eng, rid).status, refund_row(eng, rid).gateway_reference))
+        finally:
+            eng.dispose()
+    assert [status for _, status, _ in seen] == ["refunded", "refunded"]
+    assert seen[0][0] != seen[1][0] and seen[0][2] != seen[1][2], seen
+    assert gateway_server.payment("PAY-1001-1")["refund_count"] == 2, seen  # was 1: the second was a replay

@@ -48,14 +48,17 @@ class SendOrder:
 @writes
 def prepare_send(session: Session, attempt_id: int) -> SendOrder | None:
     """What to send for a live attempt (None once it has an outcome); counts the send."""
-    attempt = session.get(RefundAttempt, attempt_id)
-    if attempt is None or attempt.status not in LIVE:
+    counted = session.execute(  # atomic: concurrent executors never lose a count
+        update(RefundAttempt)
+        .where(RefundAttempt.id == attempt_id, RefundAttempt.status.in_(LIVE))  # type: ignore[attr-defined]
+        .values(sends=RefundAttempt.sends + 1)
+    ).rowcount
+    if counted != 1:
         return None
-    refund = session.get(RefundCase, attempt.refund_case_id)
+    attempt = session.get(RefundAttempt, attempt_id)
+    refund = session.get(RefundCase, attempt.refund_case_id) if attempt else None
     snap = session.get(OrderSnapshot, refund.order_snapshot_id) if refund else None
-    assert refund is not None and snap is not None
-    attempt.sends += 1
-    session.add(attempt)
+    assert attempt is not None and refund is not None and snap is not None
     return SendOrder(attempt.idempotency_key, snap.payment_reference, attempt.amount, attempt.currency, refund.id, refund.number or "")
 
 
