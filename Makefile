@@ -21,11 +21,12 @@ export XDG_CONFIG_HOME := $(CACHE)/config
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install migrate seed bench browsers services clean help
+.PHONY: run test install migrate seed bench bench-approvals bench-overview seed-large browsers services clean help
 
 help:
 	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000"
 	@echo "make test   install, then run the whole test suite with coverage"
+	@echo "make bench  approvals benchmark; overview benchmark after 'make seed-large'"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,20 @@ services:
 
 test: install browsers services
 	bash tests/run_all.sh
+
+# Benchmarks print figures; they are never pass/fail tests.
+bench: bench-approvals bench-overview
+
+bench-approvals: install
+	$(PY) bench/approvals.py
+
+# 1,000,000 support cases, 300,000 refund cases, 100,000 customers in data/large.db.
+seed-large: install
+	$(PY) -m support_app.seed_large --path data/large.db
+
+bench-overview: install
+	@[ -f data/large.db ] || { echo "data/large.db is missing: run 'make seed-large' first"; exit 1; }
+	$(PY) bench/overview.py --path data/large.db
 
 clean:
 	rm -rf .web .states data/test-* .pytest_cache .coverage htmlcov

@@ -6,7 +6,7 @@ import reflex as rx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from support_app.api import gateway_webhook
+from support_app.api import export, gateway_webhook
 from support_app.integrations.gateway_sandbox import create_gateway_app
 from support_app.integrations.orders_sandbox import create_orders_app
 from support_app.pages import (  # noqa: F401  (registers pages)
@@ -17,6 +17,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     metrics,
     new_case,
     orders,
+    overview,
     refund_detail,
     refund_new,
     refund_queue,
@@ -27,7 +28,7 @@ from support_app.settings import get_settings
 
 def _backend_routes() -> Starlette:
     settings = get_settings()
-    routes: list = list(gateway_webhook.routes)
+    routes: list = [*gateway_webhook.routes, *export.routes]
     if settings.sandbox_enabled:
         faults = settings.sandbox_faults_enabled and settings.environment != "production"
         routes += [

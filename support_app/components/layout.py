@@ -18,10 +18,17 @@ def nav_bar() -> rx.Component:
         rx.cond(
             AppState.is_agent,
             rx.hstack(_link("Case queue", "/queue", "nav-queue"), _link("Refund queue", "/refunds", "nav-refunds"),
+                _link("Cases", "/overview/cases", "nav-overview-cases"),
+                _link("Refunds", "/overview/refunds", "nav-overview-refunds"),
                 _link("Metrics", "/metrics", "nav-metrics"),
                 spacing="4",
             ),
-            rx.hstack(_link("My orders", "/orders", "nav-orders"), _link("My cases", "/cases", "nav-cases"), spacing="4"),
+            rx.hstack(
+                _link("My orders", "/orders", "nav-orders"),
+                _link("My cases", "/cases", "nav-cases"),
+                _link("My refunds", "/overview/refunds", "nav-overview-refunds"),
+                spacing="4",
+            ),
         ),
         rx.text(AppState.user_name, size="2", color_scheme="gray", id="nav-user"),
         rx.button("Sign out", on_click=AppState.sign_out, variant="soft", size="1", id="sign-out"),

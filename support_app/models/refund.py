@@ -19,6 +19,19 @@ class RefundCase(SQLModel, table=True):
         Index("ix_refund_cases_status_requested", "status", "requested_at"),
         # A double-clicked submit carries the same key: the second finds the first.
         UniqueConstraint("customer_id", "request_key", name="uq_refund_cases_request_key"),
+        # Keyset pagination of the overviews (migration 0003): (filter, sort, id).
+        Index("ix_refund_cases_requested_id", "requested_at", "id"),
+        Index("ix_refund_cases_updated_id", "updated_at", "id"),
+        Index("ix_refund_cases_amount_id", "amount", "id"),
+        Index("ix_refund_cases_status_requested_id", "status", "requested_at", "id"),
+        Index("ix_refund_cases_status_updated_id", "status", "updated_at", "id"),
+        Index("ix_refund_cases_status_amount_id", "status", "amount", "id"),
+        Index("ix_refund_cases_customer_requested_id", "customer_id", "requested_at", "id"),
+        Index("ix_refund_cases_customer_updated_id", "customer_id", "updated_at", "id"),
+        Index("ix_refund_cases_customer_amount_id", "customer_id", "amount", "id"),
+        Index("ix_refund_cases_reason_requested_id", "reason", "requested_at", "id"),
+        Index("ix_refund_cases_reason_updated_id", "reason", "updated_at", "id"),
+        Index("ix_refund_cases_reason_amount_id", "reason", "amount", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -15,6 +15,15 @@ class SupportCase(SQLModel, table=True):
         Index("ix_support_cases_status_created", "status", "created_at"),
         Index("ix_support_cases_assignee_status", "assignee_id", "status"),
         Index("ix_support_cases_updated", "updated_at"),
+        # Keyset pagination of the overviews (migration 0003): (filter, sort, id).
+        Index("ix_support_cases_created_id", "created_at", "id"),
+        Index("ix_support_cases_updated_id", "updated_at", "id"),
+        Index("ix_support_cases_status_created_id", "status", "created_at", "id"),
+        Index("ix_support_cases_status_updated_id", "status", "updated_at", "id"),
+        Index("ix_support_cases_customer_created_id", "customer_id", "created_at", "id"),
+        Index("ix_support_cases_customer_updated_id", "customer_id", "updated_at", "id"),
+        Index("ix_support_cases_assignee_created_id", "assignee_id", "created_at", "id"),
+        Index("ix_support_cases_assignee_updated_id", "assignee_id", "updated_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

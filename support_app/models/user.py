@@ -10,6 +10,7 @@ from support_app.models.base import UTCDateTime, utcnow
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_full_name", "full_name"),)  # customer-name prefix search
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, sa_column_kwargs={"unique": True}, nullable=False)

@@ -240,3 +240,11 @@ def create_user(
     except IntegrityError:
         raise DomainError(ErrorCode.EMAIL_TAKEN, fields={"email": "An account with that email already exists."}) from None
     return _view(user)
+
+
+def active_user(session: Session, user_id: int) -> UserView:
+    """The user behind a short-lived token (e.g. a download), re-read now."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise DomainError(ErrorCode.TOKEN_INVALID)
+    return _view(user)

@@ -63,6 +63,8 @@ def app_server(tmp_path_factory):
         SUPPORT_PAYMENT_GATEWAY_URL=f"{base}/sandbox/gateway",
         SUPPORT_GATEWAY_WEBHOOK_URL=f"{base}/api/gateway/webhook",
         SUPPORT_ORDER_CACHE_SECONDS="0",
+        # The stories open many cases as the same customers; the limit has its own service tests.
+        SUPPORT_CASE_CREATE_MAX="1000",
     )
     if os.environ.get("BROWSER_STATE_REDIS") == "1":
         env["REFLEX_REDIS_URL"] = os.environ.get("TEST_REFLEX_REDIS_URL", "redis://127.0.0.1:6379/14")

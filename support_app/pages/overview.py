@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import local_time, status_badge
+from support_app.components.layout import page_shell
+from support_app.domain.case_rules import STATUS_LABELS
+from support_app.domain.overview_rules import DEFAULT_PAGE_SIZE, PAGE_SIZES
+from support_app.domain.refund_rules import REASON_LABELS
+from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS
+from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
+from support_app.state.base import AppState
+from support_app.state.overview import OverviewState as O
+
+
+def _input(name: str, placeholder: str, type_: str = "text") -> rx.Component:
+    return rx.input(name=name, id=f"f-{name}", placeholder=placeholder, type=type_, default_value=O.params.get(name, ""),
+                    key=O.params.get(name, "") + name, width="10rem")
+
+
+def _status_boxes(labels: dict) -> rx.Component:
+    return rx.hstack(
+        *[
+            rx.el.label(
+                rx.el.input(type="checkbox", name=f"status_{s.value}", id=f"f-status-{s.value}",
+                            default_checked=O.statuses.contains(s.value), key=O.statuses.to_string() + s.value),
+                " " + label,
+                style={"fontSize": "0.85rem", "marginRight": "0.6rem"},
+            )
+            for s, label in labels.items()
+        ],
+        wrap="wrap",
+    )
+
+
+def _select(name: str, options: list[tuple[str, str]], default: str = "") -> rx.Component:
+    return rx.el.select(*[rx.el.option(label, value=value) for value, label in options], name=name, id=f"f-{name}",
+                        default_value=O.params.get(name, default or options[0][0]), key=O.params.get(name, "") + name,
+                        style={"padding": "0.35rem"})
+
+
+def _filters(refund: bool) -> rx.Component:
+    sorts = [("created", "Created"), ("updated", "Updated")] + ([("amount", "Amount")] if refund else [])
+    return rx.form(
+        rx.vstack(
+            _status_boxes(REFUND_STATUS_LABELS if refund else STATUS_LABELS),
+            rx.hstack(
+                _input("q", "Number, order id or email"),
+                _input("customer", "Customer email or name"),
+                _input("order_id", "Order id"),
+                _input("date_from", "From", "date"),
+                _input("date_to", "To", "date"),
+                *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()]),
+                   _input("amount_min", "Min amount"), _input("amount_max", "Max amount")] if refund
+                  else [rx.cond(AppState.is_agent, _select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]))]),
+                _select("sort", sorts),
+                _select("direction", [("desc", "Newest first"), ("asc", "Oldest first")]),
+                _select("size", [(str(n), f"{n} per page") for n in PAGE_SIZES], default=str(DEFAULT_PAGE_SIZE)),
+                wrap="wrap",
+                spacing="2",
+            ),
+            rx.hstack(
+                rx.button("Apply", type="submit", id="apply-filters"),
+                rx.button("Clear", type="button", variant="soft", on_click=O.clear, id="clear-filters"),
+                rx.button("Export CSV", type="button", variant="outline", on_click=O.export, id="export-csv"),
+                spacing="2",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=O.apply,
+        width="100%",
+    )
+
+
+def _case_row(row: rx.Var[SupportOverviewRow]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(row.number, href="/cases/" + row.id.to_string())),
+        rx.table.cell(status_badge(row.status, row.status_label)),
+        rx.table.cell(row.subject),
+        rx.table.cell(row.customer_name),
+        rx.table.cell(row.order_id),
+        rx.table.cell(row.assignee_name),
+        rx.table.cell(local_time(row.created_at)),
+        rx.table.cell(local_time(row.updated_at)),
+        class_name="overview-row",
+    )
+
+
+def _refund_row(row: rx.Var[RefundOverviewRow]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(row.number, href="/refunds/" + row.id.to_string())),
+        rx.table.cell(status_badge(row.status, row.status_label)),
+        rx.table.cell(row.reason_label),
+        rx.table.cell(row.amount),
+        rx.table.cell(row.customer_name),
+        rx.table.cell(rx.link(row.case_number, href="/cases/" + row.case_id.to_string())),
+        rx.table.cell(local_time(row.requested_at)),
+        class_name="overview-row",
+    )
+
+
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.text(O.count_text, " matching", size="2", id="overview-count"),
+        rx.spacer(),
+        rx.cond(O.prev_href != "", rx.link(rx.button("← Previous", variant="soft"), href=O.prev_href, id="prev-page")),
+        rx.cond(O.next_href != "", rx.link(rx.button("Next →", variant="soft"), href=O.next_href, id="next-page")),
+        width="100%",
+        align="center",
+    )
+
+
+def _table(headers: list[str], body: rx.Component) -> rx.Component:
+    return rx.box(
+        rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])), rx.table.body(body),
+                      size="1", width="100%"),
+        overflow_x="auto",
+        width="100%",
+    )
+
+
+def _problems() -> rx.Component:
+    return rx.cond(O.problems.length() > 0, rx.callout(rx.foreach(O.problems.values(), lambda p: rx.text(p, size="1")),
+                                                       color_scheme="amber", icon="info", id="overview-problems"))
+
+
+@rx.page(route="/overview/cases", title="Support cases · Support & Refunds", on_load=[AppState.require_user, O.load])
+def cases_overview() -> rx.Component:
+    return page_shell(
+        _filters(False), _problems(), _pager(),
+        _table(["Case", "Status", "Subject", "Customer", "Order", "Assignee", "Created", "Updated"], rx.foreach(O.cases, _case_row)),
+        _pager(),
+        title="Support cases",
+    )
+
+
+@rx.page(route="/overview/refunds", title="Refund cases · Support & Refunds", on_load=[AppState.require_user, O.load])
+def refunds_overview() -> rx.Component:
+    return page_shell(
+        _filters(True), _problems(), _pager(),
+        _table(["Refund", "Status", "Reason", "Amount", "Customer", "Case", "Requested"], rx.foreach(O.refunds, _refund_row)),
+        _pager(),
+        title="Refund cases",
+    )

@@ -1,0 +1,822 @@
+"""A large, realistic dataset in a separate SQLite file, for measuring list pages.
+
+    python -m support_app.seed_large                 # 100k customers, 1M cases, 300k refunds
+    python -m support_app.seed_large --small         # 20k cases: a quick check
+    python -m support_app.seed_large --path data/x.db --cases 200000 --refunds 60000 --seed 7
+
+The file (default ``data/large.db``) is created from scratch: Alembic migrates it to
+head, then the rows are bulk-inserted with the plain ``sqlite3`` module in large
+transactions (journal off and no fsync while loading; WAL is restored at the end).
+The non-unique secondary indexes the migrations made are dropped before the load and
+recreated afterwards with exactly the SQL recorded in ``sqlite_master`` (sorting once
+is much cheaper than millions of random B-tree inserts); unique indexes stay, so the
+constraints are checked during the load. ``ANALYZE`` runs at the end.
+
+What is generated (deterministic for a given ``--seed`` and run date):
+
+* 20 agents (``agent@example.com`` / ``agent2@example.com`` as in the demo, then
+  ``agent03@example.com`` …) and N customers with unique lower-case emails and unique
+  names. Every account's password is ``demo-pass-2026`` (one real argon2 hash, reused).
+* One order snapshot per case: 1–4 lines, mostly EUR, amounts in minor units with
+  ``amount_paid = Σ(qty·unit − discount + tax) + shipping + shipping_tax``.
+* Support cases created over the last two years (ids follow creation time, numbers
+  ``SC-%06d`` = id). Each case's life is simulated — first agent reply, an optional
+  wait on the customer, refunds, resolution, closing — and cut at "now", so recent
+  cases are open / in progress / waiting and old ones resolved or closed. Assignee,
+  ``first_response_at``, ``resolved_at``, ``closed_at``, ``updated_at`` (last
+  customer-visible change) and ``version`` follow from that history.
+* Messages (≈2.4 per case: the agent's first reply, customer replies, some internal
+  notes, a resolution reply) and case events (≈5 per case: created, assigned, each
+  status change, refund requested/updated). To keep the load within minutes the
+  ``reply``/``note`` events the app writes alongside each message are NOT generated.
+* Refund cases (``RF-%06d``) on distinct delivered orders, 1–2 items each (quantities
+  ≤ purchased, item amounts = the largest-first unit amounts of
+  ``refund_amounts.unit_amounts``, shipping added for the shop's fault or a whole-order
+  refund), requested inside the 14-day window; statuses follow the simulated decision
+  (approve → processing → refunded/failed, retry, abandon, reject, settle, cancel).
+  Refund events 2–4 each; attempts with unique idempotency keys for every refund that
+  reached processing — at most one live (pending/unknown/succeeded) attempt per refund.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import sqlite3
+import sys
+import time
+from bisect import bisect
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
+from math import log
+from pathlib import Path
+
+from support_app.domain.refund_amounts import unit_amounts
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PATH = ROOT / "data" / "large.db"
+PASSWORD = "demo-pass-2026"  # same as the demo accounts (services/demo_data.py)
+N_AGENTS = 20
+CHUNK = 25_000  # cases per transaction
+
+US = 1_000_000
+MIN = 60 * US
+HOUR = 3600 * US
+DAY = 24 * HOUR
+
+# ------------------------------------------------------------------ vocabularies
+
+FIRST = (
+    "Emma Liam Olivia Noah Ava Elijah Sophia Lucas Mia Mateo Amelia Leo Isla Hugo Chloe Oscar Zoe Felix Nora Jonas "
+    "Lena Finn Clara Elias Ida Theo Hanna Emil Alma Anton Greta Oskar Lotta Paul Marie Jan Lea Max Julia Ben "
+    "Sara Luca Alice Tom Eva David Nina Adam Laura Simon Anna Victor Elena Marco Sofia Pablo Lucia Diego Carmen Ivan "
+    "Maya Omar Leila Yusuf Aisha Ravi Priya Arjun Meera Kenji Yuki Hiro Mei Chen Li Wei Jin Tariq Fatima Samir "
+    "Ines Hector Rosa Bruno Irene Carlos Marta Andre Helena Rui Joana Nils Freya Erik Astrid Lars Ingrid Sven Tove"
+).split()
+LAST_A = (
+    "Ander Berg Carl Dahl Eck Falk Gold Hart Is Jo Kirch Lind Mo Nord Ost Peder Quist Ros Stahl Thal Ul Vik Wester Yng Zell"
+).split()
+LAST_B = (
+    "son sen man mann berg gren ström dal holm qvist lund wall ing feld stein bach hoff quist sted by"
+).split()
+LAST_B = [b.replace("ö", "o") for b in LAST_B]
+DOMAINS = ("mail.example", "post.example", "inbox.example", "web.example", "example.org", "example.net")
+AGENT_NAMES = [
+    ("agent@example.com", "Sam Rivera"), ("agent2@example.com", "Riley Park"), ("agent03@example.com", "Jordan Blake"),
+    ("agent04@example.com", "Casey Moreau"), ("agent05@example.com", "Alex Novak"), ("agent06@example.com", "Taylor Jensen"),
+    ("agent07@example.com", "Morgan Ruiz"), ("agent08@example.com", "Jamie Okafor"), ("agent09@example.com", "Robin Sato"),
+    ("agent10@example.com", "Avery Costa"), ("agent11@example.com", "Quinn Larsen"), ("agent12@example.com", "Drew Fischer"),
+    ("agent13@example.com", "Kai Andersson"), ("agent14@example.com", "Reese Moretti"), ("agent15@example.com", "Skyler Haddad"),
+    ("agent16@example.com", "Rowan Keller"), ("agent17@example.com", "Emerson Vidal"), ("agent18@example.com", "Hayden Brandt"),
+    ("agent19@example.com", "Parker Lindgren"), ("agent20@example.com", "Sage Mendes"),
+]
+NOUNS = (  # (sku stem, name, base price in minor units)
+    ("MUG", "ceramic mug", 1200), ("TEA", "tea sampler box", 2500), ("KETTLE", "electric kettle", 4900),
+    ("LAMP", "desk lamp", 3900), ("CUSH", "cushion cover", 1900), ("THROW", "wool throw", 5900),
+    ("VASE", "glass vase", 2900), ("PAN", "frying pan", 3500), ("KNIFE", "chef's knife", 6900),
+    ("BOARD", "chopping board", 2200), ("TOWEL", "bath towel", 1500), ("CANDLE", "scented candle", 1400),
+    ("BOTTLE", "water bottle", 1800), ("BAG", "tote bag", 2400), ("HEADPH", "wireless headphones", 8900),
+    ("CABLE", "charging cable", 1290), ("SPEAKER", "bluetooth speaker", 4990), ("PLANT", "plant pot", 1650),
+)
+ADJECTIVES = (("BLUE", "Blue"), ("GRN", "Green"), ("BLK", "Black"), ("WHT", "White"), ("RED", "Red"), ("OAK", "Oak"), ("GRY", "Grey"))
+PRODUCTS = [
+    (f"{stem}-{code}", f"{adj} {name}", base + 100 * ((i * 7 + j * 3) % 9) - 400 if base > 2000 else base)
+    for i, (stem, name, base) in enumerate(NOUNS)
+    for j, (code, adj) in enumerate(ADJECTIVES)
+]
+CURRENCIES = (("EUR", (19, 20, 21)), ("GBP", (20,)), ("USD", (0, 7, 8)))
+SYMBOL = {"EUR": "€", "GBP": "£", "USD": "$"}
+
+CATEGORIES = ("damaged_item", "wrong_item", "missing_item", "delivery", "billing", "return_refund", "other")
+CAT_WEIGHTS = (18, 10, 10, 24, 12, 16, 10)  # any case
+CAT_WEIGHTS_REFUND = (30, 18, 12, 8, 4, 26, 2)  # a case that gets a refund
+PRIORITIES = ("low", "normal", "high", "urgent")
+PRIO_WEIGHTS = (15, 60, 20, 5)
+SUBJECTS = {
+    "damaged_item": ("%s arrived damaged", "Broken %s", "Cracked %s in my parcel", "%s is scratched"),
+    "wrong_item": ("Wrong item instead of %s", "Received the wrong %s", "Not the %s I ordered"),
+    "missing_item": ("%s missing from my parcel", "Only part of my order arrived (%s)", "Where is my %s?"),
+    "delivery": ("Order %s has not arrived", "Delivery of %s is late", "Tracking for %s stopped updating"),
+    "billing": ("Charged twice for %s", "Question about my invoice for %s", "Wrong price charged for %s"),
+    "return_refund": ("I would like to return the %s", "Refund for %s", "Return label for %s"),
+    "other": ("Question about %s", "Help with %s", "Feedback on %s"),
+}
+DESCRIPTIONS = (
+    "Hello, my order %s arrived on time but there is a problem with the %s. Could you please help me?",
+    "Hi, I ordered the %s (order %s) and I am not happy with it. What are my options?",
+    "Good morning. Regarding order %s: the %s is not what I expected. Please advise.",
+    "Dear support, the %s from order %s needs your attention. Photos can be sent if needed.",
+    "Hi there, writing about %s. The %s is a gift and I need this sorted before the weekend, thanks!",
+)
+AGENT_REPLIES = (
+    "Thanks for reaching out, I'm sorry about this. I'm looking into it now.",
+    "Thank you for your message. Could you send us a photo of the item and the packaging?",
+    "Hello, I have checked your order and I will get back to you shortly with a solution.",
+    "Sorry for the trouble! I've escalated this with our warehouse team and will update you today.",
+)
+CUSTOMER_REPLIES = (
+    "Thanks, photos attached as requested.",
+    "Any news on this? It has been a few days.",
+    "Yes, that works for me. Thank you!",
+    "The parcel box was also damaged, see the pictures.",
+    "I checked with my neighbours, nothing was left with them.",
+)
+NOTES = (
+    "Checked with the warehouse: packing issue on that shift.",
+    "Carrier confirms the parcel was scanned at the depot. Waiting for their investigation.",
+    "Repeat customer, goodwill is fine if needed.",
+    "Photo shows clear transport damage.",
+    "Possible duplicate of an earlier contact, verified: it is not.",
+)
+RESOLUTIONS = (
+    "Glad we could sort this out. I'm closing this case now; reply if you need anything else.",
+    "Everything should be settled now. Have a great day!",
+    "The replacement is on its way. Thanks for your patience.",
+)
+REASON_BY_CATEGORY = {
+    "damaged_item": ("damaged",), "wrong_item": ("wrong_item",), "missing_item": ("not_received", "other"),
+    "delivery": ("not_received",), "billing": ("other",), "return_refund": ("changed_mind", "not_as_described", "changed_mind"),
+    "other": ("other", "not_as_described"),
+}
+SHOP_FAULT = ("wrong_item", "not_received")
+REFUND_NOTES = ("Box was crushed on arrival.", "Please refund to my card.", "I already sent it back.", "Size was wrong.")
+REJECT = (
+    ("outside_policy", "Outside our refund policy", "Unfortunately this item is excluded from returns."),
+    ("no_evidence", "We could not confirm the problem", "We could not see any damage on the photos you sent."),
+    ("item_not_returned", "The item was not returned", "We have not received the item back at our warehouse."),
+    ("duplicate", "Duplicate request", "This was already refunded under another request."),
+)
+SETTLE = (
+    ("store_credit", "Store credit"), ("replacement", "Replacement"),
+    ("manual_transfer", "Manual transfer"), ("goodwill", "Goodwill gesture"),
+)
+DECLINES = (
+    ("card_expired", "The card used for the payment has expired."),
+    ("insufficient_funds", "The issuing bank declined the refund."),
+    ("processing_error", "The gateway could not process the refund."),
+)
+
+# ------------------------------------------------------------------ timestamps
+
+_D3 = [f"{i:03d}" for i in range(1000)]
+_MS = [f"{m:02d}:{s:02d}." for m in range(60) for s in range(60)]
+
+
+class Clock:
+    """Integer microseconds since the epoch → SQLAlchemy's SQLite text, fast.
+
+    ``'2026-11-22 00:24:37.889784'`` is what the UTCDateTime columns hold (naive UTC).
+    """
+
+    def __init__(self, first_us: int, last_us: int) -> None:
+        self.h0 = first_us // HOUR
+        start = datetime.fromtimestamp(self.h0 * 3600, UTC)
+        hours = last_us // HOUR - self.h0 + 2
+        self.hours = [(start + timedelta(hours=i)).strftime("%Y-%m-%d %H:") for i in range(hours)]
+
+    def fmt(self, t: int) -> str:
+        s = t // US
+        u = t - s * US
+        return self.hours[s // 3600 - self.h0] + _MS[s % 3600] + _D3[u // 1000] + _D3[u % 1000]
+
+
+def money(amount: int, currency: str) -> str:
+    return f"{SYMBOL[currency]}{amount // 100:,}.{amount % 100:02d}"
+
+
+def weighted(rng: random.Random, values, weights):
+    cum = list(accumulate(weights))
+    total = cum[-1]
+    r = rng.random
+
+    def pick():
+        return values[bisect(cum, r() * total)]
+
+    return pick
+
+
+# ------------------------------------------------------------------ schema helpers
+
+def migrate(path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["url"] = f"sqlite:///{path}"
+    command.upgrade(cfg, "head")
+
+
+def secondary_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX sql) of every explicit non-unique index (kept verbatim)."""
+    rows = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
+    ).fetchall()
+    return [(name, sql) for name, sql in rows if not sql.upper().startswith("CREATE UNIQUE")]
+
+
+INSERT = {
+    "users": "INSERT INTO users (id, email, full_name, role, password_hash, order_customer_id, is_active, created_at) "
+             "VALUES (?,?,?,?,?,?,1,?)",
+    "order_snapshots": "INSERT INTO order_snapshots (id, order_id, customer_id, currency, placed_at, delivered_at, "
+                       "shipping_amount, shipping_tax, amount_paid, payment_reference, fetched_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    "order_lines": "INSERT INTO order_lines (id, snapshot_id, line_id, sku, name, quantity, unit_price, discount_total, tax_total) "
+                   "VALUES (?,?,?,?,?,?,?,?,?)",
+    "support_cases": "INSERT INTO support_cases (id, number, customer_id, order_snapshot_id, subject, description, category, "
+                     "priority, status, assignee_id, version, created_at, updated_at, first_response_at, resolved_at, closed_at) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "case_messages": "INSERT INTO case_messages (case_id, author_id, visibility, body, created_at) VALUES (?,?,?,?,?)",
+    "case_events": "INSERT INTO case_events (case_id, actor_id, kind, from_status, to_status, detail, internal, created_at) "
+                   "VALUES (?,?,?,?,?,?,?,?)",
+    "refund_cases": "INSERT INTO refund_cases (id, number, support_case_id, order_snapshot_id, customer_id, status, reason, note, "
+                    "amount, shipping_amount, currency, request_key, abandoned, gateway_reference, failure_reason, decided_by, "
+                    "decision_code, decision_note, settled_amount, version, requested_at, created_at, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "refund_items": "INSERT INTO refund_items (refund_case_id, order_line_id, quantity, unit_amounts, amount) VALUES (?,?,?,?,?)",
+    "refund_events": "INSERT INTO refund_events (refund_case_id, actor_id, kind, from_status, to_status, detail, created_at) "
+                     "VALUES (?,?,?,?,?,?,?)",
+    "refund_attempts": "INSERT INTO refund_attempts (refund_case_id, idempotency_key, status, amount, currency, gateway_reference, "
+                       "error_code, error_message, sends, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+}
+
+
+# ------------------------------------------------------------------ generator
+
+class Generator:
+    def __init__(self, customers: int, cases: int, refunds: int, seed: int, now_us: int, password_hash: str) -> None:
+        self.n_customers, self.n_cases, self.n_refunds = customers, cases, refunds
+        self.rng = random.Random(seed)
+        self.now = now_us
+        self.start = now_us - 730 * DAY
+        self.clock = Clock(self.start - 4 * 365 * DAY, now_us)
+        self.password_hash = password_hash
+        self.tables: dict[str, list] = {name: [] for name in INSERT}
+        self.counts: dict[str, int] = dict.fromkeys(INSERT, 0)
+        self.seed = seed
+        self.refund_id = 0
+        self.refunds_left = refunds
+        self.cases_left = cases
+        self.status_counts: dict[str, int] = {}
+        self.refund_status_counts: dict[str, int] = {}
+        rng = self.rng
+        self.pick_category = weighted(rng, CATEGORIES, CAT_WEIGHTS)
+        self.pick_category_refund = weighted(rng, CATEGORIES, CAT_WEIGHTS_REFUND)
+        self.pick_priority = weighted(rng, PRIORITIES, PRIO_WEIGHTS)
+        self.pick_lines = weighted(rng, (1, 2, 3, 4), (45, 30, 15, 10))
+        self.pick_qty = weighted(rng, (1, 2, 3, 4, 5), (65, 22, 9, 3, 1))
+        self.pick_currency = weighted(rng, CURRENCIES, (85, 10, 5))
+        # Some agents handle far more cases than others.
+        self.pick_agent = weighted(rng, list(range(1, N_AGENTS + 1)), [30 - i for i in range(N_AGENTS)])
+
+    # -------------------------------------------------------------- chunks
+    def chunk(self, k: int, first: int, last: int) -> tuple[dict[str, list], dict[str, int], dict[str, int]]:
+        """Cases ``first..last`` (inclusive) with everything hanging off them.
+
+        A chunk depends only on (seed, k, first, last, sizes, now), never on another
+        chunk, so chunks can be made in parallel and the file is the same either way:
+        its own random stream, its exact share of the refunds (selection sampling inside
+        the chunk), refund ids from its share's start, order-line ids ``4·(case-1)+n``.
+        """
+        self.rng.seed(self.seed * 1_000_003 + k)  # the pickers hold rng.random: they follow
+        before = self.n_refunds * (first - 1) // self.n_cases
+        self.refund_id = before
+        self.refunds_left = self.n_refunds * last // self.n_cases - before
+        self.cases_left = last - first + 1
+        self.status_counts, self.refund_status_counts = {}, {}
+        for cid in range(first, last + 1):
+            self.case(cid)
+        tables = self.tables
+        self.tables = {name: [] for name in INSERT}
+        return tables, self.status_counts, self.refund_status_counts
+
+    # -------------------------------------------------------------- users
+    def users(self) -> None:
+        fmt, rows = self.clock.fmt, self.tables["users"]
+        t_agents = self.start - 400 * DAY
+        for i, (email, name) in enumerate(AGENT_NAMES[:N_AGENTS], start=1):
+            rows.append((i, email, name, "agent", self.password_hash, None, fmt(t_agents + i * HOUR)))
+        # A bijection from customer number to (first, middle initial, last name): unique names.
+        n_last = len(LAST_A) * len(LAST_B)
+        space = len(FIRST) * 26 * n_last
+        if self.n_customers > space:
+            raise SystemExit(f"at most {space} customers have unique names")
+        step = 7_919_993 % space or 1
+        while _gcd(step, space) != 1:
+            step += 1
+        r = self.rng.random
+        for k in range(self.n_customers):
+            c = (k * step + 12_345) % space
+            first = FIRST[c % len(FIRST)]
+            c //= len(FIRST)
+            initial = chr(65 + c % 26)
+            c //= 26
+            last = LAST_A[c // len(LAST_B)] + LAST_B[c % len(LAST_B)]
+            uid = N_AGENTS + 1 + k
+            email = f"{first}.{initial}.{last}@{DOMAINS[k % len(DOMAINS)]}".lower()
+            created = self.start - int(r() * 3 * 365 * DAY)
+            rows.append((uid, email, f"{first} {initial}. {last}", "customer", self.password_hash, f"LC-{100000 + k}", fmt(created)))
+
+    def pick_customer(self) -> int:
+        """Customer user id; a third of the cases come from a skewed group of frequent customers."""
+        r = self.rng.random
+        n = self.n_customers
+        k = int(n * r() ** 1.5) if r() < 0.3 else int(n * r())
+        return N_AGENTS + 1 + min(k, n - 1)
+
+    # -------------------------------------------------------------- one case
+    def case(self, cid: int) -> None:
+        rng = self.rng
+        r = rng.random
+        fmt = self.clock.fmt
+        now = self.now
+        T = self.tables
+
+        def choice(seq):
+            return seq[int(r() * len(seq))]
+
+        span = self.now - 2 * HOUR - self.start
+        t0 = self.start + (span * cid) // self.n_cases - int(r() * (span // self.n_cases))  # increasing with id
+
+        # Refund on this case? Selection sampling: exactly n_refunds distinct cases.
+        has_refund = self.refunds_left > 0 and r() * self.cases_left < self.refunds_left
+        self.cases_left -= 1
+        if has_refund:
+            self.refunds_left -= 1
+        category = self.pick_category_refund() if has_refund else self.pick_category()
+        customer = self.pick_customer()
+
+        # ---- order snapshot
+        currency, rates = self.pick_currency()
+        rate = choice(rates)
+        undelivered = not has_refund and category in ("delivery", "missing_item") and r() < 0.4
+        delivered = None if undelivered else t0 - int((0.1 + r() * 11.5) * DAY)
+        placed = (delivered or t0) - int((1 + r() * 5) * DAY)
+        cust_k = customer - N_AGENTS
+        order_id = f"ORD-{100000 + cust_k}-{cid}"
+        lines = []
+        items_total = 0
+        for n in range(1, self.pick_lines() + 1):
+            sku, name, price = choice(PRODUCTS)
+            qty = self.pick_qty()
+            unit = price + (int(r() * 5) - 2) * 50 if r() < 0.3 else price
+            discount = (qty * unit * choice((5, 10, 15, 20))) // 100 if r() < 0.25 else 0
+            tax = ((qty * unit - discount) * rate + 50) // 100
+            line_pk = 4 * (cid - 1) + n  # at most 4 lines: ids stay unique whatever the chunking
+            lines.append((line_pk, f"L{n}", name, qty, unit, discount, tax))
+            T["order_lines"].append((line_pk, cid, f"L{n}", sku, name, qty, unit, discount, tax))
+            items_total += qty * unit - discount + tax
+        shipping = 0 if r() < 0.3 else choice((395, 495, 695, 995))
+        shipping_tax = (shipping * rate + 50) // 100
+        paid = items_total + shipping + shipping_tax
+        T["order_snapshots"].append((
+            cid, order_id, customer, currency, fmt(placed), None if delivered is None else fmt(delivered),
+            shipping, shipping_tax, paid, f"PAY-{order_id[4:]}", fmt(t0),
+        ))
+
+        # ---- the case's history, simulated in full, then cut at now
+        number = f"SC-{cid:06d}"
+        product = lines[0][2].lower()
+        subject = choice(SUBJECTS[category]) % (order_id if category == "delivery" else product)
+        if r() < 0.5:
+            description = choice(DESCRIPTIONS[:1] + DESCRIPTIONS[2:3]) % (order_id, product)
+        else:
+            description = choice(DESCRIPTIONS[1:2] + DESCRIPTIONS[3:]) % (product, order_id)
+        agent = self.pick_agent()
+        ev: list[tuple] = [(t0, customer, "created", None, "open", None, 0, True)]  # (t, actor, kind, from, to, detail, internal, visible)
+        msgs: list[tuple] = []
+        withdrawn = not has_refund and r() < 0.02
+        if withdrawn:
+            ev.append((t0 + int((0.2 + r() * 20) * HOUR), customer, "status_changed", "open", "closed", "No longer needed", 0, True))
+            last = t0
+        else:
+            # First reply: usually within hours, in busy weeks days later; a few are forgotten.
+            backlog = r()
+            mean_wait = 6 * HOUR if backlog < 0.85 else 4 * DAY if backlog < 0.998 else 3 * 365 * DAY
+            t_first = t0 + int((5 + r() * 60) * MIN) + int(-mean_wait * _log(r()))
+            # Mostly assigned when an agent picks the case up; some triaged to someone early.
+            t_assign = t_first - int((1 + r() * 20) * MIN) if r() < 0.8 else t0 + int((2 + r() * 120) * MIN)
+            t_assign = max(t_assign, t0 + US)
+            ev.append((t_assign, agent, "assigned", None, None, AGENT_NAMES[agent - 1][1], 0, True))
+            ev.append((t_first, agent, "status_changed", "open", "in_progress", None, 0, True))
+            msgs.append((t_first, agent, "public", choice(AGENT_REPLIES)))
+            last = t_first
+            if r() < 0.3:
+                t_wait = t_first + int((1 + r() * 60) * MIN)
+                ev.append((t_wait, agent, "status_changed", "in_progress", "waiting_on_customer", "Asked for photos", 0, True))
+                if r() < 0.95:
+                    t_back = t_wait + int((0.5 + r() * 48) * HOUR)
+                    msgs.append((t_back, customer, "public", choice(CUSTOMER_REPLIES)))
+                    ev.append((t_back, customer, "status_changed", "waiting_on_customer", "in_progress", "customer replied", 0, True))
+                    last = t_back
+                else:
+                    last = None  # the customer never answered: the case waits for ever
+            elif r() < 0.35:
+                t_c = t_first + int((0.5 + r() * 30) * HOUR)
+                msgs.append((t_c, customer, "public", choice(CUSTOMER_REPLIES)))
+                last = t_c
+            if r() < 0.25:
+                t_note = t_first + int(r() * 20 * HOUR)
+                msgs.append((t_note, agent, "internal", choice(NOTES)))
+
+        # ---- refund
+        if has_refund:
+            t_req = t0 + int((1 + r() * 600) * MIN)
+            if t_req >= now:  # a case opened just now: its request came in meanwhile
+                t_req = t0 + int((now - t0) * r())
+            t_req = min(t_req, delivered + 14 * DAY - MIN)  # inside the window
+            t_end = self.refund(cid, customer, agent, t_req, max(t_req, t_first), delivered, currency, category, lines, shipping + shipping_tax, paid, ev, msgs)
+            if last is not None:
+                last = max(last, t_end)
+
+        # ---- resolution and closing
+        if last is not None and not withdrawn:
+            stuck = r()
+            if stuck > 0.005:  # a few stay in progress for ever
+                t_res = last + int((0.5 + r() * 4) * HOUR) + int(-1.5 * DAY * _log(r()))
+                ev.append((t_res, agent, "status_changed", "in_progress", "resolved", None, 0, True))
+                if r() < 0.5:
+                    msgs.append((t_res, agent, "public", choice(RESOLUTIONS)))
+                if stuck > 0.10:  # most are closed: by the customer or after a week
+                    by_customer = r() < 0.4
+                    t_close = t_res + int((0.1 + r() * (2 if by_customer else 7)) * DAY)
+                    ev.append((t_close, customer if by_customer else agent, "status_changed", "resolved", "closed",
+                               "Thanks!" if by_customer else None, 0, True))
+
+        # ---- cut the story at now and derive the case row
+        status, assignee = "open", None
+        updated = t0
+        first_response = resolved_at = closed_at = None
+        version = 1
+        ce = T["case_events"]
+        ev.sort(key=_first)
+        for t, actor, kind, src, dst, detail, internal, visible in ev:
+            if t > now:
+                break
+            ce.append((cid, actor, kind, src, dst, detail, internal, fmt(t)))
+            if kind != "created":
+                version += 1
+                if visible:
+                    updated = t
+            if dst is not None and kind == "status_changed":
+                status = dst
+                if dst == "resolved":
+                    resolved_at = t
+                elif dst == "closed":
+                    closed_at = t
+            elif kind == "assigned":
+                assignee = actor
+        cm = T["case_messages"]
+        msgs.sort(key=_first)
+        for t, author, visibility, body in msgs:
+            if t > now:
+                break
+            cm.append((cid, author, visibility, body, fmt(t)))
+            version += 1
+            if visibility == "public":
+                updated = max(updated, t)
+                if first_response is None and author <= N_AGENTS:
+                    first_response = t
+        self.status_counts[status] = self.status_counts.get(status, 0) + 1
+        T["support_cases"].append((
+            cid, number, customer, cid, subject, description, category, self.pick_priority(), status, assignee, version,
+            fmt(t0), fmt(updated), None if first_response is None else fmt(first_response),
+            None if resolved_at is None else fmt(resolved_at), None if closed_at is None else fmt(closed_at),
+        ))
+
+    # -------------------------------------------------------------- one refund
+    def refund(self, cid, customer, agent, t_req, t_agent, delivered, currency, category, lines, shipping_total, paid, ev, msgs) -> int:
+        """Append the refund's rows (cut at now); add its case events and messages. Returns its last moment."""
+        rng = self.rng
+        r = rng.random
+        fmt = self.clock.fmt
+        now = self.now
+        T = self.tables
+        self.refund_id += 1
+        rid = self.refund_id
+        number = f"RF-{rid:06d}"
+        reason = _pick(r, REASON_BY_CATEGORY[category])
+
+        # items: 1 line, or 2 when the order has them; whole order → shipping comes back too
+        chosen = rng.sample(lines, 2) if len(lines) > 1 and r() < 0.3 else [_pick(r, lines)]
+        whole = len(chosen) == len(lines)
+        items_amount = 0
+        item_rows = []
+        for line_pk, _lid, _name, qty, unit, discount, tax in chosen:
+            q = qty if qty == 1 or r() < 0.5 else 1 + int(r() * qty)
+            whole = whole and q == qty
+            units = unit_amounts(qty, unit, discount, tax)[:q]
+            amount = sum(units)
+            items_amount += amount
+            item_rows.append((rid, line_pk, q, ",".join(map(str, units)), amount))
+        shipping_back = shipping_total if (whole or reason in SHOP_FAULT) else 0
+        total = items_amount + shipping_back
+        assert total <= paid
+        summary = f"{number} · {money(total, currency)}"
+
+        # decision path
+        x = r()
+        rev = [(t_req, customer, "requested", None, "requested", summary)]
+        cev = [(t_req, customer, "refund_requested", None, None, f"Requested refund {summary}", 0, True)]
+        attempts = []  # (created, outcome time, final status, error)
+        decided_by = code = note = settled = gateway_ref = None
+        t_dec = max(t_req, t_agent) + int((10 + r() * 2 * 24 * 60) * MIN)
+        if x < 0.07:  # the customer withdraws it
+            t_c = t_req + int((5 + r() * 600) * MIN)
+            rev.append((t_c, customer, "status_changed", "requested", "cancelled", None))
+            cev.append((t_c, customer, "refund_cancelled", None, None, f"Cancelled refund {number}", 0, True))
+            t_end = t_c
+        elif x < 0.19:  # rejected, with a message to the customer
+            rc, label, text = _pick(r, REJECT)
+            decided_by, code, note = agent, rc, text
+            rev.append((t_dec, agent, "status_changed", "requested", "rejected", label))
+            cev.append((t_dec, agent, "refund_update", None, None, f"Rejected refund {number}: {label}", 0, True))
+            msgs.append((t_dec, agent, "public", f"Refund {number} was not approved ({label}). {text}"))
+            t_end = t_dec
+        elif x < 0.28:  # settled another way
+            sc, label = _pick(r, SETTLE)
+            settled = total if r() < 0.8 else total + total // 10
+            decided_by, code, note = agent, sc, "Settled with the customer by phone."
+            text = f"{label} of {money(settled, currency)}"
+            rev.append((t_dec, agent, "status_changed", "requested", "settled", f"{text}: {note}"))
+            cev.append((t_dec, agent, "refund_update", None, None, f"Settled refund {number}: {text}", 0, True))
+            t_end = t_dec
+        else:  # approved and sent to the gateway
+            decided_by = agent
+            days = max(0, (t_req - delivered) // DAY)
+            when = f"{days} day{'s' if days != 1 else ''} after delivery" if days else "on the day of delivery"
+            rev.append((t_dec, agent, "status_changed", "requested", "approved", f"requested {when} — within window"))
+            slow = r() < 0.01  # the agent approved but it waited before being sent
+            t_send = t_dec + (int((1 + r() * 600) * MIN) if slow else 0)
+            rev.append((t_send, agent, "status_changed", "approved", "processing", "sent to the payment gateway"))
+            cev.append((t_dec, agent, "refund_update", None, None, f"Approved refund {number}", 0, True))
+            t = t_send
+            while True:
+                lag = int((0.3 + r() * 4) * US) if r() > 0.02 else int((0.2 + r() * 30) * HOUR)  # timeout → reconciled later
+                declined = r() < 0.07
+                err = _pick(r, DECLINES) if declined else None
+                attempts.append((t, t + lag, "failed" if declined else "succeeded", err, lag > HOUR))
+                t += lag
+                if not declined:
+                    gateway_ref = f"re_{rng.getrandbits(128):032x}"
+                    rev.append((t, None, "status_changed", "processing", "refunded", f"gateway reference {gateway_ref}"))
+                    cev.append((t, None, "refund_update", None, None, f"Refund {number} refunded: gateway reference {gateway_ref}", 0, True))
+                    break
+                rev.append((t, None, "status_changed", "processing", "failed", err[1]))
+                cev.append((t, None, "refund_update", None, None, f"Refund {number} failed: {err[1]}", 0, True))
+                y = r()
+                t_next = t + int((0.5 + r() * 30) * HOUR)
+                if y < 0.45 and len(attempts) < 3:  # retried with a new key
+                    rev.append((t_next, agent, "status_changed", "failed", "processing", "retried"))
+                    t = t_next
+                    continue
+                if y < 0.75:
+                    rev.append((t_next, agent, "abandoned", None, None, "Abandoned; items released"))
+                    t = t_next
+                elif y < 0.9:
+                    settled = total
+                    code, note = "manual_transfer", "Refunded by bank transfer instead."
+                    text = f"Manual transfer of {money(settled, currency)}"
+                    rev.append((t_next, agent, "status_changed", "failed", "settled", f"{text}: {note}"))
+                    cev.append((t_next, agent, "refund_update", None, None, f"Settled refund {number}: {text}", 0, True))
+                    t = t_next
+                break
+            t_end = t
+        ev.extend(cev)
+
+        # cut at now
+        status, version, updated, abandoned, failure = "requested", 1, t_req, 0, None
+        re_rows = T["refund_events"]
+        for t, actor, kind, src, dst, detail in rev:
+            if t > now:
+                break
+            re_rows.append((rid, actor, kind, src, dst, detail, fmt(t)))
+            version += 1
+            updated = t
+            if kind == "abandoned":
+                abandoned = 1
+            elif kind == "status_changed":
+                status = dst
+                if dst == "failed":
+                    failure = detail
+                elif src == "failed" and dst == "processing":
+                    failure = None
+        if status in ("requested", "cancelled"):
+            decided_by = None
+        if status not in ("rejected", "settled"):
+            code = note = None
+        if status != "settled":
+            settled = None
+        if status != "refunded":
+            gateway_ref = None
+        for n, (t_a, t_o, outcome, err, timed_out) in enumerate(attempts, start=1):
+            if t_a > now:
+                break
+            key = f"refund-{rid}-attempt-{n}-{rng.getrandbits(64):016x}"
+            if t_o <= now:
+                st, upd = outcome, t_o
+            else:
+                st, upd = ("unknown" if timed_out else "pending"), t_a
+            T["refund_attempts"].append((
+                rid, key, st, total, currency, gateway_ref if st == "succeeded" and status == "refunded" else None,
+                err[0] if st == "failed" else None, err[1] if st == "failed" else None,
+                (2 if timed_out else 1) if st != "pending" else 1, fmt(t_a), fmt(upd),
+            ))
+        self.refund_status_counts[status] = self.refund_status_counts.get(status, 0) + 1
+        T["refund_items"].extend(item_rows)
+        T["refund_cases"].append((
+            rid, number, cid, cid, customer, status, reason, _pick(r, REFUND_NOTES) if r() < 0.3 else None,
+            total, shipping_back, currency, f"{rng.getrandbits(128):032x}", abandoned, gateway_ref,
+            failure, decided_by, code, note, settled, version, fmt(t_req), fmt(t_req), fmt(updated),
+        ))
+        return t_end
+
+    # -------------------------------------------------------------- flushing
+    def flush(self, conn: sqlite3.Connection, tables: dict[str, list] | None = None) -> None:
+        """Insert ``tables`` (default: this generator's own buffers) in one transaction."""
+        tables = self.tables if tables is None else tables
+        conn.execute("BEGIN")
+        for name, rows in tables.items():
+            if rows:
+                conn.executemany(INSERT[name], rows)
+                self.counts[name] += len(rows)
+                rows.clear()
+        conn.execute("COMMIT")
+
+
+# A worker process's generator (multiprocessing: made once per process by _init_worker).
+_WORKER: Generator | None = None
+
+
+def _init_worker(*args) -> None:
+    global _WORKER
+    _WORKER = Generator(*args)
+
+
+def _make_chunk(k: int, first: int, last: int):
+    assert _WORKER is not None
+    return _WORKER.chunk(k, first, last)
+
+
+def _pick(r, seq):
+    return seq[int(r() * len(seq))]
+
+
+def _first(row: tuple) -> int:
+    return row[0]
+
+
+def _log(x: float) -> float:
+    return log(x) if x > 0 else -30.0
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+# ------------------------------------------------------------------ main
+
+def seed_large(path: Path, customers: int, cases: int, refunds: int, seed: int, keep_indexes: bool = False,
+               workers: int = 2) -> dict:
+    started = time.monotonic()
+    path = path.resolve()
+    from support_app.settings import get_settings
+
+    app_db = get_settings().database_url
+    if app_db.startswith("sqlite:///") and Path(app_db[len("sqlite:///"):]).resolve() == path:
+        raise SystemExit(f"{path} is the app's own database (SUPPORT_DATABASE_URL); choose another --path")
+    if refunds > cases:
+        raise SystemExit("--refunds cannot exceed --cases (one refund per case)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    def step(msg: str) -> None:
+        print(f"[{time.monotonic() - started:7.1f}s] {msg}", flush=True)
+
+    step(f"migrating {path} (alembic upgrade head)")
+    migrate(path)
+
+    from support_app.security.passwords import hash_password
+
+    password_hash = hash_password(PASSWORD)  # one real argon2id hash, reused by every account
+    now_us = int(time.time() // 60 * 60) * US
+    gen = Generator(customers, cases, refunds, seed, now_us, password_hash)
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute("PRAGMA cache_size=-1000000")  # 1 GB page cache while loading
+    dropped = [] if keep_indexes else secondary_indexes(conn)
+    for name, _sql in dropped:
+        conn.execute(f'DROP INDEX "{name}"')
+    if dropped:
+        step(f"dropped {len(dropped)} non-unique indexes for the load (recreated after)")
+
+    gen.users()
+    gen.flush(conn)
+    step(f"users: {customers} customers + {N_AGENTS} agents")
+
+    # Cases in chunks: made by `workers` processes (in order, a few ahead), inserted here.
+    chunks = [(k, first, min(cases, first + CHUNK - 1)) for k, first in enumerate(range(1, cases + 1, CHUNK))]
+    report_every = max(1, len(chunks) // 10)
+    init = (customers, cases, refunds, seed, now_us, password_hash)
+    pool = mp.get_context("fork").Pool(workers, _init_worker, init) if workers > 0 else None
+    if pool is None:
+        _init_worker(*init)
+    pending: deque = deque()
+    todo = iter(chunks)
+    try:
+        for done in range(1, len(chunks) + 1):
+            while len(pending) < (2 * workers if pool else 1):
+                spec = next(todo, None)
+                if spec is None:
+                    break
+                pending.append(pool.apply_async(_make_chunk, spec) if pool else spec)
+            item = pending.popleft()
+            tables, by_status, by_refund_status = item.get() if pool else _make_chunk(*item)
+            gen.flush(conn, tables)
+            for total, part in ((gen.status_counts, by_status), (gen.refund_status_counts, by_refund_status)):
+                for key, value in part.items():
+                    total[key] = total.get(key, 0) + value
+            if done % report_every == 0 or done == len(chunks):
+                c = gen.counts
+                step(f"cases {c['support_cases']:,}/{cases:,}  refunds {c['refund_cases']:,}  "
+                     f"messages {c['case_messages']:,}  events {c['case_events']:,}")
+    finally:
+        if pool is not None:
+            pool.terminate()
+    step(f"loaded {sum(gen.counts.values()):,} rows")
+
+    slow = []
+    for name, sql in dropped:
+        t = time.monotonic()
+        conn.execute(sql)
+        slow.append((time.monotonic() - t, name))
+    if dropped:
+        top = ", ".join(f"{n} {t:.1f}s" for t, n in sorted(slow, reverse=True)[:5])
+        step(f"recreated {len(dropped)} indexes (slowest: {top})")
+    conn.execute("PRAGMA optimize")
+    conn.execute("ANALYZE")
+    step("analyzed")
+    conn.execute("PRAGMA locking_mode=NORMAL")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    conn.close()
+    elapsed = time.monotonic() - started
+    size = path.stat().st_size
+    print()
+    for name, count in gen.counts.items():
+        print(f"  {name:18} {count:>12,}")
+    print(f"  case statuses      {dict(sorted(gen.status_counts.items()))}")
+    print(f"  refund statuses    {dict(sorted(gen.refund_status_counts.items()))}")
+    print(f"\n{path}: {size / 2**20:,.0f} MiB, journal_mode={mode}, total {elapsed:.1f}s")
+    print(f"Every account's password is {PASSWORD!r}; agents: agent@example.com, agent2@example.com, agent03..agent{N_AGENTS}@example.com")
+    return {"seconds": elapsed, "bytes": size, "counts": gen.counts}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m support_app.seed_large", description=__doc__.split("\n\n")[0])
+    p.add_argument("--path", type=Path, default=DEFAULT_PATH, help="SQLite file to (re)create (default data/large.db)")
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--cases", type=int, default=1_000_000)
+    p.add_argument("--refunds", type=int, default=300_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--small", action="store_true", help="20k cases, 6k refunds, 5k customers: a quick check")
+    p.add_argument("--keep-indexes", action="store_true", help="load with every index in place (slower)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="processes generating rows while this one inserts (0: all in this process)")
+    args = p.parse_args(argv)
+    if args.small:
+        args.customers, args.cases, args.refunds = 5_000, 20_000, 6_000
+    seed_large(args.path, args.customers, args.cases, args.refunds, args.seed, args.keep_indexes, args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

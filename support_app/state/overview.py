@@ -1,0 +1,78 @@
+"""Support and refund case overviews. The URL carries every filter, the sort, the
+page size and the page position, so a view can be shared and the back button works."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import reflex as rx
+
+from support_app.domain.errors import DomainError
+from support_app.domain.overview_rules import STATUSES, parse_overview_query
+from support_app.services import overview_queries
+from support_app.services.exports import export_link
+from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
+from support_app.services.runner import call
+from support_app.state.base import AppState
+
+PATHS = {"support": "/overview/cases", "refund": "/overview/refunds"}
+FILTER_FIELDS = ("date_from", "date_to", "customer", "order_id", "assignee", "reason", "amount_min", "amount_max",
+                 "q", "sort", "direction", "size")
+
+
+class OverviewState(AppState):
+    kind: str = "support"
+    cases: list[SupportOverviewRow] = []
+    refunds: list[RefundOverviewRow] = []
+    params: dict[str, str] = {}
+    statuses: list[str] = []
+    count_text: str = ""
+    next_href: str = ""
+    prev_href: str = ""
+    problems: dict[str, str] = {}
+    loaded: bool = False
+
+    def _href(self, params: dict[str, str]) -> str:
+        return PATHS[self.kind] + ("?" + urlencode(params) if params else "")
+
+    @rx.event
+    async def load(self):
+        self.kind = "refund" if self.router.url.path.rstrip("/").endswith("/refunds") else "support"
+        query = parse_overview_query(dict(self.router.url.query_parameters), self.kind)  # type: ignore[arg-type]
+        service = overview_queries.support_case_overview if self.kind == "support" else overview_queries.refund_case_overview
+        try:
+            caller = await self._caller()
+            page = await call(service, caller, query)
+        except DomainError as err:
+            return self._fail(err)
+        if self.kind == "support":
+            self.cases, self.refunds = page.rows, []
+        else:
+            self.cases, self.refunds = [], page.rows
+        base = query.to_params(cursor="")
+        self.params, self.statuses = base, list(query.statuses)
+        self.count_text, self.problems = page.count_text, {**query.problems, **page.problems}
+        self.next_href = self._href({**base, "cursor": page.next_cursor}) if page.next_cursor else ""
+        self.prev_href = self._href({**base, "cursor": page.prev_cursor}) if page.prev_cursor else ""
+        self.loaded = True
+
+    @rx.event
+    def apply(self, form: dict):
+        """The filter form: back into the URL, which reloads the page."""
+        params = {name: str(form.get(name, "")).strip() for name in FILTER_FIELDS if str(form.get(name, "")).strip()}
+        chosen = [s for s in STATUSES[self.kind] if form.get(f"status_{s}") in (True, "on", "true")]
+        if chosen:
+            params["status"] = ",".join(chosen)
+        return rx.redirect(self._href(params))
+
+    @rx.event
+    def clear(self):
+        return rx.redirect(PATHS[self.kind])
+
+    @rx.event
+    async def export(self):
+        try:
+            caller = await self._caller()
+        except DomainError as err:
+            return self._fail(err)
+        return rx.download(url=export_link(caller, "cases" if self.kind == "support" else "refunds", self.params))

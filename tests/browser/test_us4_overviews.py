@@ -1,0 +1,108 @@
+"""User story 4 in a real browser: filter, page, open a timeline, export exactly the rows."""
+
+from __future__ import annotations
+
+import csv
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import select
+
+from support_app.db import make_engine, session_scope
+from support_app.integrations.order_client import OrderClient
+from support_app.kv import MemoryKV
+from support_app.models import User
+from support_app.services import case_commands
+from support_app.services.auth_service import active_user
+from support_app.settings import get_settings
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def many_cases(app_server):
+    """16 of Alice's cases (12 left open) and 3 of Bob's, made through the services into the app's database."""
+    base, env = app_server
+    engine = make_engine(env["SUPPORT_DATABASE_URL"])
+    client = OrderClient(base_url=f"{base}/sandbox/orders", timeout_seconds=5, kv=MemoryKV())
+    with session_scope(engine) as s:
+        ids = {u.email: u.id for u in s.exec(select(User))}
+    users = {}
+    for email in ("alice@example.com", "bob@example.com", "agent@example.com"):
+        with session_scope(engine) as s:
+            users[email] = active_user(s, ids[email])
+    made = []
+    settings = get_settings()
+    limit, settings.case_create_max = settings.case_create_max, 1000  # this process's own limiter
+    for n in range(19):
+        who = "alice@example.com" if n < 16 else "bob@example.com"
+        order = "ORD-1001-1" if who.startswith("alice") else "ORD-1002-1"
+        with session_scope(engine, write=True) as s:
+            made.append(case_commands.create_case(
+                s, users[who], order, f"Overview case {n:02d}", "Something about this order needs a look.", "other",
+                client=client))
+    settings.case_create_max = limit
+    for case_id in made[:4]:  # four of Alice's are being worked on
+        with session_scope(engine, write=True) as s:
+            case_commands.change_status(s, users["agent@example.com"], case_id, "in_progress")
+    client.close()
+    engine.dispose()
+    return made
+
+
+def test_agent_filters_pages_opens_and_exports(sign_in, many_cases, tmp_path):
+    agent = sign_in("agent@example.com")
+    agent.locator("#nav-overview-cases").click()
+    agent.wait_for_url(re.compile(r"/overview/cases"))
+    agent.locator("#f-status-open").check()
+    agent.locator("#f-customer").fill("alice")
+    agent.locator("#f-q").fill("")
+    agent.locator("#f-size").select_option("10")
+    agent.locator("#apply-filters").click()
+    agent.wait_for_url(re.compile(r"status=open"))
+    params = parse_qs(urlparse(agent.url).query)
+    assert params["status"] == ["open"] and params["customer"] == ["alice"] and params["size"] == ["10"]
+
+    rows = agent.locator(".overview-row")
+    expect(rows).to_have_count(10)
+    count_text = agent.locator("#overview-count").first.inner_text()
+    total = int(count_text.split()[0].replace(",", ""))
+    assert total >= 10  # Alice's open cases from this module and any earlier test
+    assert all("Alice Martin" in rows.nth(i).inner_text() and "Open" in rows.nth(i).inner_text() for i in range(10))
+    first_page = [rows.nth(i).locator("a").first.inner_text() for i in range(10)]
+
+    agent.locator("#next-page").first.click()
+    agent.wait_for_url(re.compile(r"cursor="))
+    expect(rows).to_have_count(min(10, total - 10))
+    second_page = [rows.nth(i).locator("a").first.inner_text() for i in range(rows.count())]
+    assert not set(first_page) & set(second_page)
+    agent.go_back()  # the URL carries the page: back returns to page one
+    expect(rows.first.locator("a").first).to_have_text(first_page[0])
+
+    agent.locator(".overview-row a").first.click()
+    agent.wait_for_url(re.compile(r"/cases/\d+$"))
+    expect(agent.locator("#timeline")).to_contain_text("Opened the case")
+    agent.go_back()
+
+    with agent.expect_download() as download:
+        agent.locator("#export-csv").click()
+    path = tmp_path / "cases.csv"
+    download.value.save_as(path)
+    with open(path, newline="") as fh:
+        exported = list(csv.DictReader(fh))
+    assert len(exported) == total
+    assert {r["status"] for r in exported} == {"open"}
+    assert {r["customer_email"] for r in exported} == {"alice@example.com"}
+    assert len({r["number"] for r in exported}) == total
+
+
+def test_customer_overview_shows_only_her_own(sign_in, many_cases):
+    page = sign_in("bob@example.com")
+    page.goto("/overview/cases?size=100")
+    rows = page.locator(".overview-row")
+    expect(rows.first).to_be_visible()
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert texts and all("Bob Chen" in t for t in texts)
+    assert not any("Alice Martin" in t for t in texts)
