@@ -35,8 +35,11 @@ def test_statuses_are_allow_listed_per_kind():
 def test_dates_are_utc_days_inclusive():
     q = parse_overview_query({"date_from": "2026-03-05", "date_to": "2026-03-02"}, "support")  # swapped back
     assert (q.date_from, q.date_to) == (date(2026, 3, 2), date(2026, 3, 5))
-    assert q.created_from == datetime(2026, 3, 2, tzinfo=timezone.utc)
-    assert q.created_before == datetime(2026, 3, 6, tzinfo=timezone.utc)
+    assert q.day_from == datetime(2026, 3, 2, tzinfo=timezone.utc)
+    assert q.day_before == datetime(2026, 3, 6, tzinfo=timezone.utc)
+    assert q.date_field == "created"
+    assert parse_overview_query({"sort": "updated"}, "support").date_field == "updated"
+    assert parse_overview_query({"sort": "amount"}, "refund").date_field == "created"
     for bad in ("2026-02-30", "05/03/2026", "2026-3-5", "２０２６-03-05", "2026-03-05T00:00"):
         q = parse_overview_query({"date_from": bad}, "support")
         assert q.date_from is None and "date_from" in q.problems

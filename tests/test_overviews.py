@@ -157,6 +157,11 @@ FILTERS = [
     ("support", {"status": "open,resolved,closed"}, lambda r, d: r["status"] in ("open", "resolved", "closed")),
     ("support", {"date_from": "2026-03-02", "date_to": "2026-03-04"}, lambda r, d: DAY2 <= r["created"] < DAY4),
     ("support", {"date_from": "2026-03-04", "date_to": "2026-03-02"}, lambda r, d: DAY2 <= r["created"] < DAY4),
+    # Sorted by last update, the date range is on the last update too.
+    ("support", {"date_from": "2026-03-04", "sort": "updated"}, lambda r, d: r["updated"] >= DAY4.replace(day=4)),
+    ("refund", {"date_to": "2026-03-03", "sort": "updated", "direction": "asc"}, lambda r, d: r["updated"] < DAY4.replace(day=4)),
+    ("refund", {"date_from": "2026-03-02", "date_to": "2026-03-03", "sort": "created", "size": "10"},
+     lambda r, d: DAY2 <= r["created"] < DAY4.replace(day=4)),
     ("support", {"customer": "cust0000"}, lambda r, d: r["email"].startswith("cust0000")),
     ("support", {"customer": "ALICE"}, lambda r, d: r["name"].startswith("Alice")),
     ("support", {"customer": "chloé o'neil"}, lambda r, d: r["name"].startswith("Chloé O'Neil")),
@@ -174,6 +179,11 @@ FILTERS = [
     ("refund", {"reason": "damaged", "sort": "amount"}, lambda r, d: r["reason"] == "damaged"),
     ("refund", {"amount_min": "12.5", "amount_max": "30"}, lambda r, d: 1250 <= r["amount"] <= 3000),
     ("refund", {"amount_min": "100.00", "sort": "updated"}, lambda r, d: r["amount"] >= 10_000),
+    # Bounds on the sort key itself, with many rows tied on the bound value.
+    ("refund", {"amount_min": "12.5", "amount_max": "30", "sort": "amount", "direction": "asc"},
+     lambda r, d: 1250 <= r["amount"] <= 3000),
+    ("refund", {"amount_min": "13.50", "amount_max": "13.50", "sort": "amount"}, lambda r, d: r["amount"] == 1350),
+    ("refund", {"amount_max": "13.50", "sort": "amount"}, lambda r, d: r["amount"] <= 1350),
     ("refund", {"date_from": "2026-03-03", "sort": "amount", "direction": "asc"}, lambda r, d: r["created"] >= DAY2.replace(day=3)),
     ("refund", {"customer": "cust00002", "status": "refunded,settled,failed", "amount_max": "29.99"},
      lambda r, d: r["email"].startswith("cust00002") and r["status"] in ("refunded", "settled", "failed") and r["amount"] <= 2999),
@@ -211,6 +221,14 @@ def test_search_by_number_order_id_or_email(shared, kind, q, keep):
     want = expect(reference(engine, kind), keep=keep)
     assert want
     assert walk(engine, kind, {"q": q, "size": "10"}, data.agents[0]) == want
+
+
+def test_customer_text_matching_too_many_customers_asks_for_more(shared, monkeypatch):
+    engine, data = shared
+    monkeypatch.setattr(oq, "CUSTOMER_MATCH_LIMIT", 10)
+    assert len(load(engine, "support", {"customer": "cust0000"}, data.agents[0]).rows) == 25  # 9 customers
+    page = load(engine, "support", {"customer": "cust"}, data.agents[0])  # 25 customers
+    assert (page.rows, page.count_text) == ([], "0") and "type more" in page.problems["customer"]
 
 
 @pytest.mark.parametrize("q", ["SC-999999", "RF-999999", "nobody@example.com", "ORD-404"])

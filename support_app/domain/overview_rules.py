@@ -67,7 +67,7 @@ class Search:
 class OverviewQuery:
     kind: Kind = "support"
     statuses: tuple[str, ...] = ()
-    date_from: date | None = None  # inclusive, UTC day
+    date_from: date | None = None  # inclusive, UTC day, of ``date_field``
     date_to: date | None = None  # inclusive, UTC day
     customer: str = ""  # email or name prefix (agents only)
     order_id: str = ""
@@ -91,12 +91,19 @@ class OverviewQuery:
         return classify_search(self.q) if self.q else None
 
     @property
-    def created_from(self) -> datetime | None:
+    def date_field(self) -> str:
+        """The date the range filters: the one the list is sorted by — "updated" when
+        sorted by last update, else "created" (requested, for refunds)."""
+        return "updated" if self.sort == "updated" else "created"
+
+    @property
+    def day_from(self) -> datetime | None:
+        """Inclusive lower bound: the start of ``date_from`` (UTC)."""
         return datetime(self.date_from.year, self.date_from.month, self.date_from.day, tzinfo=timezone.utc) if self.date_from else None
 
     @property
-    def created_before(self) -> datetime | None:
-        """Exclusive upper bound: the start of the day after ``date_to``."""
+    def day_before(self) -> datetime | None:
+        """Exclusive upper bound: the start of the day after ``date_to`` (UTC)."""
         if self.date_to is None:
             return None
         nxt = self.date_to + timedelta(days=1)

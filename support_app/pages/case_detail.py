@@ -71,8 +71,12 @@ def _refunds() -> rx.Component:
             rx.heading("Refunds", size="4"),
             rx.spacer(),
             rx.cond(
-                ~AppState.is_agent & (case.status != "closed"),
-                rx.link(rx.button("Request a refund", variant="soft", size="2"), href="/cases/" + case.id.to_string() + "/refund", id="request-refund"),
+                case.status != "closed",
+                rx.cond(
+                    AppState.is_agent,
+                    rx.link(rx.button("Record a settlement", variant="soft", size="2"), href="/cases/" + case.id.to_string() + "/settle", id="record-settlement"),
+                    rx.link(rx.button("Request a refund", variant="soft", size="2"), href="/cases/" + case.id.to_string() + "/refund", id="request-refund"),
+                ),
             ),
             width="100%",
             align="center",

@@ -6,7 +6,7 @@ from support_app.components.bits import field_error, local_time
 from support_app.components.layout import page_shell
 from support_app.services.views import RefundLineOption
 from support_app.state.base import AppState
-from support_app.state.refund_form import REASON_OPTIONS, RefundFormState
+from support_app.state.refund_form import REASON_OPTIONS, SETTLE_TYPE_OPTIONS, RefundFormState
 
 S = RefundFormState
 
@@ -57,7 +57,27 @@ def refund_form() -> rx.Component:
             id="reason",
             style={"padding": "0.4rem", "width": "100%"},
         ),
-        rx.text("Note (optional)", size="2", weight="medium"),
+        rx.cond(
+            S.mode == "settle",
+            rx.vstack(
+                rx.text("How it was settled", size="2", weight="medium"),
+                rx.el.select(
+                    rx.el.option("Choose…", value=""),
+                    *[rx.el.option(label, value=value) for value, label in SETTLE_TYPE_OPTIONS],
+                    value=S.settle_type,
+                    on_change=S.set_settle_type,
+                    id="settle-type",
+                    style={"padding": "0.4rem", "width": "100%"},
+                ),
+                rx.text("Amount given to the customer", size="2", weight="medium"),
+                rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%"),
+                field_error(S.field_errors, "settle_amount"),
+                field_error(S.field_errors, "settle_note"),
+                width="100%",
+                spacing="2",
+            ),
+        ),
+        rx.text(rx.cond(S.mode == "settle", "Note (required: what was done and why)", "Note (optional)"), size="2", weight="medium"),
         rx.text_area(value=S.note, on_change=S.set_note, id="note", max_length=1000, width="100%", rows="3"),
         field_error(S.field_errors, "note"),
         rx.cond(S.problem != "", rx.callout(S.problem, color_scheme="red", icon="triangle_alert", id="refund-problem")),
@@ -69,7 +89,8 @@ def refund_form() -> rx.Component:
             align="center",
         ),
         rx.cond(S.shipping != "", rx.text("includes shipping ", S.shipping, size="1", color_scheme="gray", id="refund-shipping")),
-        rx.button("Request refund", on_click=S.submit, disabled=~S.can_submit, loading=S.busy, id="submit-refund", width="100%"),
+        rx.button(rx.cond(S.mode == "settle", "Record settlement", "Request refund"), on_click=S.submit,
+                  disabled=~S.can_submit, loading=S.busy, id="submit-refund", width="100%"),
         spacing="3",
         width="100%",
     )
@@ -81,4 +102,15 @@ def refund_new_page() -> rx.Component:
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
         rx.cond(S.form, refund_form()),
         title="Request a refund",
+    )
+
+
+@rx.page(route="/cases/[case_id]/settle", title="Record a settlement · Support & Refunds", on_load=[AppState.require_agent, S.load])
+def settle_page() -> rx.Component:
+    return page_shell(
+        rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
+        rx.text("For items the gateway cannot refund (not delivered, or outside the 14-day window) or any other "
+                "settlement: the chosen items are held like a refund's; no money moves through the gateway.", size="2"),
+        rx.cond(S.form, refund_form()),
+        title="Record a settlement",
     )

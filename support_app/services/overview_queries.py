@@ -7,7 +7,8 @@ How a page is read (the same for both lists):
    narrow a lot are resolved first into ids through unique/indexed columns: the order
    id (order_snapshots.order_id), a case or refund number, an exact email, and the
    customer text (email prefix or name prefix → at most CUSTOMER_MATCH_LIMIT user ids;
-   more than that falls back to an IN (subquery), slower but still exact).
+   text that matches more customers than that shows nothing and asks for more of it,
+   rather than a partial list or a slow one).
 2. Keys first: ``SELECT sort_key, id ... WHERE filters AND keyset ORDER BY sort_key, id
    LIMIT size + 1``, with the keyset written as ``k <= :v AND (k < :v OR id < :id)``
    (descending; mirrored for ascending) so the sort index serves it as a range on
@@ -26,6 +27,7 @@ it also tells the plan whether the result is small enough to sort.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -46,7 +48,8 @@ from support_app.services.views import Caller
 
 COUNT_CAP = 10_000
 SORT_IN_MEMORY_LIMIT = 5_000  # a result up to this size may be sorted rather than read in index order
-CUSTOMER_MATCH_LIMIT = 200
+CUSTOMER_MATCH_LIMIT = 1_000  # more customers than this matching the customer text: "type more"
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _TOP = "\U0010ffff"  # above every character: [v, v + _TOP) holds exactly the strings starting with v
 
 
@@ -56,13 +59,17 @@ class _Table:
     model: Any
     sorts: dict[str, Any]  # sort name → column (the allow-list; nothing else reaches ORDER BY)
     date_column: Any
+    with_status: tuple[str, ...]  # driver columns with a (column, status) index: counts use it
 
 
-SUPPORT = _Table("support", SupportCase, {"created": SupportCase.created_at, "updated": SupportCase.updated_at}, SupportCase.created_at)
+SUPPORT = _Table(
+    "support", SupportCase, {"created": SupportCase.created_at, "updated": SupportCase.updated_at},
+    SupportCase.created_at, ("customer_id", "assignee_id"),
+)
 REFUND = _Table(
     "refund", RefundCase,
     {"created": RefundCase.requested_at, "updated": RefundCase.updated_at, "amount": RefundCase.amount},
-    RefundCase.requested_at,
+    RefundCase.requested_at, ("customer_id",),
 )
 
 
@@ -84,7 +91,9 @@ class _Plan:
 
     table: _Table
     sort_col: Any
-    fixed: list = field(default_factory=list)  # ranges on the sort key: part of the keyset range
+    # Bounds on the sort key itself, (value, inclusive): merged with the keyset (below).
+    low: tuple[Any, bool] | None = None
+    high: tuple[Any, bool] | None = None
     ranges: list[tuple[Any, Callable[[Any], Any]]] = field(default_factory=list)
     terms: list[_Term] = field(default_factory=list)
     statuses: tuple[str, ...] = ()
@@ -104,11 +113,15 @@ class _Plan:
 
     def conds(self, *, for_count: bool = False) -> list:
         drv, fan = self.driver(), self.fanout
-        out = [*self.fixed, *(make(_unindexed(col) if self.dense else col) for col, make in self.ranges)]
+        out = [make(_unindexed(col) if self.dense else col) for col, make in self.ranges]
+        # A count has no order to keep: the status may join a driver that has a
+        # (driver, status) index, which then answers the count from the index alone.
+        pair = for_count and drv is not None and drv.column.key in self.table.with_status
         for term in self.terms:
             if term is drv and fan and not for_count:
                 continue  # _keys adds status = s per part
-            out.append(term.make(term.column if term is drv else _unindexed(term.column)))
+            plain = term is drv or (pair and term.column is self.table.model.status)
+            out.append(term.make(term.column if plain else _unindexed(term.column)))
         return out
 
 
@@ -138,9 +151,10 @@ def iter_refund_case_rows(session: Session, caller: Caller, query: OverviewQuery
 
 
 def _overview(session: Session, caller: Caller, query: OverviewQuery, table: _Table, hydrate: Callable) -> OverviewPage:
-    plan = _plan(session, caller, query, table)
+    problems = dict(query.problems)
+    plan = _plan(session, caller, query, table, problems)
     if plan is None:
-        return OverviewPage([], "", "", "0", True, dict(query.problems))
+        return OverviewPage([], "", "", "0", True, problems)
     total, exact = _count(session, plan)
     keys, has_prev, has_next = _page_keys(session, plan, query)
     return OverviewPage(
@@ -149,7 +163,7 @@ def _overview(session: Session, caller: Caller, query: OverviewQuery, table: _Ta
         prev_cursor=encode_cursor(keys[0][0], keys[0][1], "prev") if keys and has_prev else "",
         count_text=f"{total:,}" if exact else f"{COUNT_CAP:,}+",
         total_is_exact=exact,
-        problems=dict(query.problems),
+        problems=problems,
     )
 
 
@@ -185,12 +199,20 @@ def _keys(session: Session, plan: _Plan, after: tuple | None, descending: bool, 
 def _key_query(session: Session, plan: _Plan, conds: list, after: tuple | None, descending: bool, limit: int) -> list[tuple]:
     key, row_id = plan.sort_col, plan.table.model.id
     stmt = select(key, row_id).where(*conds)
+    low, high = plan.low, plan.high
     if after is not None:
+        # The keyset and a bound on the same side of the sort key: keep only the tighter
+        # one, so the index range is bounded by it (SQLite uses one bound per side).
         value, last_id = after
         if descending:
-            stmt = stmt.where(key <= value, or_(key < value, row_id < last_id))
-        else:
-            stmt = stmt.where(key >= value, or_(key > value, row_id > last_id))
+            if high is None or value < high[0] or (value == high[0] and high[1]):
+                stmt, high = stmt.where(key <= value, or_(key < value, row_id < last_id)), None
+        elif low is None or value > low[0]:
+            stmt, low = stmt.where(key >= value, or_(key > value, row_id > last_id)), None
+    if low is not None:
+        stmt = stmt.where(key >= low[0] if low[1] else key > low[0])
+    if high is not None:
+        stmt = stmt.where(key <= high[0] if high[1] else key < high[0])
     order = (key.desc(), row_id.desc()) if descending else (key.asc(), row_id.asc())
     return [(v, i) for v, i in session.exec(stmt.order_by(*order).limit(limit))]
 
@@ -199,6 +221,11 @@ def _count(session: Session, plan: _Plan) -> tuple[int, bool]:
     model = plan.table.model
     plan.dense = False
     conds = plan.conds(for_count=True)
+    key = plan.sort_col
+    if plan.low is not None:
+        conds.append(key >= plan.low[0] if plan.low[1] else key > plan.low[0])
+    if plan.high is not None:
+        conds.append(key <= plan.high[0] if plan.high[1] else key < plan.high[0])
     capped = select(model.id).where(*conds).limit(COUNT_CAP + 1).subquery()
     total = session.exec(select(func.count()).select_from(capped)).one()
     plan.dense = total > SORT_IN_MEMORY_LIMIT
@@ -207,7 +234,7 @@ def _count(session: Session, plan: _Plan) -> tuple[int, bool]:
 
 def _iterate(session: Session, caller: Caller, query: OverviewQuery, table: _Table, hydrate: Callable, batch: int) -> Iterator:
     batch = max(1, min(int(batch), 5000))
-    plan = _plan(session, caller, query, table)  # raises FORBIDDEN now, not at the first row
+    plan = _plan(session, caller, query, table, {})  # raises FORBIDDEN now, not at the first row
     if plan is not None:
         _count(session, plan)
 
@@ -228,8 +255,9 @@ def _iterate(session: Session, caller: Caller, query: OverviewQuery, table: _Tab
 # -- filters ---------------------------------------------------------------------
 
 
-def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table) -> _Plan | None:
-    """The conditions for this caller and query; None when nothing can match.
+def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table, problems: dict[str, str]) -> _Plan | None:
+    """The conditions for this caller and query; None when nothing can match (or the
+    customer text matches too many customers: then ``problems`` says so).
 
     Equality filters are ranked by how far they usually narrow (a number or order,
     then customer, assignee, status, reason); the first is the driver, served by its
@@ -248,9 +276,11 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table)
     agent = caller.role == Role.AGENT
     if query.matches_nothing:
         return None
-    for bound, make in ((query.created_from, lambda c, v: c >= v), (query.created_before, lambda c, v: c < v)):
-        if bound is not None:
-            _add_range(plan, table.date_column, lambda c, b=bound, mk=make: mk(c, b))
+    # The date range is on the date the list is sorted by (updated, else created /
+    # requested): a range on the sort key is part of the index range every page reads.
+    date_column = m.updated_at if query.date_field == "updated" else table.date_column
+    _add_range(plan, date_column, None if query.day_from is None else (query.day_from, True),
+               None if query.day_before is None else (query.day_before, False))
     if query.order_id:
         snapshot_id = session.exec(select(OrderSnapshot.id).where(OrderSnapshot.order_id == query.order_id)).first()
         if snapshot_id is None:
@@ -260,6 +290,10 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table)
         customer = _customer_condition(session, query.customer)
         if customer is None:
             return None
+        if customer == "too many":
+            problems["customer"] = (f"More than {CUSTOMER_MATCH_LIMIT:,} customers match “{query.customer}”: "
+                                    "type more of the name or the email.")
+            return None
         eq.append(_Term(2, m.customer_id, customer, False))
     if table.kind == "support" and agent and query.assignee:
         assignee = query.assignee
@@ -268,10 +302,8 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table)
     if table.kind == "refund":
         if query.reason:
             eq.append(_Term(5, m.reason, lambda c: c == query.reason, True))
-        if query.amount_min is not None:
-            _add_range(plan, m.amount, lambda c: c >= query.amount_min)
-        if query.amount_max is not None:
-            _add_range(plan, m.amount, lambda c: c <= query.amount_max)
+        _add_range(plan, m.amount, None if query.amount_min is None else (query.amount_min, True),
+                   None if query.amount_max is None else (query.amount_max, True))
     search = query.search
     if search is not None:
         found = _search_condition(session, table, search)
@@ -284,12 +316,16 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table)
     return plan
 
 
-def _add_range(plan: _Plan, column: Any, make: Callable[[Any], Any]) -> None:
-    """A range on the sort column is part of the keyset range; on another column it is loose."""
+def _add_range(plan: _Plan, column: Any, low: tuple[Any, bool] | None, high: tuple[Any, bool] | None) -> None:
+    """Bounds (value, inclusive) on a column: on the sort key they become the plan's
+    low/high (merged with the keyset); on another column, loose ranges."""
     if column is plan.sort_col:
-        plan.fixed.append(make(column))
-    else:
-        plan.ranges.append((column, make))
+        plan.low, plan.high = low or plan.low, high or plan.high
+        return
+    for bound, op in ((low, ">"), (high, "<")):
+        if bound is not None:
+            compare = _OPS[op + ("=" if bound[1] else "")]
+            plan.ranges.append((column, lambda c, v=bound[0], cmp=compare: cmp(c, v)))
 
 
 def _search_condition(session: Session, table: _Table, search: Search) -> tuple[Any, Callable[[Any], Any]] | None:
@@ -312,7 +348,7 @@ def _search_condition(session: Session, table: _Table, search: Search) -> tuple[
     return None
 
 
-def _customer_condition(session: Session, text: str) -> Callable[[Any], Any] | None:
+def _customer_condition(session: Session, text: str) -> Callable[[Any], Any] | str | None:
     """Customers whose email starts with the text (lower-cased; emails are stored
     lower-case) or whose name starts with it as typed, lower-case, Capitalised, Title
     Case or UPPER. Each alternative is the range [v, v + the highest character) on an
@@ -331,7 +367,7 @@ def _customer_condition(session: Session, text: str) -> Callable[[Any], Any] | N
     if not ids:
         return None
     if len(ids) > CUSTOMER_MATCH_LIMIT:
-        return lambda c: c.in_(select(User.id).where(match))
+        return "too many"
     return lambda c: c.in_(ids)
 
 

@@ -18,6 +18,7 @@ from support_app.domain.case_rules import CaseStatus, Role
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
 from support_app.domain.refund_amounts import build_refund
+from support_app.domain.refund_decisions import SETTLEMENT_LABELS, check_settlement
 from support_app.domain.refund_rules import RefundStatus, check_refund_transition
 from support_app.models import OrderSnapshot, RefundCase, RefundEvent, RefundItem
 from support_app.models.base import utcnow
@@ -39,6 +40,47 @@ def refund_number(refund_id: int) -> str:
 
 
 @writes
+def record_settlement(
+    session: Session,
+    caller: Caller,
+    case_id: object,
+    selection: object,
+    reason: object,
+    kind: object,
+    amount: object,
+    note: object,
+    request_key: object = "",
+) -> int:
+    """An agent settles chosen items without the gateway (store credit, replacement,
+    manual transfer, goodwill) — the path for undelivered or out-of-window items,
+    with the reason on record. The items are held like a refund's, so nothing can be
+    refunded twice; ``amount`` (minor units) is what the customer actually got."""
+    if caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    case = load_case_for(session, caller, case_id)
+    key = _key(request_key)
+    snap = _lock_order(session, case)
+    if (same := _same_submission(session, case, key)) is not None:
+        return same
+    snap, lines, draft, now = _draft(session, case, selection, reason, snap=snap, for_settlement=True)
+    settlement, value, text = check_settlement(kind, amount, note, draft.total)
+    refund = _store(session, case, snap, lines, draft, case.customer_id, key, now,
+                    status=RefundStatus.SETTLED, decided_by=caller.id, decision_code=settlement.value,
+                    decision_note=text, settled_amount=value)
+    label = f"{SETTLEMENT_LABELS[settlement]} of {format_money(value, refund.currency)}"
+    refund_event(session, refund.id, caller.id, "settled", None, RefundStatus.SETTLED, f"{label}: {text}", now)
+    case_event(session, case.id, caller.id, "refund_update", detail=f"Settled {refund.number}: {label}", at=now)
+    touch_case(session, case.id, now)
+    return refund.id
+
+
+def _key(request_key: object) -> str:
+    if not isinstance(request_key, str) or not 8 <= len(request_key) <= 64:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, "This form has expired. Please reload the page.")
+    return request_key
+
+
+@writes
 def request_refund(
     session: Session,
     caller: Caller,
@@ -55,8 +97,7 @@ def request_refund(
     """
     if caller.role != Role.CUSTOMER:
         raise DomainError(ErrorCode.FORBIDDEN)
-    if not isinstance(request_key, str) or not 8 <= len(request_key) <= 64:
-        raise DomainError(ErrorCode.VALIDATION_FAILED, "This form has expired. Please reload the page.")
+    request_key = _key(request_key)
     text = note.strip() if isinstance(note, str) else ""
     if len(text) > NOTE_MAX:
         raise DomainError(ErrorCode.VALIDATION_FAILED, fields={"note": f"Note must be at most {NOTE_MAX} characters."})
@@ -65,61 +106,62 @@ def request_refund(
     case = load_case_for(session, caller, case_id)
     if case.status == CaseStatus.CLOSED:
         raise DomainError(ErrorCode.CASE_CLOSED)
-    snap = session.exec(
-        select(OrderSnapshot).where(OrderSnapshot.id == case.order_snapshot_id).with_for_update()
-    ).one()  # PostgreSQL: every refund of this order queues here; SQLite: BEGIN IMMEDIATE did
-    same = session.exec(  # looked up under the lock, so a concurrent double submit sees the first
+    snap = _lock_order(session, case)
+    if (same := _same_submission(session, case, request_key)) is not None:
+        return same
+    snap, lines, draft, now = _draft(session, case, selection, reason, snap=snap)
+    refund = _store(session, case, snap, lines, draft, caller.id, request_key, now, note=text or None)
+    summary = f"{refund.number} · {format_money(draft.total, draft.currency)}"
+    refund_event(session, refund.id, caller.id, "requested", None, RefundStatus.REQUESTED, summary, now)
+    case_event(session, case.id, caller.id, "refund_requested", detail=f"Requested refund {summary}", at=now)
+    touch_case(session, case.id, now)
+    return refund.id
+
+
+def _same_submission(session: Session, case, request_key: str) -> int | None:
+    """The refund a form submission already made (a double click), looked up under the
+    order lock so a concurrent duplicate sees the first; a key from another case's
+    form is refused rather than answered with that case's refund."""
+    same = session.exec(
         select(RefundCase.id, RefundCase.support_case_id)
-        .where(RefundCase.customer_id == caller.id, RefundCase.request_key == request_key)
+        .where(RefundCase.customer_id == case.customer_id, RefundCase.request_key == request_key)
     ).first()
-    if same is not None:
-        if same[1] != case.id:  # a key from another case's form: never hand back its refund
-            raise DomainError(ErrorCode.VALIDATION_FAILED, "This form has expired. Please reload the page.")
-        return same[0]
+    if same is not None and same[1] != case.id:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, "This form has expired. Please reload the page.")
+    return same[0] if same is not None else None
+
+
+def _lock_order(session: Session, case) -> OrderSnapshot:
+    # PostgreSQL: every refund of this order queues here; SQLite: BEGIN IMMEDIATE did.
+    return session.exec(select(OrderSnapshot).where(OrderSnapshot.id == case.order_snapshot_id).with_for_update()).one()
+
+
+def _draft(session: Session, case, selection: object, reason: object, *, snap: OrderSnapshot | None = None,
+           for_settlement: bool = False):
+    """Price the selection against every refund already on the order, under the order lock."""
+    snap = snap or _lock_order(session, case)
     lines = snapshot_lines(session, snap.id)
     now = utcnow()
-    draft = build_refund(
-        order_facts(snap, lines),
-        existing_refunds(session, snap.id),
-        selection,
-        reason,
-        now,
-        get_settings().refund_window_days,
-    )
+    draft = build_refund(order_facts(snap, lines), existing_refunds(session, snap.id), selection, reason, now,
+                         get_settings().refund_window_days, for_settlement=for_settlement)
+    return snap, lines, draft, now
+
+
+def _store(session: Session, case, snap: OrderSnapshot, lines, draft, customer_id: int, request_key: str, now,
+           status: str = RefundStatus.REQUESTED, **values: object) -> RefundCase:
     refund = RefundCase(
-        support_case_id=case.id,
-        order_snapshot_id=snap.id,
-        customer_id=caller.id,
-        status=RefundStatus.REQUESTED,
-        reason=draft.reason,
-        note=text or None,
-        amount=draft.total,
-        shipping_amount=draft.shipping_amount,
-        currency=draft.currency,
-        request_key=request_key,
-        requested_at=now,
-        created_at=now,
-        updated_at=now,
+        support_case_id=case.id, order_snapshot_id=snap.id, customer_id=customer_id, status=status,
+        reason=draft.reason, amount=draft.total, shipping_amount=draft.shipping_amount, currency=draft.currency,
+        request_key=request_key, requested_at=now, created_at=now, updated_at=now, **values,
     )
     session.add(refund)
     session.flush()
     refund.number = refund_number(refund.id)
     by_line = {ln.line_id: ln for ln in lines}
     for item in draft.items:
-        session.add(
-            RefundItem(
-                refund_case_id=refund.id,
-                order_line_id=by_line[item.line_id].id,
-                quantity=item.quantity,
-                unit_amounts=",".join(str(a) for a in item.unit_amounts),
-                amount=item.amount,
-            )
-        )
-    summary = f"{refund.number} · {format_money(draft.total, draft.currency)}"
-    refund_event(session, refund.id, caller.id, "requested", None, RefundStatus.REQUESTED, summary, now)
-    case_event(session, case.id, caller.id, "refund_requested", detail=f"Requested refund {summary}", at=now)
-    touch_case(session, case.id, now)
-    return refund.id
+        session.add(RefundItem(refund_case_id=refund.id, order_line_id=by_line[item.line_id].id, quantity=item.quantity,
+                               unit_amounts=",".join(str(a) for a in item.unit_amounts), amount=item.amount))
+    return refund
 
 
 @writes

@@ -42,10 +42,12 @@ from support_app.settings import get_settings
 R = RefundStatus
 
 
-def refund_form(session: Session, caller: Caller, case_id: object) -> RefundForm:
-    """What the customer may ask back now, line by line, and until when."""
+def refund_form(session: Session, caller: Caller, case_id: object, for_settlement: bool = False) -> RefundForm:
+    """What the customer may ask back now, line by line, and until when. With
+    ``for_settlement`` (agents only) every unit not yet held may be chosen, whatever
+    the window says: a settlement moves no money through the gateway."""
     case = load_case_for(session, caller, case_id)
-    if caller.role != Role.CUSTOMER:
+    if caller.role != (Role.AGENT if for_settlement else Role.CUSTOMER):
         raise DomainError(ErrorCode.FORBIDDEN)
     snap = session.get(OrderSnapshot, case.order_snapshot_id)
     assert snap is not None
@@ -64,9 +66,9 @@ def refund_form(session: Session, caller: Caller, case_id: object) -> RefundForm
                 name=row.name,
                 purchased=row.purchased,
                 held=row.held,
-                refundable_now=row.refundable_now,
+                refundable_now=row.refundable if for_settlement else row.refundable_now,
                 unit_price=_unit_price_text(row.unit_amounts, snap.currency),
-                eligible=row.verdict.eligible,
+                eligible=row.verdict.eligible,  # the page says why when it is not
                 deadline=iso(row.deadline),
                 window_text=row.verdict.text,
             )
@@ -236,8 +238,10 @@ def list_case_refunds(session: Session, caller: Caller, case_id: object) -> list
     return refund_rows(session, load_case_for(session, caller, case_id).id)
 
 
-def price_refund(session: Session, caller: Caller, case_id: object, selection: object, reason: object) -> RefundQuote:
-    """The exact total the form shows as the customer chooses; nothing is stored."""
+def price_refund(
+    session: Session, caller: Caller, case_id: object, selection: object, reason: object, for_settlement: bool = False
+) -> RefundQuote:
+    """The exact total the form shows as the person chooses; nothing is stored."""
     case = load_case_for(session, caller, case_id)
     snap = session.get(OrderSnapshot, case.order_snapshot_id)
     assert snap is not None
@@ -247,6 +251,7 @@ def price_refund(session: Session, caller: Caller, case_id: object, selection: o
         draft = build_refund(
             facts, existing_refunds(session, snap.id), selection if isinstance(selection, dict) else {},
             reason or RefundReason.OTHER, utcnow(), get_settings().refund_window_days,
+            for_settlement=for_settlement and caller.role == Role.AGENT,
         )
     except DomainError as err:
         return RefundQuote(total=money(0), shipping="", problem="" if err.code is ErrorCode.EMPTY_REFUND else err.message)

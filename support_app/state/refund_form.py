@@ -6,7 +6,9 @@ import secrets
 
 import reflex as rx
 
-from support_app.domain.errors import DomainError
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.money import exponent
+from support_app.domain.refund_decisions import SETTLEMENT_LABELS, parse_money
 from support_app.domain.refund_rules import REASON_LABELS
 from support_app.services import refund_commands, refund_queries
 from support_app.services.runner import call
@@ -14,6 +16,7 @@ from support_app.services.views import RefundForm
 from support_app.state.base import AppState
 
 REASON_OPTIONS = [[r.value, label] for r, label in REASON_LABELS.items()]
+SETTLE_TYPE_OPTIONS = [[s.value, label] for s, label in SETTLEMENT_LABELS.items()]
 
 
 class RefundFormState(AppState):
@@ -22,6 +25,9 @@ class RefundFormState(AppState):
     quantities: dict[str, int] = {}
     reason: str = ""
     note: str = ""
+    mode: str = "request"  # "settle": an agent records a settlement for chosen items
+    settle_type: str = ""
+    settle_amount: str = ""
     total: str = ""
     shipping: str = ""
     problem: str = ""
@@ -34,18 +40,25 @@ class RefundFormState(AppState):
 
     @rx.var
     def can_submit(self) -> bool:
-        return self.chosen_units > 0 and self.reason != "" and self.problem == "" and not self.busy
+        ready = self.chosen_units > 0 and self.reason != "" and self.problem == "" and not self.busy
+        return ready and (self.mode == "request" or self.settle_type != "")
+
+    @property
+    def _settling(self) -> bool:
+        return self.mode == "settle"
 
     @rx.event
     async def load(self):
         self._clear_errors()
         self.form, self.load_error, self.reason, self.note, self.problem = None, "", "", "", ""
-        parts = self.router.url.path.strip("/").split("/")  # cases/<id>/refund
+        parts = self.router.url.path.strip("/").split("/")  # cases/<id>/refund or cases/<id>/settle
         self._case_id = parts[1] if len(parts) >= 3 else ""
+        self.mode = "settle" if parts[-1] == "settle" else "request"
+        self.settle_type, self.settle_amount = "", ""
         self._request_key = secrets.token_urlsafe(16)  # one submission of this form
         try:
-            caller = await self._caller("customer")
-            self.form = await call(refund_queries.refund_form, caller, self._case_id)
+            caller = await self._caller("agent" if self._settling else "customer")
+            self.form = await call(refund_queries.refund_form, caller, self._case_id, self._settling)
         except DomainError as err:
             self.load_error = err.message
             return self._fail(err)
@@ -53,8 +66,8 @@ class RefundFormState(AppState):
         await self._price()
 
     async def _price(self) -> None:
-        caller = await self._caller("customer")
-        quote = await call(refund_queries.price_refund, caller, self._case_id, dict(self.quantities), self.reason)
+        caller = await self._caller("agent" if self._settling else "customer")
+        quote = await call(refund_queries.price_refund, caller, self._case_id, dict(self.quantities), self.reason, self._settling)
         self.total, self.shipping, self.problem = quote.total, quote.shipping, quote.problem
 
     async def _step(self, line_id: str, delta: int):
@@ -88,25 +101,36 @@ class RefundFormState(AppState):
         self.note = str(value)[:2000]
 
     @rx.event
+    def set_settle_type(self, value: str):
+        self.settle_type = str(value)
+
+    @rx.event
+    def set_settle_amount(self, value: str):
+        self.settle_amount = str(value)[:20]
+
+    @rx.event
     async def submit(self):
         if self.busy:  # a double click: the first submission is on its way
             return
         self._clear_errors()
         self.busy = True
         yield
+        chosen = {k: v for k, v in self.quantities.items() if v}
         try:
-            caller = await self._caller("customer")
-            refund_id = await call(
-                refund_commands.request_refund,
-                caller,
-                self._case_id,
-                {k: v for k, v in self.quantities.items() if v},
-                self.reason,
-                self.note,
-                self._request_key,
-            )
+            if self._settling:
+                caller = await self._caller("agent")
+                amount = parse_money(self.settle_amount, exponent(self.form.currency if self.form else "EUR"))
+                if amount is None:
+                    raise DomainError(ErrorCode.VALIDATION_FAILED, fields={"settle_amount": "Enter an amount like 12.50."})
+                refund_id = await call(refund_commands.record_settlement, caller, self._case_id, chosen, self.reason,
+                                       self.settle_type, amount, self.note, self._request_key)
+            else:
+                caller = await self._caller("customer")
+                refund_id = await call(refund_commands.request_refund, caller, self._case_id, chosen, self.reason,
+                                       self.note, self._request_key)
         except DomainError as err:
             yield self._fail(err)
             return
         self.busy = False
-        yield [rx.toast.success("Refund requested"), rx.redirect(f"/refunds/{refund_id}")]
+        done = "Settlement recorded" if self._settling else "Refund requested"
+        yield [rx.toast.success(done), rx.redirect(f"/refunds/{refund_id}")]

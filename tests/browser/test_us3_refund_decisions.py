@@ -103,3 +103,29 @@ def test_settlement_for_an_out_of_window_complaint(sign_in, app_server):
     expect(customer.locator("#refund-outcome")).to_contain_text("Store credit of €20.00", timeout=20000)
     with _db(app_server) as db:
         assert db.execute("select count(*) from refund_attempts where refund_case_id=?", (refund_id,)).fetchone() == (0,)
+
+
+def test_agent_settles_out_of_window_items_from_the_case(sign_in, app_server):
+    customer = sign_in("alice@example.com")
+    case_id = open_case(customer, "ORD-1001-3", "Teapot lid chipped, too late?")
+    agent = sign_in("agent@example.com")
+    agent.goto(f"/cases/{case_id}")
+    agent.locator("#record-settlement").click()
+    agent.wait_for_url(re.compile(rf"/cases/{case_id}/settle$"))
+    teapot = agent.locator("#line-L1")
+    expect(teapot.locator(".window")).to_contain_text("window ended on")
+    teapot.locator(".inc").click()
+    expect(teapot.locator(".qty")).to_have_text("1")
+    agent.locator("#reason").select_option("damaged")
+    agent.locator("#settle-type").select_option("replacement")
+    agent.locator("#settle-amount").fill("0")
+    agent.locator("#note").fill("Replacement teapot sent with tracking 4711.")
+    expect(agent.locator("#submit-refund")).to_be_enabled()
+    agent.locator("#submit-refund").click()
+    agent.wait_for_url(re.compile(r"/refunds/\d+$"))
+    expect(agent.locator("#refund-status")).to_have_text("Settled")
+    refund_id = agent.url.rsplit("/", 1)[-1]
+    customer.goto(f"/refunds/{refund_id}")
+    expect(customer.locator("#refund-outcome")).to_contain_text("Replacement of €0.00")
+    with _db(app_server) as db:
+        assert db.execute("select count(*) from refund_attempts where refund_case_id=?", (refund_id,)).fetchone() == (0,)
