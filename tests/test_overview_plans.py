@@ -114,12 +114,14 @@ def is_key_query(statement: str) -> bool:
     return bool(re.match(r"\s*SELECT (support|refund)_cases\.\w+, (support|refund)_cases\.id\s+FROM", statement))
 
 
-@pytest.mark.parametrize("dense", [False, True], ids=["small-result", "dense-result"])
-@pytest.mark.parametrize("kind,params,who,may_sort", CASES, ids=lambda v: str(v) if isinstance(v, dict) else None)
+# A point lookup (one order, one number, one email) is never a dense result: those
+# combinations are simply not generated.
+PLAN_CASES = [(dense, *case) for case in CASES for dense in (False, True) if not (dense and POINT.search(" ".join(case[1])))]
+
+
+@pytest.mark.parametrize("dense,kind,params,who,may_sort", PLAN_CASES, ids=lambda v: str(v) if isinstance(v, dict) else None)
 def test_every_overview_statement_uses_an_index(migrated, monkeypatch, dense, kind, params, who, may_sort):
     engine, data = migrated
-    if dense and POINT.search(" ".join(params)):
-        pytest.skip("a point lookup is never dense")
     monkeypatch.setattr(oq, "SORT_IN_MEMORY_LIMIT", 0 if dense else 10**9)
     caller = data.agents[0] if who == "agent" else CUSTOMER
     for sort in SORTS[kind]:
