@@ -13,7 +13,7 @@ start=$(date +%s)
 export COVERAGE_APP=1
 $COV erase
 
-$COV run -p -m pytest -q --ignore=tests/browser
+$COV run -p -m pytest -q -n 2 --ignore=tests/browser
 $COV run -p -m pytest -q tests/browser --browser chromium
 BROWSER_STATE_REDIS=1 $COV run -p -m pytest -q tests/browser --browser chromium
 

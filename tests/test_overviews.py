@@ -87,6 +87,7 @@ def walk(engine, kind, params, who) -> list[int]:
         pages.append([r.id for r in page.rows])
         if not page.next_cursor:
             break
+        assert page.next_cursor != cursor and len(pages) < 500, "paging does not advance"
         cursor = page.next_cursor
     back, cursor = [pages[-1]], page.prev_cursor
     while cursor:
@@ -123,6 +124,7 @@ def test_cases_arriving_between_page_loads_cause_no_duplicates_or_gaps(engine, d
         add_cases(engine, data, 4, seed=100 + batch, start=BASE.replace(day=batch % 7 + 1), refund_every=1)
         if not page.next_cursor:
             break
+        assert page.next_cursor != cursor and batch < 500, "paging does not advance"
         cursor = page.next_cursor
     assert len(seen) == len(set(seen))
     assert [i for i in seen if i in set(original)] == original  # every original row, once, in order

@@ -207,7 +207,7 @@ def _key_query(session: Session, plan: _Plan, conds: list, after: tuple | None, 
         if descending:
             if high is None or value < high[0] or (value == high[0] and high[1]):
                 stmt, high = stmt.where(key <= value, or_(key < value, row_id < last_id)), None
-        elif low is None or value > low[0]:
+        elif low is None or value > low[0] or (value == low[0] and low[1]):
             stmt, low = stmt.where(key >= value, or_(key > value, row_id > last_id)), None
     if low is not None:
         stmt = stmt.where(key >= low[0] if low[1] else key > low[0])
