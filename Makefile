@@ -77,6 +77,7 @@ seed-large: install
 bench-overview: install
 	@[ -f data/large.db ] || { echo "data/large.db is missing: run 'make seed-large' first"; exit 1; }
 	$(PY) bench/overview.py --path data/large.db
+	$(PY) bench/overview_browser.py --path data/large.db
 
 clean:
 	rm -rf .web .states data/test-* .pytest_cache .coverage htmlcov
