@@ -48,6 +48,7 @@ def _filters(refund: bool) -> rx.Component:
                 _input("q", "Number, order id or email"),
                 _input("customer", "Customer email or name"),
                 _input("order_id", "Order id"),
+                rx.text(rx.cond(O.params.get("sort", "") == "updated", "Updated", "Created"), " between", size="1"),
                 _input("date_from", "From", "date"),
                 _input("date_to", "To", "date"),
                 *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()]),
