@@ -50,35 +50,20 @@ class RefundState(AppState):
 
     @rx.event
     async def cancel(self):
-        if self.busy or self.refund is None:
-            return
-        self.busy = True
-        yield
-        try:
-            caller = await self._caller("customer")
-            await call(refund_commands.cancel_refund, caller, self._refund_id, self.refund.version)
-            await self._reload()
-        except DomainError as err:
-            yield self._fail(err)
-            try:
-                await self._reload()
-            except DomainError:
-                pass
-            return
-        self.busy = False
-        yield rx.toast.success("Refund request cancelled")
+        async for update in self._decide(refund_commands.cancel_refund, success="Refund request cancelled", role="customer"):
+            yield update
 
-    async def _decide(self, fn, *args, success: str, send: bool = False):
-        """Agent decisions: identify, call one service, reload, map the error. A
-        committed attempt is handed to a server task, so no lock is held while the
-        gateway answers; open pages see the outcome through their change checks."""
+    async def _decide(self, fn, *args, success: str, role: str = "agent", send: bool = False):
+        """Every action on this page: identify, call one service, reload, map the error.
+        A committed gateway attempt is handed to a server task, so no lock is held while
+        the gateway answers; open pages see the outcome through their change checks."""
         if self.busy or self.refund is None:
             return
         self._clear_errors()
         self.busy = True
         yield
         try:
-            caller = await self._caller("agent")
+            caller = await self._caller(role)
             result = await call(fn, caller, self._refund_id, *args, expected_version=self.refund.version)
             if send:
                 send_in_background(result.attempt_id)
