@@ -112,9 +112,16 @@ class AppState(rx.State):
     def _clear_errors(self) -> None:
         self.field_errors = {}
 
+    def _fresh_page(self) -> None:
+        """A page load starts clean: a handler cut off by a closed tab or a reload
+        must not leave every button of the next page disabled and spinning."""
+        self.busy = False
+        self.field_errors = {}
+
     @rx.event
     async def require_user(self):
         """on_load of every signed-in page: send strangers to the sign-in page."""
+        self._fresh_page()
         try:
             await self._caller()
         except DomainError as err:
@@ -126,6 +133,7 @@ class AppState(rx.State):
     @rx.event
     async def require_agent(self):
         """on_load of agent pages: a customer is sent to their own home instead."""
+        self._fresh_page()
         try:
             await self._caller("agent")
         except DomainError as err:
