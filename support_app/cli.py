@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             migrate()
         elif args.command == "seed-demo":
-            from support_app.services.demo_data import DEMO_PASSWORD, seed_demo
+            from support_app.devdata.demo import DEMO_PASSWORD, seed_demo
 
             for email, role, created in run_sync(seed_demo):
                 print(f"{'created' if created else 'exists '}  {role:8} {email}  password: {DEMO_PASSWORD}")

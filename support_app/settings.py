@@ -46,20 +46,16 @@ class Settings(BaseSettings):
     jwt_audience: str = "support-app-web"
     access_token_minutes: int = 15
     refresh_token_days: int = 14
-    order_system_url: str = "http://127.0.0.1:3000/sandbox/orders"
+    order_system_url: str = "http://127.0.0.1:3001/orders"
     order_timeout_seconds: float = 3.0
     order_cache_seconds: int = 30
-    payment_gateway_url: str = "http://127.0.0.1:3000/sandbox/gateway"
+    payment_gateway_url: str = "http://127.0.0.1:3001/gateway"
     gateway_timeout_seconds: float = 5.0
     gateway_webhook_secret: str = ""
-    # Where the built-in gateway sandbox delivers its webhooks (this app's endpoint).
-    gateway_webhook_url: str = "http://127.0.0.1:3000/api/gateway/webhook"
     reconcile_interval_seconds: int = 30
     # Attempts younger than this are left to the request that started them.
     reconcile_after_seconds: int = 10
     refund_window_days: int = 14
-    sandbox_enabled: bool = True
-    sandbox_faults_enabled: bool = True
     login_max_attempts: int = 5
     login_client_max_attempts: int = 30
     login_window_seconds: int = 300

@@ -1,14 +1,11 @@
-"""The Reflex app: pages registered, API routes and sandboxes mounted — nothing else."""
+"""The Reflex app: pages registered, API routes mounted — nothing else."""
 
 from __future__ import annotations
 
 import reflex as rx
 from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from support_app.api import export, gateway_webhook
-from support_app.integrations.gateway_sandbox import create_gateway_app
-from support_app.integrations.orders_sandbox import create_orders_app
 from support_app.pages import (  # noqa: F401  (registers pages)
     case_detail,
     cases,
@@ -23,26 +20,11 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     refund_queue,
 )
 from support_app.services.reconciler import reconciler_loop
-from support_app.settings import get_settings
 
 
 def _backend_routes() -> Starlette:
-    settings = get_settings()
-    routes: list = [*gateway_webhook.routes, *export.routes]
-    if settings.sandbox_enabled:
-        faults = settings.sandbox_faults_enabled and settings.environment != "production"
-        routes += [
-            Mount("/sandbox/orders", app=create_orders_app(enable_faults=faults)),
-            Mount(
-                "/sandbox/gateway",
-                app=create_gateway_app(
-                    webhook_url=settings.gateway_webhook_url,
-                    webhook_secret=settings.gateway_webhook_secret,
-                    enable_faults=faults,
-                ),
-            ),
-        ]
-    return Starlette(routes=routes)
+    # The order system and the gateway (or their sandbox) are separate services, reached over HTTP.
+    return Starlette(routes=[*gateway_webhook.routes, *export.routes])
 
 
 app = rx.App(

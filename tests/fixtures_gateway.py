@@ -2,9 +2,9 @@
 
 Why real sockets: the exactly-once guarantees depend on what happens when an answer
 is late or lost, which only a real server and a real client timeout reproduce.
-One gateway per session (its webhooks go to a receiver started first, because the
-gateway's webhook URL is fixed at construction); ``gateway_server`` resets refunds,
-counters, faults and received webhooks around every test.
+One gateway per session on the session's sandbox database (its webhooks go to a
+receiver started first, because the gateway's webhook URL is fixed at construction);
+``gateway_server`` resets refunds, counters, faults and received webhooks around every test.
 
 Use: ``pytest_plugins = ["fixtures_gateway"]`` in conftest, or import the fixtures.
 """
@@ -25,10 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fixtures_http import serve_asgi
+from fixtures_http import sandbox_db_path, serve_asgi
 from support_app.integrations.gateway_client import GatewayClient
-from support_app.integrations.gateway_sandbox import create_gateway_app
 from support_app.integrations.gateway_webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookRejected, verify
+from support_app.sandbox.db import SandboxDB
+from support_app.sandbox.gateway import create_gateway_app
 
 GATEWAY_WEBHOOK_SECRET = "whsec_test_" + "k" * 32
 
@@ -150,16 +151,20 @@ def scripted(*answers: httpx.Response | Exception) -> tuple[httpx.MockTransport,
 
 
 @pytest.fixture(scope="session")
-def gateway_server_session() -> Iterator[GatewayServer]:
-    """One receiver and one gateway (demo payments, webhooks to the receiver) per session."""
+def gateway_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+    """One receiver and one gateway (the session's orders, webhooks to the receiver) per session."""
     receiver = WebhookReceiver(secret=GATEWAY_WEBHOOK_SECRET)
-    with serve_asgi(create_receiver_app(receiver)) as receiver_base:
-        receiver.url = f"{receiver_base}/webhooks"
-        app = create_gateway_app(webhook_url=receiver.url, webhook_secret=GATEWAY_WEBHOOK_SECRET)
-        with serve_asgi(app) as url:
-            server = GatewayServer(url=url, receiver=receiver)
-            yield server
-            server.http.close()
+    db = SandboxDB(sandbox_db_path(tmp_path_factory))
+    try:
+        with serve_asgi(create_receiver_app(receiver)) as receiver_base:
+            receiver.url = f"{receiver_base}/webhooks"
+            app = create_gateway_app(db, webhook_url=receiver.url, webhook_secret=GATEWAY_WEBHOOK_SECRET)
+            with serve_asgi(app) as url:
+                server = GatewayServer(url=url, receiver=receiver)
+                yield server
+                server.http.close()
+    finally:
+        db.close()
 
 
 @pytest.fixture

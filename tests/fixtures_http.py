@@ -2,7 +2,10 @@
 
 Tests exercise the real httpx clients against real sockets, so timeouts, refused
 connections and retries behave as in production. The server binds port 0 itself
-(no free-port race) and is stopped and joined at teardown.
+(no free-port race), runs the app's lifespan, and is stopped and joined at teardown.
+The order sandbox and the gateway sandbox of a test session share one SQLite file
+(``sandbox_db_path``), as they do in the sandbox process: the gateway's captured
+amounts are the orders' amounts paid.
 
 Use: ``pytest_plugins = ["fixtures_http"]`` in conftest, or import the fixtures.
 """
@@ -15,14 +18,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
-from support_app.integrations.orders_sandbox import create_orders_app
+from support_app.integrations.order_data import OrderData
+from support_app.sandbox.db import SandboxDB
+from support_app.sandbox.orders import create_orders_app
 
 
 @contextmanager
@@ -33,7 +39,7 @@ def serve_asgi(app: Any) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+        app, log_level="warning", lifespan="auto", access_log=False, timeout_graceful_shutdown=1
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn-{port}")
@@ -64,6 +70,11 @@ def refused_url() -> Iterator[str]:
         sock.close()
 
 
+def sandbox_db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test session's sandbox database (one per session and xdist worker)."""
+    return tmp_path_factory.getbasetemp() / "sandbox" / "sandbox.db"
+
+
 @dataclass
 class OrdersServer:
     """A running order sandbox: its URL, the ``now`` its demo data is relative to, faults."""
@@ -84,15 +95,23 @@ class OrdersServer:
         """Order-endpoint requests since the fault switch was last set."""
         return int(self.faults()["requests"])
 
+    def load(self, orders: list[OrderData]) -> dict[str, Any]:
+        """Upsert orders through the admin endpoint (they stay for the rest of the session)."""
+        response = self.http.post(f"{self.url}/_admin/orders", json=[o.to_json() for o in orders])
+        return response.raise_for_status().json()
+
 
 @pytest.fixture(scope="session")
-def orders_server_session() -> Iterator[OrdersServer]:
-    """One order sandbox per test session (demo data fixed at session start)."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    with serve_asgi(create_orders_app(now=now)) as url:
-        server = OrdersServer(url=url, now=now)
-        yield server
-        server.http.close()
+def orders_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrdersServer]:
+    """One order sandbox per test session (demo data anchored at the database's first open)."""
+    db = SandboxDB(sandbox_db_path(tmp_path_factory))
+    try:
+        with serve_asgi(create_orders_app(db)) as url:
+            server = OrdersServer(url=url, now=db.anchor)
+            yield server
+            server.http.close()
+    finally:
+        db.close()
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from sqlmodel import SQLModel, select
 from fixtures_db import count, keep_logging  # noqa: F401
 from support_app import cli
 from support_app.db import get_engine, make_engine, session_scope
-from support_app.integrations.orders_sandbox import DEMO_CUSTOMERS
+from support_app.devdata.demo import DEMO_AGENTS, DEMO_PASSWORD
 from support_app.models import User
+from support_app.sandbox.catalogue import DEMO_CUSTOMERS
 from support_app.security import passwords
-from support_app.services.demo_data import DEMO_AGENTS, DEMO_PASSWORD
 from support_app.settings import get_settings
 
 APP_TABLES = set(SQLModel.metadata.tables)  # every model has a migrated table

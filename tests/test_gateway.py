@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -20,13 +21,16 @@ from fixtures_gateway import gateway_client_for as client_for, new_idempotency_k
 from fixtures_gateway import gateway_server, gateway_server_session, webhook_receiver  # noqa: F401
 from fixtures_http import refused_url, serve_asgi
 from support_app.integrations.gateway_client import GatewayClient, GatewayResult, GatewayUnavailable, get_gateway_client
-from support_app.integrations.gateway_sandbox import create_gateway_app, demo_payments
 from support_app.integrations.gateway_webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookRejected, sign
 from support_app.integrations.gateway_webhook import signed_headers, verify
+from support_app.sandbox.catalogue import demo_orders
+from support_app.sandbox.db import SandboxDB
+from support_app.sandbox.gateway import create_gateway_app
 from support_app.settings import get_settings
 
 HUNG = 15  # seconds; only a guard against hanging, not a performance claim
 PAY = "PAY-1001-1"  # a demo EUR payment
+CAPTURED = {o.payment_reference: o.amount_paid for o in demo_orders(datetime.now(timezone.utc))}  # independent of now
 
 
 def refund(client: GatewayClient, key: str, amount: int = 1000, ref: str = PAY, currency: str = "EUR") -> GatewayResult:
@@ -40,7 +44,7 @@ def test_success_moves_money_once(gateway_server: GatewayServer) -> None:
     assert result.reference and result.reference.startswith("re_") and result.failure_reason is None
     payment = gateway_server.payment(PAY)
     assert payment["refunded"] == 1234 and payment["refund_count"] == 1
-    assert payment["captured"] == demo_payments()[PAY][0] and payment["currency"] == "EUR"
+    assert payment["captured"] == CAPTURED[PAY] and payment["currency"] == "EUR"
 
 
 def test_same_key_replays_the_same_refund(gateway_server: GatewayServer) -> None:
@@ -239,7 +243,7 @@ def test_find_refund_retries_then_answers_or_gives_up() -> None:
     assert len(seen) == 2
 
 
-def test_sandbox_validates_requests_and_hides_faults_when_disabled(gateway_server: GatewayServer) -> None:
+def test_sandbox_validates_requests_and_hides_faults_when_disabled(gateway_server: GatewayServer, tmp_path) -> None:
     http, url = gateway_server.http, f"{gateway_server.url}/refunds"
     body = {"payment_reference": PAY, "amount": 100, "currency": "EUR", "metadata": {}}
     assert http.post(url, json=body).json()["error"] == "invalid_idempotency_key"
@@ -247,9 +251,16 @@ def test_sandbox_validates_requests_and_hides_faults_when_disabled(gateway_serve
     bad = http.post(url, json=body | {"amount": 0}, headers={"Idempotency-Key": new_key()})
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
     assert http.post(f"{gateway_server.url}/_faults", json={"mode": "explode"}).status_code == 400
-    with serve_asgi(create_gateway_app(enable_faults=False)) as base:
-        assert httpx.get(f"{base}/_faults").status_code == 404
-        assert httpx.get(f"{base}/payments/{PAY}").json()["refund_count"] == 0
+    db = SandboxDB(tmp_path / "sandbox.db")
+    try:
+        with serve_asgi(create_gateway_app(db, enable_faults=False)) as base:
+            for path in ("/_faults", "/_webhooks"):
+                assert httpx.get(f"{base}{path}").status_code == 404
+            assert httpx.post(f"{base}/_reset").status_code == 404
+            assert httpx.get(f"{base}/payments/{PAY}").json()["refund_count"] == 0
+            assert httpx.get(f"{base}/health").json()["status"] == "ok"
+    finally:
+        db.close()
 
 
 def test_factory_reads_settings() -> None:

@@ -27,8 +27,9 @@ from support_app.api import gateway_webhook
 from support_app.db import get_engine, session_scope
 from support_app.integrations.gateway_client import GatewayClient
 from support_app.integrations.gateway_webhook import signed_headers
-from support_app.integrations.gateway_sandbox import create_gateway_app
 from support_app.models import RefundAttempt, RefundEvent, WebhookEvent
+from support_app.sandbox.db import SandboxDB
+from support_app.sandbox.gateway import create_gateway_app
 from support_app.services import refund_queries as rq
 from support_app.services.gateway_events import apply_gateway_event
 from support_app.services.refund_execution import execute_attempt, reconcile
@@ -47,15 +48,16 @@ def _reset_caches() -> None:
 
 
 @pytest.fixture
-def rig(engine, monkeypatch) -> Iterator[tuple[GatewayServer, str]]:
+def rig(engine, monkeypatch, tmp_path) -> Iterator[tuple[GatewayServer, str]]:
     """(our gateway, the app's webhook URL); the route writes into this test's database."""
     monkeypatch.setenv("SUPPORT_DATABASE_URL", str(engine.url))
     monkeypatch.setenv("SUPPORT_GATEWAY_WEBHOOK_SECRET", SECRET)
     _reset_caches()
+    db = SandboxDB(tmp_path / "sandbox.db")
     try:
         with serve_asgi(Starlette(routes=gateway_webhook.routes)) as app_url:
             hook = f"{app_url}/api/gateway/webhook"
-            with serve_asgi(create_gateway_app(webhook_url=hook, webhook_secret=SECRET)) as url:
+            with serve_asgi(create_gateway_app(db, webhook_url=hook, webhook_secret=SECRET)) as url:
                 server = GatewayServer(url=url, receiver=WebhookReceiver(secret=SECRET))
                 try:
                     yield server, hook
@@ -63,6 +65,7 @@ def rig(engine, monkeypatch) -> Iterator[tuple[GatewayServer, str]]:
                     server.reset()  # cancels settlement timers still waiting
                     server.http.close()
     finally:
+        db.close()
         _reset_caches()
 
 

@@ -13,17 +13,20 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from fixtures_http import OrdersServer, orders_server, orders_server_session, refused_order_url, serve_asgi  # noqa: F401
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient, get_order_client
 from support_app.integrations.order_data import OrderData
-from support_app.integrations.orders_sandbox import DEMO_CUSTOMERS, create_orders_app
 from support_app.kv import MemoryKV, RedisKV
+from support_app.sandbox.app import create_sandbox_app
+from support_app.sandbox.catalogue import DEMO_CUSTOMERS, demo_orders
 
 HUNG = 15  # seconds; only a guard against hanging, not a performance claim
+
+
+def demo_order(now: datetime, order_id: str) -> OrderData:
+    return next(o for o in demo_orders(now) if o.order_id == order_id)
 
 
 def client_for(url: str, **kw) -> OrderClient:
@@ -113,7 +116,7 @@ def test_malformed_json_is_unavailable_and_not_retried(orders_server: OrdersServ
 def test_inconsistent_payload_is_rejected() -> None:
     """Valid JSON whose money does not add up must not reach the refund rules."""
     now = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
-    good = create_orders_app(now=now).state.sandbox.order("ORD-1001-1").to_json()
+    good = demo_order(now, "ORD-1001-1").to_json()
     bad = dict(good, amount_paid=good["amount_paid"] + 1)
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=bad))
     with OrderClient("http://orders.test", 1.0, transport=transport) as client:
@@ -147,10 +150,10 @@ def test_cache_avoids_http_and_never_caches_errors(orders_server: OrdersServer, 
         assert kv.get("orders:order:ORD-1003-1") is not None
 
 
-def test_works_when_mounted_under_a_prefix() -> None:
-    """Production mounts the sandbox under /sandbox/orders inside the Reflex backend."""
-    outer = Starlette(routes=[Mount("/sandbox/orders", app=create_orders_app())])
-    with serve_asgi(outer) as base, client_for(f"{base}/sandbox/orders/") as client:
+def test_works_when_mounted_under_a_prefix(tmp_path) -> None:
+    """The sandbox process serves the order system under /orders (a base URL with a path)."""
+    app = create_sandbox_app(tmp_path / "sandbox.db", webhook_url=None, webhook_secret="")
+    with serve_asgi(app) as base, client_for(f"{base}/orders/") as client:
         assert client.get_order("ORD-1003-1") is not None
         assert len(client.list_customer_orders("C-1003")) == 1
 
@@ -178,7 +181,7 @@ def test_demo_data_invariants(orders_server: OrdersServer) -> None:
 
 
 def test_order_json_round_trip_and_validation() -> None:
-    order = create_orders_app(now=datetime(2025, 1, 31, tzinfo=timezone.utc)).state.sandbox.order("ORD-1001-1")
+    order = demo_order(datetime(2025, 1, 31, tzinfo=timezone.utc), "ORD-1001-1")
     data = order.to_json()
     assert data["delivered_at"] == "2025-01-29T00:00:00Z"
     assert OrderData.from_json(data) == order

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from support_app.integrations.orders_sandbox import DEMO_CUSTOMERS
 from support_app.models import User
+from support_app.sandbox.catalogue import DEMO_CUSTOMERS
 from support_app.services.auth_service import create_user
 from support_app.services.runner import writes
 
