@@ -72,7 +72,7 @@ bench-approvals: install
 
 # 1,000,000 support cases, 300,000 refund cases, 100,000 customers in data/large.db.
 seed-large: install
-	$(PY) -m support_app.seed_large --path data/large.db
+	$(PY) -m support_app.devdata.large --path data/large.db
 
 bench-overview: install
 	@[ -f data/large.db ] || { echo "data/large.db is missing: run 'make seed-large' first"; exit 1; }

@@ -1,6 +1,6 @@
 """Benchmark: the support-case and refund-case overviews on the large dataset.
 
-Needs the file ``python -m support_app.seed_large`` makes (default data/large.db).
+Needs the file ``python -m support_app.devdata.large`` makes (default data/large.db).
 For an agent caller, times the service calls exactly as a page load makes them
 (one read transaction, parse excluded) — first pages, every filter and sort, and a
 deep page reached by walking the ``next`` cursor page by page (once), then fetched
@@ -73,7 +73,7 @@ def main() -> int:
 
     path = args.path.resolve()
     if not path.exists():
-        print(f"{path} does not exist: run `python -m support_app.seed_large` (make seed-large) first", file=sys.stderr)
+        print(f"{path} does not exist: run `python -m support_app.devdata.large` (make seed-large) first", file=sys.stderr)
         return 2
     url = f"sqlite:///{path}"
     os.environ["SUPPORT_DATABASE_URL"] = url  # before anything reads the settings

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import sqlite3
 
+import httpx
+
 from fixtures_db import keep_logging  # noqa: F401
-from support_app import seed_large
+from fixtures_http import serve_asgi
+from support_app.devdata import large
+from support_app.integrations.order_client import OrderClient
+from support_app.sandbox.app import create_sandbox_app
+
+SMALL = ["--customers", "60", "--cases", "400", "--refunds", "120", "--workers", "1"]
 
 
 def test_small_seed_is_consistent(tmp_path, keep_logging):  # noqa: F811
     path = tmp_path / "large.db"
-    assert seed_large.main(["--path", str(path), "--customers", "60", "--cases", "400", "--refunds", "120", "--workers", "1"]) == 0
+    assert large.main(["--path", str(path), *SMALL]) == 0
     db = sqlite3.connect(path)
     one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
     assert one("select count(*) from support_cases") == 400
@@ -34,3 +41,26 @@ def test_small_seed_is_consistent(tmp_path, keep_logging):  # noqa: F811
     names = {r[0] for r in db.execute("select name from sqlite_master where type = 'index'")}
     assert {"ix_support_cases_created_id", "ix_refund_cases_amount_id", "uq_refund_attempts_one_live"} <= names
     db.close()
+
+
+def test_generated_orders_are_loaded_into_the_sandbox(tmp_path, keep_logging):  # noqa: F811
+    """--sandbox-url: every generated order is then known to the order system and the gateway."""
+    path = tmp_path / "large.db"
+    app = create_sandbox_app(tmp_path / "sandbox.db", webhook_url=None, webhook_secret="")
+    with serve_asgi(app) as base:
+        assert large.main(["--path", str(path), *SMALL, "--sandbox-url", base, "--sandbox-batch", "150"]) == 0
+        assert httpx.get(f"{base}/health").json()["orders"] == 8 + 400  # the demo catalogue plus one per case
+        db = sqlite3.connect(path)
+        snapshots = db.execute(
+            "select s.order_id, u.order_customer_id, s.amount_paid, s.payment_reference, s.delivered_at is not null, "
+            "(select count(*) from order_lines l where l.snapshot_id = s.id) from order_snapshots s "
+            "join users u on u.id = s.customer_id where s.id in (1, 137, 400)").fetchall()
+        db.close()
+        assert len(snapshots) == 3
+        with OrderClient(f"{base}/orders", timeout_seconds=5) as client:
+            for order_id, customer, paid, ref, delivered, lines in snapshots:
+                order = client.get_order(order_id)
+                assert (order.customer_id, order.amount_paid, order.payment_reference) == (customer, paid, ref)
+                assert (order.status == "delivered", len(order.lines)) == (bool(delivered), lines)
+                assert order in client.list_customer_orders(customer)
+                assert httpx.get(f"{base}/gateway/payments/{ref}").json()["captured"] == paid

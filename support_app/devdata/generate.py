@@ -1,16 +1,4 @@
-"""A large, realistic dataset in a separate SQLite file, for measuring list pages.
-
-    python -m support_app.seed_large                 # 100k customers, 1M cases, 300k refunds
-    python -m support_app.seed_large --small         # 20k cases: a quick check
-    python -m support_app.seed_large --path data/x.db --cases 200000 --refunds 60000 --seed 7
-
-The file (default ``data/large.db``) is created from scratch: Alembic migrates it to
-head, then the rows are bulk-inserted with the plain ``sqlite3`` module in large
-transactions (journal off and no fsync while loading; WAL is restored at the end).
-The non-unique secondary indexes the migrations made are dropped before the load and
-recreated afterwards with exactly the SQL recorded in ``sqlite_master`` (sorting once
-is much cheaper than millions of random B-tree inserts); unique indexes stay, so the
-constraints are checked during the load. ``ANALYZE`` runs at the end.
+"""Rows of a large, realistic dataset, generated in memory (no I/O): load.py writes them.
 
 What is generated (deterministic for a given ``--seed`` and run date):
 
@@ -40,27 +28,16 @@ What is generated (deterministic for a given ``--seed`` and run date):
 
 from __future__ import annotations
 
-import argparse
-import multiprocessing as mp
-import os
 import random
-import sqlite3
-import sys
-import time
 from bisect import bisect
-from collections import deque
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from math import log
-from pathlib import Path
 
 from support_app.domain.refund_amounts import unit_amounts
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PATH = ROOT / "data" / "large.db"
-PASSWORD = "demo-pass-2026"  # same as the demo accounts (services/demo_data.py)
+PASSWORD = "demo-pass-2026"  # same as the demo accounts (devdata/demo.py)
 N_AGENTS = 20
-CHUNK = 25_000  # cases per transaction
 
 US = 1_000_000
 MIN = 60 * US
@@ -218,53 +195,16 @@ def weighted(rng: random.Random, values, weights):
     return pick
 
 
-# ------------------------------------------------------------------ schema helpers
-
-def migrate(path: Path) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.attributes["url"] = f"sqlite:///{path}"
-    command.upgrade(cfg, "head")
-
-
-def secondary_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """(name, CREATE INDEX sql) of every explicit non-unique index (kept verbatim)."""
-    rows = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
-    ).fetchall()
-    return [(name, sql) for name, sql in rows if not sql.upper().startswith("CREATE UNIQUE")]
-
-
-INSERT = {
-    "users": "INSERT INTO users (id, email, full_name, role, password_hash, order_customer_id, is_active, created_at) "
-             "VALUES (?,?,?,?,?,?,1,?)",
-    "order_snapshots": "INSERT INTO order_snapshots (id, order_id, customer_id, currency, placed_at, delivered_at, "
-                       "shipping_amount, shipping_tax, amount_paid, payment_reference, fetched_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-    "order_lines": "INSERT INTO order_lines (id, snapshot_id, line_id, sku, name, quantity, unit_price, discount_total, tax_total) "
-                   "VALUES (?,?,?,?,?,?,?,?,?)",
-    "support_cases": "INSERT INTO support_cases (id, number, customer_id, order_snapshot_id, subject, description, category, "
-                     "priority, status, assignee_id, version, created_at, updated_at, first_response_at, resolved_at, closed_at) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "case_messages": "INSERT INTO case_messages (case_id, author_id, visibility, body, created_at) VALUES (?,?,?,?,?)",
-    "case_events": "INSERT INTO case_events (case_id, actor_id, kind, from_status, to_status, detail, internal, created_at) "
-                   "VALUES (?,?,?,?,?,?,?,?)",
-    "refund_cases": "INSERT INTO refund_cases (id, number, support_case_id, order_snapshot_id, customer_id, status, reason, note, "
-                    "amount, shipping_amount, currency, request_key, abandoned, gateway_reference, failure_reason, decided_by, "
-                    "decision_code, decision_note, settled_amount, version, requested_at, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "refund_items": "INSERT INTO refund_items (refund_case_id, order_line_id, quantity, unit_amounts, amount) VALUES (?,?,?,?,?)",
-    "refund_events": "INSERT INTO refund_events (refund_case_id, actor_id, kind, from_status, to_status, detail, created_at) "
-                     "VALUES (?,?,?,?,?,?,?)",
-    "refund_attempts": "INSERT INTO refund_attempts (refund_case_id, idempotency_key, status, amount, currency, gateway_reference, "
-                       "error_code, error_message, sends, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-}
+# The tables a generator fills, in the order they are loaded.
+TABLES = ("users", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events", "refund_cases",
+          "refund_items", "refund_events", "refund_attempts")
 
 
 # ------------------------------------------------------------------ generator
 
 class Generator:
+    """Fills ``tables`` (name → list of row tuples, see TABLES) with users, then cases in chunks."""
+
     def __init__(self, customers: int, cases: int, refunds: int, seed: int, now_us: int, password_hash: str) -> None:
         self.n_customers, self.n_cases, self.n_refunds = customers, cases, refunds
         self.rng = random.Random(seed)
@@ -272,8 +212,7 @@ class Generator:
         self.start = now_us - 730 * DAY
         self.clock = Clock(self.start - 4 * 365 * DAY, now_us)
         self.password_hash = password_hash
-        self.tables: dict[str, list] = {name: [] for name in INSERT}
-        self.counts: dict[str, int] = dict.fromkeys(INSERT, 0)
+        self.tables: dict[str, list] = {name: [] for name in TABLES}
         self.seed = seed
         self.refund_id = 0
         self.refunds_left = refunds
@@ -308,7 +247,7 @@ class Generator:
         for cid in range(first, last + 1):
             self.case(cid)
         tables = self.tables
-        self.tables = {name: [] for name in INSERT}
+        self.tables = {name: [] for name in TABLES}
         return tables, self.status_counts, self.refund_status_counts
 
     # -------------------------------------------------------------- users
@@ -652,29 +591,17 @@ class Generator:
         ))
         return t_end
 
-    # -------------------------------------------------------------- flushing
-    def flush(self, conn: sqlite3.Connection, tables: dict[str, list] | None = None) -> None:
-        """Insert ``tables`` (default: this generator's own buffers) in one transaction."""
-        tables = self.tables if tables is None else tables
-        conn.execute("BEGIN")
-        for name, rows in tables.items():
-            if rows:
-                conn.executemany(INSERT[name], rows)
-                self.counts[name] += len(rows)
-                rows.clear()
-        conn.execute("COMMIT")
 
-
-# A worker process's generator (multiprocessing: made once per process by _init_worker).
+# A worker process's generator (multiprocessing: made once per process by init_worker).
 _WORKER: Generator | None = None
 
 
-def _init_worker(*args) -> None:
+def init_worker(*args) -> None:
     global _WORKER
     _WORKER = Generator(*args)
 
 
-def _make_chunk(k: int, first: int, last: int):
+def make_chunk(k: int, first: int, last: int):
     assert _WORKER is not None
     return _WORKER.chunk(k, first, last)
 
@@ -695,128 +622,3 @@ def _gcd(a: int, b: int) -> int:
     while b:
         a, b = b, a % b
     return a
-
-
-# ------------------------------------------------------------------ main
-
-def seed_large(path: Path, customers: int, cases: int, refunds: int, seed: int, keep_indexes: bool = False,
-               workers: int = 2) -> dict:
-    started = time.monotonic()
-    path = path.resolve()
-    from support_app.settings import get_settings
-
-    app_db = get_settings().database_url
-    if app_db.startswith("sqlite:///") and Path(app_db[len("sqlite:///"):]).resolve() == path:
-        raise SystemExit(f"{path} is the app's own database (SUPPORT_DATABASE_URL); choose another --path")
-    if refunds > cases:
-        raise SystemExit("--refunds cannot exceed --cases (one refund per case)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-    def step(msg: str) -> None:
-        print(f"[{time.monotonic() - started:7.1f}s] {msg}", flush=True)
-
-    step(f"migrating {path} (alembic upgrade head)")
-    migrate(path)
-
-    from support_app.security.passwords import hash_password
-
-    password_hash = hash_password(PASSWORD)  # one real argon2id hash, reused by every account
-    now_us = int(time.time() // 60 * 60) * US
-    gen = Generator(customers, cases, refunds, seed, now_us, password_hash)
-
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA foreign_keys=OFF")
-    conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-    conn.execute("PRAGMA temp_store=MEMORY")
-    conn.execute("PRAGMA cache_size=-1000000")  # 1 GB page cache while loading
-    dropped = [] if keep_indexes else secondary_indexes(conn)
-    for name, _sql in dropped:
-        conn.execute(f'DROP INDEX "{name}"')
-    if dropped:
-        step(f"dropped {len(dropped)} non-unique indexes for the load (recreated after)")
-
-    gen.users()
-    gen.flush(conn)
-    step(f"users: {customers} customers + {N_AGENTS} agents")
-
-    # Cases in chunks: made by `workers` processes (in order, a few ahead), inserted here.
-    chunks = [(k, first, min(cases, first + CHUNK - 1)) for k, first in enumerate(range(1, cases + 1, CHUNK))]
-    report_every = max(1, len(chunks) // 10)
-    init = (customers, cases, refunds, seed, now_us, password_hash)
-    pool = mp.get_context("fork").Pool(workers, _init_worker, init) if workers > 0 else None
-    if pool is None:
-        _init_worker(*init)
-    pending: deque = deque()
-    todo = iter(chunks)
-    try:
-        for done in range(1, len(chunks) + 1):
-            while len(pending) < (2 * workers if pool else 1):
-                spec = next(todo, None)
-                if spec is None:
-                    break
-                pending.append(pool.apply_async(_make_chunk, spec) if pool else spec)
-            item = pending.popleft()
-            tables, by_status, by_refund_status = item.get() if pool else _make_chunk(*item)
-            gen.flush(conn, tables)
-            for total, part in ((gen.status_counts, by_status), (gen.refund_status_counts, by_refund_status)):
-                for key, value in part.items():
-                    total[key] = total.get(key, 0) + value
-            if done % report_every == 0 or done == len(chunks):
-                c = gen.counts
-                step(f"cases {c['support_cases']:,}/{cases:,}  refunds {c['refund_cases']:,}  "
-                     f"messages {c['case_messages']:,}  events {c['case_events']:,}")
-    finally:
-        if pool is not None:
-            pool.terminate()
-    step(f"loaded {sum(gen.counts.values()):,} rows")
-
-    slow = []
-    for name, sql in dropped:
-        t = time.monotonic()
-        conn.execute(sql)
-        slow.append((time.monotonic() - t, name))
-    if dropped:
-        top = ", ".join(f"{n} {t:.1f}s" for t, n in sorted(slow, reverse=True)[:5])
-        step(f"recreated {len(dropped)} indexes (slowest: {top})")
-    conn.execute("PRAGMA optimize")
-    conn.execute("ANALYZE")
-    step("analyzed")
-    conn.execute("PRAGMA locking_mode=NORMAL")
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    conn.close()
-    elapsed = time.monotonic() - started
-    size = path.stat().st_size
-    print()
-    for name, count in gen.counts.items():
-        print(f"  {name:18} {count:>12,}")
-    print(f"  case statuses      {dict(sorted(gen.status_counts.items()))}")
-    print(f"  refund statuses    {dict(sorted(gen.refund_status_counts.items()))}")
-    print(f"\n{path}: {size / 2**20:,.0f} MiB, journal_mode={mode}, total {elapsed:.1f}s")
-    print(f"Every account's password is {PASSWORD!r}; agents: agent@example.com, agent2@example.com, agent03..agent{N_AGENTS}@example.com")
-    return {"seconds": elapsed, "bytes": size, "counts": gen.counts}
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m support_app.seed_large", description=__doc__.split("\n\n")[0])
-    p.add_argument("--path", type=Path, default=DEFAULT_PATH, help="SQLite file to (re)create (default data/large.db)")
-    p.add_argument("--customers", type=int, default=100_000)
-    p.add_argument("--cases", type=int, default=1_000_000)
-    p.add_argument("--refunds", type=int, default=300_000)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--small", action="store_true", help="20k cases, 6k refunds, 5k customers: a quick check")
-    p.add_argument("--keep-indexes", action="store_true", help="load with every index in place (slower)")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="processes generating rows while this one inserts (0: all in this process)")
-    args = p.parse_args(argv)
-    if args.small:
-        args.customers, args.cases, args.refunds = 5_000, 20_000, 6_000
-    seed_large(args.path, args.customers, args.cases, args.refunds, args.seed, args.keep_indexes, args.workers)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
