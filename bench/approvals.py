@@ -1,9 +1,10 @@
 """Benchmark: refund approvals end to end (approve_refund + execute_attempt).
 
-A temporary SQLite file migrated with Alembic, the order and gateway sandboxes served
-by uvicorn over loopback HTTP, N one-unit refund requests on one order, then every one
-approved and sent to the gateway by a small thread pool — as the app's server tasks
-would. Prints throughput, approve→refunded latency percentiles and the money check
+A temporary SQLite file migrated with Alembic, the sandbox process
+(``python -m support_app.sandbox`` on a free port, its own temporary database) for the
+order system and the gateway over loopback HTTP, a bench order loaded through its admin
+endpoint, N one-unit refund requests on it, then every one approved and sent to the
+gateway by a small thread pool — as the app's server tasks would. Prints throughput, approve→refunded latency percentiles and the money check
 (the gateway must show exactly N refunds).
 
     .venv/bin/python bench/approvals.py [--n 200] [--workers 4] [--latency-ms 20]
@@ -13,17 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,17 +35,14 @@ os.environ.update(SUPPORT_ENVIRONMENT="test", SUPPORT_DATABASE_URL=DB_URL, SUPPO
                   SUPPORT_JWT_SECRET="bench-secret-" + "x" * 40, SUPPORT_GATEWAY_WEBHOOK_SECRET="bench-" + "w" * 32)
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from sqlmodel import func, select  # noqa: E402
 
 from support_app.db import make_engine, session_scope  # noqa: E402
 from support_app.integrations.gateway_client import GatewayClient  # noqa: E402
-from support_app.integrations.gateway_sandbox import create_gateway_app, demo_payments  # noqa: E402
 from support_app.integrations.order_client import OrderClient  # noqa: E402
 from support_app.integrations.order_data import OrderData, OrderLineData  # noqa: E402
-from support_app.integrations.orders_sandbox import create_orders_app  # noqa: E402
 from support_app.kv import MemoryKV  # noqa: E402
 from support_app.models import RefundAttempt, RefundCase  # noqa: E402
 from support_app.services import auth_service  # noqa: E402
@@ -55,25 +53,35 @@ ORDER, PAYMENT, UNIT = "ORD-1001-9", "PAY-1001-9", 1000
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve an ASGI app on 127.0.0.1:<free port> in a daemon thread (as tests/fixtures_http.py)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("sandbox server did not start")
-        time.sleep(0.01)
+def sandbox_process() -> Iterator[str]:
+    """``python -m support_app.sandbox`` on a free port with a temporary database; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(Path(TMP.name) / "sandbox.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "support_app.sandbox", "--port", str(port),
+                             "--db", str(Path(TMP.name) / "sandbox.db")],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sandbox did not start: {(Path(TMP.name) / 'sandbox.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
 
 
 def bench_order(now: datetime, n: int) -> OrderData:
@@ -103,14 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(DB_URL)
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    orders_app = create_orders_app(now=now)
-    sandbox = orders_app.state.sandbox
-    with sandbox._lock:  # the sandbox has no public way to add an order
-        sandbox._orders[ORDER] = bench_order(now, args.n)
-    gateway_app = create_gateway_app(payments={**demo_payments(), PAYMENT: (args.n * UNIT, "EUR")})
-
-    with serve(orders_app) as orders_url, serve(gateway_app) as gateway_url, httpx.Client(timeout=10) as http:
-        orders = OrderClient(base_url=orders_url, timeout_seconds=5, kv=MemoryKV())
+    with sandbox_process() as base, httpx.Client(timeout=10) as http:
+        http.post(f"{base}/orders/_admin/orders", json=[bench_order(now, args.n).to_json()]).raise_for_status()
+        gateway_url = f"{base}/gateway"
+        orders = OrderClient(base_url=f"{base}/orders", timeout_seconds=5, kv=MemoryKV())
         gateway = GatewayClient(gateway_url, timeout_seconds=5, retries=2, backoff_seconds=0.01)
         try:
             with session_scope(engine, write=True) as s:

@@ -43,9 +43,8 @@ def main() -> int:
         return 1
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "SUPPORT_DATABASE_URL": f"sqlite:///{args.path.resolve()}",
-           "SUPPORT_ORDER_SYSTEM_URL": f"{base}/sandbox/orders", "SUPPORT_PAYMENT_GATEWAY_URL": f"{base}/sandbox/gateway",
-           "SUPPORT_GATEWAY_WEBHOOK_URL": f"{base}/api/gateway/webhook"}
+    # The overviews never ask the order system or the gateway: no sandbox is started.
+    env = {**os.environ, "SUPPORT_DATABASE_URL": f"sqlite:///{args.path.resolve()}"}
     reflex = str(Path(sys.executable).parent / "reflex")
     proc = subprocess.Popen([reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port),
                              "--loglevel", "warning"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
