@@ -1,5 +1,7 @@
 """Browser suite: the real app (reflex run --env prod) on a free port with its own
-SQLite database and demo data, driven by Playwright in Debian's Chromium.
+SQLite database and demo data, driven by Playwright in Debian's Chromium. The order
+system and the gateway are the sandbox process (python -m support_app.sandbox) on
+another free port with its own database, delivering webhooks to the app under test.
 
 Set BROWSER_STATE_REDIS=1 to run the app with Reflex's Redis state manager
 (REFLEX_REDIS_URL) and our Redis-backed rate limits and caches.
@@ -27,12 +29,60 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DEMO_PASSWORD = "demo-pass-2026"
 STARTUP_SECONDS = 300
+WEBHOOK_SECRET = "whsec_browser_" + uuid.uuid4().hex
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _python(module: str) -> list[str]:
+    """``python -m module``, under coverage when COVERAGE_APP=1 (saved when it exits on SIGINT)."""
+    py = sys.executable
+    if os.environ.get("COVERAGE_APP") == "1":
+        return [py, "-m", "coverage", "run", "-p", "--rcfile", str(ROOT / "pyproject.toml"), "-m", module]
+    return [py, "-m", module]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, 2)  # Ctrl-C: shuts down cleanly and coverage is saved
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory):
+    """The sandbox process; yields (base_url, app_port): the app must listen on app_port,
+    where the sandbox delivers its webhooks."""
+    tmp = tmp_path_factory.mktemp("sandbox")
+    port, app_port = _free_port(), _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / "sandbox.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [*_python("support_app.sandbox"), "--port", str(port), "--db", str(tmp / "sandbox.db"),
+             "--webhook-url", f"http://127.0.0.1:{app_port}/api/gateway/webhook"],
+            cwd=ROOT, env={**os.environ, "SUPPORT_ENVIRONMENT": "test", "SUPPORT_GATEWAY_WEBHOOK_SECRET": WEBHOOK_SECRET},
+            stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sandbox not ready ({proc.poll()}):\n{log.read_text()[-4000:]}")
+            time.sleep(0.2)
+        yield base, app_port
+    finally:
+        _stop(proc)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -50,18 +100,18 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
+def app_server(tmp_path_factory, sandbox_server):
     """Start the app once per session; yields (base_url, env) and stops it after."""
     tmp = tmp_path_factory.mktemp("app")
-    port = _free_port()
+    sandbox, port = sandbox_server
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     env.update(
         SUPPORT_ENVIRONMENT="test",
         SUPPORT_DATABASE_URL=f"sqlite:///{tmp / 'browser.db'}",
-        SUPPORT_ORDER_SYSTEM_URL=f"{base}/sandbox/orders",
-        SUPPORT_PAYMENT_GATEWAY_URL=f"{base}/sandbox/gateway",
-        SUPPORT_GATEWAY_WEBHOOK_URL=f"{base}/api/gateway/webhook",
+        SUPPORT_ORDER_SYSTEM_URL=f"{sandbox}/orders",
+        SUPPORT_PAYMENT_GATEWAY_URL=f"{sandbox}/gateway",
+        SUPPORT_GATEWAY_WEBHOOK_SECRET=WEBHOOK_SECRET,
         SUPPORT_ORDER_CACHE_SECONDS="0",
         # The stories open many cases as the same customers; the limit has its own service tests.
         SUPPORT_CASE_CREATE_MAX="1000",
@@ -94,11 +144,7 @@ def app_server(tmp_path_factory):
         _wait_ready(base, proc, log)
         yield base, env
     finally:
-        os.killpg(proc.pid, 2)  # Ctrl-C: the app shuts down cleanly and coverage is saved
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        _stop(proc)
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def many_cases(app_server):
     """16 of Alice's cases (12 left open) and 3 of Bob's, made through the services into the app's database."""
-    base, env = app_server
+    _, env = app_server
     engine = make_engine(env["SUPPORT_DATABASE_URL"])
-    client = OrderClient(base_url=f"{base}/sandbox/orders", timeout_seconds=5, kv=MemoryKV())
+    client = OrderClient(base_url=env["SUPPORT_ORDER_SYSTEM_URL"], timeout_seconds=5, kv=MemoryKV())
     with session_scope(engine) as s:
         ids = {u.email: u.id for u in s.exec(select(User))}
     users = {}
