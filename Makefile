@@ -7,6 +7,9 @@ TOOLS := $(ROOT)/.tools
 CACHE := $(ROOT)/.cache
 BUN_VERSION := 1.4.4
 PYTHON ?= python3
+# make run: the app on PORT, the order-system and gateway sandbox process on SANDBOX_PORT.
+PORT ?= 3000
+SANDBOX_PORT ?= 3001
 
 # Reflex builds here without downloads: bun from the npm registry, no version probes.
 export PATH := $(TOOLS)/node_modules/.bin:$(VENV)/bin:$(PATH)
@@ -24,7 +27,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: run test install migrate seed bench bench-approvals bench-overview seed-large browsers services clean help
 
 help:
-	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000"
+	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000 (sandbox on :3001)"
 	@echo "make test   install, then run the whole test suite with coverage"
 	@echo "make bench  approvals benchmark; overview benchmark after 'make seed-large'"
 
@@ -47,9 +50,13 @@ migrate: install
 seed: migrate
 	$(PY) -m support_app.cli seed-demo
 
+# Procfile: the sandbox process and the app, started together by honcho; Ctrl-C stops both.
 run: seed
-	@echo "Open http://localhost:3000 and sign in with one of the accounts above."
-	$(VENV)/bin/reflex run --env prod --frontend-port 3000 --backend-port 3000 --loglevel warning
+	@echo "Open http://localhost:$(PORT) and sign in with one of the accounts above (Ctrl-C stops everything)."
+	WEB_PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) \
+	SUPPORT_ORDER_SYSTEM_URL="$${SUPPORT_ORDER_SYSTEM_URL:-http://127.0.0.1:$(SANDBOX_PORT)/orders}" \
+	SUPPORT_PAYMENT_GATEWAY_URL="$${SUPPORT_PAYMENT_GATEWAY_URL:-http://127.0.0.1:$(SANDBOX_PORT)/gateway}" \
+	$(VENV)/bin/honcho start
 
 # Debian's Chromium for the browser suite (Playwright cannot download its own here).
 browsers:
