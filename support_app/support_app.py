@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from support_app.settings import load_or_exit
+
+# Before the pages: their State classes read settings at import. Unsafe settings end
+# the process here with readable lines instead of a traceback from deep inside.
+load_or_exit()
+
 import reflex as rx
 from starlette.applications import Starlette
 from starlette.routing import Mount
