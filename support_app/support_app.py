@@ -12,7 +12,7 @@ import reflex as rx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from support_app.api import export, gateway_webhook
+from support_app.api import export, gateway_webhook, health
 from support_app.integrations.gateway_sandbox import create_gateway_app
 from support_app.integrations.orders_sandbox import create_orders_app
 from support_app.pages import (  # noqa: F401  (registers pages)
@@ -34,7 +34,7 @@ from support_app.settings import get_settings
 
 def _backend_routes() -> Starlette:
     settings = get_settings()
-    routes: list = [*gateway_webhook.routes, *export.routes]
+    routes: list = [*gateway_webhook.routes, *export.routes, *health.routes]
     if settings.sandbox_enabled:
         faults = settings.sandbox_faults_enabled and settings.environment != "production"
         routes += [
