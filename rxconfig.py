@@ -16,6 +16,7 @@ config = rx.Config(
     # router.session.client_ip = the hops-th X-Forwarded-For entry from the right
     # (support_app/security/client_ip.py does the same for plain HTTP routes).
     trusted_proxy_hops=settings.trusted_proxy_hops,
-    # Development keeps "*"; production refuses to start without pinned https origins.
-    cors_allowed_origins=settings.cors_origins,
+    # ("*",) is Reflex's own default (socket.io gets "*"); production refuses to start
+    # without pinned https origins.
+    cors_allowed_origins=tuple(settings.cors_origins),
 )
