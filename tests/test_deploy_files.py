@@ -20,7 +20,7 @@ import pytest
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -272,7 +272,10 @@ def echo_app(name: str) -> Starlette:
         await ws.send_text(f"hello from {name}")
         await ws.close()
 
-    return Starlette(routes=[WebSocketRoute("/_event/", event), Route("/{path:path}", echo)])
+    async def login(request: Request) -> RedirectResponse:  # as the app's static pages do
+        return RedirectResponse(str(request.url.replace(path="/login/")), status_code=307)
+
+    return Starlette(routes=[WebSocketRoute("/_event/", event), Route("/login", login), Route("/{path:path}", echo)])
 
 
 @pytest.fixture
@@ -308,9 +311,15 @@ def test_nginx_balances_without_stickiness_and_forwards_the_client(balanced):
     assert {s["backend"] for s in seen} == {"a", "b"}  # one client, both replicas
     first = seen[0]
     assert first["forwarded_for"] == "6.6.6.6, 127.0.0.1" and first["forwarded_proto"] == "http"
-    assert first["host"] == "127.0.0.1" and first["path"] == "/cases/"
+    assert first["host"] == url.removeprefix("http://") and first["path"] == "/cases/"  # the port kept
     # What the app makes of it with SUPPORT_TRUSTED_PROXY_HOPS=1: nginx's view, not the forgery.
     assert resolve_client_ip("127.0.0.1", first["forwarded_for"], 1) == "127.0.0.1"
+
+
+def test_app_redirects_keep_the_public_port(balanced):
+    url, _ = balanced
+    response = httpx.get(f"{url}/login", timeout=10)
+    assert response.status_code == 307 and response.headers["location"] == f"{url}/login/"
 
 
 def test_nginx_upgrades_reflex_websocket(balanced):
