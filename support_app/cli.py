@@ -1,8 +1,11 @@
 """Command line: `python -m support_app.cli --help`.
 
-  migrate                      upgrade the database to the newest schema
-  seed-demo                    create the demo customers and agents (idempotent)
+  migrate                      upgrade the database to the newest schema (one runner at a time)
+  seed-demo                    create the demo customers and agents (idempotent; not in production)
   create-user EMAIL NAME ROLE  create an agent or customer (password asked, or --password)
+  serve [--host H] [--port P]  serve the prebuilt frontend and the backend on one port, no build
+
+Every command first checks the settings (support_app.settings.load_or_exit).
 """
 
 from __future__ import annotations
@@ -15,12 +18,39 @@ from support_app.domain.errors import DomainError
 
 
 def migrate() -> None:
+    """Upgrade to head under the migration lock: replicas or jobs started together
+    run the upgrade one after the other; the later ones find nothing to do."""
     from alembic import command
     from alembic.config import Config
 
-    from support_app.settings import ROOT
+    from support_app.migration_lock import migration_lock
+    from support_app.settings import ROOT, get_settings
 
-    command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
+    def waiting() -> None:
+        print("migrate: another migration holds the lock; waiting for it", file=sys.stderr, flush=True)
+
+    with migration_lock(get_settings().database_url, on_wait=waiting):
+        command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
+
+
+def serve(host: str, port: int) -> int:
+    """Run Reflex's production backend with the frontend that `reflex export
+    --frontend-only --no-zip` built into .web/build/client mounted on the same port.
+    `reflex run --env prod` would compile and rebuild the frontend at every start."""
+    from reflex.utils import exec as reflex_exec
+    from reflex.utils.prerequisites import get_web_dir
+    from reflex_base import constants
+    from reflex_base.config import get_config
+    from reflex_base.environment import environment
+
+    if not (get_web_dir() / constants.Dirs.STATIC / "index.html").exists():
+        print("error: no built frontend in .web/build/client; run `reflex export --frontend-only --no-zip` first",
+              file=sys.stderr)
+        return 2
+    environment.REFLEX_ENV_MODE.set(constants.Env.PROD)
+    environment.REFLEX_SKIP_COMPILE.set(True)  # the workers import the app without compiling it
+    reflex_exec.run_backend_prod(host, port, get_config().loglevel.subprocess_level(), mount_frontend_compiled_app=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("role", choices=["agent", "customer"])
     cu.add_argument("--order-customer-id", help="the customer's id in the order system (customers only)")
     cu.add_argument("--password", help="omit to be asked without echo")
+    sv = sub.add_parser("serve", help="serve the prebuilt frontend and the backend (the production image's command)")
+    sv.add_argument("--host", default="0.0.0.0")
+    sv.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
+
+    from support_app.settings import load_or_exit
+
+    settings = load_or_exit()
+    if args.command == "serve":
+        return serve(args.host, args.port)
 
     from support_app.services.runner import run_sync
 
@@ -42,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             migrate()
         elif args.command == "seed-demo":
+            if settings.environment == "production":
+                print("error: seed-demo is refused in production: it creates accounts whose password is published "
+                      "in the README. Use create-user.", file=sys.stderr)
+                return 2
             from support_app.devdata.demo import DEMO_PASSWORD, seed_demo
 
             for email, role, created in run_sync(seed_demo):

@@ -2,21 +2,39 @@
 
 Variables are prefixed ``SUPPORT_`` (e.g. ``SUPPORT_DATABASE_URL``) and may also be
 put in a ``.env`` file at the repository root. The README lists them all with defaults.
+
+Every entry point (rxconfig.py for the Reflex app, ``python -m support_app.cli``, the
+worker, the sandbox) starts with ``load_or_exit()``: invalid settings, and in
+production every unsafe one, are reported together as plain lines and the process
+exits with status 78 (EX_CONFIG) before it serves or changes anything.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
-INSECURE_SECRETS = {"", "change-me", "changeme", "secret", "dev"}
+ENVIRONMENTS = ("development", "test", "production")
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a supervisor should not restart-loop on it
+MIN_SECRET_LENGTH = 32
+# Values seen in examples and tests; refused in production whatever their length.
+PLACEHOLDER_MARKERS = ("change-me", "change_me", "changeme", "replace-me", "replace_me", "placeholder", "example")
+MIN_DISTINCT_SECRET_CHARS = 10  # "x" * 40 or "test-secret-xxxx…" is not a secret
 
 
 def _dev_secret(name: str = "jwt_secret") -> str:
@@ -32,12 +50,44 @@ def _dev_secret(name: str = "jwt_secret") -> str:
     return value
 
 
+def _secret_problem(variable: str, value: str) -> str | None:
+    """Why ``value`` is not a production secret, or None. Never echoes the value."""
+    lowered = value.strip().lower()
+    if not lowered:
+        why = "it is not set"
+    elif len(value) < MIN_SECRET_LENGTH:
+        why = f"it has {len(value)} characters"
+    elif any(marker in lowered for marker in PLACEHOLDER_MARKERS) or len(set(value)) < MIN_DISTINCT_SECRET_CHARS:
+        why = "it is a placeholder"
+    else:
+        return None
+    return (f"{variable} must be a random value of at least {MIN_SECRET_LENGTH} characters "
+            f"(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'); {why}")
+
+
+def _origin_problem(origins: list[str]) -> str | None:
+    if not origins:
+        why = "it is empty"
+    elif "*" in origins:
+        why = "'*' lets any site use the API with the user's cookies"
+    elif bad := [o for o in origins if not _is_https_origin(o)]:
+        why = f"not an https origin (https://host[:port], no path): {', '.join(bad)}"
+    else:
+        return None
+    return f"SUPPORT_CORS_ORIGINS must list the site's https origins, comma-separated; {why}"
+
+
+def _is_https_origin(origin: str) -> bool:
+    parts = urlsplit(origin)
+    return parts.scheme == "https" and bool(parts.hostname) and parts.path == "" and not parts.query
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SUPPORT_", env_file=ROOT / ".env", extra="ignore"
     )
 
-    environment: str = Field("development", description="development | test | production")
+    environment: str = Field("development", description="exactly one of ENVIRONMENTS")
     database_url: str = f"sqlite:///{DATA_DIR / 'support.db'}"
     redis_url: str | None = None
     redis_prefix: str = "support:"
@@ -61,22 +111,113 @@ class Settings(BaseSettings):
     login_window_seconds: int = 300
     case_create_max: int = 10
     case_create_window_seconds: int = 3600
+    # Reverse proxies in front of the app (1 for nginx alone): the client address is
+    # the hops-th X-Forwarded-For entry from the right. 0 ignores the header.
+    trusted_proxy_hops: int = Field(0, ge=0)
+    # Origins allowed to call the backend (CORS), comma-separated; "*" only outside production.
+    cors_origins: Annotated[list[str], NoDecode] = ["*"]
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
-    def _check_secret(self) -> "Settings":
-        if self.environment == "production":
-            if self.jwt_secret.strip().lower() in INSECURE_SECRETS or len(self.jwt_secret) < 32:
-                raise ValueError(
-                    "SUPPORT_JWT_SECRET must be set to a random value of at least 32 characters in production"
-                )
-            if len(self.gateway_webhook_secret) < 16:
-                raise ValueError("SUPPORT_GATEWAY_WEBHOOK_SECRET must be set in production")
-        else:
+    def _dev_secrets(self) -> "Settings":
+        # Only a known non-production environment gets generated secrets; a typo such
+        # as "prod" must not start quietly with them (problems() refuses it instead).
+        if self.environment in ("development", "test"):
             self.jwt_secret = self.jwt_secret or _dev_secret()
             self.gateway_webhook_secret = self.gateway_webhook_secret or _dev_secret("gateway_webhook_secret")
         return self
 
+    def problems(self, environ: Mapping[str, str] = os.environ) -> list[str]:
+        """Every reason these settings must not start, one readable line each."""
+        if self.environment not in ENVIRONMENTS:
+            return [f"SUPPORT_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)} (got {self.environment!r})"]
+        if self.environment != "production":
+            return []
+        found = [
+            _secret_problem("SUPPORT_JWT_SECRET", self.jwt_secret),
+            _secret_problem("SUPPORT_GATEWAY_WEBHOOK_SECRET", self.gateway_webhook_secret),
+        ]
+        if not self.redis_url:
+            found.append("SUPPORT_REDIS_URL must be set in production: rate limits, token revocation and "
+                         "the order cache must be shared by every process")
+        # Reflex reads its own variable from the process environment only (not .env).
+        if not environ.get("REFLEX_REDIS_URL"):
+            found.append("REFLEX_REDIS_URL must be set in production: Reflex keeps page state in Redis so "
+                         "that several workers and replicas can serve the same sessions")
+        found.append(_database_problem(self.database_url))
+        for variable, url in (("SUPPORT_ORDER_SYSTEM_URL", self.order_system_url),
+                              ("SUPPORT_PAYMENT_GATEWAY_URL", self.payment_gateway_url)):
+            if urlsplit(url).scheme != "https":
+                found.append(f"{variable} must be an https:// URL in production")
+        if self.trusted_proxy_hops < 1:
+            found.append("SUPPORT_TRUSTED_PROXY_HOPS must be at least 1 in production (the number of reverse "
+                         "proxies in front of the app, 1 for nginx alone); with 0 every user has the balancer's "
+                         "address and the per-client sign-in limit becomes site-wide")
+        found.append(_origin_problem(self.cors_origins))
+        return [line for line in found if line]
+
+
+def _database_problem(url: str) -> str | None:
+    try:
+        backend = make_url(url).get_backend_name()
+    except Exception:  # noqa: BLE001 — any unparsable URL; never echo it (it may hold a password)
+        return "SUPPORT_DATABASE_URL is not a valid database URL"
+    if backend != "postgresql":
+        return f"SUPPORT_DATABASE_URL must be a PostgreSQL URL in production (postgresql+psycopg://…), not {backend}"
+    return None
+
+
+class SettingsError(Exception):
+    """The settings cannot start the app; ``problems`` holds one line per reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def report(self) -> str:
+        lines = "\n".join(f"  - {line}" for line in self.problems)
+        return f"Refusing to start: {len(self.problems)} setting(s) to fix:\n{lines}"
+
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, or SettingsError listing every problem (pydantic's included)."""
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        raise SettingsError([_readable(e) for e in err.errors()]) from None
+    if found := settings.problems():
+        raise SettingsError(found)
+    return settings
+
+
+def _readable(error: Mapping) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "settings"
+    return f"SUPPORT_{field.upper()}: {error['msg']}"  # no input echoed: it may be a secret
+
+
+_warned_per_process = False
+
+
+def load_or_exit() -> Settings:
+    """Start-up check for every entry point: the settings, or the problems printed to
+    stderr as plain lines and exit status EXIT_CONFIG."""
+    global _warned_per_process
+    try:
+        settings = get_settings()
+    except SettingsError as err:
+        print(err.report(), file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_CONFIG) from None
+    if os.environ.get("REFLEX_REDIS_URL") and not settings.redis_url and not _warned_per_process:
+        _warned_per_process = True
+        log.warning(
+            "REFLEX_REDIS_URL is set, so several processes will serve the app, but SUPPORT_REDIS_URL is not: "
+            "sign-in rate limits, token revocation and the order cache are per process. Set SUPPORT_REDIS_URL."
+        )
+    return settings

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from support_app.settings import load_or_exit
+
+# Before the pages: their State classes read settings at import. Unsafe settings end
+# the process here with readable lines instead of a traceback from deep inside.
+load_or_exit()
+
 import reflex as rx
 from starlette.applications import Starlette
 
-from support_app.api import export, gateway_webhook
+from support_app.api import export, gateway_webhook, health
 from support_app.pages import (  # noqa: F401  (registers pages)
     case_detail,
     cases,
@@ -24,7 +30,7 @@ from support_app.services.reconciler import reconciler_loop
 
 def _backend_routes() -> Starlette:
     # The order system and the gateway (or their sandbox) are separate services, reached over HTTP.
-    return Starlette(routes=[*gateway_webhook.routes, *export.routes])
+    return Starlette(routes=[*gateway_webhook.routes, *export.routes, *health.routes])
 
 
 app = rx.App(

@@ -156,3 +156,26 @@ def test_bad_usage_exits_2(db_url, argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
     assert exc.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
+def test_seed_demo_is_refused_in_production(monkeypatch, capsys):
+    """Demo accounts have a published password: never in production. The refusal comes
+    before any database work (the URL points where nothing listens)."""
+    from test_settings import GOOD_PRODUCTION
+
+    for key, value in {**GOOD_PRODUCTION, "SUPPORT_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:1/none"}.items():
+        monkeypatch.setenv(key, value)
+    _reset_caches()
+    try:
+        assert cli.main(["seed-demo"]) == 2
+        out = capsys.readouterr()
+        assert out.out == ""
+        assert out.err.startswith("error: seed-demo is refused in production") and "create-user" in out.err
+    finally:
+        _reset_caches()
+
+
+def test_serve_needs_the_frontend_built_first(db_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(tmp_path / "no-web"))
+    assert cli.main(["serve", "--port", "4299"]) == 2
+    assert "reflex export --frontend-only --no-zip" in capsys.readouterr().err

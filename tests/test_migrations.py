@@ -1,5 +1,7 @@
 """Alembic migrations: up, down and up again on SQLite and PostgreSQL, and the
 migrated schema equals what the models declare (autogenerate finds no diff).
+`python -m support_app.cli migrate` run by several processes at once (replicas
+starting together) migrates once: the others wait for the lock, then find head.
 
 PostgreSQL runs in a throw-away schema (fixture ``pg_url``), so whatever another run
 left in ``public`` cannot make this pass or fail; the schema is dropped at the end.
@@ -7,18 +9,26 @@ left in ``public`` cannot make this pass or fail; the schema is dropped at the e
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DatabaseError
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import support_app.models  # noqa: F401  (registers every table)
 from fixtures_db import alembic_config, keep_logging, pg_url  # noqa: F401
 from support_app.db import make_engine
+from support_app.migration_lock import LOCK_NAME, PG_LOCK_KEY, migration_lock, pg_lock, pg_unlock
+from support_app.settings import ROOT
 
 APP_TABLES = {
     "users", "refresh_tokens", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events",
@@ -41,8 +51,8 @@ def schema_diff(engine) -> list:
         return compare_metadata(ctx, SQLModel.metadata)
 
 
-def tables(engine) -> set[str]:
-    return set(inspect(engine).get_table_names())
+def tables(bind) -> set[str]:
+    return set(inspect(bind).get_table_names())
 
 
 def current_revision(engine) -> str | None:
@@ -129,3 +139,117 @@ def test_offline_sql_can_be_rendered(keep_logging, capsys):
     command.upgrade(alembic_config("postgresql://"), "head", sql=True)
     out = capsys.readouterr().out
     assert "CREATE TABLE support_cases" in out and "CREATE TRIGGER case_events_no_update" in out
+
+
+# -- one migration at a time (python -m support_app.cli migrate) -------------------
+
+WAITING = "migrate: another migration holds the lock; waiting for it"
+
+
+def start_migrate(url: str) -> subprocess.Popen:
+    """`python -m support_app.cli migrate` as its own process, as a replica or job runs it."""
+    env = {**os.environ, "SUPPORT_ENVIRONMENT": "test", "SUPPORT_DATABASE_URL": url}
+    return subprocess.Popen([sys.executable, "-m", "support_app.cli", "migrate"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> str:
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    return err
+
+
+def wait_until_waiting(proc: subprocess.Popen) -> None:
+    """Block until the process says it found the lock taken (an event, not a delay)."""
+    for line in proc.stderr:
+        if line.strip() == WAITING:
+            return
+    proc.wait()
+    pytest.fail(f"migrate never waited for the lock (exit {proc.returncode})")
+
+
+def assert_at_head(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        assert current_revision(engine) == head(url)
+        assert tables(engine) == APP_TABLES | {"alembic_version"}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_holder(pg_url):
+    """An AUTOCOMMIT connection into the test schema, to hold the migration lock."""
+    engine = create_engine(pg_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        yield conn
+    engine.dispose()
+
+
+def advisory_waiters(conn) -> int:
+    """Sessions blocked in pg_advisory_lock on the migration key of this schema."""
+    key = conn.execute(text(f"SELECT {PG_LOCK_KEY}"), {"name": LOCK_NAME}).scalar() & 0xFFFFFFFFFFFFFFFF
+    return conn.execute(text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1 "
+        "AND classid::text::bigint = :hi AND objid::text::bigint = :lo"), {"hi": key >> 32, "lo": key & 0xFFFFFFFF}
+    ).scalar()
+
+
+@pytest.mark.postgres
+def test_replicas_migrating_together_on_postgresql_all_succeed(pg_url, keep_logging):
+    procs = [start_migrate(pg_url) for _ in range(4)]
+    for proc in procs:
+        finish(proc)
+    assert_at_head(pg_url)
+
+
+@pytest.mark.postgres
+def test_migrate_waits_for_the_advisory_lock_on_postgresql(pg_url, pg_holder, keep_logging):
+    assert pg_lock(pg_holder, wait=False)  # as if another replica were migrating
+    procs = [start_migrate(pg_url) for _ in range(3)]
+    for proc in procs:
+        wait_until_waiting(proc)
+    # Each is now blocked inside pg_advisory_lock, and nothing has been migrated.
+    while advisory_waiters(pg_holder) < 3:
+        assert all(p.poll() is None for p in procs)
+    assert all(p.poll() is None for p in procs)
+    assert "alembic_version" not in tables(pg_holder)
+
+    pg_unlock(pg_holder)
+    for proc in procs:
+        finish(proc)
+    assert_at_head(pg_url)
+    assert pg_lock(pg_holder, wait=False)  # every runner released the lock
+    pg_unlock(pg_holder)
+
+
+def test_replicas_migrating_together_on_sqlite_all_succeed(tmp_path, keep_logging):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    procs = [start_migrate(url) for _ in range(4)]
+    for proc in procs:
+        finish(proc)
+    assert_at_head(url)
+
+
+def test_migrate_waits_for_the_file_lock_on_sqlite(tmp_path, keep_logging):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    fd = os.open(tmp_path / "app.db.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        proc = start_migrate(url)
+        wait_until_waiting(proc)
+        assert proc.poll() is None
+        assert not (tmp_path / "app.db").exists()  # blocked before touching the database
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        finish(proc)
+        assert_at_head(url)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the runner
+    finally:
+        os.close(fd)
+
+
+def test_in_memory_sqlite_needs_no_lock():
+    with migration_lock("sqlite://"):
+        pass
