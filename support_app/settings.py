@@ -54,9 +54,13 @@ class Settings(BaseSettings):
     gateway_webhook_secret: str = ""
     # Where the built-in gateway sandbox delivers its webhooks (this app's endpoint).
     gateway_webhook_url: str = "http://127.0.0.1:3000/api/gateway/webhook"
-    reconcile_interval_seconds: int = 30
-    # Attempts younger than this are left to the request that started them.
-    reconcile_after_seconds: int = 10
+    # The durable sender of gateway attempts (support_app/worker): one per worker
+    # process and, with embedded_worker, one inside every app process.
+    worker_pool_size: int = Field(8, ge=1, le=256, description="concurrent gateway calls per worker")
+    worker_lease_seconds: float = Field(60.0, gt=0, description="how long a claim on an attempt lasts")
+    worker_poll_seconds: float = Field(2.0, gt=0, description="fallback when no wake-up arrives")
+    worker_batch: int = Field(20, ge=1, le=1000, description="attempts claimed per round at most")
+    embedded_worker: bool = True
     refund_window_days: int = 14
     sandbox_enabled: bool = True
     sandbox_faults_enabled: bool = True
