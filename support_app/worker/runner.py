@@ -101,6 +101,7 @@ class Worker:
         self._stopping = threading.Event()
         self._lock = threading.Condition()
         self._in_flight: dict[int, Future] = {}
+        self._more = False  # the last round may have left due attempts behind (no free slot)
         self._pool: ThreadPoolExecutor | None = None
         self._loop: threading.Thread | None = None
         self._unsubscribe: Unsubscribe | None = None
@@ -181,15 +182,19 @@ class Worker:
                 self._lock.notify_all()
 
     def _claim_round(self) -> None:
-        free = self.pool_size - self.in_flight()
+        with self._lock:
+            free = self.pool_size - len(self._in_flight)
+            self._more = free <= 0
         if free <= 0:
-            return  # a finishing attempt wakes the loop
+            return  # the next attempt to finish wakes the loop
+        limit = min(free, self.batch)
         with session_scope(self.engine, write=True) as session:
-            ids = claim_due(session, self.owner, self.lease_seconds, min(free, self.batch), utcnow())
+            ids = claim_due(session, self.owner, self.lease_seconds, limit, utcnow())
         if not ids:
             return
         assert self._pool is not None
         with self._lock:
+            self._more = len(ids) == limit
             self.stats.claimed += len(ids)
             for attempt_id in ids:
                 future = self._pool.submit(handle, attempt_id, self.owner, self.client, self.engine)
@@ -202,4 +207,6 @@ class Worker:
             self._in_flight.pop(attempt_id, None)
             self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
             self._lock.notify_all()
-        self._wake.set()  # a slot is free: there may be more due
+            more = self._more
+        if more:  # a slot is free and more may be due
+            self._wake.set()
