@@ -273,6 +273,8 @@ def test_embedded_worker_runs_for_the_apps_lifespan_unless_switched_off(
     finally:
         if get_engine.cache_info().currsize:
             get_engine().dispose()
+        if get_gateway_client.cache_info().currsize:
+            get_gateway_client().close()
         for cache in caches:
             cache.cache_clear()
 

@@ -10,7 +10,9 @@ fallback (the worker polls). Two implementations behind one interface:
 - ``RedisBus``: Redis pub/sub, for several processes on several machines. One
   listener thread per bus owns the subscription connection, delivers messages to
   the callbacks, and reconnects (re-subscribing) when Redis goes away; messages
-  published while it is away are lost, as above.
+  published while it is away are lost, as above. Publishing hands the message to a
+  publisher thread (in order, bounded queue), so a slow or absent Redis never holds
+  up the request that committed.
 
 ``get_bus()`` picks one from SUPPORT_REDIS_URL (channels prefixed with
 SUPPORT_REDIS_PREFIX: Redis pub/sub channels are server-wide, not per database).
@@ -24,6 +26,7 @@ rolled-back savepoint) must publish nothing.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -109,6 +112,7 @@ class RedisBus:
 
     POLL_SECONDS = 0.2  # how often the listener looks for new subscriptions and for closing
     SUBSCRIBE_WAIT_SECONDS = 5.0
+    OUTBOX_SIZE = 10_000  # messages waiting for the publisher thread; beyond that they are dropped
 
     def __init__(self, url: str, prefix: str = "support:") -> None:
         import redis
@@ -125,12 +129,23 @@ class RedisBus:
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._outbox: queue.Queue[tuple[str, str] | None] = queue.Queue(self.OUTBOX_SIZE)
+        self._publisher = threading.Thread(target=self._publish_loop, name="bus-redis-publisher", daemon=True)
+        self._publisher.start()
 
     def publish(self, channel: str, message: str) -> None:
         try:
-            self._client.publish(self._prefix + channel, message)
-        except (self._redis.RedisError, OSError) as exc:
-            log.warning("bus: could not publish on %r: %s", channel, exc)
+            self._outbox.put_nowait((channel, message))
+        except queue.Full:
+            log.warning("bus: publisher backlog full; dropped a message on %r", channel)
+
+    def _publish_loop(self) -> None:
+        while (item := self._outbox.get()) is not None:
+            channel, message = item
+            try:
+                self._client.publish(self._prefix + channel, message)
+            except (self._redis.RedisError, OSError) as exc:
+                log.warning("bus: could not publish on %r: %s", channel, exc)
 
     def subscribe(self, channel: str, callback: Callback) -> Unsubscribe:
         """Returns once Redis confirmed the subscription (or after a few seconds if Redis
@@ -143,6 +158,9 @@ class RedisBus:
         return remove
 
     def close(self) -> None:
+        """Publish what is queued (a few seconds at most), stop both threads."""
+        self._outbox.put(None)
+        self._publisher.join(timeout=10)
         self._closed.set()
         if self._thread is not None:
             self._thread.join(timeout=10)

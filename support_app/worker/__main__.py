@@ -17,6 +17,7 @@ from support_app.worker.runner import Worker
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per gateway request
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
