@@ -1,13 +1,15 @@
-"""Benchmark: refund approvals end to end (approve_refund + execute_attempt).
+"""Benchmark: refund approvals end to end (approve_refund, then a Worker sends them).
 
 A temporary SQLite file migrated with Alembic, the sandbox process
 (``python -m support_app.sandbox`` on a free port, its own temporary database) for the
 order system and the gateway over loopback HTTP, a bench order loaded through its admin
-endpoint, N one-unit refund requests on it, then every one approved and sent to the
-gateway by a small thread pool — as the app's server tasks would. Prints throughput, approve→refunded latency percentiles and the money check
-(the gateway must show exactly N refunds).
+endpoint, N one-unit refund requests on it, then every one approved by a small thread
+pool while one Worker (support_app.worker, as embedded in the app) claims and sends
+them on its own pool, woken by each approval's commit. Prints throughput,
+approve→refunded latency percentiles, what the worker did and the money check (the
+gateway must show exactly N refunds).
 
-    .venv/bin/python bench/approvals.py [--n 200] [--workers 4] [--latency-ms 20]
+    .venv/bin/python bench/approvals.py [--n 200] [--workers 4] [--pool 8] [--latency-ms 20]
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from support_app.kv import MemoryKV  # noqa: E402
 from support_app.models import RefundAttempt, RefundCase  # noqa: E402
 from support_app.services import auth_service  # noqa: E402
 from support_app.services import case_commands, refund_commands, refund_review  # noqa: E402
-from support_app.services.refund_execution import execute_attempt  # noqa: E402
+from support_app.live.bus import get_bus  # noqa: E402
+from support_app.worker.runner import Worker  # noqa: E402
 
 ORDER, PAYMENT, UNIT = "ORD-1001-9", "PAY-1001-9", 1000
 
@@ -100,10 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="refunds to approve (default 200)")
     parser.add_argument("--workers", type=int, default=4, help="approval threads (default 4)")
+    parser.add_argument("--pool", type=int, default=8, help="the worker's gateway threads (default 8)")
     parser.add_argument("--latency-ms", type=int, default=20, help="gateway latency per create (default 20)")
     args = parser.parse_args(argv)
-    if args.n < 1 or args.workers < 1 or not 0 <= args.latency_ms <= 60_000:
-        parser.error("--n and --workers must be >= 1, --latency-ms 0..60000")
+    if args.n < 1 or args.workers < 1 or args.pool < 1 or not 0 <= args.latency_ms <= 60_000:
+        parser.error("--n, --workers and --pool must be >= 1, --latency-ms 0..60000")
 
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.attributes["url"] = DB_URL
@@ -134,17 +138,33 @@ def main(argv: list[str] | None = None) -> int:
             faults = {"mode": "latency", "latency_ms": args.latency_ms} if args.latency_ms else {"mode": "none"}
             http.post(f"{gateway_url}/_faults", json=faults).raise_for_status()
 
-            def approve_and_send(refund_id: int) -> tuple[float, str]:
-                start = time.perf_counter()
+            worker = Worker(engine=engine, client=gateway, bus=get_bus(), pool_size=args.pool)
+            worker.start()
+            started: dict[int, datetime] = {}
+
+            def approve(refund_id: int) -> None:
+                started[refund_id] = datetime.now(timezone.utc)
                 with session_scope(engine, write=True) as s:
-                    ref = refund_review.approve_refund(s, sam, refund_id)
-                outcome = execute_attempt(ref.attempt_id, client=gateway, engine=engine)
-                return (time.perf_counter() - start) * 1000, outcome
+                    refund_review.approve_refund(s, sam, refund_id)
+
+            def open_refunds() -> int:
+                with session_scope(engine) as s:
+                    return s.exec(select(func.count()).select_from(RefundCase)
+                                  .where(RefundCase.status.in_(("requested", "processing")))).one()  # type: ignore[attr-defined]
 
             t0 = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.workers) as pool:
-                results = list(pool.map(approve_and_send, refund_ids))
+                list(pool.map(approve, refund_ids))
+            approve_s = time.perf_counter() - t0
+            deadline = time.monotonic() + 120 + args.n * args.latency_ms / 1000
+            while open_refunds() and time.monotonic() < deadline:
+                time.sleep(0.01)
             wall = time.perf_counter() - t0
+            worker.stop()
+            with session_scope(engine) as s:
+                finished = dict(s.exec(select(RefundCase.id, RefundCase.updated_at)
+                                       .where(RefundCase.status != "processing")).all())
+            latencies = sorted((finished[rid] - started[rid]).total_seconds() * 1000 for rid in refund_ids if rid in finished)
 
             payment = http.get(f"{gateway_url}/payments/{PAYMENT}").raise_for_status().json()
             create_requests = http.get(f"{gateway_url}/_faults").json()["create_requests"]
@@ -157,17 +177,16 @@ def main(argv: list[str] | None = None) -> int:
         attempts = s.exec(select(func.count()).select_from(RefundAttempt)).one()
     engine.dispose()
 
-    latencies = sorted(ms for ms, _ in results)
-    outcomes: dict[str, int] = {}
-    for _, outcome in results:
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    latencies = latencies or [float("nan")]
     ok = payment["refund_count"] == args.n and payment["refunded"] == args.n * UNIT and refunded == attempts == args.n
-    print(f"approvals benchmark: n={args.n} workers={args.workers} gateway latency={args.latency_ms} ms (SQLite, loopback HTTP)")
+    print(f"approvals benchmark: n={args.n} approval threads={args.workers} worker pool={args.pool} "
+          f"gateway latency={args.latency_ms} ms (SQLite, loopback HTTP)")
     print(f"  setup: {args.n} refund requests in {setup_s:.2f} s")
-    print(f"  approve+execute: {wall:.2f} s wall, {args.n / wall:.1f} approvals/s")
+    print(f"  approvals committed in {approve_s:.2f} s; all settled after {wall:.2f} s wall, {args.n / wall:.1f} refunds/s")
     print(f"  approve→refunded latency ms: p50 {percentile(latencies, 50):.1f}  p95 {percentile(latencies, 95):.1f}  "
           f"max {latencies[-1]:.1f}")
-    print(f"  outcomes: {outcomes}; gateway create requests: {create_requests}")
+    print(f"  worker: {worker.stats.claimed} claimed in {worker.stats.rounds} rounds, outcomes {worker.stats.outcomes}; "
+          f"gateway create requests: {create_requests}")
     print(f"  check: gateway refunds {payment['refund_count']} (refunded {payment['refunded']}) == n {args.n}; "
           f"db refunded {refunded}, attempts {attempts} -> {'OK' if ok else 'MISMATCH'}")
     TMP.cleanup()

@@ -102,9 +102,13 @@ class Settings(BaseSettings):
     payment_gateway_url: str = "http://127.0.0.1:3001/gateway"
     gateway_timeout_seconds: float = 5.0
     gateway_webhook_secret: str = ""
-    reconcile_interval_seconds: int = 30
-    # Attempts younger than this are left to the request that started them.
-    reconcile_after_seconds: int = 10
+    # The durable sender of gateway attempts (support_app/worker): one per worker
+    # process and, with embedded_worker, one inside every app process.
+    worker_pool_size: int = Field(8, ge=1, le=256, description="concurrent gateway calls per worker")
+    worker_lease_seconds: float = Field(60.0, gt=0, description="how long a claim on an attempt lasts")
+    worker_poll_seconds: float = Field(2.0, gt=0, description="fallback when no wake-up arrives")
+    worker_batch: int = Field(20, ge=1, le=1000, description="attempts claimed per round at most")
+    embedded_worker: bool = True
     refund_window_days: int = 14
     login_max_attempts: int = 5
     login_client_max_attempts: int = 30

@@ -25,7 +25,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     refund_new,
     refund_queue,
 )
-from support_app.services.reconciler import reconciler_loop
+from support_app.worker.embedded import embedded_worker
 
 
 def _backend_routes() -> Starlette:
@@ -37,5 +37,5 @@ app = rx.App(
     api_transformer=_backend_routes(),
     toaster=rx.toast.provider(position="top-center", close_button=True),
 )
-# Settles gateway attempts left pending or unknown: at start-up, then periodically.
-app.register_lifespan_task(reconciler_loop)
+# Claims and sends refund attempts (SUPPORT_EMBEDDED_WORKER); stops with the server.
+app.register_lifespan_task(embedded_worker)

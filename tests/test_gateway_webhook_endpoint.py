@@ -14,6 +14,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -32,9 +33,10 @@ from support_app.sandbox.db import SandboxDB
 from support_app.sandbox.gateway import create_gateway_app
 from support_app.services import refund_queries as rq
 from support_app.services.gateway_events import apply_gateway_event
-from support_app.services.refund_execution import execute_attempt, reconcile
+from support_app.models.base import utcnow
 from support_app.settings import get_settings
-from test_exactly_once import alice_case, approve, ask, attempts_of, gateway, in_threads, refund_row  # noqa: F401
+from support_app.worker.sender import process
+from test_exactly_once import alice_case, approve, ask, attempts_of, gateway, in_threads, refund_row, send_due  # noqa: F401
 
 SECRET = "whsec_endpoint_" + "e" * 32
 HUNG = 15.0  # seconds: a guard against hanging, not a performance claim
@@ -112,7 +114,7 @@ def test_async_refunds_are_settled_by_the_webhook_and_replays_change_nothing(eng
     rids = [ask(engine, people.alice, alice_case, {"L1": 1}), ask(engine, people.alice, alice_case, {"L2": 1})]
     refs = [approve(engine, people.sam, rid) for rid in rids]
     server.set_faults("async", webhook_delay_ms=100)
-    assert [execute_attempt(ref.attempt_id, client=client, engine=engine) for ref in refs] == ["pending", "pending"]
+    assert send_due(engine, client) == {ref.attempt_id: "pending" for ref in refs}
     wait_until(lambda: all(refund_row(engine, rid).status == "refunded" for rid in rids), "both refunds settled")
 
     events = {e["data"]["idempotency_key"]: e for e in server.webhooks()}
@@ -139,8 +141,9 @@ def test_async_refunds_are_settled_by_the_webhook_and_replays_change_nothing(eng
     assert len(event_ids(engine)) == count(engine, WebhookEvent) == 2
     payment = server.payment("PAY-1001-1")
     assert (payment["refund_count"], payment["refunded"]) == (2, sum(refund_row(engine, r).amount for r in rids))
-    # A late replay of the create (a double click) answers with the settled refund: nothing new.
-    assert execute_attempt(refs[0].attempt_id, client=client, engine=engine) == "done"
+    # Settled: nothing is due any more, and a stray late pass over the attempt sends nothing.
+    assert send_due(engine, client, at=utcnow() + timedelta(days=1)) == {}
+    assert process(refs[0].attempt_id, "test-worker", client, engine) == "skipped"
     assert server.payment("PAY-1001-1")["refund_count"] == 2
 
 
@@ -152,7 +155,7 @@ def test_bad_signature_or_stale_timestamp_is_rejected_and_nothing_applied(engine
     rid = ask(engine, people.alice, alice_case, {"L3": 1})
     ref = approve(engine, people.sam, rid)
     server.set_faults("async", webhook_delay_ms=60_000)  # the gateway stays quiet; we deliver by hand
-    assert execute_attempt(ref.attempt_id, client=client, engine=engine) == "pending"
+    assert send_due(engine, client) == {ref.attempt_id: "pending"}
     data = server.http.get(f"{server.url}/refunds", params={"idempotency_key": ref.idempotency_key}).json()
     event = {"id": "evt_by_hand_0001", "type": "refund.succeeded", "created": int(time.time()),
              "data": {**data, "status": "succeeded"}}
@@ -243,31 +246,35 @@ def test_a_failed_event_fails_the_refund_with_the_gateways_reason(engine, people
         "The payment provider could not refund this: The card has expired.")
 
 
-# -- when no webhook reaches us, the reconciler asks -------------------------------
+# -- when no webhook reaches us, the next try asks ---------------------------------
 
 
-def test_a_lost_webhook_is_made_up_for_by_the_reconciler(engine, people, alice_case, gateway_server, gateway):  # noqa: F811
+def test_a_lost_webhook_is_made_up_for_by_the_next_try(engine, people, alice_case, gateway_server, gateway):  # noqa: F811
     """The shared gateway sends its webhooks to a test receiver, never to the app."""
     rid = ask(engine, people.alice, alice_case, {"L1": 2})
     ref = approve(engine, people.sam, rid)
     gateway_server.set_faults("async", webhook_delay_ms=50)
-    assert execute_attempt(ref.attempt_id, client=gateway, engine=engine) == "pending"
+    assert send_due(engine, gateway) == {ref.attempt_id: "pending"}
     [event] = gateway_server.receiver.wait_for(1)  # settled at the gateway; the app heard nothing
     assert (refund_row(engine, rid).status, count(engine, WebhookEvent)) == ("processing", 0)
-    assert reconcile(client=gateway, engine=engine, older_than_seconds=0) == {
-        "checked": 1, "recorded": 1, "resent": 0, "unreachable": 0}
+    [attempt] = attempts_of(engine, rid)
+    assert attempt.status == "pending" and attempt.next_try_at > attempt.updated_at  # asked again after the backoff
+    assert send_due(engine, gateway, at=attempt.next_try_at) == {ref.attempt_id: "succeeded"}
     r = refund_row(engine, rid)
     assert (r.status, r.gateway_reference) == ("refunded", event["data"]["id"])
     assert apply(engine, event) == "duplicate"  # the webhook arriving after all changes nothing
-    assert gateway_server.payment("PAY-1001-1")["refund_count"] == 1
+    assert gateway_server.payment("PAY-1001-1")["refund_count"] == 1 and gateway_server.counters() == (1, 1)
 
 
-def test_an_unreachable_gateway_leaves_the_attempt_for_the_next_round(engine, people, alice_case, gateway_server, gateway):  # noqa: F811
+def test_an_unreachable_gateway_leaves_the_attempt_for_a_later_try(engine, people, alice_case, gateway_server, gateway):  # noqa: F811
     rid = ask(engine, people.alice, alice_case, {"L3": 1})
     ref = approve(engine, people.sam, rid)
     with refused_url() as url, GatewayClient(url, timeout_seconds=1, retries=1, backoff_seconds=0.01) as down:
-        assert execute_attempt(ref.attempt_id, client=down, engine=engine) == "unknown"
-        assert reconcile(client=down, engine=engine, older_than_seconds=0)["unreachable"] == 1
-    assert [(a.status, a.idempotency_key) for a in attempts_of(engine, rid)] == [("unknown", ref.idempotency_key)]
-    assert reconcile(client=gateway, engine=engine, older_than_seconds=0)["resent"] == 1
+        assert send_due(engine, down) == {ref.attempt_id: "unknown"}
+        [attempt] = attempts_of(engine, rid)
+        assert send_due(engine, down, at=attempt.next_try_at) == {ref.attempt_id: "unreachable"}  # the lookup failed
+    [attempt] = attempts_of(engine, rid)
+    assert [(a.status, a.idempotency_key, a.sends, a.tries) for a in attempts_of(engine, rid)] == [
+        ("unknown", ref.idempotency_key, 1, 2)]
+    assert send_due(engine, gateway, at=attempt.next_try_at) == {ref.attempt_id: "succeeded"}  # never seen: same key again
     assert refund_row(engine, rid).status == "refunded" and gateway_server.payment("PAY-1001-1")["refund_count"] == 1

@@ -13,14 +13,17 @@ import fcntl
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy import column as sa_column
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import table as sa_table
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
@@ -28,6 +31,7 @@ import support_app.models  # noqa: F401  (registers every table)
 from fixtures_db import alembic_config, keep_logging, pg_url  # noqa: F401
 from support_app.db import make_engine
 from support_app.migration_lock import LOCK_NAME, PG_LOCK_KEY, migration_lock, pg_lock, pg_unlock
+from support_app.models.base import UTCDateTime
 from support_app.settings import ROOT
 
 APP_TABLES = {
@@ -253,3 +257,96 @@ def test_migrate_waits_for_the_file_lock_on_sqlite(tmp_path, keep_logging):
 def test_in_memory_sqlite_needs_no_lock():
     with migration_lock("sqlite://"):
         pass
+
+
+# -- 0004: attempt claims ---------------------------------------------------------
+
+ATTEMPTS = sa_table(
+    "refund_attempts", sa_column("id"), sa_column("refund_case_id"), sa_column("idempotency_key"), sa_column("status"),
+    sa_column("amount"), sa_column("currency"), sa_column("sends"), sa_column("created_at", UTCDateTime()),
+    sa_column("updated_at", UTCDateTime()),
+)
+CLAIM_COLUMNS = {"tries", "next_try_at", "claimed_by", "claimed_until"}
+
+
+def attempt_columns(engine) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns("refund_attempts")}
+
+
+def attempt_indexes(engine) -> set[str]:
+    return {i["name"] for i in inspect(engine).get_indexes("refund_attempts")}
+
+
+def second_live_attempt_refused(engine) -> bool:
+    """The partial unique index (one live attempt per refund) survived the table rebuild."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(ATTEMPTS.insert().values(
+                id=99, refund_case_id=1, idempotency_key="second-live", status="pending", amount=1, currency="EUR",
+                sends=0, created_at=datetime.now(timezone.utc), updated_at=datetime.now(timezone.utc)))
+    except IntegrityError:
+        return True
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM refund_attempts WHERE id = 99"))
+    return False
+
+
+def check_claim_columns_migration(url: str) -> None:
+    """0004 on a database that already holds attempts: every row gets next_try_at from
+    its updated_at (so an attempt left open is due at once), tries 0, no claim; the
+    downgrade gives the 0003 table back with its rows and indexes."""
+    cfg = alembic_config(url)
+    engine = make_engine(url)
+    stamps = [datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=timezone.utc),
+              datetime(2026, 11, 21, 18, 0, 0, 654321, tzinfo=timezone.utc)]
+    try:
+        command.upgrade(cfg, "0003")
+        seed_and_try_tampering(engine)  # a user, an order snapshot, a case
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO refund_cases (id, number, support_case_id, order_snapshot_id, customer_id, status, reason, "
+                "amount, shipping_amount, currency, request_key, abandoned, version, requested_at, created_at, updated_at) "
+                "VALUES (1, 'RF-000001', 1, 1, 1, 'processing', 'damaged', 100, 0, 'EUR', 'k1', false, 2, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            for i, (status, at) in enumerate(zip(("failed", "unknown"), stamps), start=1):
+                conn.execute(ATTEMPTS.insert().values(
+                    id=i, refund_case_id=1, idempotency_key=f"refund-1-attempt-{i}", status=status, amount=100,
+                    currency="EUR", sends=1, created_at=at, updated_at=at))
+        assert not CLAIM_COLUMNS & attempt_columns(engine)
+
+        command.upgrade(cfg, "0004")
+        assert CLAIM_COLUMNS <= attempt_columns(engine)
+        assert {"ix_refund_attempts_status_next_try", "ix_refund_attempts_status_updated"} <= attempt_indexes(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(
+                sa_column("id"), sa_column("next_try_at", UTCDateTime()), sa_column("tries"), sa_column("claimed_by"),
+                sa_column("claimed_until", UTCDateTime())).select_from(sa_table("refund_attempts")).order_by(text("id"))).all()
+        assert [tuple(r) for r in rows] == [(1, stamps[0], 0, None, None), (2, stamps[1], 0, None, None)]
+        assert second_live_attempt_refused(engine)
+        with pytest.raises(IntegrityError):  # next_try_at is required from now on
+            with engine.begin() as conn:
+                conn.execute(ATTEMPTS.insert().values(
+                    id=3, refund_case_id=1, idempotency_key="no-next-try", status="failed", amount=1, currency="EUR",
+                    sends=0, created_at=stamps[0], updated_at=stamps[0]))
+
+        command.downgrade(cfg, "0003")
+        assert not CLAIM_COLUMNS & attempt_columns(engine)
+        assert "ix_refund_attempts_status_next_try" not in attempt_indexes(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id, status FROM refund_attempts ORDER BY id")).all() == [
+                (1, "failed"), (2, "unknown")]
+        assert second_live_attempt_refused(engine)
+    finally:
+        try:
+            command.downgrade(cfg, "base")
+        finally:
+            engine.dispose()
+
+
+def test_claim_columns_migration_on_sqlite(tmp_path, keep_logging):
+    check_claim_columns_migration(f"sqlite:///{tmp_path / 'claims.db'}")
+
+
+@pytest.mark.postgres
+def test_claim_columns_migration_on_postgresql(pg_url, keep_logging):
+    check_claim_columns_migration(pg_url)

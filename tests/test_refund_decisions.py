@@ -22,8 +22,9 @@ from support_app.models import CaseEvent, CaseMessage, OrderSnapshot, RefundAtte
 from support_app.services import case_queries as cq
 from support_app.services import refund_queries as rq
 from support_app.services import refund_review as rv
-from support_app.services.refund_execution import execute_attempt, reconcile
-from test_exactly_once import alice_case, approve, ask, attempts_of, gateway, open_case, refund_row  # noqa: F401
+from support_app.models.base import utcnow
+from support_app.worker.sender import process
+from test_exactly_once import alice_case, approve, ask, attempts_of, gateway, open_case, refund_row, send_due  # noqa: F401
 
 E = ErrorCode
 DECLINED = "The refund was declined by the card issuer"
@@ -38,7 +39,7 @@ def declined(engine, people, case_id, gateway_server, gateway, selection) -> tup
     rid = ask(engine, people.alice, case_id, selection)
     ref = approve(engine, people.sam, rid)
     gateway_server.set_faults("decline")
-    assert execute_attempt(ref.attempt_id, client=gateway, engine=engine) == "failed"
+    assert send_due(engine, gateway) == {ref.attempt_id: "failed"}
     gateway_server.set_faults("none")
     return rid, ref
 
@@ -56,14 +57,14 @@ def test_decline_is_visible_then_retry_uses_a_new_key_and_refunds_once(engine, p
     assert [(a.idempotency_key, a.status, a.error) for a in agent_view.attempts] == [(first.idempotency_key, "failed", DECLINED)]
     assert agent_view.actions == ["settle", "retry", "abandon"]
     assert gateway_server.payment("PAY-1001-1")["refund_count"] == 0
-    assert reconcile(client=gateway, engine=engine, older_than_seconds=0)["checked"] == 0  # a decline is final
+    assert send_due(engine, gateway, at=utcnow() + timedelta(days=1)) == {}  # a decline is final
 
     second = run(engine, rv.retry_refund, people.riley, rid)
     assert second.idempotency_key != first.idempotency_key and second.attempt_id != first.attempt_id
     assert (refund_row(engine, rid).status, refund_row(engine, rid).failure_reason) == ("processing", None)
     assert code_of(engine, rv.retry_refund, people.sam, rid) in {E.INVALID_REFUND_TRANSITION, E.REFUND_ALREADY_PROCESSED}
-    assert execute_attempt(second.attempt_id, client=gateway, engine=engine) == "succeeded"
-    assert execute_attempt(first.attempt_id, client=gateway, engine=engine) == "done"  # the old key stays dead
+    assert send_due(engine, gateway) == {second.attempt_id: "succeeded"}
+    assert process(first.attempt_id, "test-worker", gateway, engine) == "skipped"  # the old key stays dead
     assert [(a.idempotency_key, a.status) for a in attempts_of(engine, rid)] == [
         (first.idempotency_key, "failed"), (second.idempotency_key, "succeeded")]
     r = refund_row(engine, rid)
@@ -87,7 +88,8 @@ def test_abandoning_a_failed_refund_releases_its_items(engine, people, alice_cas
         is E.INVALID_REFUND_TRANSITION
     assert run(engine, rq.get_refund, people.sam, rid, write=False).actions == []
     again = ask(engine, people.alice, alice_case, {"L1": 3})  # the released mugs can be asked for again
-    execute_attempt(approve(engine, people.sam, again).attempt_id, client=gateway, engine=engine)
+    ref = approve(engine, people.sam, again)
+    assert send_due(engine, gateway) == {ref.attempt_id: "succeeded"}
     assert refund_row(engine, again).status == "refunded"
     assert gateway_server.payment("PAY-1001-1")["refund_count"] == 1
 
@@ -154,7 +156,8 @@ def test_approval_beyond_the_window_is_refused_and_settlement_is_the_way(engine,
 
     # The boundary instant itself is inside: exactly 14 days after delivery.
     set_delivered(engine, alice_case, refund_row(engine, edge).requested_at - timedelta(days=14))
-    execute_attempt(approve(engine, people.sam, edge).attempt_id, client=gateway, engine=engine)
+    ref = approve(engine, people.sam, edge)
+    assert send_due(engine, gateway) == {ref.attempt_id: "succeeded"}
     assert refund_row(engine, edge).status == "refunded"
 
     with pytest.raises(DomainError) as err:
@@ -208,7 +211,7 @@ def test_a_second_database_does_not_replay_the_first_ones_refund(tmp_path, monke
             who = make_people(eng, monkeypatch)
             rid = ask(eng, who.alice, open_case(eng, who.alice, order_client), {"L2": 1})
             ref = approve(eng, who.sam, rid)
-            execute_attempt(ref.attempt_id, client=gateway, engine=eng)
+            assert send_due(eng, gateway) == {ref.attempt_id: "succeeded"}
             seen.append((ref.idempotency_key, refund_row(eng, rid).status, refund_row(eng, rid).gateway_reference))
         finally:
             eng.dispose()

@@ -580,7 +580,7 @@ class Generator:
             T["refund_attempts"].append((
                 rid, key, st, total, currency, gateway_ref if st == "succeeded" and status == "refunded" else None,
                 err[0] if st == "failed" else None, err[1] if st == "failed" else None,
-                (2 if timed_out else 1) if st != "pending" else 1, fmt(t_a), fmt(upd),
+                (2 if timed_out else 1) if st != "pending" else 1, 1, fmt(upd), fmt(t_a), fmt(upd),
             ))
         self.refund_status_counts[status] = self.refund_status_counts.get(status, 0) + 1
         T["refund_items"].extend(item_rows)

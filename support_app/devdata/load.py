@@ -63,7 +63,7 @@ INSERT = {
     "refund_events": "INSERT INTO refund_events (refund_case_id, actor_id, kind, from_status, to_status, detail, created_at) "
                      "VALUES (?,?,?,?,?,?,?)",
     "refund_attempts": "INSERT INTO refund_attempts (refund_case_id, idempotency_key, status, amount, currency, gateway_reference, "
-                       "error_code, error_message, sends, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       "error_code, error_message, sends, tries, next_try_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 }
 
 

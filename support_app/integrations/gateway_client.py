@@ -7,7 +7,7 @@ errors and 5xx safe. Anything else is an answer and is not retried.
 
 The result is a value, never an exception, because "we do not know" is a normal
 state the caller must record: after the bounded retries a timeout or 5xx yields
-outcome ``unknown`` (money may have moved), and the reconciler later asks
+outcome ``unknown`` (money may have moved), and a worker later asks
 ``find_refund(key)``. Even a refused connection is ``unknown``: we cannot prove the
 request never reached the gateway, and looking up the key is cheap and certain.
 Sync ``httpx`` because services run in worker threads, never on the event loop.
@@ -72,6 +72,7 @@ class GatewayClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout_seconds = timeout_seconds
         self.retries = max(0, retries)
         self.backoff_seconds = backoff_seconds
         self._http = httpx.Client(
@@ -89,6 +90,12 @@ class GatewayClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def worst_call_seconds(self) -> float:
+        """The longest one call can take: every try timing out, plus the backoff between tries."""
+        backoff = sum(self.backoff_seconds * (2 ** (attempt - 1)) for attempt in range(1, self.retries + 1))
+        return self.timeout_seconds * (self.retries + 1) + backoff
 
     # -- public API -------------------------------------------------------------
 

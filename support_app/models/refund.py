@@ -93,6 +93,11 @@ class RefundAttempt(SQLModel, table=True):
     before the gateway is called; every retry of that attempt reuses it. A partial
     unique index allows at most one live (pending / unknown / succeeded) attempt per
     refund case, so no code path can start a second payout alongside the first.
+
+    The table is also the outbox the workers drain (support_app/worker): a live
+    attempt is due when ``next_try_at`` has passed, and a worker sends it only while
+    it holds the claim (``claimed_by`` until ``claimed_until``); a claimant that dies
+    is taken over when its claim expires. ``tries`` counts claims, for the backoff.
     """
 
     __tablename__ = "refund_attempts"
@@ -104,7 +109,10 @@ class RefundAttempt(SQLModel, table=True):
             sqlite_where=text("status IN ('pending', 'unknown', 'succeeded')"),
             postgresql_where=text("status IN ('pending', 'unknown', 'succeeded')"),
         ),
+        # Metrics: succeeded attempts by day (status = 'succeeded' AND updated_at >= since).
         Index("ix_refund_attempts_status_updated", "status", "updated_at"),
+        # The workers' claim: live attempts whose next try is due (migration 0004).
+        Index("ix_refund_attempts_status_next_try", "status", "next_try_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -117,6 +125,10 @@ class RefundAttempt(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=64)
     error_message: str | None = Field(default=None, max_length=300)
     sends: int = 0  # how many times the request was handed to the gateway client
+    tries: int = 0  # how many times a worker claimed it
+    next_try_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -2,9 +2,10 @@
 
 Approve is one transaction: the conditional status change requested → processing
 (expected status and version, affected-row check) and a new refund attempt carrying
-its idempotency key. The gateway is called only after that commits
-(refund_execution.execute_attempt). Of N concurrent approvals exactly one changes a
-row; the others get REFUND_ALREADY_PROCESSED or CONCURRENT_UPDATE and send nothing.
+its idempotency key. The gateway is called only after that commits, by a worker
+(support_app.worker) that claims the attempt; the commit wakes the workers through
+the bus. Of N concurrent approvals exactly one changes a row; the others get
+REFUND_ALREADY_PROCESSED or CONCURRENT_UPDATE and send nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlmodel import Session, func, select
 
 from support_app.domain.case_rules import Role, Visibility
@@ -22,7 +24,10 @@ from support_app.domain.refund_rules import RefundStatus, check_abandon, check_r
 from support_app.models import CaseMessage, OrderSnapshot, RefundAttempt, RefundCase
 from support_app.models.base import utcnow
 from support_app.services.case_commands import case_event, touch_case
+from support_app.live.bus import publish_after_commit
+from support_app.live.channels import ATTEMPTS
 from support_app.services.refund_commands import change_refund_status, refund_event
+from support_app.services.refund_execution import LIVE
 from support_app.services.refund_queries import load_refund_for
 from support_app.services.runner import writes
 from support_app.services.views import Caller
@@ -57,9 +62,11 @@ def _new_attempt(session: Session, refund: RefundCase) -> AttemptRef:
         currency=refund.currency,
         created_at=now,
         updated_at=now,
+        next_try_at=now,
     )
     session.add(attempt)
     session.flush()  # the unique indexes speak here, inside the transaction
+    publish_after_commit(session, ATTEMPTS, str(attempt.id))  # a worker claims it once it is committed
     return AttemptRef(attempt.id, attempt.idempotency_key)
 
 
@@ -90,6 +97,23 @@ def retry_refund(session: Session, caller: Caller, refund_id: object, expected_v
     change_refund_status(session, refund, R.FAILED, R.PROCESSING, expected_version, now, failure_reason=None)
     refund_event(session, refund.id, caller.id, "status_changed", R.FAILED, R.PROCESSING, "retried", now)
     return _new_attempt(session, refund)
+
+
+@writes
+def check_with_gateway(session: Session, caller: Caller, refund_id: object) -> int:
+    """"Check with gateway now": this refund's open attempts are due at once and the
+    workers are woken; one of them asks the gateway about the same key (and sends it
+    only if the gateway never saw it). Returns how many attempts were made due."""
+    refund = _agent_refund(session, caller, refund_id)
+    due = session.execute(
+        update(RefundAttempt)
+        .where(RefundAttempt.refund_case_id == refund.id, RefundAttempt.status.in_(LIVE))  # type: ignore[attr-defined]
+        .values(next_try_at=utcnow())
+    ).rowcount
+    if not due:
+        raise DomainError(ErrorCode.REFUND_ALREADY_PROCESSED, "The payment gateway has already answered for this refund.")
+    publish_after_commit(session, ATTEMPTS, f"refund:{refund.id}")
+    return due
 
 
 @writes
@@ -130,7 +154,7 @@ def settle_refund(
     if src is R.FAILED and session.exec(
         select(RefundAttempt.id).where(RefundAttempt.refund_case_id == refund.id, RefundAttempt.status.in_(("pending", "unknown", "succeeded")))  # type: ignore[attr-defined]
     ).first():
-        raise DomainError(ErrorCode.REFUND_ALREADY_PROCESSED, "A gateway refund may still be under way; reconcile it first.")
+        raise DomainError(ErrorCode.REFUND_ALREADY_PROCESSED, "A gateway refund may still be under way; check with the gateway first.")
     now = utcnow()
     change_refund_status(
         session, refund, src, dst, expected_version, now,

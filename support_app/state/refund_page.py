@@ -8,7 +8,6 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import exponent
 from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, parse_money
 from support_app.services import refund_commands, refund_queries, refund_review
-from support_app.services.reconciler import reconcile_in_background, send_in_background
 from support_app.services.runner import call
 from support_app.services.views import RefundDetail
 from support_app.state.base import AppState
@@ -53,10 +52,11 @@ class RefundState(AppState):
         async for update in self._decide(refund_commands.cancel_refund, success="Refund request cancelled", role="customer"):
             yield update
 
-    async def _decide(self, fn, *args, success: str, role: str = "agent", send: bool = False):
+    async def _decide(self, fn, *args, success: str, role: str = "agent"):
         """Every action on this page: identify, call one service, reload, map the error.
-        A committed gateway attempt is handed to a server task, so no lock is held while
-        the gateway answers; open pages see the outcome through their change checks."""
+        An approval or retry only commits the gateway attempt; a worker sends it, so no
+        lock is held while the gateway answers; open pages see the outcome through
+        their change checks."""
         if self.busy or self.refund is None:
             return
         self._clear_errors()
@@ -64,9 +64,7 @@ class RefundState(AppState):
         yield
         try:
             caller = await self._caller(role)
-            result = await call(fn, caller, self._refund_id, *args, expected_version=self.refund.version)
-            if send:
-                send_in_background(result.attempt_id)
+            await call(fn, caller, self._refund_id, *args, expected_version=self.refund.version)
             await self._reload()
         except DomainError as err:
             yield self._fail(err)
@@ -80,12 +78,12 @@ class RefundState(AppState):
 
     @rx.event
     async def approve(self):
-        async for update in self._decide(refund_review.approve_refund, success="Approved — sent to the payment gateway", send=True):
+        async for update in self._decide(refund_review.approve_refund, success="Approved — sent to the payment gateway"):
             yield update
 
     @rx.event
     async def retry(self):
-        async for update in self._decide(refund_review.retry_refund, success="Sent to the payment gateway again", send=True):
+        async for update in self._decide(refund_review.retry_refund, success="Sent to the payment gateway again"):
             yield update
 
     @rx.event
@@ -111,10 +109,12 @@ class RefundState(AppState):
 
     @rx.event
     async def reconcile_now(self):
+        """"Check with gateway now": the refund's open attempt is due at once; a worker asks."""
+        if self.refund is None:
+            return
         try:
-            await self._caller("agent")
+            caller = await self._caller("agent")
+            await call(refund_review.check_with_gateway, caller, self._refund_id)
         except DomainError as err:
             return self._fail(err)
-        if self.refund is not None:
-            reconcile_in_background(self.refund.id)
         return rx.toast.info("Asking the payment gateway…")

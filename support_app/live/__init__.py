@@ -1,0 +1,1 @@
+"""Change notifications: publish on commit, deliver to whoever is listening."""
