@@ -46,9 +46,9 @@ def _pick(limit: int, now: datetime):
 
 
 def claim_due(session: Session, owner: str, lease_seconds: float, limit: int, now: datetime) -> list[int]:
-    """Claim up to ``limit`` due attempts for ``owner`` until now + lease; their ids,
-    oldest due first. The claim counts as a try. Commit promptly: the claim is only
-    visible to other workers once committed."""
+    """Claim up to ``limit`` due attempts (the longest due first) for ``owner`` until
+    now + lease; returns their ids. The claim counts as a try. Commit promptly: the
+    claim is only visible to other workers once committed."""
     if limit <= 0:
         return []
     until = now + timedelta(seconds=lease_seconds)
