@@ -7,6 +7,7 @@ REFLEX_REDIS_URL from the caller); the entry-point tests run real processes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -18,8 +19,10 @@ import pytest
 from support_app import settings as settings_module
 from support_app.settings import ENVIRONMENTS, EXIT_CONFIG, ROOT, Settings, SettingsError, get_settings, load_or_exit
 
-JWT = secrets.token_urlsafe(48)
-WEBHOOK = secrets.token_urlsafe(48)
+# Fixed values (not secrets.token_urlsafe): parametrized test ids contain them, and
+# pytest-xdist workers must collect the same ids.
+JWT = hashlib.sha256(b"test jwt key").hexdigest()
+WEBHOOK = hashlib.sha256(b"test webhook secret").hexdigest()
 GOOD_PRODUCTION = {
     "SUPPORT_ENVIRONMENT": "production",
     "SUPPORT_JWT_SECRET": JWT,

@@ -36,7 +36,7 @@ from support_app.live.channels import ATTEMPTS
 from support_app.models import CaseEvent, OrderSnapshot, RefundAttempt, RefundCase, RefundEvent, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.services import refund_review as rv
-from support_app.settings import ROOT, get_settings
+from support_app.settings import EXIT_CONFIG, ROOT, get_settings
 from support_app.worker.claims import claim_due, release
 from support_app.worker.embedded import embedded_worker
 from support_app.worker.runner import Worker, required_lease_seconds
@@ -437,5 +437,5 @@ def test_the_worker_process_refuses_a_lease_too_short(engine, gateway_server):  
     env = worker_env(str(engine.url), gateway_server.url, SUPPORT_WORKER_LEASE_SECONDS="5")
     done = subprocess.run([sys.executable, "-m", "support_app.worker"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=HUNG)
-    assert done.returncode == 2
+    assert done.returncode == EXIT_CONFIG  # a configuration error: a supervisor should not restart-loop on it
     assert "SUPPORT_WORKER_LEASE_SECONDS=5 is too short" in done.stderr and "at least 11.6" in done.stderr
