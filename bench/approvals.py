@@ -34,7 +34,7 @@ TMP = tempfile.TemporaryDirectory(prefix="bench-approvals-")
 DB_URL = f"sqlite:///{Path(TMP.name) / 'bench.db'}"
 # Before anything reads the settings: no secrets or databases of a developer's are touched.
 os.environ.update(SUPPORT_ENVIRONMENT="test", SUPPORT_DATABASE_URL=DB_URL, SUPPORT_REDIS_URL="",
-                  SUPPORT_JWT_SECRET="bench-secret-" + "x" * 40, SUPPORT_GATEWAY_WEBHOOK_SECRET="bench-" + "w" * 32)
+                  SUPPORT_JWT_KEYS="b1:bench-secret-" + "x" * 40, SUPPORT_GATEWAY_WEBHOOK_SECRET="bench-" + "w" * 32)
 
 import httpx  # noqa: E402
 from alembic import command  # noqa: E402

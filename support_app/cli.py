@@ -3,6 +3,7 @@
   migrate                      upgrade the database to the newest schema (one runner at a time)
   seed-demo                    create the demo customers and agents (idempotent; not in production)
   create-user EMAIL NAME ROLE  create an agent or customer (password asked, or --password)
+  deactivate-user EMAIL        close an account; its open sessions end at their next event
   serve [--host H] [--port P]  serve the prebuilt frontend and the backend on one port, no build
 
 Every command first checks the settings (support_app.settings.load_or_exit).
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("role", choices=["agent", "customer"])
     cu.add_argument("--order-customer-id", help="the customer's id in the order system (customers only)")
     cu.add_argument("--password", help="omit to be asked without echo")
+    du = sub.add_parser("deactivate-user", help="close an account: no more sign-ins, open sessions end at once")
+    du.add_argument("email")
     sv = sub.add_parser("serve", help="serve the prebuilt frontend and the backend (the production image's command)")
     sv.add_argument("--host", default="0.0.0.0")
     sv.add_argument("--port", type=int, default=3000)
@@ -89,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
 
             for email, role, created in run_sync(seed_demo):
                 print(f"{'created' if created else 'exists '}  {role:8} {email}  password: {DEMO_PASSWORD}")
+        elif args.command == "deactivate-user":
+            from support_app.services.auth_service import deactivate_user
+
+            user = run_sync(deactivate_user, args.email)
+            print(f"deactivated {user.role} {user.email} (id {user.id}); their sessions are ended")
         else:
             from support_app.services.auth_service import create_user
 

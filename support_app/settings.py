@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import sys
 from collections.abc import Mapping
@@ -34,7 +35,8 @@ EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a supervisor should not restart-loop o
 MIN_SECRET_LENGTH = 32
 # Values seen in examples and tests; refused in production whatever their length.
 PLACEHOLDER_MARKERS = ("change-me", "change_me", "changeme", "replace-me", "replace_me", "placeholder", "example")
-MIN_DISTINCT_SECRET_CHARS = 10  # "x" * 40 or "test-secret-xxxx…" is not a secret
+MIN_DISTINCT_SECRET_CHARS = 10
+JWT_KID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # "x" * 40 or "test-secret-xxxx…" is not a secret
 
 
 def _dev_secret(name: str = "jwt_secret") -> str:
@@ -91,11 +93,19 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{DATA_DIR / 'support.db'}"
     redis_url: str | None = None
     redis_prefix: str = "support:"
-    jwt_secret: str = ""
+    # JWT signing keys "kid:secret,kid:secret": the first signs, all verify. Rotate by
+    # putting a new key first and keeping the old one until its tokens have expired.
+    jwt_keys: str = ""
     jwt_issuer: str = "support-app"
     jwt_audience: str = "support-app-web"
     access_token_minutes: int = 15
     refresh_token_days: int = 14
+    # A sign-in's absolute lifetime; rotating tokens never extends it.
+    session_hours_agent: int = Field(12, ge=1)
+    session_days_customer: int = Field(30, ge=1)
+    # The same refresh token presented again this soon (two tabs opening at once, a
+    # retried event) gets a new chain instead of being taken for theft.
+    refresh_grace_seconds: int = Field(10, ge=0, le=60)
     order_system_url: str = "http://127.0.0.1:3001/orders"
     order_timeout_seconds: float = 3.0
     order_cache_seconds: int = 30
@@ -110,9 +120,13 @@ class Settings(BaseSettings):
     worker_batch: int = Field(20, ge=1, le=1000, description="attempts claimed per round at most")
     embedded_worker: bool = True
     refund_window_days: int = 14
-    login_max_attempts: int = 5
-    login_client_max_attempts: int = 30
-    login_window_seconds: int = 300
+    # Sign-in throttling counts failures: per account from one client, per client, and
+    # per account from anywhere (which slows the account down rather than locking it).
+    login_max_failures: int = Field(5, ge=1)
+    login_client_max_failures: int = Field(30, ge=1)
+    login_window_seconds: int = Field(900, ge=1)
+    login_account_free_failures: int = Field(10, ge=1)
+    login_account_max_delay_seconds: int = Field(300, ge=1)
     case_create_max: int = 10
     case_create_window_seconds: int = 3600
     # Reverse proxies in front of the app (1 for nginx alone): the client address is
@@ -133,7 +147,7 @@ class Settings(BaseSettings):
         # Only a known non-production environment gets generated secrets; a typo such
         # as "prod" must not start quietly with them (problems() refuses it instead).
         if self.environment in ("development", "test"):
-            self.jwt_secret = self.jwt_secret or _dev_secret()
+            self.jwt_keys = self.jwt_keys or "dev1:" + _dev_secret()
             self.gateway_webhook_secret = self.gateway_webhook_secret or _dev_secret("gateway_webhook_secret")
         return self
 
@@ -142,9 +156,9 @@ class Settings(BaseSettings):
         if self.environment not in ENVIRONMENTS:
             return [f"SUPPORT_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)} (got {self.environment!r})"]
         if self.environment != "production":
-            return []
+            return _jwt_keys_problems(self.jwt_keys, check_secrets=False)
         found = [
-            _secret_problem("SUPPORT_JWT_SECRET", self.jwt_secret),
+            *_jwt_keys_problems(self.jwt_keys),
             _secret_problem("SUPPORT_GATEWAY_WEBHOOK_SECRET", self.gateway_webhook_secret),
         ]
         if not self.redis_url:
@@ -165,6 +179,31 @@ class Settings(BaseSettings):
                          "address and the per-client sign-in limit becomes site-wide")
         found.append(_origin_problem(self.cors_origins))
         return [line for line in found if line]
+
+
+def parse_jwt_keys(value: str) -> list[tuple[str, str]]:
+    """``"kid:secret,kid:secret"`` as (kid, secret) pairs in order; ValueError if malformed."""
+    pairs = []
+    for item in value.split(","):
+        kid, sep, secret = item.strip().partition(":")
+        if not sep or not JWT_KID.fullmatch(kid) or not secret:
+            raise ValueError("each key is kid:secret, the kid 1-32 letters, digits, - or _")
+        pairs.append((kid, secret))
+    if len({kid for kid, _ in pairs}) != len(pairs):
+        raise ValueError("key ids must be unique")
+    return pairs
+
+
+def _jwt_keys_problems(value: str, check_secrets: bool = True) -> list[str]:
+    if not value.strip():
+        return ["SUPPORT_JWT_KEYS must list the signing keys as kid:secret[,kid:secret...]; it is not set"]
+    try:
+        pairs = parse_jwt_keys(value)
+    except ValueError as err:
+        return [f"SUPPORT_JWT_KEYS is malformed: {err}"]
+    if not check_secrets:
+        return []
+    return [line for kid, secret in pairs if (line := _secret_problem(f"SUPPORT_JWT_KEYS key {kid!r}", secret))]
 
 
 def _database_problem(url: str) -> str | None:

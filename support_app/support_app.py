@@ -11,7 +11,7 @@ load_or_exit()
 import reflex as rx
 from starlette.applications import Starlette
 
-from support_app.api import export, gateway_webhook, health
+from support_app.api import auth, export, gateway_webhook, health
 from support_app.pages import (  # noqa: F401  (registers pages)
     case_detail,
     cases,
@@ -30,7 +30,7 @@ from support_app.worker.embedded import embedded_worker
 
 def _backend_routes() -> Starlette:
     # The order system and the gateway (or their sandbox) are separate services, reached over HTTP.
-    return Starlette(routes=[*gateway_webhook.routes, *export.routes, *health.routes])
+    return Starlette(routes=[*gateway_webhook.routes, *export.routes, *health.routes, *auth.routes])
 
 
 app = rx.App(

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 os.environ.setdefault("SUPPORT_ENVIRONMENT", "test")
-os.environ.setdefault("SUPPORT_JWT_SECRET", "test-secret-" + "x" * 40)
+os.environ.setdefault("SUPPORT_JWT_KEYS", "t1:test-secret-" + "x" * 40)
 
 from sqlmodel import SQLModel  # noqa: E402
 

@@ -209,11 +209,11 @@ def test_compose_commits_no_secret():
     text = (DEPLOY / "compose.yaml").read_text()
     for name, service in compose()["services"].items():
         for key, value in (service.get("environment") or {}).items():
-            if "SECRET" in key or "PASSWORD" in key:
+            if "SECRET" in key or "PASSWORD" in key or key.endswith("_KEYS"):
                 assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", value), (name, key)
     assert text.count("${POSTGRES_PASSWORD:?") >= 2 and "hunter" not in text
     example = example_env()
-    assert all(example[k] == "" for k in ("SUPPORT_JWT_SECRET", "SUPPORT_GATEWAY_WEBHOOK_SECRET", "POSTGRES_PASSWORD"))
+    assert all(example[k] == "" for k in ("SUPPORT_JWT_KEYS", "SUPPORT_GATEWAY_WEBHOOK_SECRET", "POSTGRES_PASSWORD"))
     ignored = subprocess.run(["git", "check-ignore", "-q", "deploy/.env"], cwd=ROOT)
     assert ignored.returncode == 0
     assert subprocess.run(["git", "check-ignore", "-q", "deploy/.env.example"], cwd=ROOT).returncode == 1
@@ -221,15 +221,15 @@ def test_compose_commits_no_secret():
 
 def test_compose_refuses_to_start_without_the_secrets():
     app_env = compose()["services"]["app1"]["environment"]
-    with pytest.raises(KeyError, match="SUPPORT_JWT_SECRET"):
-        interpolate(app_env["SUPPORT_JWT_SECRET"], example_env())
+    with pytest.raises(KeyError, match="SUPPORT_JWT_KEYS"):
+        interpolate(app_env["SUPPORT_JWT_KEYS"], example_env())
 
 
 def test_compose_settings_start_and_production_would_refuse_only_what_the_file_says(monkeypatch):
     """The app's environment, filled from .env.example plus real secrets, is valid; as
     SUPPORT_ENVIRONMENT=production it is refused exactly for the http order system,
     gateway and origin (the header of compose.yaml says so)."""
-    filled = {**example_env(), "SUPPORT_JWT_SECRET": secrets.token_urlsafe(48),
+    filled = {**example_env(), "SUPPORT_JWT_KEYS": "k1:" + secrets.token_urlsafe(48),
               "SUPPORT_GATEWAY_WEBHOOK_SECRET": secrets.token_urlsafe(48), "POSTGRES_PASSWORD": secrets.token_urlsafe(24)}
     env = {k: interpolate(str(v), filled) for k, v in compose()["services"]["app1"]["environment"].items()}
     for key in list(os.environ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -11,7 +12,10 @@ from fixtures_db import (  # noqa: F401
 )
 from fixtures_gateway import gateway_client_for, gateway_server, gateway_server_session, webhook_receiver  # noqa: F401
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.kv import MemoryKV
 from support_app.security import tokens
+from support_app.services import auth_service as auth
+from support_app.services.exports import csv_stream, export_link
 from support_app.services import case_commands as cmd
 from support_app.services import metrics as m
 from support_app.services import refund_commands as rc
@@ -53,13 +57,39 @@ def test_metrics_are_for_agents_only(engine, people):
     assert code_of(engine, m.metrics, people.alice, 30, write=False) is ErrorCode.FORBIDDEN
 
 
-def test_download_token_round_trip_and_refusals():
-    token = tokens.create_download_token(7, "cases.csv")
-    assert tokens.decode_download_token(token, "cases.csv") == 7
+def test_a_download_link_works_once_for_its_own_sign_in_while_it_lasts(engine, people, order_client):
+    run(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, **CASE)
+    kv = MemoryKV()
+    signed_in = auth.sign_in("agent@example.com", "demo-pass-2026", "c1", kv=kv, engine=engine)
+    family = tokens.decode_session(signed_in.session_token).family_id
+    agent = auth.Identity(people.sam.id, "agent", family)
+    token = parse_qs(urlparse(export_link(agent, "cases", {"status": "open"})).query)["token"][0]
+
+    def download(tok: str, fam: str) -> str:
+        return "".join(csv_stream(tok, fam, "cases", {"status": "open"}, kv=kv, engine=engine))
+
+    with pytest.raises(DomainError) as other:
+        download(token, "another-sign-in")  # a copied link, used with someone else's cookie
+    assert other.value.code is ErrorCode.TOKEN_INVALID
+    text = download(token, family)
+    assert "SC-000001" in text and text.count("\n") == 2
+    with pytest.raises(DomainError) as again:
+        download(token, family)
+    assert "already used" in again.value.message
+    second = parse_qs(urlparse(export_link(agent, "cases", {})).query)["token"][0]
+    run(engine, auth.sign_out, signed_in.session_token, kv=kv)
+    with pytest.raises(DomainError) as ended:
+        download(second, family)
+    assert ended.value.code is ErrorCode.TOKEN_REVOKED
+
+
+def test_download_tokens_are_for_one_purpose_and_two_minutes():
+    token = tokens.create_download_token(7, "fam", "cases.csv")
+    assert tokens.decode_download_token(token, "cases.csv").user_id == 7
     with pytest.raises(DomainError) as wrong:
         tokens.decode_download_token(token, "refunds.csv")
     assert wrong.value.code is ErrorCode.TOKEN_INVALID
-    old = tokens.create_download_token(7, "cases.csv", now=datetime.now(timezone.utc) - timedelta(minutes=5))
+    old = tokens.create_download_token(7, "fam", "cases.csv", now=datetime.now(timezone.utc) - timedelta(minutes=5))
     with pytest.raises(DomainError) as expired:
         tokens.decode_download_token(old, "cases.csv")
     assert expired.value.code is ErrorCode.TOKEN_EXPIRED

@@ -35,7 +35,7 @@ from support_app.models.base import UTCDateTime
 from support_app.settings import ROOT
 
 APP_TABLES = {
-    "users", "refresh_tokens", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events",
+    "users", "sign_ins", "refresh_tokens", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events",
     "refund_cases", "refund_items", "refund_events", "refund_attempts", "webhook_events",
 }
 

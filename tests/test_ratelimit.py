@@ -13,8 +13,8 @@ from support_app.kv import MemoryKV, RedisKV
 from support_app.security import ratelimit
 from support_app.settings import get_settings
 
-MAX = get_settings().login_max_attempts
-CLIENT_MAX = get_settings().login_client_max_attempts
+MAX = get_settings().login_max_failures
+CLIENT_MAX = get_settings().login_client_max_failures
 
 
 
@@ -53,32 +53,41 @@ def test_bad_configuration_is_refused():
         ratelimit.RateLimiter(MemoryKV(), "x", limit=1, window_seconds=0)
 
 
-def test_login_limit_per_account_across_clients(kv):
-    for i in range(MAX):
-        ratelimit.check_login_allowed("alice@example.com", f"client-{i}", kv=kv)
-    # Normalised: case and spaces do not make a fresh account counter.
-    assert _limited(ratelimit.check_login_allowed, "  ALICE@Example.com ", "client-new", kv=kv)
-    ratelimit.check_login_allowed("bob@example.com", "client-new2", kv=kv)  # bob unaffected
+def _fail(throttle, email, client):
+    throttle.reserve(email, client)
+    throttle.failed(email)
 
 
-def test_login_limit_per_client_across_accounts(kv):
+def test_failures_per_account_from_one_client(kv):
+    throttle = ratelimit.LoginThrottle(kv)
+    for _ in range(MAX):
+        _fail(throttle, "alice@example.com", "client-1")
+    assert _limited(throttle.reserve, "alice@example.com", "client-1")
+    throttle.reserve("alice@example.com", "client-2")  # another place: not this budget
+    throttle.reserve("bob@example.com", "client-1")  # another account from here: not this budget
+
+
+def test_failures_per_client_across_accounts(kv):
     assert CLIENT_MAX > MAX  # an office behind one address must not share one person's budget
+    throttle = ratelimit.LoginThrottle(kv)
     for i in range(CLIENT_MAX):
-        ratelimit.check_login_allowed(f"user{i}@example.com", "10.0.0.1", kv=kv)
-    assert _limited(ratelimit.check_login_allowed, "fresh@example.com", "10.0.0.1", kv=kv)
-    ratelimit.check_login_allowed("fresh2@example.com", "10.0.0.2", kv=kv)
+        _fail(throttle, f"user{i}@example.com", "10.0.0.1")
+    assert _limited(throttle.reserve, "fresh@example.com", "10.0.0.1")
+    throttle.reserve("fresh@example.com", "10.0.0.2")
 
 
-def test_success_resets_account_but_not_client(kv):
+def test_a_success_gives_its_reservation_back_and_forgives_the_owners_typos(kv):
+    throttle = ratelimit.LoginThrottle(kv)
     for _ in range(MAX - 1):
-        ratelimit.check_login_allowed("carol@example.com", "c1", kv=kv)
-    ratelimit.record_login_success("Carol@Example.com", kv=kv)
-    account, client = ratelimit.login_limiters(kv)
-    assert account.count("carol@example.com") == 0
-    assert client.count("c1") == MAX - 1
-    for i in range(CLIENT_MAX - (MAX - 1)):  # the client's budget runs on across accounts
-        ratelimit.check_login_allowed(f"user{i}@example.com", "c1", kv=kv)
-    assert _limited(ratelimit.check_login_allowed, "carol@example.com", "c1", kv=kv)
+        _fail(throttle, "carol@example.com", "c1")
+    throttle.reserve("carol@example.com", "c1")
+    throttle.succeeded("carol@example.com", "c1")
+    assert throttle.account_client.count("carol@example.com|c1") == 0
+    assert throttle.client.count("c1") == MAX - 1  # failures stay counted for the client; the success is not
+    for _ in range(3 * CLIENT_MAX):  # any number of successful sign-ins cost the client nothing
+        throttle.reserve("carol@example.com", "c1")
+        throttle.succeeded("carol@example.com", "c1")
+    assert throttle.client.count("c1") == MAX - 1
 
 
 def test_case_create_limiter_uses_its_settings(kv):
@@ -92,10 +101,12 @@ def test_case_create_limiter_uses_its_settings(kv):
 
 def test_redis_keys_are_hashed_and_expire(redis_url):
     url, prefix = redis_url
-    ratelimit.check_login_allowed("dave@example.com", "203.0.113.9", kv=RedisKV(url, prefix=prefix))
+    throttle = ratelimit.LoginThrottle(RedisKV(url, prefix=prefix))
+    throttle.reserve("dave@example.com", "203.0.113.9")
+    throttle.failed("dave@example.com")
     client = redis.Redis.from_url(url, decode_responses=True)
     keys = list(client.scan_iter(prefix + "*"))
-    assert len(keys) == 2
+    assert len(keys) == 4  # account+client, client, the account's count and last failure
     for key in keys:
         assert "dave" not in key and "203.0.113" not in key
         assert 0 < client.ttl(key) <= get_settings().login_window_seconds

@@ -25,7 +25,7 @@ JWT = hashlib.sha256(b"test jwt key").hexdigest()
 WEBHOOK = hashlib.sha256(b"test webhook secret").hexdigest()
 GOOD_PRODUCTION = {
     "SUPPORT_ENVIRONMENT": "production",
-    "SUPPORT_JWT_SECRET": JWT,
+    "SUPPORT_JWT_KEYS": "k1:" + JWT,
     "SUPPORT_GATEWAY_WEBHOOK_SECRET": WEBHOOK,
     "SUPPORT_REDIS_URL": "redis://redis:6379/0",
     "REFLEX_REDIS_URL": "redis://redis:6379/1",
@@ -77,14 +77,14 @@ def test_environment_is_exactly_one_of_three(environ, name):
 def test_an_unknown_environment_gets_no_generated_secrets(environ):
     environ({"SUPPORT_ENVIRONMENT": "prod"})
     s = Settings()
-    assert (s.jwt_secret, s.gateway_webhook_secret) == ("", "")
+    assert (s.jwt_keys, s.gateway_webhook_secret) == ("", "")
 
 
 @pytest.mark.parametrize("name", ["development", "test"])
 def test_outside_production_secrets_are_generated_and_nothing_else_is_required(environ, name):
     environ({"SUPPORT_ENVIRONMENT": name})
     s = get_settings()
-    assert len(s.jwt_secret) >= 32 and len(s.gateway_webhook_secret) >= 32
+    assert s.jwt_keys.startswith("dev1:") and len(s.jwt_keys) >= 37 and len(s.gateway_webhook_secret) >= 32
     assert s.cors_origins == ["*"] and s.trusted_proxy_hops == 0
     assert ENVIRONMENTS == ("development", "test", "production")
 
@@ -95,7 +95,7 @@ def test_outside_production_secrets_are_generated_and_nothing_else_is_required(e
 def test_production_with_safe_settings_starts(environ):
     environ(GOOD_PRODUCTION)
     s = get_settings()
-    assert (s.environment, s.jwt_secret, s.trusted_proxy_hops) == ("production", JWT, 1)
+    assert (s.environment, s.jwt_keys, s.trusted_proxy_hops) == ("production", "k1:" + JWT, 1)
     assert s.cors_origins == ["https://support.example.net"]
 
 
@@ -103,7 +103,7 @@ def test_production_reports_every_unsafe_setting_together(environ):
     environ({"SUPPORT_ENVIRONMENT": "production"})
     found = problems_of()
     assert [line.split()[0] for line in found] == [
-        "SUPPORT_JWT_SECRET", "SUPPORT_GATEWAY_WEBHOOK_SECRET", "SUPPORT_REDIS_URL", "REFLEX_REDIS_URL",
+        "SUPPORT_JWT_KEYS", "SUPPORT_GATEWAY_WEBHOOK_SECRET", "SUPPORT_REDIS_URL", "REFLEX_REDIS_URL",
         "SUPPORT_DATABASE_URL", "SUPPORT_ORDER_SYSTEM_URL", "SUPPORT_PAYMENT_GATEWAY_URL",
         "SUPPORT_TRUSTED_PROXY_HOPS", "SUPPORT_CORS_ORIGINS",
     ]
@@ -113,11 +113,14 @@ def test_production_reports_every_unsafe_setting_together(environ):
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("SUPPORT_JWT_SECRET", None, "SUPPORT_JWT_SECRET must be a random value of at least 32 characters"),
-        ("SUPPORT_JWT_SECRET", JWT[:31], "it has 31 characters"),
-        ("SUPPORT_JWT_SECRET", "change-me-" + JWT, "it is a placeholder"),
-        ("SUPPORT_JWT_SECRET", "test-secret-" + "x" * 40, "it is a placeholder"),  # tests/conftest.py's
-        ("SUPPORT_JWT_SECRET", "a" * 64, "it is a placeholder"),
+        ("SUPPORT_JWT_KEYS", None, "SUPPORT_JWT_KEYS must list the signing keys as kid:secret"),
+        ("SUPPORT_JWT_KEYS", "k1:" + JWT[:31], "SUPPORT_JWT_KEYS key 'k1' must be a random value of at least 32 characters"),
+        ("SUPPORT_JWT_KEYS", f"k2:{JWT},k1:{JWT[:31]}", "it has 31 characters"),  # an old key must be real too
+        ("SUPPORT_JWT_KEYS", "k1:change-me-" + JWT, "it is a placeholder"),
+        ("SUPPORT_JWT_KEYS", "t1:test-secret-" + "x" * 40, "it is a placeholder"),  # tests/conftest.py's
+        ("SUPPORT_JWT_KEYS", "k1:" + "a" * 64, "it is a placeholder"),
+        ("SUPPORT_JWT_KEYS", JWT, "SUPPORT_JWT_KEYS is malformed"),
+        ("SUPPORT_JWT_KEYS", f"k1:{JWT},k1:{WEBHOOK}", "key ids must be unique"),
         ("SUPPORT_GATEWAY_WEBHOOK_SECRET", WEBHOOK[:20], "it has 20 characters"),
         ("SUPPORT_GATEWAY_WEBHOOK_SECRET", "replace-me-with-a-long-random-value-" + WEBHOOK, "it is a placeholder"),
         ("SUPPORT_REDIS_URL", None, "SUPPORT_REDIS_URL must be set in production"),
@@ -166,7 +169,7 @@ def test_type_errors_are_lines_too_and_never_echo_the_value(environ):
 
 
 def test_load_or_exit_prints_the_lines_and_exits_78(environ, capsys):
-    environ({"SUPPORT_ENVIRONMENT": "production", "SUPPORT_JWT_SECRET": JWT})
+    environ({"SUPPORT_ENVIRONMENT": "production", "SUPPORT_JWT_KEYS": "k1:" + JWT})
     with pytest.raises(SystemExit) as exc:
         load_or_exit()
     assert exc.value.code == EXIT_CONFIG == 78
@@ -218,7 +221,7 @@ def test_every_entry_point_refuses_unsafe_production_settings(entry, tmp_path):
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert lines[0] == "Refusing to start: 9 setting(s) to fix:"
-    assert lines[1].startswith("  - SUPPORT_JWT_SECRET must be") and lines[-1].startswith("  - SUPPORT_CORS_ORIGINS")
+    assert lines[1].startswith("  - SUPPORT_JWT_KEYS must") and lines[-1].startswith("  - SUPPORT_CORS_ORIGINS")
     assert not (tmp_path / "never-created.db").exists()
 
 

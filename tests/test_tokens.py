@@ -37,19 +37,42 @@ def _payload(**changes) -> dict:
     return {k: v for k, v in p.items() if v is not None}
 
 
-def _sign(payload: dict, key: str | None = None, alg: str = "HS256") -> str:
-    return jwt.encode(payload, key or S.jwt_secret, algorithm=alg)
+KID, KEYS = tokens.keyring()
+
+
+def _sign(payload: dict, key: str | None = None, alg: str = "HS256", kid: str | None = KID) -> str:
+    return jwt.encode(payload, key or KEYS[KID], algorithm=alg, headers={"kid": kid} if kid else None)
 
 
 def _code(token: str, **kw) -> ErrorCode:
     with pytest.raises(DomainError) as err:
-        tokens.decode_access(token, now=NOW, kv=MEM, **kw)
+        tokens.decode_access(token, now=NOW, **kw)
     return err.value.code
+
+
+def test_keyring_signs_with_the_first_key_and_verifies_every_listed_key(monkeypatch):
+    token, claims = tokens.create_access_token(7, "agent", now=NOW)
+    assert jwt.get_unverified_header(token)["kid"] == KID
+    # Rotation: a new key goes first; tokens signed with the old one still verify.
+    new_key = "n" + "0123456789abcdef" * 3
+    monkeypatch.setattr(get_settings(), "jwt_keys", f"k2:{new_key},{get_settings().jwt_keys}")
+    assert tokens.decode_access(token, now=NOW) == claims
+    fresh, _ = tokens.create_access_token(7, "agent", now=NOW)
+    assert jwt.get_unverified_header(fresh)["kid"] == "k2"
+    assert tokens.decode_access(fresh, now=NOW).user_id == 7
+    # Once the old key is dropped, its tokens are refused; so is an unknown or missing kid.
+    monkeypatch.setattr(get_settings(), "jwt_keys", f"k2:{new_key}")
+    assert _code(token) == ErrorCode.TOKEN_INVALID
+    assert _code(_sign(_payload(), key=new_key, kid="k9")) == ErrorCode.TOKEN_INVALID
+    assert _code(_sign(_payload(), key=new_key, kid=None)) == ErrorCode.TOKEN_INVALID
+    numeric_kid = f"{_b64(json.dumps({'alg': 'HS256', 'kid': 5}).encode())}.{_b64(json.dumps(_payload()).encode())}"
+    sig = hmac.new(new_key.encode(), numeric_kid.encode(), hashlib.sha256).digest()
+    assert _code(f"{numeric_kid}.{_b64(sig)}") == ErrorCode.TOKEN_INVALID
 
 
 def test_access_round_trip_carries_every_required_claim():
     token, claims = tokens.create_access_token(7, "agent", family_id="fam1", now=NOW)
-    assert tokens.decode_access(token, now=NOW, kv=MEM) == claims
+    assert tokens.decode_access(token, now=NOW) == claims
     assert claims.user_id == 7 and claims.role == "agent" and claims.family_id == "fam1"
     assert claims.expires_at == NOW + timedelta(minutes=S.access_token_minutes)
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
@@ -62,18 +85,18 @@ def test_access_round_trip_carries_every_required_claim():
 
 def test_hand_built_valid_token_is_accepted():
     # Guards the tests below: each one changes exactly one thing of this token.
-    assert tokens.decode_access(_sign(_payload()), now=NOW, kv=MEM).user_id == 7
+    assert tokens.decode_access(_sign(_payload()), now=NOW).user_id == 7
 
 
 def test_expiry_with_small_leeway():
     token, claims = tokens.create_access_token(7, "agent", now=NOW)
     exp = claims.expires_at
-    tokens.decode_access(token, now=exp + timedelta(seconds=tokens.LEEWAY_SECONDS - 1), kv=MEM)
+    tokens.decode_access(token, now=exp + timedelta(seconds=tokens.LEEWAY_SECONDS - 1))
     with pytest.raises(DomainError) as err:
-        tokens.decode_access(token, now=exp + timedelta(seconds=tokens.LEEWAY_SECONDS), kv=MEM)
+        tokens.decode_access(token, now=exp + timedelta(seconds=tokens.LEEWAY_SECONDS))
     assert err.value.code == ErrorCode.TOKEN_EXPIRED
     with pytest.raises(DomainError) as err:
-        tokens.decode_access(token, now=exp + timedelta(days=1), kv=MEM)
+        tokens.decode_access(token, now=exp + timedelta(days=1))
     assert err.value.code == ErrorCode.TOKEN_EXPIRED
 
 
@@ -81,17 +104,17 @@ def test_real_clock_is_used_without_now():
     past = datetime.now(timezone.utc) - timedelta(days=400)
     token, _ = tokens.create_access_token(1, "customer", now=past)
     with pytest.raises(DomainError) as err:
-        tokens.decode_access(token, kv=MEM)
+        tokens.decode_access(token)
     assert err.value.code == ErrorCode.TOKEN_EXPIRED
     fresh, claims = tokens.create_access_token(1, "customer")
-    assert tokens.decode_access(fresh, kv=MEM) == claims
+    assert tokens.decode_access(fresh) == claims
 
 
 def test_not_yet_valid_nbf_and_iat_in_future():
     ts = int(NOW.timestamp())
     assert _code(_sign(_payload(nbf=ts + 60))) == ErrorCode.TOKEN_INVALID
     assert _code(_sign(_payload(iat=ts + 60))) == ErrorCode.TOKEN_INVALID
-    tokens.decode_access(_sign(_payload(nbf=ts + tokens.LEEWAY_SECONDS)), now=NOW, kv=MEM)  # skew ok
+    tokens.decode_access(_sign(_payload(nbf=ts + tokens.LEEWAY_SECONDS)), now=NOW)  # skew ok
     token, _ = tokens.create_access_token(7, "agent", now=NOW + timedelta(minutes=1))
     assert _code(token) == ErrorCode.TOKEN_INVALID
 
@@ -111,7 +134,7 @@ def test_alg_none_is_refused():
     unsigned = jwt.encode(_payload(), None, algorithm="none")
     assert _code(unsigned) == ErrorCode.TOKEN_INVALID
     for alg in ("none", "None", "NONE"):
-        hand = f"{_b64(json.dumps({'alg': alg, 'typ': 'JWT'}).encode())}.{_b64(json.dumps(_payload()).encode())}."
+        hand = f"{_b64(json.dumps({'alg': alg, 'typ': 'JWT', 'kid': KID}).encode())}.{_b64(json.dumps(_payload()).encode())}."
         assert _code(hand) == ErrorCode.TOKEN_INVALID
 
 
@@ -124,8 +147,8 @@ def test_other_hmac_algorithms_with_the_same_key_are_refused(alg):
 @pytest.mark.parametrize("alg", ["RS256", "ES256", "PS256", "EdDSA"])
 def test_asymmetric_header_signed_with_the_secret_is_refused(alg):
     # The classic key-confusion attack: claim an asymmetric alg, sign with HMAC.
-    signing_input = f"{_b64(json.dumps({'alg': alg, 'typ': 'JWT'}).encode())}.{_b64(json.dumps(_payload()).encode())}"
-    sig = hmac.new(S.jwt_secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    signing_input = f"{_b64(json.dumps({'alg': alg, 'typ': 'JWT', 'kid': KID}).encode())}.{_b64(json.dumps(_payload()).encode())}"
+    sig = hmac.new(KEYS[KID].encode(), signing_input.encode(), hashlib.sha256).digest()
     assert _code(f"{signing_input}.{_b64(sig)}") == ErrorCode.TOKEN_INVALID
 
 
@@ -172,25 +195,28 @@ def test_garbage_is_invalid(garbage):
 
 def test_revoked_access_token(kv):
     token, claims = tokens.create_access_token(7, "agent", now=NOW)
-    other, _ = tokens.create_access_token(7, "agent", now=NOW)
+    _, other = tokens.create_access_token(7, "agent", now=NOW)
     revocation.revoke_access(claims.jti, claims.expires_at, kv=kv, now=NOW)
-    with pytest.raises(DomainError) as err:
-        tokens.decode_access(token, now=NOW, kv=kv)
-    assert err.value.code == ErrorCode.TOKEN_REVOKED
-    assert tokens.decode_access(other, now=NOW, kv=kv).user_id == 7
-    assert tokens.decode_access(token, now=NOW, kv=kv, check_revoked=False) == claims
+    assert revocation.is_revoked(tokens.decode_access(token, now=NOW), kv=kv)
+    assert not revocation.is_revoked(other, kv=kv)
 
 
 def test_revoked_family_kills_every_access_token_of_the_session(kv):
-    a, _ = tokens.create_access_token(7, "agent", family_id="fam-A", now=NOW)
-    b, _ = tokens.create_access_token(7, "agent", family_id="fam-A", now=NOW)
-    c, _ = tokens.create_access_token(7, "agent", family_id="fam-B", now=NOW)
-    revocation.revoke_family("fam-A", 900, kv=kv)
-    for t in (a, b):
-        with pytest.raises(DomainError) as err:
-            tokens.decode_access(t, now=NOW, kv=kv)
-        assert err.value.code == ErrorCode.TOKEN_REVOKED
-    assert tokens.decode_access(c, now=NOW, kv=kv).family_id == "fam-B"
+    a = tokens.create_access_token(7, "agent", family_id="fam-A", now=NOW)[1]
+    b = tokens.create_access_token(7, "agent", family_id="fam-A", now=NOW)[1]
+    c = tokens.create_access_token(7, "agent", family_id="fam-B", now=NOW)[1]
+    revocation.revoke_family("fam-A", kv=kv)
+    assert revocation.is_revoked(a, kv=kv) and revocation.is_revoked(b, kv=kv)
+    assert not revocation.is_revoked(c, kv=kv)
+
+
+def test_revoked_user_refuses_tokens_issued_up_to_then_only(kv):
+    before = tokens.create_access_token(7, "customer", now=NOW)[1]
+    other_user = tokens.create_access_token(8, "customer", now=NOW)[1]
+    revocation.revoke_user(7, NOW, kv=kv)
+    after = tokens.create_access_token(7, "agent", now=NOW + timedelta(seconds=1))[1]
+    assert revocation.is_revoked(before, kv=kv)
+    assert not revocation.is_revoked(after, kv=kv) and not revocation.is_revoked(other_user, kv=kv)
 
 
 def test_revocation_entry_in_redis_lives_until_expiry_plus_margin(redis_url):
@@ -213,8 +239,8 @@ _VALID = _sign(_payload())
 def test_any_single_character_change_is_refused_or_harmless(pos, ch):
     mutated = _VALID[:pos] + ch + _VALID[pos + 1:]
     try:
-        claims = tokens.decode_access(mutated, now=NOW, kv=MEM)
+        claims = tokens.decode_access(mutated, now=NOW)
     except DomainError as err:
         assert err.code == ErrorCode.TOKEN_INVALID
     else:  # only base64 padding bits changed: the signed bytes are identical
-        assert claims == tokens.decode_access(_VALID, now=NOW, kv=MEM)
+        assert claims == tokens.decode_access(_VALID, now=NOW)

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from support_app.domain.errors import DomainError
+from support_app.security import tokens
 from support_app.services.exports import KINDS, csv_stream
 
 
@@ -19,7 +20,8 @@ async def export_csv(request: Request) -> Response:
         return JSONResponse({"error": "not_found"}, status_code=404)
     raw = {k: v for k, v in request.query_params.items() if k != "token"}
     try:
-        stream = await asyncio.to_thread(csv_stream, request.query_params.get("token", ""), kind, raw)
+        session = tokens.decode_session(request.cookies.get(tokens.SESSION_COOKIE, ""))
+        stream = await asyncio.to_thread(csv_stream, request.query_params.get("token", ""), session.family_id, kind, raw)
     except DomainError as err:
         return JSONResponse({"error": err.code.value, "message": err.message}, status_code=403)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from support_app.components.native_form import native_form
 from support_app.state.base import AppState
 
 
@@ -31,7 +32,10 @@ def nav_bar() -> rx.Component:
             ),
         ),
         rx.text(AppState.user_name, size="2", color_scheme="gray", id="nav-user"),
-        rx.button("Sign out", on_click=AppState.sign_out, variant="soft", size="1", id="sign-out"),
+        # A native form post: the server ends the sign-in, clears every tab of it and
+        # the HttpOnly cookie, then shows the sign-in page.
+        native_form(rx.button("Sign out", type="submit", variant="soft", size="1", id="sign-out"),
+                    action="/api/auth/logout", method="post"),
         wrap="wrap",
         align="center",
         spacing="4",

@@ -3,7 +3,7 @@
 from support_app.models.order import OrderLine, OrderSnapshot
 from support_app.models.refund import RefundAttempt, RefundCase, RefundEvent, RefundItem, WebhookEvent
 from support_app.models.support_case import CaseEvent, CaseMessage, SupportCase
-from support_app.models.user import RefreshToken, User
+from support_app.models.user import RefreshToken, SignIn, User
 
 __all__ = [
     "CaseEvent",
@@ -15,6 +15,7 @@ __all__ = [
     "RefundCase",
     "RefundEvent",
     "RefundItem",
+    "SignIn",
     "SupportCase",
     "User",
     "WebhookEvent",

@@ -23,9 +23,25 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class SignIn(SQLModel, table=True):
+    """One sign-in (a token family): its absolute end, and whether it was ended.
+
+    The session cookie and every tab's refresh chain belong to one sign-in; rotating
+    tokens never moves ``expires_at``, and revoking it ends all of them at once."""
+
+    __tablename__ = "sign_ins"
+
+    id: str = Field(primary_key=True, max_length=64)  # the family id carried by its tokens
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
 class RefreshToken(SQLModel, table=True):
-    """One issued refresh token. Tokens of one sign-in share a family; presenting a
-    token that was already rotated is reuse, and revokes the whole family."""
+    """One issued refresh token of a tab's chain. Tokens of one sign-in share a family;
+    presenting a token that was already rotated (after the grace window) is reuse,
+    and revokes the whole family."""
 
     __tablename__ = "refresh_tokens"
     __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),)

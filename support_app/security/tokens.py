@@ -1,16 +1,27 @@
-"""JWTs (PyJWT, HS256): short-lived access tokens and rotated refresh tokens.
+"""JWTs (PyJWT, HS256 under a keyring): access, refresh, session and download tokens.
 
 Why everything is pinned: the algorithm list is fixed to HS256 so a token cannot
 choose its own verification ("alg": "none", or an asymmetric header); every claim
 we rely on is required, so a token missing ``exp`` cannot live forever; ``typ``
-separates access from refresh tokens, which share key, issuer and audience, so a
-refresh token is never accepted where an access token is expected.
+separates the kinds, which share keys, issuer and audience, so a refresh token is
+never accepted where an access token is expected.
+
+Keys: ``SUPPORT_JWT_KEYS`` is a keyring of ``kid:secret`` pairs. The first signs and
+its id goes in the header (``kid``); every key verifies the tokens that name it. A key
+is rotated by putting a new one first and keeping the old one until the last token it
+signed has expired, so rotation signs nobody out. A token naming an unknown key id is
+invalid.
 
 Time checks are done here rather than by PyJWT so callers (and tests) can pass
 ``now``; they mirror PyJWT's rules with a small leeway for clock skew.
 
-A refresh token is a JWT too, but only a proof of *which* database row is being
-presented: the ``RefreshToken`` row (used/revoked/expiry) is the source of truth.
+Kinds:
+- access: 15 minutes, carries the role; who is calling, checked without a database.
+- refresh: one browser tab's rotating chain, kept on the server; its database row is
+  the source of truth (used / revoked / expiry).
+- session: the sign-in itself, in an HttpOnly cookie; it expires with the sign-in's
+  absolute lifetime and is checked against the ``sign_ins`` row.
+- download: a short, single-purpose, single-use link for a file.
 """
 
 from __future__ import annotations
@@ -18,32 +29,36 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 import jwt
 
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.kv import KV
-from support_app.security import revocation
-from support_app.settings import get_settings
+from support_app.settings import get_settings, parse_jwt_keys
 
+SESSION_COOKIE = "sr_session"  # the HttpOnly cookie holding a session token
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 5
 ACCESS = "access"
 REFRESH = "refresh"
+SESSION = "session"
+DOWNLOAD = "download"
+DOWNLOAD_SECONDS = 120
 _BASE_CLAIMS = ("exp", "iat", "nbf", "iss", "aud", "sub", "jti", "typ")
 _MAX_TOKEN_LENGTH = 4096
 
 
 @dataclass(frozen=True)
 class AccessClaims:
-    """What a verified access token says. ``family_id`` names the sign-in session."""
+    """What a verified access token says. ``family_id`` names the sign-in."""
 
     user_id: int
     role: str
     jti: str
     expires_at: datetime
     family_id: str | None = None
+    issued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,26 @@ class RefreshClaims:
     family_id: str
     issued_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class DownloadClaims:
+    user_id: int
+    jti: str
+    family_id: str
+    purpose: str
+    expires_at: datetime
+
+
+@lru_cache
+def _keyring(value: str) -> tuple[str, dict[str, str]]:
+    pairs = parse_jwt_keys(value)
+    return pairs[0][0], dict(pairs)
+
+
+def keyring() -> tuple[str, dict[str, str]]:
+    """(the signing key id, every key by id) from the settings."""
+    return _keyring(get_settings().jwt_keys)
 
 
 def new_id() -> str:
@@ -69,7 +104,8 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _encode(claims: dict[str, Any]) -> str:
-    return jwt.encode(claims, get_settings().jwt_secret, algorithm=ALGORITHM)
+    kid, keys = keyring()
+    return jwt.encode(claims, keys[kid], algorithm=ALGORITHM, headers={"kid": kid})
 
 
 def _base_claims(user_id: int, typ: str, jti: str, issued: datetime, expires: datetime) -> dict[str, Any]:
@@ -82,26 +118,47 @@ def _base_claims(user_id: int, typ: str, jti: str, issued: datetime, expires: da
 
 
 def create_access_token(
-    user_id: int, role: str, *, family_id: str | None = None, now: datetime | None = None
+    user_id: int, role: str, *, family_id: str | None = None, now: datetime | None = None,
+    not_after: datetime | None = None,
 ) -> tuple[str, AccessClaims]:
-    """Sign an access token valid for ``settings.access_token_minutes``."""
+    """Sign an access token valid for ``settings.access_token_minutes`` (never past ``not_after``)."""
     issued = _now(now)
     expires = issued + timedelta(minutes=get_settings().access_token_minutes)
+    if not_after is not None:
+        expires = min(expires, _now(not_after))
     jti = new_id()
     claims = _base_claims(user_id, ACCESS, jti, issued, expires) | {"role": role}
     if family_id is not None:
         claims["fam"] = family_id
-    return _encode(claims), AccessClaims(user_id, role, jti, expires, family_id)
+    return _encode(claims), AccessClaims(user_id, role, jti, expires, family_id, issued)
 
 
-def create_refresh_token(user_id: int, family_id: str, *, now: datetime | None = None) -> tuple[str, RefreshClaims]:
-    """Sign a refresh token valid for ``settings.refresh_token_days``; the caller
-    must store the matching ``RefreshToken`` row or the token will be refused."""
+def create_refresh_token(
+    user_id: int, family_id: str, *, now: datetime | None = None, not_after: datetime | None = None
+) -> tuple[str, RefreshClaims]:
+    """Sign a refresh token valid for ``settings.refresh_token_days`` but never past
+    ``not_after`` (the sign-in's absolute end); the caller stores its row."""
     issued = _now(now)
     expires = issued + timedelta(days=get_settings().refresh_token_days)
+    if not_after is not None:
+        expires = min(expires, _now(not_after))
     jti = new_id()
     claims = _base_claims(user_id, REFRESH, jti, issued, expires) | {"fam": family_id}
     return _encode(claims), RefreshClaims(user_id, jti, family_id, issued, expires)
+
+
+def create_session_token(user_id: int, family_id: str, expires_at: datetime, *, now: datetime | None = None) -> str:
+    """The sign-in's cookie token; it lives exactly as long as the sign-in may."""
+    issued = _now(now)
+    return _encode(_base_claims(user_id, SESSION, new_id(), issued, _now(expires_at)) | {"fam": family_id})
+
+
+def create_download_token(user_id: int, family_id: str, purpose: str, *, now: datetime | None = None) -> str:
+    """A two-minute token for one download (e.g. "cases.csv"), bound to the sign-in
+    that asked for it; the export route accepts each one once."""
+    issued = _now(now)
+    expires = issued + timedelta(seconds=DOWNLOAD_SECONDS)
+    return _encode(_base_claims(user_id, DOWNLOAD, new_id(), issued, expires) | {"fam": family_id, "pur": purpose})
 
 
 def _invalid() -> DomainError:
@@ -115,14 +172,25 @@ def _int_claim(payload: dict[str, Any], name: str) -> int:
     return value
 
 
+def _key_for(token: str) -> str:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        raise _invalid() from None
+    key = keyring()[1].get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise _invalid()
+    return key
+
+
 def _decode(token: str, typ: str, extra: tuple[str, ...], now: datetime | None, allow_expired: bool) -> dict[str, Any]:
-    """Verify signature, issuer, audience, required claims, type and times."""
+    """Verify key id, signature, issuer, audience, required claims, type and times."""
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
         raise _invalid()
     s = get_settings()
     try:
         payload = jwt.decode(
-            token, s.jwt_secret, algorithms=[ALGORITHM], audience=s.jwt_audience, issuer=s.jwt_issuer,
+            token, _key_for(token), algorithms=[ALGORITHM], audience=s.jwt_audience, issuer=s.jwt_issuer,
             options={"require": [*_BASE_CLAIMS, *extra], "verify_exp": False, "verify_nbf": False,
                      "verify_iat": False, "strict_aud": True},
         )
@@ -148,22 +216,15 @@ def _ts(value: int) -> datetime:
     return datetime.fromtimestamp(value, tz=timezone.utc)
 
 
-def decode_access(
-    token: str, *, now: datetime | None = None, kv: KV | None = None, check_revoked: bool = True
-) -> AccessClaims:
-    """Verify an access token; raises TOKEN_EXPIRED, TOKEN_REVOKED or TOKEN_INVALID.
-
-    ``check_revoked=False`` is only for sign-out, which must work on a token that
-    is already on the revocation list.
-    """
+def decode_access(token: str, *, now: datetime | None = None) -> AccessClaims:
+    """Verify an access token's signature and claims (revocation is checked by the
+    caller, see ``revocation.is_revoked``); TOKEN_EXPIRED or TOKEN_INVALID."""
     payload = _decode(token, ACCESS, ("role",), now, allow_expired=False)
     family = payload.get("fam")
     if family is not None and not isinstance(family, str):
         raise _invalid()
-    claims = AccessClaims(int(payload["sub"]), payload["role"], payload["jti"], _ts(payload["exp"]), family)
-    if check_revoked and revocation.is_revoked(claims.jti, claims.family_id, kv=kv):
-        raise DomainError(ErrorCode.TOKEN_REVOKED)
-    return claims
+    return AccessClaims(int(payload["sub"]), payload["role"], payload["jti"], _ts(payload["exp"]), family,
+                        _ts(payload["iat"]))
 
 
 def decode_refresh(token: str, *, now: datetime | None = None, allow_expired: bool = False) -> RefreshClaims:
@@ -172,24 +233,15 @@ def decode_refresh(token: str, *, now: datetime | None = None, allow_expired: bo
     return RefreshClaims(int(payload["sub"]), payload["jti"], payload["fam"], _ts(payload["iat"]), _ts(payload["exp"]))
 
 
-DOWNLOAD = "download"
-DOWNLOAD_SECONDS = 120
+def decode_session(token: str, *, now: datetime | None = None, allow_expired: bool = False) -> RefreshClaims:
+    """Verify a session (cookie) token's signature and claims (not its ``sign_ins`` row)."""
+    payload = _decode(token, SESSION, ("fam",), now, allow_expired)
+    return RefreshClaims(int(payload["sub"]), payload["jti"], payload["fam"], _ts(payload["iat"]), _ts(payload["exp"]))
 
 
-def create_download_token(user_id: int, purpose: str, *, now: datetime | None = None) -> str:
-    """A two-minute token for one kind of file download (e.g. "cases.csv").
-
-    Downloads are plain GET requests the browser makes itself, and the access token
-    never leaves the server; this short, single-purpose token stands in for it.
-    """
-    issued = _now(now)
-    expires = issued + timedelta(seconds=DOWNLOAD_SECONDS)
-    return _encode(_base_claims(user_id, DOWNLOAD, new_id(), issued, expires) | {"pur": purpose})
-
-
-def decode_download_token(token: str, purpose: str, *, now: datetime | None = None) -> int:
-    """The user id a download token was made for; TOKEN_INVALID/EXPIRED otherwise."""
-    payload = _decode(token, DOWNLOAD, ("pur",), now, allow_expired=False)
+def decode_download_token(token: str, purpose: str, *, now: datetime | None = None) -> DownloadClaims:
+    """The claims of a download token made for ``purpose``; TOKEN_INVALID/EXPIRED otherwise."""
+    payload = _decode(token, DOWNLOAD, ("pur", "fam"), now, allow_expired=False)
     if payload["pur"] != purpose:
         raise _invalid()
-    return int(payload["sub"])
+    return DownloadClaims(int(payload["sub"]), payload["jti"], payload["fam"], purpose, _ts(payload["exp"]))

@@ -6,13 +6,15 @@ import csv
 import io
 from collections.abc import Iterator
 
+from sqlalchemy.engine import Engine
+
 from support_app.db import session_scope
 from support_app.domain.overview_rules import parse_overview_query
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.kv import KV, get_kv
 from support_app.security import tokens
-from support_app.services.auth_service import active_user
+from support_app.services.auth_service import Identity, check_sign_in
 from support_app.services.overview_queries import iter_refund_case_rows, iter_support_case_rows
-from support_app.services.runner import run_sync
-from support_app.services.views import Caller
 
 KINDS = {"cases": "support", "refunds": "refund"}
 SUPPORT_COLUMNS = ["number", "status", "subject", "category_label", "priority", "customer_name", "customer_email",
@@ -21,18 +23,34 @@ REFUND_COLUMNS = ["number", "status", "reason_label", "amount", "currency", "cus
                   "order_id", "case_number", "assignee_name", "requested_at", "updated_at"]
 
 
-def export_link(caller: Caller, kind: str, params: dict[str, str]) -> str:
-    """A URL the browser can download from for two minutes."""
+def export_link(caller: Identity, kind: str, params: dict[str, str]) -> str:
+    """A URL the browser can download from once, within two minutes, in the same
+    sign-in (the access token never leaves the server; this stands in for it)."""
     from urllib.parse import urlencode
 
-    token = tokens.create_download_token(caller.id, f"{kind}.csv")
+    if not caller.family_id:
+        raise DomainError(ErrorCode.NOT_AUTHENTICATED)
+    token = tokens.create_download_token(caller.id, caller.family_id, f"{kind}.csv")
     return f"/api/export/{kind}.csv?" + urlencode({**params, "token": token})
 
 
-def csv_stream(token: str, kind: str, raw: dict[str, str], batch: int = 1000) -> Iterator[str]:
-    """Authenticate first (raises), then yield CSV text a batch at a time."""
-    user_id = tokens.decode_download_token(token, f"{kind}.csv")
-    caller = run_sync(active_user, user_id)
+def csv_stream(
+    token: str, session_family: str, kind: str, raw: dict[str, str], batch: int = 1000, *, kv: KV | None = None,
+    engine: Engine | None = None,
+) -> Iterator[str]:
+    """Authenticate first (raises), then yield CSV text a batch at a time.
+
+    The link works once (its id is spent in the KV), only for the sign-in that asked
+    for it (``session_family``: the sign-in of the cookie sent with the download) and
+    only while that sign-in lasts: a copied link is useless elsewhere or after sign-out."""
+    claims = tokens.decode_download_token(token, f"{kind}.csv")
+    if claims.family_id != session_family:
+        raise DomainError(ErrorCode.TOKEN_INVALID, "This download link belongs to another sign-in.")
+    with session_scope(engine) as session:
+        user = check_sign_in(session, claims.family_id, claims.user_id)
+    if not (kv or get_kv()).set_if_absent(f"download:{claims.jti}", "1", tokens.DOWNLOAD_SECONDS + 60):
+        raise DomainError(ErrorCode.TOKEN_INVALID, "This download link was already used. Export again.")
+    caller = Identity(user.id, user.role, claims.family_id)
     query = parse_overview_query(raw, KINDS[kind])  # type: ignore[arg-type]
     columns = SUPPORT_COLUMNS if kind == "cases" else REFUND_COLUMNS
     rows_of = iter_support_case_rows if kind == "cases" else iter_refund_case_rows
@@ -41,7 +59,7 @@ def csv_stream(token: str, kind: str, raw: dict[str, str], batch: int = 1000) ->
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
-        with session_scope() as session:
+        with session_scope(engine) as session:
             for n, row in enumerate(rows_of(session, caller, query, batch), start=1):
                 writer.writerow([_safe(getattr(row, c)) for c in columns])
                 if n % batch == 0:

@@ -1,26 +1,31 @@
 """Who is signed in, kept on the server.
 
-The access token lives only in a backend var (``_access_token``, never sent to the
-browser). The browser keeps what it must to stay signed in across tabs and reloads:
-the rotating refresh token in a SameSite=Strict cookie. Every event handler asks
-``_caller()`` first, which re-checks the token, its revocation and the user's role
-on the server; hiding a button is never the access control.
+The sign-in lives in an HttpOnly, SameSite=Strict cookie that only the server sets and
+clears (api/auth.py); scripts on the page can neither read nor write it. The websocket
+carries it in its handshake, which Reflex reads on the server (``router.headers``), so
+it is never a State var. From it each tab opens its own refresh chain; the tab's
+access and refresh tokens stay in backend vars (``_``-prefixed, never sent to the
+browser). Every event handler asks ``_caller()`` first: the access token's signature
+and the revocation list decide, with no database read; hiding a button is never the
+access control.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote
 
 import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.security.tokens import SESSION_COOKIE
 from support_app.services import auth_service
 from support_app.services.runner import call
-from support_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-REFRESH_COOKIE = "sr_refresh"
 SESSION_ENDED = {
     ErrorCode.NOT_AUTHENTICATED,
     ErrorCode.TOKEN_INVALID,
@@ -30,16 +35,40 @@ SESSION_ENDED = {
 }
 
 
+def home_for(role: str) -> str:
+    return "/queue" if role == "agent" else "/orders"
+
+
+_SAFE_NEXT = re.compile(r"^/(?![/\\])[\x21-\x7e]{0,499}$")
+
+
+def safe_next(path: str) -> str:
+    """``path`` if it is a page of this site to return to after signing in, else ''.
+    Only same-site absolute paths: never //host, /\\host, a scheme, or the API."""
+    if not _SAFE_NEXT.match(path or "") or path.startswith(("/api/", "/login", "/_event")):
+        return ""
+    return path
+
+
+def login_path(next_path: str = "") -> str:
+    return "/login" + (f"?next={quote(next_path, safe='')}" if next_path and next_path != "/" else "")
+
+
+def cookie_value(header: str, name: str) -> str:
+    """One cookie from a Cookie header ('' when absent or unparsable)."""
+    try:
+        jar = SimpleCookie()
+        jar.load(header or "")
+    except CookieError:
+        return ""
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None else ""
+
+
 class AppState(rx.State):
-    refresh_cookie: str = rx.Cookie(
-        "",
-        name=REFRESH_COOKIE,
-        same_site="strict",
-        max_age=get_settings().refresh_token_days * 86400,
-        secure=get_settings().environment == "production",
-    )
     _access_token: str = ""
     _refresh_token: str = ""
+    _family: str = ""  # the sign-in this tab's state belongs to
     user_name: str = ""
     user_role: str = ""
     field_errors: dict[str, str] = {}
@@ -53,61 +82,77 @@ class AppState(rx.State):
     def signed_in(self) -> bool:
         return self.user_role != ""
 
-    async def _caller(self, role: str | None = None) -> auth_service.UserView:
-        """The signed-in user, re-checked on the server; refreshes an expired access token."""
-        user = None
+    async def _caller(self, role: str | None = None) -> auth_service.Identity:
+        """The signed-in user, proved by the tab's access token (renewed when needed)."""
+        caller = None
         if self._access_token:
             try:
-                user = await call(auth_service.identify, self._access_token)
+                caller = await auth_service.identify_async(self._access_token)
             except DomainError as err:
                 if err.code not in SESSION_ENDED:
                     raise
-        if user is None:
-            user = await self._refresh()
-        if role is not None and user.role != role:
+                if err.code is not ErrorCode.TOKEN_EXPIRED:  # revoked: not just stale
+                    await self._end_session()
+                    raise
+        if caller is None:
+            caller = await self._renew()
+        if role is not None and caller.role != role:
             raise DomainError(ErrorCode.FORBIDDEN)
-        return user
+        return caller
 
-    async def _refresh(self) -> auth_service.UserView:
-        """This tab rotates its own refresh chain; a new tab forks one from the cookie."""
-        try:
-            if self._refresh_token:
-                result = await call(auth_service.refresh, self._refresh_token)
-                self._access_token, self._refresh_token = result.access_token, result.refresh_token
-            elif self.refresh_cookie:
-                result = await call(auth_service.refresh, self.refresh_cookie, fork=True)
-                self._remember(result)
-            else:
+    async def _renew(self) -> auth_service.Identity:
+        """Rotate this tab's chain; a tab without one (or whose chain ran out) opens a
+        new one from the sign-in cookie sent with the websocket handshake."""
+        tab = None
+        if self._refresh_token:
+            try:
+                tab = await call(auth_service.refresh, self._refresh_token)
+            except DomainError as err:
+                if err.code is not ErrorCode.TOKEN_EXPIRED:
+                    await self._end_session()
+                    raise
+        if tab is None:
+            cookie = cookie_value(self.router.headers.cookie, SESSION_COOKIE)
+            if not cookie:
+                await self._end_session()
                 raise DomainError(ErrorCode.NOT_AUTHENTICATED)
-        except DomainError:
-            self._forget()
-            raise
-        self.user_name, self.user_role = result.user.full_name, result.user.role
-        return result.user
+            try:
+                tab = await call(auth_service.open_tab, cookie, self.router.session.client_token)
+            except DomainError:
+                await self._end_session()
+                raise
+        if tab.family_id != self._family:
+            await self._reset_pages()  # whatever this tab showed belonged to another sign-in
+        self._access_token, self._refresh_token, self._family = tab.access_token, tab.refresh_token, tab.family_id
+        self.user_name, self.user_role = tab.user.full_name, tab.user.role
+        return auth_service.Identity(tab.user.id, tab.user.role, tab.family_id)
 
-    def _remember(self, result: auth_service.AuthResult) -> None:
-        """After sign-in or a fork: cookie chain for new tabs, tab chain on the server."""
-        self._access_token = result.access_token
-        self._refresh_token = result.tab_refresh_token
-        self.refresh_cookie = result.refresh_token
-        self.user_name = result.user.full_name
-        self.user_role = result.user.role
+    async def _end_session(self) -> None:
+        """The sign-in is over for this tab: nothing it showed may stay in its state."""
+        if self._family or self._access_token or self.user_role:
+            await self._reset_pages()
 
-    def _forget(self) -> None:
-        self._access_token = ""
-        self._refresh_token = ""
-        self.refresh_cookie = ""
-        self.user_name = ""
-        self.user_role = ""
+    async def _reset_pages(self) -> None:
+        """Every page state of this tab back to its defaults, auth included, so the next
+        hydrate sends nothing of the previous sign-in (with Redis, substates not yet
+        loaded are loaded first: reset() only reaches loaded ones)."""
+        for substate in self.get_substates():
+            await self.get_state(substate)
+        self.reset()
 
     def _fail(self, err: DomainError):
         """Map a domain error to what the person sees: field messages, a toast, or the sign-in page."""
         self.busy = False
         if err.code in SESSION_ENDED:
-            self._forget()
-            return [rx.toast.warning(err.message), rx.redirect("/login")]
+            return [rx.toast.warning(err.message, id="session"), rx.redirect(login_path(self._here()))]
         self.field_errors = err.fields
-        return rx.toast.error(err.message)
+        return rx.toast.error(err.message, id="problem")
+
+    def _here(self) -> str:
+        """This page's path and query, to come back to after signing in."""
+        url = self.router.url
+        path = url.path.rstrip("/") or "/"  # the static server adds a slash to /orders
+        return path + (f"?{url.query}" if url.query else "")
 
     def _clear_errors(self) -> None:
         self.field_errors = {}
@@ -120,14 +165,14 @@ class AppState(rx.State):
 
     @rx.event
     async def require_user(self):
-        """on_load of every signed-in page: send strangers to the sign-in page."""
+        """on_load of every signed-in page: send strangers to the sign-in page, which
+        brings them back here afterwards."""
         self._fresh_page()
         try:
             await self._caller()
         except DomainError as err:
             if err.code in SESSION_ENDED or err.code is ErrorCode.FORBIDDEN:
-                self._forget()
-                return rx.redirect("/login")
+                return rx.redirect(login_path(self._here()))
             raise
 
     @rx.event
@@ -138,15 +183,5 @@ class AppState(rx.State):
             await self._caller("agent")
         except DomainError as err:
             if err.code is ErrorCode.FORBIDDEN:
-                return rx.redirect("/orders")
-            self._forget()
-            return rx.redirect("/login")
-
-    @rx.event
-    async def sign_out(self):
-        try:
-            await call(auth_service.sign_out, self._access_token or None, self._refresh_token or self.refresh_cookie or None)
-        except DomainError as err:  # already signed out or expired: nothing left to revoke
-            log.info("sign-out with an ended session: %s", err.code)
-        self._forget()
-        return rx.redirect("/login")
+                return [rx.toast.info("That page is for support agents.", id="problem"), rx.redirect("/orders")]
+            return rx.redirect(login_path(self._here()))

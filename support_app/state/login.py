@@ -1,55 +1,58 @@
+"""The sign-in page: a plain form posting to /api/auth/login (api/auth.py).
+
+This state only prepares the page: where to go afterwards, why the last attempt was
+refused, and the email typed then. It never sees the password.
+"""
+
 from __future__ import annotations
 
 import reflex as rx
 
-from support_app.domain.errors import DomainError
-from support_app.services import auth_service
-from support_app.services.runner import call
-from support_app.state.base import AppState
+from support_app.domain.errors import MESSAGES, DomainError, ErrorCode
+from support_app.state.base import AppState, cookie_value, home_for, safe_next
+
+EMAIL_COOKIE = "sr_login_email"
 
 
-def home_for(role: str) -> str:
-    return "/queue" if role == "agent" else "/orders"
+def refusal_text(code: str, wait: str) -> str:
+    """What the sign-in page says about a refused attempt (codes from the URL: untrusted)."""
+    try:
+        error = ErrorCode(code)
+    except ValueError:
+        return ""
+    if error is ErrorCode.RATE_LIMITED and wait.isdigit() and 0 < int(wait) <= 86400:
+        seconds = int(wait)
+        span = f"{-(-seconds // 60)} minute(s)" if seconds >= 90 else f"{seconds} second(s)"
+        return f"Too many failed sign-in attempts. Please wait {span} and try again."
+    if error is ErrorCode.VALIDATION_FAILED:
+        return "Enter your email and password."
+    return MESSAGES[error] if error in (ErrorCode.INVALID_CREDENTIALS, ErrorCode.RATE_LIMITED) else ""
 
 
 class LoginState(AppState):
     error: str = ""
+    email: str = ""
+    next_path: str = ""
 
     @rx.event
-    async def redirect_if_signed_in(self):
-        if self.refresh_cookie or self._access_token:
-            try:
-                user = await self._caller()
-            except DomainError:
-                self._forget()
-                return None
-            return rx.redirect(home_for(user.role))
-        return None
+    async def prepare(self):
+        """on_load of /login: someone signed in goes on; otherwise the form is set up."""
+        self._fresh_page()
+        query = self.router.url.query_parameters
+        self.next_path = str(query.get("next", ""))[:500]
+        self.error = refusal_text(str(query.get("error", "")), str(query.get("wait", "")))
+        self.email = cookie_value(self.router.headers.cookie, EMAIL_COOKIE)[:254]
+        try:
+            caller = await self._caller()
+        except DomainError:
+            return None
+        return rx.redirect(safe_next(self.next_path) or home_for(caller.role))
 
     @rx.event
     async def go_home(self):
         """The root page sends each person to their home, or to sign in."""
         try:
-            user = await self._caller()
+            caller = await self._caller()
         except DomainError:
-            self._forget()
             return rx.redirect("/login")
-        return rx.redirect(home_for(user.role))
-
-    @rx.event
-    async def submit(self, form: dict):
-        self.error = ""
-        self.busy = True
-        yield
-        client = self.router.session.client_ip or "unknown"
-        try:
-            result = await call(
-                auth_service.sign_in, str(form.get("email", "")), str(form.get("password", "")), client
-            )
-        except DomainError as err:
-            self.busy = False
-            self.error = err.message
-            return
-        self._remember(result)
-        self.busy = False
-        yield rx.redirect(home_for(result.user.role))
+        return rx.redirect(home_for(caller.role))

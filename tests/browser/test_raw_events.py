@@ -52,7 +52,7 @@ def test_customer_forged_events_are_refused(browser, base_url, app_server, sign_
     page.locator("#email").fill("carol@example.com")
     page.locator("#password").fill("demo-pass-2026")
     page.locator("#sign-in").click()
-    page.wait_for_url(re.compile(r"/orders$"))
+    page.wait_for_url(re.compile(r"/orders/?$"))
     own_case = open_case(page, "ORD-1003-1", "Chai tin dented")
     path = f"/cases/{own_case}"
     with _db(app_server) as db:
@@ -107,7 +107,7 @@ def test_forged_refund_events_are_refused_and_double_submit_creates_one(browser,
     page.locator("#email").fill("carol@example.com")
     page.locator("#password").fill("demo-pass-2026")
     page.locator("#sign-in").click()
-    page.wait_for_url(re.compile(r"/orders$"))
+    page.wait_for_url(re.compile(r"/orders/?$"))
     own_case = open_case(page, "ORD-1003-1", "Chai tin lid bent")
     page.goto(f"/cases/{own_case}/refund")
     expect(page.locator("#refund-total")).to_have_text("€0.00")
@@ -150,7 +150,7 @@ def test_customer_cannot_decide_her_own_refund_by_forged_events(browser, base_ur
     page.locator("#email").fill("carol@example.com")
     page.locator("#password").fill("demo-pass-2026")
     page.locator("#sign-in").click()
-    page.wait_for_url(re.compile(r"/orders$"))
+    page.wait_for_url(re.compile(r"/orders/?$"))
     case_id = open_case(page, "ORD-1003-1", "Would like my money")
 
     refund_id = request_refund(page, case_id, "L1", 1)

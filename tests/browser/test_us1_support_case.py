@@ -100,7 +100,7 @@ def test_strangers_are_sent_to_sign_in_and_bad_password_is_refused(browser, base
     ctx = browser.new_context(base_url=base_url)
     page = ctx.new_page()
     page.goto("/queue")
-    page.wait_for_url(re.compile(r"/login$"))
+    page.wait_for_url(re.compile(r"/login/?\?next=%2Fqueue$"))  # brought back there after signing in
     page.locator("#email").fill("alice@example.com")
     page.locator("#password").fill("wrong-password")
     page.locator("#sign-in").click()
@@ -114,15 +114,16 @@ def test_strangers_are_sent_to_sign_in_and_bad_password_is_refused(browser, base
 def test_sign_out_ends_the_session(sign_in):
     page = sign_in("carol@example.com")
     page.locator("#sign-out").click()
-    page.wait_for_url(re.compile(r"/login$"))
+    page.wait_for_url(re.compile(r"/login/?$"))
+    assert not [c for c in page.context.cookies() if c["name"] == "sr_session"]
     page.goto("/orders")
-    page.wait_for_url(re.compile(r"/login$"))
+    page.wait_for_url(re.compile(r"/login/?\?next=%2Forders$"))
 
 
 def test_customer_is_kept_out_of_the_agent_queue(sign_in):
     page = sign_in("carol@example.com")
     page.goto("/queue")
-    page.wait_for_url(re.compile(r"/orders$"))
+    page.wait_for_url(re.compile(r"/orders/?$"))
     expect(page.locator("#page-title")).to_have_text("My orders")
 
 

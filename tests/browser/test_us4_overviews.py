@@ -15,7 +15,7 @@ from support_app.integrations.order_client import OrderClient
 from support_app.kv import MemoryKV
 from support_app.models import User
 from support_app.services import case_commands
-from support_app.services.auth_service import active_user
+from support_app.services.auth_service import Identity
 from support_app.settings import get_settings
 
 pytestmark = pytest.mark.browser
@@ -28,11 +28,7 @@ def many_cases(app_server):
     engine = make_engine(env["SUPPORT_DATABASE_URL"])
     client = OrderClient(base_url=env["SUPPORT_ORDER_SYSTEM_URL"], timeout_seconds=5, kv=MemoryKV())
     with session_scope(engine) as s:
-        ids = {u.email: u.id for u in s.exec(select(User))}
-    users = {}
-    for email in ("alice@example.com", "bob@example.com", "agent@example.com"):
-        with session_scope(engine) as s:
-            users[email] = active_user(s, ids[email])
+        users = {u.email: Identity(u.id, u.role) for u in s.exec(select(User))}
     made = []
     settings = get_settings()
     limit, settings.case_create_max = settings.case_create_max, 1000  # this process's own limiter
