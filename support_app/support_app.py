@@ -25,6 +25,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     refund_new,
     refund_queue,
 )
+from support_app.live.push import live_updates
 from support_app.worker.embedded import embedded_worker
 
 
@@ -39,3 +40,5 @@ app = rx.App(
 )
 # Claims and sends refund attempts (SUPPORT_EMBEDDED_WORKER); stops with the server.
 app.register_lifespan_task(embedded_worker)
+# Pushes committed changes to the tabs of this process that show them (no page polls).
+app.register_lifespan_task(live_updates)

@@ -69,3 +69,17 @@ def fresh_process_kv():
     get_kv.cache_clear()
     yield
     get_kv.cache_clear()
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The changes services publish after commit (support_app.live.changes), collected
+    from an in-process bus, in order."""
+    from support_app.live import bus as bus_module
+    from support_app.live.changes import parse
+    from support_app.live.channels import CHANGES
+
+    local, seen = bus_module.LocalBus(), []
+    local.subscribe(CHANGES, lambda message: seen.append(parse(message)))
+    monkeypatch.setattr(bus_module, "get_bus", lambda: local)
+    return seen

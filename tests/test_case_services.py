@@ -181,7 +181,6 @@ def test_invalid_message_is_refused(engine, people, case_id, body):
 def test_customer_cannot_touch_another_customers_case(engine, people, case_id):
     bob = people.bob
     assert code_of(engine, q.get_case, bob, case_id) is E.NOT_CASE_OWNER
-    assert code_of(engine, q.case_marker, bob, case_id) is E.NOT_CASE_OWNER
     assert code_of(engine, cmd.add_message, bob, case_id, "hi") is E.NOT_CASE_OWNER
     assert code_of(engine, cmd.change_status, bob, case_id, "closed") is E.NOT_CASE_OWNER
     assert code_of(engine, cmd.assign, bob, case_id, people.sam.id) is E.FORBIDDEN
@@ -193,7 +192,7 @@ def test_customer_cannot_touch_another_customers_case(engine, people, case_id):
 @pytest.mark.parametrize("who", ["alice", "sam"])
 def test_garbage_or_unknown_ids_are_case_not_found(engine, people, case_id, bad, who):
     caller = getattr(people, who)
-    for fn, args in [(q.get_case, ()), (q.case_marker, ()), (cmd.add_message, ("hi",)), (cmd.change_status, ("closed",))]:
+    for fn, args in [(q.get_case, ()), (cmd.add_message, ("hi",)), (cmd.change_status, ("closed",))]:
         assert code_of(engine, fn, caller, bad, *args) is E.CASE_NOT_FOUND
     assert count(engine, SupportCase) == 1 and count(engine, CaseEvent) == 1
 
@@ -334,13 +333,8 @@ def test_list_cases_scoping_filters_and_order(engine, people, order_client):
     assert (r.status_label, r.category_label) == ("Open", "Damaged item")
 
 
-def test_queue_marker_and_case_version_change_after_every_command(engine, people, order_client):
-    def markers():
-        return (run(engine, q.queue_marker, people.alice, write=False), run(engine, q.queue_marker, people.sam, write=False))
-
-    seen = [markers()]
+def test_every_command_announces_its_case_after_commit(engine, people, order_client, published):
     cid = open_case(engine, people.alice, order_client)
-    versions = [run(engine, q.case_marker, people.alice, cid, write=False)]
     commands = [
         (cmd.add_message, (people.alice, cid, "hello")),
         (cmd.add_message, (people.sam, cid, "hi there")),
@@ -348,26 +342,22 @@ def test_queue_marker_and_case_version_change_after_every_command(engine, people
         (cmd.change_status, (people.sam, cid, "in_progress")),
         (cmd.change_status, (people.alice, cid, "closed")),
     ]
-    for fn, args in [(None, None)] + commands:
-        if fn:
-            run(engine, fn, *args)
-        seen.append(markers())
-        versions.append(run(engine, q.case_marker, people.sam, cid, write=False))
-    assert len(seen) == 7 and len({m[0] for m in seen}) == 7 and len({m[1] for m in seen}) == 7
-    assert versions[0].startswith("u") and versions[1:] == ["v1", "v2", "v3", "v4", "v5", "v6"]
+    for fn, args in commands:
+        run(engine, fn, *args)
+    assert len(published) == 1 + len(commands)
+    for change in published:
+        assert (change.cases, change.customers, change.internal) == ({cid}, {people.alice.id}, False)
+        assert {"cases", f"case:{cid}", f"customer:{people.alice.id}"} <= change.topics()
+    assert code_of(engine, cmd.add_message, people.alice, cid, "after closing") is E.CASE_CLOSED
+    assert len(published) == 1 + len(commands)  # a refused command announces nothing
 
 
-def test_internal_note_changes_the_agents_marker_but_not_the_customers(engine, people, order_client):
+def test_an_internal_note_is_announced_as_internal(engine, people, order_client, published):
+    """Customers' pages ignore internal changes, so they cannot even tell a note was written."""
     cid = open_case(engine, people.alice, order_client)
-    before = [run(engine, q.case_marker, who, cid, write=False) for who in (people.alice, people.sam)]
-    queue_before = run(engine, q.queue_marker, people.alice, write=False)
     run(engine, cmd.add_message, people.sam, cid, "customer sounds upset", True)
-    after = [run(engine, q.case_marker, who, cid, write=False) for who in (people.alice, people.sam)]
-    assert after[0] == before[0] and after[1] != before[1]
-    assert run(engine, q.queue_marker, people.alice, write=False) == queue_before
+    assert published[-1].internal is True and published[-1].cases == {cid}
     assert run(engine, q.get_case, people.alice, cid, write=False).version == 0  # no hint of internal changes
-    bob_marker = run(engine, q.queue_marker, people.bob, write=False)
-    assert bob_marker.endswith("|0")  # bob's queue is empty whatever alice does
 
 
 @pytest.mark.parametrize(

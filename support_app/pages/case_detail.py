@@ -9,7 +9,6 @@ from support_app.components.timeline import timeline
 from support_app.state.base import AppState
 from support_app.state.case_page import CaseState
 
-POLL_MS = 2000
 case = CaseState.case
 
 
@@ -144,7 +143,6 @@ def case_page() -> rx.Component:
                 conversation(case.messages),
                 _composer(),
                 timeline(case.timeline),
-                rx.moment(interval=POLL_MS, on_change=CaseState.poll, display="none"),
                 spacing="4",
                 width="100%",
             ),

@@ -8,7 +8,6 @@ from support_app.components.layout import page_shell
 from support_app.state.base import AppState
 from support_app.state.cases import CasesState
 
-POLL_MS = 3000
 FILTERS = [
     ("active", "Active"),
     ("all", "All"),
@@ -52,8 +51,6 @@ def _list(agent: bool, empty: str) -> rx.Component:
         loading(CasesState.busy),
         rx.cond(CasesState.loaded & (CasesState.rows.length() == 0), rx.text(empty, id="no-cases")),
         rx.foreach(CasesState.rows, lambda row: case_row(row, agent)),
-        # Live updates: a tick every few seconds asks whether anything changed.
-        rx.moment(interval=POLL_MS, on_change=CasesState.poll, display="none"),
         spacing="3",
         width="100%",
         id="case-list",

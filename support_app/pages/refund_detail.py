@@ -9,7 +9,6 @@ from support_app.components.timeline import timeline
 from support_app.state.base import AppState
 from support_app.state.refund_page import RefundState
 
-POLL_MS = 2000
 refund = RefundState.refund
 
 
@@ -72,7 +71,6 @@ def refund_page() -> rx.Component:
                 _summary(),
                 rx.cond(AppState.is_agent, agent_panel()),
                 timeline(refund.history),
-                rx.moment(interval=POLL_MS, on_change=RefundState.poll, display="none"),
                 spacing="4",
                 width="100%",
             ),

@@ -8,7 +8,6 @@ from support_app.services.views import RefundQueueRow
 from support_app.state.base import AppState
 from support_app.state.refund_queue import RefundQueueState as Q
 
-POLL_MS = 5000
 
 
 def queue_row(row: rx.Var[RefundQueueRow]) -> rx.Component:
@@ -48,6 +47,5 @@ def refund_queue_page() -> rx.Component:
         ),
         rx.cond(Q.loaded & (Q.rows.length() == 0), rx.text("Nothing waiting here.", id="no-refunds")),
         rx.foreach(Q.rows, queue_row),
-        rx.moment(interval=POLL_MS, on_change=Q.poll, display="none"),
         title="Refund queue",
     )

@@ -23,6 +23,7 @@ from support_app.domain.case_rules import (
 )
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient
+from support_app.live.changes import changed
 from support_app.models import CaseEvent, CaseMessage, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.security.ratelimit import case_create_limiter
@@ -69,6 +70,7 @@ def create_case(
     session.flush()
     case.number = case_number(case.id)
     session.add(case)
+    changed(session, case=case.id, customer=user.id)
     case_event(session, case.id, caller.id, "created", to_status=CaseStatus.OPEN, at=now)
     return case.id
 
@@ -163,6 +165,7 @@ def bump_case(session: Session, case: SupportCase, expected: int | None, now: da
     )
     if result.rowcount != 1:
         raise DomainError(ErrorCode.CONCURRENT_UPDATE)
+    changed(session, case=case.id, customer=case.customer_id, internal=now is None)
     session.expire(case)
 
 

@@ -1,5 +1,4 @@
-"""Reading support cases: lists, one case with its conversation and timeline, and a
-cheap change marker that open pages poll for live updates."""
+"""Reading support cases: lists, and one case with its conversation and timeline."""
 
 from __future__ import annotations
 
@@ -126,7 +125,6 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
         created_at=iso(case.created_at),
         updated_at=iso(case.updated_at),
         version=case.version if is_agent else 0,
-        marker=change_marker(case, caller.role),
         order=snapshot_view(snap, snapshot_lines(session, snap.id)),
         messages=[
             MessageView(
@@ -157,30 +155,6 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
             if s in allowed_transitions(status, role)
         ],
     )
-
-
-def change_marker(case: SupportCase, role: str) -> str:
-    """Changes whenever anything this viewer's case page shows changes. Agents see
-    every change (the version); customers only customer-visible ones."""
-    return f"v{case.version}" if role == Role.AGENT else f"u{iso(case.updated_at)}"
-
-
-def case_marker(session: Session, caller: Caller, case_id: object) -> str:
-    return change_marker(load_case_for(session, caller, case_id), caller.role)
-
-
-def queue_marker(session: Session, caller: Caller) -> str:
-    """Changes whenever a case the caller can list is created or updated.
-
-    Two separate MAX lookups, each answered from an index end in O(log n) — pages
-    poll this every few seconds, so it must not count or scan a million rows.
-    """
-    if caller.role not in (Role.CUSTOMER, Role.AGENT):
-        raise DomainError(ErrorCode.FORBIDDEN)
-    mine = [SupportCase.customer_id == caller.id] if caller.role == Role.CUSTOMER else []
-    latest = session.exec(select(func.max(SupportCase.updated_at)).where(*mine)).one()
-    newest = session.exec(select(func.max(SupportCase.id)).where(*mine)).one()
-    return f"{iso(latest)}|{newest or 0}"
 
 
 def list_agents(session: Session, caller: Caller) -> list[Option]:

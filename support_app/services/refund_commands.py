@@ -20,6 +20,7 @@ from support_app.domain.money import format_money
 from support_app.domain.refund_amounts import build_refund
 from support_app.domain.refund_decisions import SETTLEMENT_LABELS, check_settlement
 from support_app.domain.refund_rules import RefundStatus, check_refund_transition
+from support_app.live.changes import changed
 from support_app.models import OrderSnapshot, RefundCase, RefundEvent, RefundItem
 from support_app.models.base import utcnow
 from support_app.services.case_commands import case_event, touch_case
@@ -157,6 +158,7 @@ def _store(session: Session, case, snap: OrderSnapshot, lines, draft, customer_i
     session.add(refund)
     session.flush()
     refund.number = refund_number(refund.id)
+    refund_changed(session, refund)
     by_line = {ln.line_id: ln for ln in lines}
     for item in draft.items:
         session.add(RefundItem(refund_case_id=refund.id, order_line_id=by_line[item.line_id].id, quantity=item.quantity,
@@ -189,7 +191,13 @@ def change_refund_status(
     )
     if result.rowcount != 1:
         raise DomainError(ErrorCode.CONCURRENT_UPDATE, "Someone else changed this refund just now. It has been reloaded.")
+    refund_changed(session, refund)
     session.expire(refund)
+
+
+def refund_changed(session: Session, refund: RefundCase) -> None:
+    """Pages showing this refund, its case or its customer's lists reload after commit."""
+    changed(session, refund=refund.id, case=refund.support_case_id, customer=refund.customer_id)
 
 
 def refund_event(

@@ -24,8 +24,9 @@ from support_app.domain.refund_rules import RefundStatus
 from support_app.integrations.gateway_client import GatewayResult
 from support_app.models import OrderSnapshot, RefundAttempt, RefundCase
 from support_app.models.base import utcnow
+from support_app.live.changes import changed as live_changed
 from support_app.services.case_commands import case_event, touch_case
-from support_app.services.refund_commands import refund_event
+from support_app.services.refund_commands import refund_changed, refund_event
 from support_app.services.runner import writes
 
 LIVE = ("pending", "unknown")
@@ -79,11 +80,14 @@ def record_outcome(session: Session, attempt_id: int, result: GatewayResult) -> 
             updated_at=now,
         )
     ).rowcount
-    if changed != 1 or result.outcome == "unknown":
-        return changed == 1
+    if changed != 1:
+        return False
     attempt = session.get(RefundAttempt, attempt_id)
     refund = session.get(RefundCase, attempt.refund_case_id) if attempt else None
     assert attempt is not None and refund is not None
+    if result.outcome == "unknown":  # only the agent's view of the attempts changed
+        live_changed(session, refund=refund.id, case=refund.support_case_id, internal=True)
+        return True
     if result.outcome == "succeeded":
         target, values, text = RefundStatus.REFUNDED, {"gateway_reference": result.reference}, f"gateway reference {result.reference}"
     else:
@@ -98,4 +102,5 @@ def record_outcome(session: Session, attempt_id: int, result: GatewayResult) -> 
         refund_event(session, refund.id, None, "status_changed", RefundStatus.PROCESSING, target, text, now)
         case_event(session, refund.support_case_id, None, "refund_update", detail=f"Refund {refund.number} {target.value}: {text}", at=now)
         touch_case(session, refund.support_case_id, now)
+        refund_changed(session, refund)
     return True

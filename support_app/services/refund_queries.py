@@ -259,10 +259,6 @@ def price_refund(
     return RefundQuote(total=money(draft.total), shipping=shipping, problem="")
 
 
-def refund_marker(session: Session, caller: Caller, refund_id: object) -> int:
-    return load_refund_for(session, caller, refund_id).version
-
-
 def refund_event_text(kind: str, from_status: str | None, to_status: str | None, detail: str | None) -> str:
     def label(status: str | None) -> str:
         try:

@@ -111,7 +111,6 @@ class CaseDetail:
     created_at: str
     updated_at: str
     version: int  # agents only (optimistic concurrency); 0 for customers
-    marker: str  # see case_queries.change_marker
     order: OrderView
     messages: list[MessageView]
     timeline: list[EventView]

@@ -20,6 +20,8 @@ from urllib.parse import quote
 import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.live.changes import Change
+from support_app.live.push import WATCHERS
 from support_app.security.tokens import SESSION_COOKIE
 from support_app.services import auth_service
 from support_app.services.runner import call
@@ -159,9 +161,28 @@ class AppState(rx.State):
 
     def _fresh_page(self) -> None:
         """A page load starts clean: a handler cut off by a closed tab or a reload
-        must not leave every button of the next page disabled and spinning."""
+        must not leave every button of the next page disabled and spinning; and the
+        previous page's live updates stop (this page watches its own, see _watch)."""
         self.busy = False
         self.field_errors = {}
+        WATCHERS.drop(self.router.session.client_token)
+
+    def _watch(self, *topics: str) -> None:
+        """This tab shows these topics (``case:<id>``, ``refund:<id>``, ``customer:<id>``,
+        ``cases``, ``refunds``): changes to them reach this state's ``_live_update``."""
+        WATCHERS.watch(self.router.session.client_token, type(self), topics)
+
+    async def _live_update(self, change: Change) -> None:
+        """A watched topic changed (pushed, not an event of the tab). Pages override it;
+        a change customers cannot see (an internal note) must not reach them."""
+
+    def _sees(self, change: Change) -> bool:
+        return self.user_role == "agent" or not change.internal
+
+    @rx.event
+    def clear_busy(self):
+        """After a failure the framework reported: buttons work again."""
+        self.busy = False
 
     @rx.event
     async def require_user(self):

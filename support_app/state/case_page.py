@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.errors import DomainError
+from support_app.live.changes import Change
 from support_app.services import case_commands, case_queries
 from support_app.services.runner import call
 from support_app.services.views import CaseDetail
@@ -30,20 +31,18 @@ class CaseState(AppState):
         self._case_id = str(self.router.url.path.rstrip("/").rsplit("/", 1)[-1])
         try:
             await self._reload()
+            self._watch(f"case:{self.case.id}")
         except DomainError as err:
             self.load_error = err.message
             return self._fail(err)
 
-    @rx.event
-    async def poll(self, _tick: str = ""):
-        if self.case is None:
+    async def _live_update(self, change: Change) -> None:
+        if self.case is None or not self._sees(change):
             return
         try:
-            caller = await self._caller()
-            if await call(case_queries.case_marker, caller, self._case_id) != self.case.marker:
-                await self._reload()
-        except DomainError as err:
-            return self._fail(err)
+            await self._reload()
+        except DomainError:
+            pass  # the session ended or the case went: the tab's next event says so
 
     async def _act(self, fn, *args, success: str = ""):
         """Identify, run one command, reload the read model, map the error."""

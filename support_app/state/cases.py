@@ -1,10 +1,11 @@
-"""Case lists: the customer's own cases, and the agents' queue. Both refresh live."""
+"""Case lists: the customer's own cases, and the agents' queue. Both update live (pushed)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from support_app.domain.errors import DomainError
+from support_app.live.changes import Change
 from support_app.services import case_queries
 from support_app.services.runner import call
 from support_app.services.views import CaseRow
@@ -16,7 +17,6 @@ class CasesState(AppState):
     status_filter: str = "active"
     assigned_to_me: bool = False
     loaded: bool = False
-    _marker: str = ""
 
     def _statuses(self) -> list[str]:
         if self.status_filter == "active":
@@ -25,9 +25,9 @@ class CasesState(AppState):
 
     async def _reload(self) -> None:
         caller = await self._caller()
-        self._marker = await call(case_queries.queue_marker, caller)
         self.rows = await call(case_queries.list_cases, caller, self._statuses(), self.assigned_to_me)
         self.loaded = True
+        self._watch("cases" if caller.role == "agent" else f"customer:{caller.id}")
 
     @rx.event
     async def load(self):
@@ -55,14 +55,10 @@ class CasesState(AppState):
         except DomainError as err:
             return self._fail(err)
 
-    @rx.event
-    async def poll(self, _tick: str = ""):
-        """Called every few seconds by the page; reloads only when something changed."""
-        if not self.loaded:
+    async def _live_update(self, change: Change) -> None:
+        if not self.loaded or not self._sees(change):
             return
         try:
-            caller = await self._caller()
-            if await call(case_queries.queue_marker, caller) != self._marker:
-                await self._reload()
-        except DomainError as err:
-            return self._fail(err)
+            await self._reload()
+        except DomainError:
+            pass  # the session ended: the tab's next event says so

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from support_app.domain.errors import DomainError
+from support_app.live.changes import Change
 from support_app.domain.overview_rules import STATUSES, parse_overview_query
 from support_app.services import overview_queries
 from support_app.services.exports import export_link
@@ -37,14 +38,26 @@ class OverviewState(AppState):
 
     @rx.event
     async def load(self):
+        try:
+            caller = await self._reload()
+        except DomainError as err:
+            return self._fail(err)
+        self._watch(("cases" if self.kind == "support" else "refunds") if caller.role == "agent" else f"customer:{caller.id}")
+
+    async def _live_update(self, change: Change) -> None:
+        if self.loaded and self._sees(change):
+            try:
+                await self._reload()
+            except DomainError:
+                pass  # the session ended: the tab's next event says so
+
+    async def _reload(self):
+        """The page the URL names, read again."""
         self.kind = "refund" if self.router.url.path.rstrip("/").endswith("/refunds") else "support"
         query = parse_overview_query(dict(self.router.url.query_parameters), self.kind)  # type: ignore[arg-type]
         service = overview_queries.support_case_overview if self.kind == "support" else overview_queries.refund_case_overview
-        try:
-            caller = await self._caller()
-            page = await call(service, caller, query)
-        except DomainError as err:
-            return self._fail(err)
+        caller = await self._caller()
+        page = await call(service, caller, query)
         if self.kind == "support":
             self.cases, self.refunds = page.rows, []
         else:
@@ -55,6 +68,7 @@ class OverviewState(AppState):
         self.next_href = self._href({**base, "cursor": page.next_cursor}) if page.next_cursor else ""
         self.prev_href = self._href({**base, "cursor": page.prev_cursor}) if page.prev_cursor else ""
         self.loaded = True
+        return caller
 
     @rx.event
     def apply(self, form: dict):

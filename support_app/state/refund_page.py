@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.live.changes import Change
 from support_app.domain.money import exponent
 from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, parse_money
 from support_app.services import refund_commands, refund_queries, refund_review
@@ -32,20 +33,18 @@ class RefundState(AppState):
         self._refund_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         try:
             await self._reload()
+            self._watch(f"refund:{self.refund.id}")
         except DomainError as err:
             self.load_error = err.message
             return self._fail(err)
 
-    @rx.event
-    async def poll(self, _tick: str = ""):
-        if self.refund is None:
+    async def _live_update(self, change: Change) -> None:
+        if self.refund is None or not self._sees(change):
             return
         try:
-            caller = await self._caller()
-            if await call(refund_queries.refund_marker, caller, self._refund_id) != self.refund.version:
-                await self._reload()
-        except DomainError as err:
-            return self._fail(err)
+            await self._reload()
+        except DomainError:
+            pass  # the session ended: the tab's next event says so
 
     @rx.event
     async def cancel(self):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.errors import DomainError
+from support_app.live.changes import Change
 from support_app.services import refund_queries
 from support_app.services.runner import call
 from support_app.services.views import Option, RefundQueueRow
@@ -21,6 +22,7 @@ class RefundQueueState(AppState):
         caller = await self._caller("agent")
         queue = await call(refund_queries.refund_queue, caller, "" if self.status_filter == "all" else self.status_filter)
         self.rows, self.counts, self.loaded = queue.rows, queue.counts, True
+        self._watch("refunds")
 
     @rx.event
     async def load(self):
@@ -34,7 +36,9 @@ class RefundQueueState(AppState):
         self.status_filter = str(value)
         return await self.load()
 
-    @rx.event
-    async def poll(self, _tick: str = ""):
+    async def _live_update(self, change: Change) -> None:
         if self.loaded:
-            return await self.load()
+            try:
+                await self._reload()
+            except DomainError:
+                pass  # the session ended: the tab's next event says so
