@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     login_account_max_delay_seconds: int = Field(300, ge=1)
     case_create_max: int = 10
     case_create_window_seconds: int = 3600
+    # Threads running service calls for one app process (database work, order lookups).
+    service_threads: int = Field(8, ge=1, le=64)
+    # PostgreSQL connections per process (service threads + worker pool + overflow below).
+    db_pool_size: int = Field(10, ge=1)
+    db_max_overflow: int = Field(10, ge=0)
     # Reverse proxies in front of the app (1 for nginx alone): the client address is
     # the hops-th X-Forwarded-For entry from the right. 0 ignores the header.
     trusted_proxy_hops: int = Field(0, ge=0)

@@ -409,3 +409,28 @@ def test_case_creation_is_rate_limited_per_customer(engine, people, order_client
     assert code_of(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, subject="Third one",
                    description="Yet another case about the mugs.", category="other") is E.RATE_LIMITED
     open_case(engine, people.bob, order_client, "ORD-1002-1")  # bob has his own budget
+
+
+def test_a_case_page_is_read_in_a_fixed_number_of_statements(engine, people, order_client):
+    """One query per part of the page, never one per message, event or name: the
+    count stays the same however long the conversation grows."""
+    from sqlalchemy import event
+
+    cid = open_case(engine, people.alice, order_client)
+
+    def statements() -> int:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            run(engine, q.get_case, people.sam, cid, write=False)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    short = statements()
+    for n in range(6):
+        run(engine, cmd.add_message, people.alice if n % 2 else people.sam, cid, f"message {n}")
+        run(engine, cmd.add_message, people.riley, cid, f"note {n}", True)
+    run(engine, cmd.assign, people.riley, cid, people.sam.id)
+    assert statements() == short <= 8
