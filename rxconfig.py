@@ -1,11 +1,25 @@
+import os
+
 import reflex as rx
 from reflex_base.plugins.sitemap import SitemapPlugin
 
+from support_app.logs import configure as configure_logs
 from support_app.settings import load_or_exit
 
 # Every Reflex process loads this file first: unsafe or invalid settings stop it here
 # with readable lines (exit status 78) before anything is compiled or served.
 settings = load_or_exit()
+configure_logs()  # the app's own log lines as JSON, with event/request ids
+
+# A websocket frame over Reflex's buffer closes the connection without a word. Frames
+# up to 2 MB are let in, so the event guard (support_app/state/event_guard.py) can
+# answer an oversized event (its own limit is 256 KB) with a message instead.
+os.environ.setdefault("REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE", str(2 * 1024 * 1024))
+# Memory, not Reflex's default disk manager, when there is no Redis (one worker then):
+# the disk copy is thrown away at every start anyway and costs a pickle per change.
+# (Set only without Redis: an explicit mode would override REFLEX_REDIS_URL.)
+if not os.environ.get("REFLEX_REDIS_URL"):
+    os.environ.setdefault("REFLEX_STATE_MANAGER_MODE", "memory")
 
 config = rx.Config(
     app_name="support_app",

@@ -10,8 +10,10 @@ load_or_exit()
 
 import reflex as rx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from support_app.api import auth, export, gateway_webhook, health
+from support_app.api.request_ids import RequestIds
 from support_app.pages import (  # noqa: F401  (registers pages)
     case_detail,
     cases,
@@ -26,18 +28,24 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     refund_queue,
 )
 from support_app.live.push import live_updates
+from support_app.state.event_guard import guarded_events
+from support_app.state.failures import on_backend_error
 from support_app.worker.embedded import embedded_worker
 
 
 def _backend_routes() -> Starlette:
     # The order system and the gateway (or their sandbox) are separate services, reached over HTTP.
-    return Starlette(routes=[*gateway_webhook.routes, *export.routes, *health.routes, *auth.routes])
+    return Starlette(routes=[*gateway_webhook.routes, *export.routes, *health.routes, *auth.routes],
+                     middleware=[Middleware(RequestIds)])
 
 
 app = rx.App(
     api_transformer=_backend_routes(),
     toaster=rx.toast.provider(position="top-center", close_button=True),
+    backend_exception_handler=on_backend_error,
 )
+# Events are checked (handler, arguments, sizes, text) before Reflex queues them.
+app.register_lifespan_task(guarded_events)
 # Claims and sends refund attempts (SUPPORT_EMBEDDED_WORKER); stops with the server.
 app.register_lifespan_task(embedded_worker)
 # Pushes committed changes to the tabs of this process that show them (no page polls).

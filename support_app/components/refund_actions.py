@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from support_app.domain.refund_decisions import MESSAGE_MAX
 from support_app.components.bits import field_error, local_time, status_badge
 from support_app.state.refund_page import REJECT_OPTIONS, SETTLE_OPTIONS, RefundState
 
@@ -48,7 +49,7 @@ def _reject_form() -> rx.Component:
             rx.text("Reject", weight="bold", size="2"),
             _select("reject_code", REJECT_OPTIONS, "Reason…"),
             field_error(errors, "reject_code"),
-            rx.text_area(name="reject_message", id="reject_message", placeholder="What the customer will read", width="100%", rows="2"),
+            rx.text_area(name="reject_message", id="reject_message", placeholder="What the customer will read", width="100%", rows="2", max_length=MESSAGE_MAX),
             field_error(errors, "reject_message"),
             rx.button("Reject refund", type="submit", color_scheme="red", variant="soft", id="reject-submit", loading=RefundState.busy),
             width="100%",
@@ -66,9 +67,9 @@ def _settle_form() -> rx.Component:
             rx.text("Record a settlement (no gateway refund)", weight="bold", size="2"),
             _select("settle_type", SETTLE_OPTIONS, "How it was settled…"),
             field_error(errors, "settle_type"),
-            rx.input(name="settle_amount", id="settle_amount", placeholder="Amount, e.g. 12.50", width="100%"),
+            rx.input(name="settle_amount", id="settle_amount", placeholder="Amount, e.g. 12.50", width="100%", max_length=20),
             field_error(errors, "settle_amount"),
-            rx.text_area(name="settle_note", id="settle_note", placeholder="What was done and why", width="100%", rows="2"),
+            rx.text_area(name="settle_note", id="settle_note", placeholder="What was done and why", width="100%", rows="2", max_length=MESSAGE_MAX),
             field_error(errors, "settle_note"),
             rx.button("Record settlement", type="submit", variant="soft", id="settle-submit", loading=RefundState.busy),
             width="100%",

@@ -38,6 +38,9 @@ class ErrorCode(StrEnum):
     SHIPPING_ALREADY_REFUNDED = "SHIPPING_ALREADY_REFUNDED"
     ORDER_OVER_REFUNDED = "ORDER_OVER_REFUNDED"
     REFUND_NOT_FOUND = "REFUND_NOT_FOUND"
+    SERVICE_BUSY = "SERVICE_BUSY"
+    BAD_REQUEST = "BAD_REQUEST"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -72,6 +75,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.SHIPPING_ALREADY_REFUNDED: "Shipping for this order has already been refunded.",
     ErrorCode.ORDER_OVER_REFUNDED: "This refund would return more than was paid for the order.",
     ErrorCode.REFUND_NOT_FOUND: "That refund was not found.",
+    ErrorCode.SERVICE_BUSY: "We are very busy right now and could not save that. Please try again in a moment.",
+    ErrorCode.BAD_REQUEST: "That request could not be understood. Please reload the page and try again.",
+    ErrorCode.INTERNAL_ERROR: "Something went wrong on our side. Please try again; if it keeps happening, tell us the reference.",
 }
 
 

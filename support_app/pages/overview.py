@@ -15,7 +15,7 @@ from support_app.state.overview import OverviewState as O
 
 def _input(name: str, placeholder: str, type_: str = "text") -> rx.Component:
     return rx.input(name=name, id=f"f-{name}", placeholder=placeholder, type=type_, default_value=O.params.get(name, ""),
-                    key=O.params.get(name, "") + name, width="10rem")
+                    key=O.params.get(name, "") + name, width="10rem", max_length=254)
 
 
 def _status_boxes(labels: dict) -> rx.Component:

@@ -70,7 +70,7 @@ def refund_form() -> rx.Component:
                     style={"padding": "0.4rem", "width": "100%"},
                 ),
                 rx.text("Amount given to the customer", size="2", weight="medium"),
-                rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%"),
+                rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%", max_length=20),
                 field_error(S.field_errors, "settle_amount"),
                 field_error(S.field_errors, "settle_note"),
                 width="100%",

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote
 
 import reflex as rx
 
+from support_app import logs
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.live.changes import Change
 from support_app.live.push import WATCHERS
@@ -35,6 +37,9 @@ SESSION_ENDED = {
     ErrorCode.TOKEN_REVOKED,
     ErrorCode.TOKEN_REUSED,
 }
+
+
+REFUSED = {ErrorCode.FORBIDDEN, ErrorCode.NOT_CASE_OWNER, ErrorCode.NOT_ORDER_OWNER}
 
 
 def home_for(role: str) -> str:
@@ -98,6 +103,8 @@ class AppState(rx.State):
                     raise
         if caller is None:
             caller = await self._renew()
+        if "event_id" not in logs.context():
+            logs.bind(event_id=uuid.uuid4().hex[:12], tab=self.router.session.client_token[:8], user=caller.id)
         if role is not None and caller.role != role:
             raise DomainError(ErrorCode.FORBIDDEN)
         return caller
@@ -147,6 +154,8 @@ class AppState(rx.State):
         self.busy = False
         if err.code in SESSION_ENDED:
             return [rx.toast.warning(err.message, id="session"), rx.redirect(login_path(self._here()))]
+        if err.code in REFUSED:
+            logs.security(log, "access_refused", "access refused: %s on %s", err.code.value, self.router.url.path[:120])
         self.field_errors = err.fields
         return rx.toast.error(err.message, id="problem")
 

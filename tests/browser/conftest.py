@@ -128,6 +128,7 @@ def app_server(tmp_path_factory, sandbox_server):
     subprocess.run([py, "-m", "support_app.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([py, "-m", "support_app.cli", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     log = tmp / "app.log"
+    env["TEST_APP_LOG"] = str(log)  # for tests that read what the server logged
     reflex = [str(Path(py).parent / "reflex")]
     if os.environ.get("COVERAGE_APP") == "1":  # measure the app's own process too
         reflex = [py, "-m", "coverage", "run", "-p", "--rcfile", str(ROOT / "pyproject.toml"), reflex[0]]

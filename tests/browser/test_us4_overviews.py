@@ -71,6 +71,7 @@ def test_agent_filters_pages_opens_and_exports(sign_in, many_cases, tmp_path):
 
     agent.locator("#next-page").first.click()
     agent.wait_for_url(re.compile(r"cursor="))
+    expect(rows.first.locator("a").first).not_to_have_text(first_page[0])  # the next page has arrived
     expect(rows).to_have_count(min(10, total - 10))
     second_page = [rows.nth(i).locator("a").first.inner_text() for i in range(rows.count())]
     assert not set(first_page) & set(second_page)

@@ -1,0 +1,44 @@
+"""What a person sees when an event handler fails in a way no handler mapped:
+a plain message (never the framework's "Contact the website administrator"), a
+reference to quote, and buttons that work again. The log gets one bounded line with
+the reference and the traceback (no payload, no headers)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import reflex as rx
+from reflex_base.event import EventSpec
+from sqlalchemy.exc import OperationalError
+
+from support_app.domain.errors import MESSAGES, DomainError, ErrorCode
+from support_app.services.runner import is_transient
+from support_app.state.base import AppState
+
+log = logging.getLogger(__name__)
+
+
+def _event_name() -> str:
+    """The failed event's handler name (Reflex names the handler task after it)."""
+    task = asyncio.current_task()
+    name = task.get_name() if task else ""
+    inner = name.split("task=[", 1)[-1]
+    parts = inner.split("|")
+    return parts[1][:120] if len(parts) > 2 and parts[0].startswith("reflex_event") else "-"
+
+
+def on_backend_error(exception: Exception) -> list[EventSpec]:
+    reference = uuid.uuid4().hex[:8]
+    if isinstance(exception, DomainError):
+        message = exception.message
+    elif isinstance(exception, OperationalError) and is_transient(exception):
+        message = MESSAGES[ErrorCode.SERVICE_BUSY]
+    elif isinstance(exception, (TypeError, ValueError, KeyError, AttributeError)):
+        message = MESSAGES[ErrorCode.BAD_REQUEST]
+    else:
+        message = f"{MESSAGES[ErrorCode.INTERNAL_ERROR]} (reference {reference})"
+    log.error("event %s failed (reference %s): %s", _event_name(), reference, type(exception).__name__,
+              exc_info=(type(exception), exception, exception.__traceback__))
+    return [rx.toast.error(message, id="problem"), AppState.clear_busy()]
