@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from support_app import logs
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.security.client_ip import client_ip
 from support_app.services import auth_service
@@ -85,7 +86,7 @@ async def login(request: Request) -> Response:
     try:
         result = await asyncio.to_thread(auth_service.sign_in, email, password, client_ip(request))
     except DomainError as err:
-        log.warning("sign-in refused: %s", err.code.value)
+        logs.security(log, "sign_in_refused", "sign-in refused: %s", err.code.value, client=client_ip(request))
         return _back_to_login(err.code.value, next_path, email, err.fields.get("retry_after", ""))
     if tab:
         await reset_tabs({tab})  # nothing of whatever this tab showed before survives the sign-in

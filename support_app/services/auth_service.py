@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from support_app import logs
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.kv import KV, get_kv
@@ -246,7 +247,7 @@ def _in_grace(used_at: datetime, now: datetime) -> bool:
 def _reuse_detected(session: Session, family_id: str, now: datetime, kv: KV | None) -> NoReturn:
     _revoke_family(session, family_id, now, kv)
     session.commit()  # must survive the caller's rollback on the error below
-    log.warning("refresh token reuse: sign-in %s revoked", family_id[:8])
+    logs.security(log, "token_reuse", "refresh token reuse: sign-in %s revoked", family_id[:8])
     raise DomainError(ErrorCode.TOKEN_REUSED)
 
 

@@ -9,11 +9,13 @@ therefore see each other: exactly one succeeds.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from support_app import logs
 from support_app.domain.case_rules import CaseStatus, Role
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
@@ -32,6 +34,7 @@ from support_app.services.runner import writes
 from support_app.services.views import Caller
 from support_app.settings import get_settings
 
+log = logging.getLogger(__name__)
 NOTE_MAX = 1000
 MAX_LINES = 200
 
@@ -192,6 +195,7 @@ def change_refund_status(
     if result.rowcount != 1:
         raise DomainError(ErrorCode.CONCURRENT_UPDATE, "Someone else changed this refund just now. It has been reloaded.")
     refund_changed(session, refund)
+    logs.security_after_commit(session, log, "refund_decision", "refund %s moved from %s to %s", refund.id, src, dst)
     session.expire(refund)
 
 

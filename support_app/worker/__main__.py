@@ -12,12 +12,14 @@ import signal
 import sys
 import threading
 
+from support_app.logs import configure as configure_logs
 from support_app.settings import EXIT_CONFIG, load_or_exit
 from support_app.worker.runner import Worker
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logs()  # the app's own lines as JSON
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per gateway request
     load_or_exit()  # the start-up check every entry point makes
     stop = threading.Event()
