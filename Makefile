@@ -24,7 +24,7 @@ export XDG_CONFIG_HOME := $(CACHE)/config
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install migrate seed bench bench-approvals bench-overview seed-large browsers services clean help
+.PHONY: run test install migrate seed bench bench-approvals bench-overview bench-cluster seed-large browsers nginx services clean help
 
 help:
 	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000 (sandbox on :3001)"
@@ -64,11 +64,21 @@ browsers:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
+# Debian's nginx for the cluster test and the nginx template's tests: the balancer in
+# front of the app processes. The tests run their own nginx (own config, own ports);
+# the package's system service is not used.
+nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq nginx; fi; } \
+	  || { echo "MISSING: Debian's nginx (apt-get install nginx): the cluster test needs it"; exit 1; }
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "MISSING: nginx is still not installed"; exit 1; }
+
 # Redis and PostgreSQL are used for real by the tests; start them if this machine has them stopped.
 services:
 	@bash .ci/services.sh
 
-test: install browsers services
+test: install browsers nginx services
 	bash tests/run_all.sh
 
 # Benchmarks print figures; they are never pass/fail tests.
