@@ -390,7 +390,11 @@ class Stack:
     # -- steps ------------------------------------------------------------------
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPPORT_", "REFLEX_", "GRANIAN_"))}
+        # COVERAGE_PROCESS_CONFIG (set by `coverage run` with patch=subprocess) would
+        # measure every Python child, the frontend build included; the processes that
+        # run the app are measured explicitly instead (python_argv), once each.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SUPPORT_", "REFLEX_", "GRANIAN_")) and k != "COVERAGE_PROCESS_CONFIG"}
         env.update(reflex_env())
         env.update(
             SUPPORT_ENVIRONMENT="test",
