@@ -358,6 +358,7 @@ class Stack:
         wait_http(f"{self.sandbox}/health", self.sandbox_service, "the sandbox")
         if build is not None:
             self._finish_build(*build)
+        self._check_build()
         for app in self.app.values():
             app.service = self._service(app.name, python_argv(
                 "support_app.cli", "serve", "--host", "127.0.0.1", "--port", str(app.port), coverage=self.coverage))
@@ -499,14 +500,20 @@ class Stack:
         self.timings["build"] = time.monotonic() - t0
         if code:
             raise RuntimeError(f"reflex export failed ({code}):\n{(self.tmp / 'build.log').read_text()[-4000:]}")
-        env_json = json.loads((ROOT / ".web" / "env.json").read_text())
-        if not env_json["EVENT"].startswith(f"ws://127.0.0.1:{self.nginx_port}/"):
-            raise RuntimeError(f"the build talks to {env_json['EVENT']}, not to the balancer")
         # Reflex writes reflex.lock/package.json back as one-line JSON: keep the
         # committed formatting when the content is the same.
         for path, before in saved.items():
             if path.suffix == ".json" and path.read_bytes() != before and json.loads(path.read_bytes()) == json.loads(before):
                 path.write_bytes(before)
+
+    def _check_build(self) -> None:
+        """The built frontend exists and talks to this balancer (its URL is compiled in)."""
+        env_json = ROOT / ".web" / "env.json"
+        if not (ROOT / ".web" / "build" / "client" / "index.html").exists() or not env_json.exists():
+            raise RuntimeError("no built frontend in .web/build/client")
+        event = json.loads(env_json.read_text())["EVENT"]
+        if not event.startswith(f"ws://127.0.0.1:{self.nginx_port}/"):
+            raise RuntimeError(f"the built frontend talks to {event}, not to the balancer on {self.nginx_port}")
 
     def _start_nginx(self) -> None:
         prefix = self.tmp / "nginx"

@@ -5,9 +5,11 @@ Debian's nginx from deploy/nginx.conf.template as the only entry point (round ro
 no sticky sessions). Everything below goes through nginx.
 
 Which app served what is read from nginx's access log ($upstream_addr per request; a
-websocket's line, written when it closes, carries its Reflex client token). Browser
-pages sign in only through the sign-in page (#email, #password, #sign-in).
-The tests run in file order; the last one kills processes.
+websocket's line, written when it closes, carries its Reflex client token). Where a
+test needs a given app, it steers round robin (cluster_balancer.py) and still checks
+the log. Browser pages sign in only through the sign-in page (#email, #password,
+#sign-in); browser-less tabs (bench/load_wire.py) carry a browser's cookies after such
+a sign-in. The tests run in file order; the last one kills processes.
 """
 
 from __future__ import annotations
