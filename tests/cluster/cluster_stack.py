@@ -295,6 +295,7 @@ class Stack:
     nginx_port: int | None = None
 
     def __post_init__(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
         self.ports = Ports()
         if self.nginx_port is not None:
             self.ports.taken.add(self.nginx_port)
