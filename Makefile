@@ -30,6 +30,7 @@ help:
 	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000 (sandbox on :3001)"
 	@echo "make test   install, then run the whole test suite with coverage"
 	@echo "make bench  approvals benchmark; overview benchmark after 'make seed-large'"
+	@echo "make bench-cluster  approvals with one vs two app processes behind nginx"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +87,11 @@ bench: bench-approvals bench-overview
 
 bench-approvals: install
 	$(PY) bench/approvals.py
+
+# One vs two app processes behind nginx on PostgreSQL (tests/cluster's stack), approvals
+# over the websocket protocol at 20 ms gateway latency.
+bench-cluster: install browsers nginx services
+	$(PY) bench/cluster.py
 
 # 1,000,000 support cases, 300,000 refund cases, 100,000 customers in data/large.db.
 seed-large: install
