@@ -24,12 +24,13 @@ export XDG_CONFIG_HOME := $(CACHE)/config
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install migrate seed bench bench-approvals bench-overview seed-large browsers services clean help
+.PHONY: run test install migrate seed bench bench-approvals bench-overview bench-cluster seed-large browsers nginx services clean help
 
 help:
 	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000 (sandbox on :3001)"
 	@echo "make test   install, then run the whole test suite with coverage"
 	@echo "make bench  approvals benchmark; overview benchmark after 'make seed-large'"
+	@echo "make bench-cluster  approvals with one vs two app processes behind nginx"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,11 +65,21 @@ browsers:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
+# Debian's nginx for the cluster test and the nginx template's tests: the balancer in
+# front of the app processes. The tests run their own nginx (own config, own ports);
+# the package's system service is not used.
+nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq nginx; fi; } \
+	  || { echo "MISSING: Debian's nginx (apt-get install nginx): the cluster test needs it"; exit 1; }
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "MISSING: nginx is still not installed"; exit 1; }
+
 # Redis and PostgreSQL are used for real by the tests; start them if this machine has them stopped.
 services:
 	@bash .ci/services.sh
 
-test: install browsers services
+test: install browsers nginx services
 	bash tests/run_all.sh
 
 # Benchmarks print figures; they are never pass/fail tests.
@@ -76,6 +87,11 @@ bench: bench-approvals bench-overview
 
 bench-approvals: install
 	$(PY) bench/approvals.py
+
+# One vs two app processes behind nginx on PostgreSQL (tests/cluster's stack), approvals
+# over the websocket protocol at 20 ms gateway latency.
+bench-cluster: install browsers nginx services
+	$(PY) bench/cluster.py
 
 # 1,000,000 support cases, 300,000 refund cases, 100,000 customers in data/large.db.
 seed-large: install

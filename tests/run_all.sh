@@ -3,8 +3,11 @@
 #  1. unit, service, integration and security tests
 #  2. the browser suite against the app with the in-memory state manager
 #  3. the browser suite again with Reflex's Redis state manager (REFLEX_REDIS_URL)
-# Coverage of support_app/ is measured in all three, including the app's own server
-# process in the browser runs, then combined and checked (>= 85%).
+#  4. the cluster test: PostgreSQL, Redis, two app processes, a worker and the sandbox
+#     behind Debian's nginx (tests/cluster; Redis databases CLUSTER_REDIS_URL and
+#     CLUSTER_REFLEX_REDIS_URL, default 10 and 11)
+# Coverage of support_app/ is measured in all four, including the processes the browser
+# and cluster runs start, then combined and checked (>= 85%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -13,9 +16,10 @@ start=$(date +%s)
 export COVERAGE_APP=1
 $COV erase
 
-$COV run -p -m pytest -q -n 2 --ignore=tests/browser
+$COV run -p -m pytest -q -n 2 --ignore=tests/browser --ignore=tests/cluster
 $COV run -p -m pytest -q tests/browser --browser chromium
 BROWSER_STATE_REDIS=1 $COV run -p -m pytest -q tests/browser --browser chromium
+$COV run -p -m pytest -q tests/cluster --browser chromium
 
 $COV combine -q
 $COV report --fail-under=85

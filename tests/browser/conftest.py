@@ -10,7 +10,6 @@ Set BROWSER_STATE_REDIS=1 to run the app with Reflex's Redis state manager
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,11 +21,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from fixtures_browser import launch_args
+
 # The app under test shares two cores with the browser and the test runner.
 expect.set_options(timeout=15000)
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DEMO_PASSWORD = "demo-pass-2026"
 STARTUP_SECONDS = 300
 WEBHOOK_SECRET = "whsec_browser_" + uuid.uuid4().hex
@@ -155,19 +155,7 @@ def base_url(app_server):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-        ],
-    }
+    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture
