@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "cluster")]
 # This process only makes the data (through the services) and reads the results.
-os.environ.update(SUPPORT_ENVIRONMENT="test", SUPPORT_REDIS_URL="", SUPPORT_JWT_SECRET="bench-secret-" + "x" * 40)
+os.environ.update(SUPPORT_ENVIRONMENT="test", SUPPORT_REDIS_URL="", SUPPORT_JWT_KEYS="b1:bench-secret-" + "x" * 40)
 
 import httpx  # noqa: E402
 from sqlmodel import func, select  # noqa: E402

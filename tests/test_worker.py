@@ -287,7 +287,7 @@ LEASE = 8.0  # >= required_lease_seconds(quick_client) = 2 x 1 s + 5 s
 def worker_env(db_url: str, gateway_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORT_")}
     env.update(
-        SUPPORT_ENVIRONMENT="test", SUPPORT_JWT_SECRET="worker-test-" + "x" * 40,
+        SUPPORT_ENVIRONMENT="test", SUPPORT_JWT_KEYS="w1:worker-test-" + "x" * 40,
         SUPPORT_GATEWAY_WEBHOOK_SECRET="worker-test-" + "w" * 32, SUPPORT_DATABASE_URL=db_url,
         SUPPORT_PAYMENT_GATEWAY_URL=gateway_url, SUPPORT_GATEWAY_TIMEOUT_SECONDS="1",
         SUPPORT_WORKER_LEASE_SECONDS="12", SUPPORT_WORKER_POLL_SECONDS="0.2", SUPPORT_REDIS_URL="",

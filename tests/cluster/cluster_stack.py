@@ -404,7 +404,7 @@ class Stack:
             SUPPORT_REDIS_URL=REDIS_URL,
             SUPPORT_REDIS_PREFIX=self.redis_prefix,
             REFLEX_REDIS_URL=REFLEX_REDIS_URL,
-            SUPPORT_JWT_SECRET=secrets.token_urlsafe(48),
+            SUPPORT_JWT_KEYS="k1:" + secrets.token_urlsafe(48),
             SUPPORT_GATEWAY_WEBHOOK_SECRET=secrets.token_urlsafe(48),
             SUPPORT_ORDER_SYSTEM_URL=f"{self.sandbox}/orders",
             SUPPORT_PAYMENT_GATEWAY_URL=f"{self.sandbox}/gateway",

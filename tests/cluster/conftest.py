@@ -39,7 +39,7 @@ def stack(tmp_path_factory):
             "SUPPORT_ORDER_CACHE_SECONDS": "0",
             "SUPPORT_CASE_CREATE_MAX": "1000",
             # Failed sign-ins per account (from one client) before the rate limit.
-            "SUPPORT_LOGIN_MAX_ATTEMPTS": "4",
+            "SUPPORT_LOGIN_MAX_FAILURES": "4",
             "SUPPORT_GATEWAY_TIMEOUT_SECONDS": str(GATEWAY_TIMEOUT_SECONDS),
         },
         worker_settings={"SUPPORT_WORKER_LEASE_SECONDS": str(LEASE_SECONDS), "SUPPORT_WORKER_POLL_SECONDS": "0.5"},

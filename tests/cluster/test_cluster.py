@@ -231,7 +231,7 @@ def sign_in_carriers(stack: Stack, tag: str, sockets: list[Access]) -> list[Acce
 
 
 def test_failed_sign_ins_spread_over_both_apps_share_one_budget(browser, stack):
-    budget = int(stack.settings["SUPPORT_LOGIN_MAX_ATTEMPTS"])
+    budget = int(stack.settings["SUPPORT_LOGIN_MAX_FAILURES"])
     balancer = Balancer(stack)
     ctx = new_context(browser, stack, "d")
     sockets = []
