@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load_report import ActionStats, level_text, percentile, summary_text  # noqa: E402
-from load_stack import CONFIGS, ROOT, Stack, TreeSampler, log_counts, process_tree  # noqa: E402
+from load_stack import CONFIGS, ROOT, MachineSampler, Stack, TreeSampler, log_counts, process_tree  # noqa: E402
 from load_wire import Closed, Outcome, Protocol, Tab, known_states, load_protocol  # noqa: E402
 
 # =============================================================================================
@@ -111,7 +111,8 @@ FOLLOW_UP = {"post reply": 0.4, "open case": 0.9, "request refund": 0.75, "appro
 ACTION_ORDER = ["open app", "sign in", "my orders", "my cases", "case page", "post reply", "case form", "open case",
                 "refund form", "request refund", "view refund", "agent queue", "refund queue", "refund page", "approve",
                 "reload page", "sign out", "recover (new tab)"]
-ACTION_TIMEOUT_S = 10.0
+ACTION_TIMEOUT_S = 10.0  # an action slower than this counts as failed ("timeout")
+LATE_GRACE_S = 60.0  # ... and is then awaited this much longer before the tab is given up
 
 
 def _snake(name: str) -> str:
@@ -210,7 +211,8 @@ class Session:
         self.reviewing: int | None = None  # the pooled refund this agent has open and may approve
 
     def _new_tab(self, cookies: dict | None = None) -> Tab:
-        tab = Tab(self.run.proto, "127.0.0.1", self.run.port, {S[k]: v for k, v in ERROR_VARS.items()}, ACTION_TIMEOUT_S)
+        tab = Tab(self.run.proto, "127.0.0.1", self.run.port, {S[k]: v for k, v in ERROR_VARS.items()},
+                  ACTION_TIMEOUT_S + LATE_GRACE_S)
         tab.cookies.update(cookies or {})
         tab.counts = self.run
         return tab
@@ -251,13 +253,22 @@ class Session:
         await asyncio.sleep(max(0.0, min(seconds, self.run.stop_at - time.monotonic())))
 
     async def act(self, name: str, step) -> None:
-        """Run one action, time it from its first event to its last update, record the outcome."""
+        """Run one action, time it from its first event to its last update, record the outcome.
+
+        An action still running after ACTION_TIMEOUT_S is recorded as a timeout, and then the
+        person keeps waiting for it (up to LATE_GRACE_S more) like a patient user: giving up and
+        reloading at once would pile retries onto a server that is already behind."""
         self.tab.outcome = Outcome()
         started = time.perf_counter()
         error = None
+        task = asyncio.create_task(step())
         try:
-            await step()
-        except asyncio.TimeoutError:
+            done, _ = await asyncio.wait({task}, timeout=ACTION_TIMEOUT_S)
+            if task in done:
+                task.result()
+            else:
+                error = f"timeout ({ACTION_TIMEOUT_S:.0f} s)"
+        except asyncio.TimeoutError:  # a wait inside the step that the server never answered
             error = f"timeout ({ACTION_TIMEOUT_S:.0f} s)"
         except Closed as exc:
             error = f"socket closed ({exc})"
@@ -265,13 +276,21 @@ class Session:
             error = f"connection failed ({type(exc).__name__})"
         ms = (time.perf_counter() - started) * 1000
         outcome = self.tab.outcome
-        self.tab.outcome = None
         if error is None and outcome.errors:
             error = outcome.errors[0]
         if error is None and "/login" in outcome.redirects and name not in ("open app", "sign out", "recover (new tab)"):
             error = "sent back to sign-in"
         self.run.record(name, ms, error)
-        if name != "recover (new tab)" and error and error.startswith(("timeout", "socket closed", "connection failed")):
+        stuck = False
+        if not task.done():
+            grace = LATE_GRACE_S if time.monotonic() < self.run.stop_at else 5.0  # the window is over: little
+            try:
+                await asyncio.wait_for(task, grace)
+            except Exception:  # noqa: BLE001 -- still nothing, or it failed late: start over in a new tab
+                stuck = True
+        self.tab.outcome = None
+        lost = error is not None and error.startswith(("socket closed", "connection failed"))
+        if name != "recover (new tab)" and (stuck or lost):
             await self.recover()
 
     async def recover(self) -> None:
@@ -496,6 +515,8 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
     samplers = [s for s in (app, sandbox, me, pg) if s]
     for s in samplers:
         s.start()
+    machine = MachineSampler()
+    machine.start()
     offset = stack.log_offset()
     gateway_before = await asyncio.to_thread(stack.gateway_counts)
     before = (run.polls, run.sent, run.received)
@@ -514,6 +535,7 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
         await asyncio.sleep(args.duration)
         for s in samplers:
             s.sample()  # the window ends here; actions still running finish (up to their timeout) below
+        box = machine.result()
         counts = (run.polls - before[0], run.sent - before[1], run.received - before[2])
         logs = log_counts(stack.log_since(offset))
         gateway_after = await asyncio.to_thread(stack.gateway_counts)
@@ -554,6 +576,8 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
             **logs,
         },
         "load_generator": me.result(),
+        "machine": {**box, "others_cpu_pct": round(box["machine_cpu_pct"] - sum(
+            s.result()["cpu_pct"] for s in samplers), 1)},
         "notes": notes,
     }
 

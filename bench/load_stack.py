@@ -359,3 +359,25 @@ class TreeSampler:
         wall = max(1e-9, self.t1 - self.t0)
         used = sum(self.last[pid] - first for pid, first in self.first.items())
         return {"cpu_pct": round(100 * used / wall, 1), "peak_rss_mb": round(self.peak_rss / 2**20, 1)}
+
+
+class MachineSampler:
+    """All CPUs of the machine over an interval (/proc/stat), and the load average: the cores are
+    shared, so the app's figures read differently when other processes were busy too."""
+
+    @staticmethod
+    def _read() -> tuple[float, float]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields[:8]) / CLK_TCK, idle / CLK_TCK
+
+    def start(self) -> None:
+        self.t0, (self.total0, self.idle0) = time.monotonic(), self._read()
+        self.load0 = os.getloadavg()[0]
+
+    def result(self) -> dict[str, float]:
+        total, idle = self._read()
+        busy = (total - self.total0) - (idle - self.idle0)
+        wall = max(1e-9, time.monotonic() - self.t0)
+        return {"machine_cpu_pct": round(100 * busy / wall, 1), "cores": os.cpu_count() or 1,
+                "loadavg_start": round(self.load0, 2), "loadavg_end": round(os.getloadavg()[0], 2)}
