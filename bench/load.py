@@ -159,6 +159,10 @@ def url_for(page: str, **params: object) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+class NoEffect(Exception):
+    """The server answered without an error, but the action did not happen (a silent no-op)."""
+
+
 @dataclass
 class LevelRun:
     """Everything one level's sessions share: the server's address, figures, the refund supply.
@@ -274,6 +278,8 @@ class Session:
             error = f"socket closed ({exc})"
         except (ConnectionError, OSError) as exc:
             error = f"connection failed ({type(exc).__name__})"
+        except NoEffect as exc:
+            error = str(exc)
         ms = (time.perf_counter() - started) * 1000
         outcome = self.tab.outcome
         if error is None and outcome.errors:
@@ -462,6 +468,9 @@ class Session:
     async def post_reply(self) -> None:
         text = f"Load benchmark reply {self.rng.randrange(10**6)}: any news on this?"
         await self.tab.call((H["reply_text"], {"value": text}), (H["send_reply"], {}))
+        case = self.read("case", None) or {}
+        if not self.tab.outcome.errors and not any(m.get("body") == text for m in case.get("messages") or []):
+            raise NoEffect("reply not in the conversation afterwards")
 
     async def open_case(self) -> None:
         form = {"category": self.rng.choice(["damaged_item", "wrong_item", "delivery", "return_refund"]),
@@ -483,6 +492,8 @@ class Session:
     async def approve(self) -> None:
         self.reviewing = None
         await self.tab.call((H["approve"], {}))
+        if not self.tab.outcome.errors and (self.read("refund", None) or {}).get("status") == "requested":
+            raise NoEffect("refund still requested afterwards")
 
 
 # ---------------------------------------------------------------------------------------------
