@@ -340,6 +340,7 @@ class Tab:
         for _, fut in self.waiters:
             if not fut.done():
                 fut.set_exception(exc)
+                fut.exception()  # a waiter nobody awaits any more (its action gave up) must not log it
         self.waiters.clear()
 
     async def _read(self, ws: WebSocket) -> None:
