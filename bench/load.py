@@ -26,7 +26,7 @@ import random
 import re
 import sys
 import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -692,6 +692,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--levels takes integers like 10,50 and --think a range like 0.5-1.5")
     args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in args.configs if c not in CONFIGS]
+    if args.redis_app == args.redis_state:
+        p.error("--redis-app and --redis-state must be different databases (both are flushed)")
     if unknown or not args.levels or min(args.levels) < 1 or args.duration <= 0 or not 0 <= lo <= hi or args.workers < 1:
         p.error(f"unknown config {unknown}" if unknown else "levels >= 1, duration > 0, think min <= max, workers >= 1")
     return args

@@ -31,7 +31,6 @@ import base64
 import json
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -437,6 +436,3 @@ class Tab:
         await self.navigate(target)
         return target
 
-
-def now_ms() -> float:
-    return time.perf_counter() * 1000
