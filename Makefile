@@ -30,7 +30,7 @@ help:
 	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000 (sandbox on :3001)"
 	@echo "make test   install, then run the whole test suite with coverage"
 	@echo "make bench  approvals benchmark; overview benchmark after 'make seed-large'"
-	@echo "make bench-load  load benchmark: raw websocket sessions against the real app, 3 configurations (~25 min)"
+	@echo "make bench-load  load benchmark: raw websocket sessions against the real app, 3 configurations (~30 min)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
