@@ -95,6 +95,16 @@ READS = {  # what a session reads from its copy of the state to pick its next st
     "refund_rows": ("refund_queue", "rows"),
     "case_form_order": ("new_case", "order"),  # the order the case form is about, once loaded
 }
+PAGE_DATA = {  # the var a page's on_load fills: empty after is_hydrated means the page failed to load
+    "orders": ("orders", "loaded"),
+    "my_cases": ("cases", "loaded"),
+    "queue": ("cases", "loaded"),
+    "case": ("case", "case"),
+    "new_case": ("new_case", "order"),
+    "refund_form": ("refund_form", "form"),
+    "refund": ("refund", "refund"),
+    "refund_queue": ("refund_queue", "loaded"),
+}
 ERROR_VARS = {  # vars whose non-empty value means the action failed (besides error toasts)
     "login": ("error",),
     "orders": ("load_error",),
@@ -112,6 +122,7 @@ ACTION_ORDER = ["open app", "sign in", "my orders", "my cases", "case page", "po
                 "refund form", "request refund", "view refund", "agent queue", "refund queue", "refund page", "approve",
                 "reload page", "sign out", "recover (new tab)"]
 ACTION_TIMEOUT_S = 10.0  # an action slower than this counts as failed ("timeout")
+LATE_ERROR_S = 0.5  # how long an action that shows no effect waits for a late error toast (see _no_effect)
 LATE_GRACE_S = 60.0  # ... and is then awaited this much longer before the tab is given up
 
 
@@ -337,12 +348,14 @@ class Session:
         await self.tab.full_load(url)
         self.page = self._page_of(url)
         self._start_polls()
+        await self._check_loaded()
 
     async def _go(self, page: str, url: str) -> None:
         self._stop_polls()
         await self.tab.navigate(url)
         self.page = page
         self._start_polls()
+        await self._check_loaded()
 
     async def _submit(self, *events: tuple[str, dict]) -> str | None:
         """A form ending in rx.redirect: its page's polls stop when the redirect navigates."""
@@ -350,8 +363,28 @@ class Session:
         target = await self.tab.submit(*events)
         if target is not None:
             self.page = self._page_of(target)
+            await self._check_loaded()
         self._start_polls()
         return target
+
+    async def _check_loaded(self) -> None:
+        """is_hydrated only says the on_load chain ended: a handler that raised ends it too."""
+        data = PAGE_DATA.get(self.page)
+        if data and not self.tab.outcome.redirects and not self.tab.var(S[data[0]], data[1]):
+            await self._no_effect(f"{self.page} page hydrated without its data")
+
+    async def _no_effect(self, what: str) -> None:
+        """Raise NoEffect unless an error arrives shortly. A handler that raises is reported by
+        Reflex from a separate task (backend_exception_handler), so its "An error occurred."
+        toast can arrive after the updates of the events queued behind it (the barrier, or the
+        on_load chain's set_is_hydrated)."""
+        if not self.tab.outcome.errors:
+            try:
+                await asyncio.wait_for(self.tab.expect(lambda u: bool(self.tab.outcome.errors)), LATE_ERROR_S)
+            except asyncio.TimeoutError:
+                pass
+        if not self.tab.outcome.errors:
+            raise NoEffect(what)
 
     @staticmethod
     def _page_of(url: str) -> str:
@@ -469,8 +502,8 @@ class Session:
         text = f"Load benchmark reply {self.rng.randrange(10**6)}: any news on this?"
         await self.tab.call((H["reply_text"], {"value": text}), (H["send_reply"], {}))
         case = self.read("case", None) or {}
-        if not self.tab.outcome.errors and not any(m.get("body") == text for m in case.get("messages") or []):
-            raise NoEffect("reply not in the conversation afterwards")
+        if not any(m.get("body") == text for m in case.get("messages") or []):
+            await self._no_effect("reply not in the conversation afterwards")
 
     async def open_case(self) -> None:
         form = {"category": self.rng.choice(["damaged_item", "wrong_item", "delivery", "return_refund"]),
@@ -492,8 +525,8 @@ class Session:
     async def approve(self) -> None:
         self.reviewing = None
         await self.tab.call((H["approve"], {}))
-        if not self.tab.outcome.errors and (self.read("refund", None) or {}).get("status") == "requested":
-            raise NoEffect("refund still requested afterwards")
+        if (self.read("refund", None) or {}).get("status") == "requested":
+            await self._no_effect("refund still requested afterwards")
 
 
 # ---------------------------------------------------------------------------------------------
