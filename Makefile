@@ -24,13 +24,14 @@ export XDG_CONFIG_HOME := $(CACHE)/config
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install migrate seed bench bench-approvals bench-overview bench-cluster seed-large browsers nginx services clean help
+.PHONY: run test install migrate seed bench bench-approvals bench-overview bench-cluster bench-load seed-large browsers nginx services clean help
 
 help:
 	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000 (sandbox on :3001)"
 	@echo "make test   install, then run the whole test suite with coverage"
 	@echo "make bench  approvals benchmark; overview benchmark after 'make seed-large'"
 	@echo "make bench-cluster  approvals with one vs two app processes behind nginx"
+	@echo "make bench-load  load benchmark: raw websocket sessions against the real app, 3 configurations (~30 min)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -101,6 +102,13 @@ bench-overview: install
 	@[ -f data/large.db ] || { echo "data/large.db is missing: run 'make seed-large' first"; exit 1; }
 	$(PY) bench/overview.py --path data/large.db
 	$(PY) bench/overview_browser.py --path data/large.db
+
+# Starts its own databases, sandbox and app per configuration (ports 4400-4401, Redis db 6 and 7 are
+# flushed). BENCH_LOAD_ARGS adds options, e.g. BENCH_LOAD_ARGS="--configs redis-sqlite --levels 10 --duration 20".
+BENCH_LOAD_ARGS ?=
+bench-load: install
+	@mkdir -p data
+	$(PY) bench/load.py --out data/bench-load.json $(BENCH_LOAD_ARGS)
 
 clean:
 	rm -rf .web .states data/test-* .pytest_cache .coverage htmlcov

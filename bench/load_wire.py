@@ -31,7 +31,6 @@ import base64
 import json
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -226,6 +225,12 @@ class Outcome:
     redirects: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Counts:
+    sent: int = 0
+    received: int = 0
+
+
 class Tab:
     """One browser tab: its websocket, client token, current page and local copy of the state."""
 
@@ -242,8 +247,7 @@ class Tab:
         self.reader_task: asyncio.Task | None = None
         self.waiters: list[tuple[Callable[[dict], bool], asyncio.Future]] = []
         self.outcome: Outcome | None = None
-        self.sent = 0
-        self.received = 0
+        self.counts: Any = Counts()  # websocket messages sent/received (a level shares one)
         self.closed_reason = ""
 
     # ------------------------------------------------------------- state
@@ -306,7 +310,7 @@ class Tab:
         payload["hashes"] = self.proto.initial_hashes  # a fresh page still holds the compiled defaults
         boot = {"name": self.proto.hydrate_and_load, "payload": payload, "router_data": self.proto.router_data(url)}
         self.ws.send("40/_event," + json.dumps({"event": boot, "state_schema": self.proto.state_schema}))
-        self.sent += 1
+        self.counts.sent += 1
         self.closed_reason = ""
         self.reader_task = asyncio.create_task(self._read(self.ws), name=f"tab-reader-{self.token[:8]}")
 
@@ -335,6 +339,7 @@ class Tab:
         for _, fut in self.waiters:
             if not fut.done():
                 fut.set_exception(exc)
+                fut.exception()  # a waiter nobody awaits any more (its action gave up) must not log it
         self.waiters.clear()
 
     async def _read(self, ws: WebSocket) -> None:
@@ -349,7 +354,7 @@ class Tab:
                         raise Closed(f"connect refused: {msg[10:200]}")
                     continue
                 name, *args = json.loads(msg[10:])
-                self.received += 1
+                self.counts.received += 1
                 if name == "event" and args:
                     update = args[0]
                     self._apply(update)
@@ -373,7 +378,7 @@ class Tab:
             raise Closed("no websocket")
         ev = {"name": name, "payload": payload or {}, "router_data": self.proto.router_data(url or self.url)}
         self.ws.send("42/_event," + json.dumps(["event", ev]))
-        self.sent += 1
+        self.counts.sent += 1
 
     def expect(self, pred: Callable[[dict], bool]) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
@@ -431,6 +436,3 @@ class Tab:
         await self.navigate(target)
         return target
 
-
-def now_ms() -> float:
-    return time.perf_counter() * 1000

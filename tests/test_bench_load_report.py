@@ -1,0 +1,67 @@
+"""The load benchmark's figure helpers (bench/load_report.py, bench/load_stack.py): the
+percentile definition and the app-log counting it prints. The benchmark itself is a
+script that prints figures, never a test."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from load_report import ActionStats, percentile  # noqa: E402
+from load_stack import log_counts  # noqa: E402
+
+
+def test_percentile_is_nearest_rank():
+    assert percentile([4, 1, 3, 2], 50) == 2
+    assert percentile([4, 1, 3, 2], 75) == 3
+    assert percentile([4, 1, 3, 2], 100) == 4
+    assert percentile(list(range(1, 101)), 99) == 99
+    assert percentile(list(range(1, 101)), 95) == 95
+    assert percentile([7.5], 1) == 7.5
+    assert math.isnan(percentile([], 50))
+
+
+def test_action_stats_count_failed_runs_in_the_percentiles():
+    stats = ActionStats()
+    for ms in (10, 20, 30):
+        stats.add(ms, None)
+    stats.add(10_000, "timeout (10 s)")
+    s = stats.summary()
+    assert (s["count"], s["errors"], s["p50_ms"], s["max_ms"]) == (4, 1, 20, 10_000)
+    assert s["error_kinds"] == {"timeout (10 s)": 1}
+
+
+EVENT = "reflex___state____state.support_app___state___base____app_state.support_app___state___login____login_state.submit"
+LOG = f"""Warning: Page cases is being redefined with the same component.
+Lock for token abc_reflex___state____state was held too long time_taken=1.5s, use @rx.event(background=True). Happened in event: {EVENT}
+[Reflex Backend Exception]
+ Traceback (most recent call last):
+  File "x.py", line 1, in f
+    g()
+sqlite3.OperationalError: database is locked
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "y.py", line 2, in h
+sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked
+Warning: something else
+2026-12-02 10:00:00 ERROR support_app.worker: send failed for attempt 12
+[Reflex Backend Exception]
+ Traceback (most recent call last):
+  File "z.py", line 3, in k
+reflex_base.utils.exceptions.LockExpiredError: Lock expired for token 1234"""
+
+
+def test_log_counts_held_locks_by_event_and_each_error_report_once():
+    counts = log_counts(LOG)
+    assert counts["held_too_long"] == 1
+    assert counts["held_too_long_by_event"] == {"login_state.submit": 1}
+    assert counts["error_lines"] == 3
+    assert counts["error_samples"][0].startswith("1x ")
+    assert any("sqlalchemy.exc.OperationalError" in s for s in counts["error_samples"])
+    assert any("LockExpiredError" in s for s in counts["error_samples"])
+    assert any("send failed for attempt N" in s for s in counts["error_samples"])
