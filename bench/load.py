@@ -57,7 +57,6 @@ STATES = {  # short name -> class path; every page state is a substate of AppSta
     "refund_queue": "support_app.state.refund_queue.RefundQueueState",
 }
 HANDLERS = {  # what a page's form or button sends: (state, handler); payloads are built below
-    "sign_in": ("login", "submit"),  # rx.form on_submit: {"form": {"email", "password"}}
     "reply_text": ("case", "set_reply_text"),  # debounced text_area on_change: {"value"}
     "send_reply": ("case", "send_reply"),
     "open_case": ("new_case", "submit"),  # {"form": {"category", "priority", "subject", "description"}}
@@ -65,7 +64,6 @@ HANDLERS = {  # what a page's form or button sends: (state, handler); payloads a
     "refund_reason": ("refund_form", "set_reason"),  # {"value"}
     "refund_submit": ("refund_form", "submit"),
     "approve": ("refund", "approve"),
-    "sign_out": ("app", "sign_out"),  # the nav bar's button; redirects to /login
 }
 ROUTES = {  # page -> route pattern (on_load handlers run on the server via on_load_internal)
     "login": "/login",
@@ -78,13 +76,7 @@ ROUTES = {  # page -> route pattern (on_load handlers run on the server via on_l
     "refund": "/refunds/[refund_id]",
     "refund_queue": "/refunds",
 }
-POLLS = {  # page -> (state whose .poll the page's rx.moment(interval=...) calls, interval s)
-    "my_cases": ("cases", 3.0),
-    "queue": ("cases", 3.0),
-    "case": ("case", 2.0),
-    "refund": ("refund", 2.0),
-    "refund_queue": ("refund_queue", 5.0),
-}
+POLLS: dict[str, tuple[str, float]] = {}  # page -> (state whose .poll it calls, interval s); none: changes are pushed
 READS = {  # what a session reads from its copy of the state to pick its next step
     "user_role": ("app", "user_role"),
     "orders": ("orders", "orders"),  # [{order_id, ...}]
@@ -490,13 +482,19 @@ class Session:
     # ------------------------------------------------------------ actions with forms
 
     async def sign_in(self) -> None:
-        """Sign-in today is the login form's websocket event; the only place that knows it."""
-        target = await self._submit((H["sign_in"], {"form": {"email": self.email, "password": self.run.password}}))
-        if target is not None:
-            self._learn()
+        """The sign-in page's native form post (the only place that knows it): the answer sets
+        the HttpOnly session cookie and redirects; the next page load carries the cookie."""
+        fields = {"email": self.email, "password": self.run.password, "next": "", "tab": self.tab.token}
+        target = await self.tab.post_form("/api/auth/login", fields)
+        if target.startswith("/login"):
+            self.tab.outcome.errors.append(f"sign-in refused ({target[:60]})")
+            return
+        await self._full_load(target)
+        self._learn()
 
     async def sign_out(self) -> None:
-        await self._submit((H["sign_out"], {}))
+        await self.tab.post_form("/api/auth/logout", {})
+        await self._full_load("/login")
 
     async def post_reply(self) -> None:
         text = f"Load benchmark reply {self.rng.randrange(10**6)}: any news on this?"

@@ -142,14 +142,14 @@ class Stack:
         env.update(reflex_env())
         env.update(
             SUPPORT_ENVIRONMENT="test",
-            SUPPORT_JWT_SECRET="bench-jwt-" + secrets.token_hex(24),
+            SUPPORT_JWT_KEYS="b1:bench-jwt-" + secrets.token_hex(24),
             SUPPORT_GATEWAY_WEBHOOK_SECRET="bench-whsec-" + secrets.token_hex(24),
             SUPPORT_ORDER_SYSTEM_URL=f"{self.sandbox_url}/orders",
             SUPPORT_PAYMENT_GATEWAY_URL=f"{self.sandbox_url}/gateway",
             # Every session signs in from 127.0.0.1, and several sessions share an agent
             # account (their concurrent attempts count before a success resets them).
-            SUPPORT_LOGIN_CLIENT_MAX_ATTEMPTS="10000000",
-            SUPPORT_LOGIN_MAX_ATTEMPTS="10000000",
+            SUPPORT_LOGIN_CLIENT_MAX_FAILURES="10000000",
+            SUPPORT_LOGIN_MAX_FAILURES="10000000",
             SUPPORT_CASE_CREATE_MAX="10000000",
             GRANIAN_WORKERS=str(self.workers),
             COLUMNS="4000",  # Reflex logs through rich: no wrapping at 80 columns, one record per line

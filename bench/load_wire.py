@@ -32,6 +32,8 @@ import json
 import os
 import re
 import uuid
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -325,6 +327,43 @@ class Tab:
                 pass
         finally:
             writer.close()
+
+    async def post_form(self, path: str, fields: dict[str, str]) -> str:
+        """A native form post (sign-in, sign-out) like the browser's: Origin and cookies sent,
+        Set-Cookie applied to this tab's jar; returns the Location it redirects to."""
+        body = urlencode(fields).encode()
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        head = (f"POST {path} HTTP/1.1\r\nHost: localhost:{self.port}\r\nConnection: close\r\n"
+                f"Origin: http://localhost:{self.port}\r\nUser-Agent: bench-load/1\r\n"
+                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+                + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n")
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(head.encode() + body)
+            await writer.drain()
+            raw = b""
+            while chunk := await reader.read(65536):
+                raw += chunk
+        finally:
+            writer.close()
+        status_line, _, rest = raw.decode("latin-1").partition("\r\n")
+        headers, _, _ = rest.partition("\r\n\r\n")
+        location = ""
+        for line in headers.split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "location":
+                location = value.strip()
+            elif name.lower() == "set-cookie":
+                jar = SimpleCookie()
+                jar.load(value.strip())
+                for key, morsel in jar.items():
+                    if morsel.value and morsel["max-age"] != "0":
+                        self.cookies[key] = morsel.value
+                    else:
+                        self.cookies.pop(key, None)
+        if " 303 " not in status_line and " 302 " not in status_line:
+            raise Closed(f"form post answered {status_line[:60]!r}")
+        return location
 
     async def close(self) -> None:
         if self.reader_task:
