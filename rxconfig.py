@@ -20,6 +20,15 @@ os.environ.setdefault("REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE", str(2 * 1024 * 1024)
 # (Set only without Redis: an explicit mode would override REFLEX_REDIS_URL.)
 if not os.environ.get("REFLEX_REDIS_URL"):
     os.environ.setdefault("REFLEX_STATE_MANAGER_MODE", "memory")
+else:
+    # Several backend workers share page state in Redis. Reflex would start 2 x cores + 1
+    # of them; one per core (SUPPORT_WEB_WORKERS) is what the cores can run.
+    os.environ.setdefault("GRANIAN_WORKERS", str(settings.web_workers))
+    # A tab's events are all handled by the worker holding its websocket (and pushes to it
+    # are made there too), so that worker may keep the tab's lock and state between events
+    # instead of four Redis round trips per event; another worker asking for the lock
+    # breaks the lease (Reflex's "oplock").
+    os.environ.setdefault("REFLEX_OPLOCK_ENABLED", "true")
 
 config = rx.Config(
     app_name="support_app",

@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     login_account_max_delay_seconds: int = Field(300, ge=1)
     case_create_max: int = 10
     case_create_window_seconds: int = 3600
+    # Reflex backend workers per app process when page state is in Redis (GRANIAN_WORKERS).
+    web_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=32)
     # Threads running service calls for one app process (database work, order lookups).
     service_threads: int = Field(8, ge=1, le=64)
     # PostgreSQL connections per process (service threads + worker pool + overflow below).

@@ -131,7 +131,7 @@ def _composer() -> rx.Component:
     )
 
 
-@rx.page(route="/cases/[case_id]", title="Case · Support & Refunds", on_load=[AppState.require_user, CaseState.load])
+@rx.page(route="/cases/[case_id]", title="Case · Support & Refunds", on_load=CaseState.load)
 def case_page() -> rx.Component:
     return page_shell(
         rx.cond(CaseState.load_error != "", rx.callout(CaseState.load_error, color_scheme="red", icon="triangle_alert", id="case-error")),

@@ -5,7 +5,6 @@ import reflex as rx
 from support_app.components.bits import loading
 from support_app.components.case_table import case_row
 from support_app.components.layout import page_shell
-from support_app.state.base import AppState
 from support_app.state.cases import CasesState
 
 FILTERS = [
@@ -57,11 +56,11 @@ def _list(agent: bool, empty: str) -> rx.Component:
     )
 
 
-@rx.page(route="/cases", title="My cases · Support & Refunds", on_load=[AppState.require_user, CasesState.load])
+@rx.page(route="/cases", title="My cases · Support & Refunds", on_load=CasesState.load)
 def my_cases_page() -> rx.Component:
     return page_shell(_list(False, "You have no cases here. Open one from My orders."), title="My cases")
 
 
-@rx.page(route="/queue", title="Case queue · Support & Refunds", on_load=[AppState.require_agent, CasesState.load])
+@rx.page(route="/queue", title="Case queue · Support & Refunds", on_load=CasesState.load)
 def queue_page() -> rx.Component:
     return page_shell(_list(True, "No cases match."), title="Case queue")

@@ -4,7 +4,6 @@ import reflex as rx
 
 from support_app.components.bits import field_error
 from support_app.components.layout import page_shell
-from support_app.state.base import AppState
 from support_app.state.new_case import CATEGORY_OPTIONS, PRIORITY_OPTIONS, NewCaseState
 
 
@@ -52,7 +51,7 @@ def case_form() -> rx.Component:
     )
 
 
-@rx.page(route="/cases/new", title="Open a case · Support & Refunds", on_load=[AppState.require_user, NewCaseState.load])
+@rx.page(route="/cases/new", title="Open a case · Support & Refunds", on_load=NewCaseState.load)
 def new_case_page() -> rx.Component:
     return page_shell(
         rx.cond(

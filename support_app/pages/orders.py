@@ -5,7 +5,6 @@ import reflex as rx
 from support_app.components.bits import loading, local_time
 from support_app.components.layout import page_shell
 from support_app.services.views import OrderView
-from support_app.state.base import AppState
 from support_app.state.orders import OrdersState
 
 
@@ -43,7 +42,7 @@ def order_card(order: rx.Var[OrderView]) -> rx.Component:
     )
 
 
-@rx.page(route="/orders", title="My orders · Support & Refunds", on_load=[AppState.require_user, OrdersState.load])
+@rx.page(route="/orders", title="My orders · Support & Refunds", on_load=OrdersState.load)
 def orders_page() -> rx.Component:
     return page_shell(
         loading(OrdersState.busy),

@@ -126,7 +126,7 @@ def _problems() -> rx.Component:
                                                        color_scheme="amber", icon="info", id="overview-problems"))
 
 
-@rx.page(route="/overview/cases", title="Support cases · Support & Refunds", on_load=[AppState.require_user, O.load])
+@rx.page(route="/overview/cases", title="Support cases · Support & Refunds", on_load=O.load)
 def cases_overview() -> rx.Component:
     return page_shell(
         _filters(False), _problems(), _pager(),
@@ -136,7 +136,7 @@ def cases_overview() -> rx.Component:
     )
 
 
-@rx.page(route="/overview/refunds", title="Refund cases · Support & Refunds", on_load=[AppState.require_user, O.load])
+@rx.page(route="/overview/refunds", title="Refund cases · Support & Refunds", on_load=O.load)
 def refunds_overview() -> rx.Component:
     return page_shell(
         _filters(True), _problems(), _pager(),

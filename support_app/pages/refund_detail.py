@@ -61,7 +61,7 @@ def _summary() -> rx.Component:
     )
 
 
-@rx.page(route="/refunds/[refund_id]", title="Refund · Support & Refunds", on_load=[AppState.require_user, RefundState.load])
+@rx.page(route="/refunds/[refund_id]", title="Refund · Support & Refunds", on_load=RefundState.load)
 def refund_page() -> rx.Component:
     return page_shell(
         rx.cond(RefundState.load_error != "", rx.callout(RefundState.load_error, color_scheme="red", icon="triangle_alert", id="refund-error")),

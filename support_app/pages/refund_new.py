@@ -5,7 +5,6 @@ import reflex as rx
 from support_app.components.bits import field_error, local_time
 from support_app.components.layout import page_shell
 from support_app.services.views import RefundLineOption
-from support_app.state.base import AppState
 from support_app.state.refund_form import REASON_OPTIONS, SETTLE_TYPE_OPTIONS, RefundFormState
 
 S = RefundFormState
@@ -96,7 +95,7 @@ def refund_form() -> rx.Component:
     )
 
 
-@rx.page(route="/cases/[case_id]/refund", title="Request a refund · Support & Refunds", on_load=[AppState.require_user, S.load])
+@rx.page(route="/cases/[case_id]/refund", title="Request a refund · Support & Refunds", on_load=S.load)
 def refund_new_page() -> rx.Component:
     return page_shell(
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
@@ -105,7 +104,7 @@ def refund_new_page() -> rx.Component:
     )
 
 
-@rx.page(route="/cases/[case_id]/settle", title="Record a settlement · Support & Refunds", on_load=[AppState.require_agent, S.load])
+@rx.page(route="/cases/[case_id]/settle", title="Record a settlement · Support & Refunds", on_load=S.load)
 def settle_page() -> rx.Component:
     return page_shell(
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),

@@ -5,7 +5,6 @@ import reflex as rx
 from support_app.components.bits import status_badge
 from support_app.components.layout import page_shell
 from support_app.services.views import RefundQueueRow
-from support_app.state.base import AppState
 from support_app.state.refund_queue import RefundQueueState as Q
 
 
@@ -34,7 +33,7 @@ def queue_row(row: rx.Var[RefundQueueRow]) -> rx.Component:
     )
 
 
-@rx.page(route="/refunds", title="Refund queue · Support & Refunds", on_load=[AppState.require_agent, Q.load])
+@rx.page(route="/refunds", title="Refund queue · Support & Refunds", on_load=Q.load)
 def refund_queue_page() -> rx.Component:
     return page_shell(
         rx.el.select(

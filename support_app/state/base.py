@@ -193,25 +193,17 @@ class AppState(rx.State):
         """After a failure the framework reported: buttons work again."""
         self.busy = False
 
-    @rx.event
-    async def require_user(self):
-        """on_load of every signed-in page: send strangers to the sign-in page, which
-        brings them back here afterwards."""
+    async def _enter(self, role: str | None = None) -> auth_service.Identity:
+        """The start of every page's load (one event per page, not a separate
+        "require user" event before it): a clean page, and who is here."""
         self._fresh_page()
-        try:
-            await self._caller()
-        except DomainError as err:
-            if err.code in SESSION_ENDED or err.code is ErrorCode.FORBIDDEN:
-                return rx.redirect(login_path(self._here()))
-            raise
+        return await self._caller(role)
 
-    @rx.event
-    async def require_agent(self):
-        """on_load of agent pages: a customer is sent to their own home instead."""
-        self._fresh_page()
-        try:
-            await self._caller("agent")
-        except DomainError as err:
-            if err.code is ErrorCode.FORBIDDEN:
-                return [rx.toast.info("That page is for support agents.", id="problem"), rx.redirect("/orders")]
+    def _turn_away(self, err: DomainError):
+        """A page load refused: strangers go to sign in (and come back afterwards),
+        someone on a page not for their role goes home; anything else is shown."""
+        if err.code in SESSION_ENDED:
             return rx.redirect(login_path(self._here()))
+        if err.code is ErrorCode.FORBIDDEN and self.user_role:
+            return [rx.toast.info("That page is not available to you.", id="problem"), rx.redirect(home_for(self.user_role))]
+        return self._fail(err)

@@ -26,15 +26,15 @@ class CaseState(AppState):
 
     @rx.event
     async def load(self):
-        self._clear_errors()
-        self.case, self.load_error = None, ""
-        self._case_id = str(self.router.url.path.rstrip("/").rsplit("/", 1)[-1])
         try:
+            await self._enter()  # first: a new sign-in in this tab resets every page state
+            self.case, self.load_error = None, ""
+            self._case_id = str(self.router.url.path.rstrip("/").rsplit("/", 1)[-1])
             await self._reload()
             self._watch(f"case:{self.case.id}")
         except DomainError as err:
             self.load_error = err.message
-            return self._fail(err)
+            return self._turn_away(err)
 
     async def _live_update(self, change: Change) -> None:
         if self.case is None or not self._sees(change):

@@ -31,13 +31,11 @@ class CasesState(AppState):
 
     @rx.event
     async def load(self):
-        self.busy = True
-        yield
         try:
+            await self._enter("agent" if self.router.url.path.rstrip("/").endswith("/queue") else None)
             await self._reload()
         except DomainError as err:
-            yield self._fail(err)
-        self.busy = False
+            return self._turn_away(err)
 
     @rx.event
     async def set_status_filter(self, value: str):

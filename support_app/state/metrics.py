@@ -23,10 +23,10 @@ class MetricsState(AppState):
     @rx.event
     async def load(self):
         try:
-            caller = await self._caller("agent")
+            caller = await self._enter("agent")
             m = await call(metrics_service.metrics, caller, self.days)
         except DomainError as err:
-            return self._fail(err)
+            return self._turn_away(err)
         self.per_day, self.by_reason, self.oldest = m.per_day, m.by_reason, m.oldest
         self.median_first_response, self.median_resolution = m.median_first_response_hours, m.median_resolution_hours
         self.median_approve_to_refunded, self.refunded_total = m.median_approve_to_refunded_seconds, m.refunded_total

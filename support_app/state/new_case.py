@@ -20,15 +20,14 @@ class NewCaseState(AppState):
 
     @rx.event
     async def load(self):
-        self._clear_errors()
         self.order, self.order_error = None, ""
         order_id = self.router.url.query_parameters.get("order", "")
         try:
-            caller = await self._caller("customer")
+            caller = await self._enter("customer")
             self.order = await call(order_service.get_my_order, caller, order_id)
         except DomainError as err:
             self.order_error = err.message
-            return self._fail(err)
+            return self._turn_away(err)
 
     @rx.event
     async def submit(self, form: dict):

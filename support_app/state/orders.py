@@ -16,13 +16,11 @@ class OrdersState(AppState):
 
     @rx.event
     async def load(self):
-        self.busy, self.load_error = True, ""
-        yield
+        self.load_error = ""
         try:
-            caller = await self._caller("customer")
+            caller = await self._enter("customer")
             self.orders = await call(order_service.list_my_orders, caller)
             self.loaded = True
         except DomainError as err:
             self.load_error = err.message
-            yield self._fail(err)
-        self.busy = False
+            return self._turn_away(err)

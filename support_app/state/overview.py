@@ -39,9 +39,10 @@ class OverviewState(AppState):
     @rx.event
     async def load(self):
         try:
+            await self._enter()
             caller = await self._reload()
         except DomainError as err:
-            return self._fail(err)
+            return self._turn_away(err)
         self._watch(("cases" if self.kind == "support" else "refunds") if caller.role == "agent" else f"customer:{caller.id}")
 
     async def _live_update(self, change: Change) -> None:

@@ -49,19 +49,19 @@ class RefundFormState(AppState):
 
     @rx.event
     async def load(self):
-        self._clear_errors()
-        self.form, self.load_error, self.reason, self.note, self.problem = None, "", "", "", ""
         parts = self.router.url.path.strip("/").split("/")  # cases/<id>/refund or cases/<id>/settle
-        self._case_id = parts[1] if len(parts) >= 3 else ""
-        self.mode = "settle" if parts[-1] == "settle" else "request"
-        self.settle_type, self.settle_amount = "", ""
-        self._request_key = secrets.token_urlsafe(16)  # one submission of this form
+        settling = parts[-1] == "settle"
         try:
-            caller = await self._caller("agent" if self._settling else "customer")
+            caller = await self._enter("agent" if settling else "customer")  # first: a new sign-in resets page states
+            self.form, self.load_error, self.reason, self.note, self.problem = None, "", "", "", ""
+            self._case_id = parts[1] if len(parts) >= 3 else ""
+            self.mode = "settle" if settling else "request"
+            self.settle_type, self.settle_amount = "", ""
+            self._request_key = secrets.token_urlsafe(16)  # one submission of this form
             self.form = await call(refund_queries.refund_form, caller, self._case_id, self._settling)
         except DomainError as err:
             self.load_error = err.message
-            return self._fail(err)
+            return self._turn_away(err)
         self.quantities = {line.line_id: 0 for line in self.form.lines}
         await self._price()
 

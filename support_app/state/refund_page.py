@@ -29,14 +29,15 @@ class RefundState(AppState):
 
     @rx.event
     async def load(self):
-        self.refund, self.load_error = None, ""
-        self._refund_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         try:
+            await self._enter()  # first: a new sign-in in this tab resets every page state
+            self.refund, self.load_error = None, ""
+            self._refund_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
             await self._reload()
             self._watch(f"refund:{self.refund.id}")
         except DomainError as err:
             self.load_error = err.message
-            return self._fail(err)
+            return self._turn_away(err)
 
     async def _live_update(self, change: Change) -> None:
         if self.refund is None or not self._sees(change):

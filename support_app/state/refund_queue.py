@@ -27,14 +27,18 @@ class RefundQueueState(AppState):
     @rx.event
     async def load(self):
         try:
+            await self._enter("agent")
             await self._reload()
         except DomainError as err:
-            return self._fail(err)
+            return self._turn_away(err)
 
     @rx.event
     async def set_status_filter(self, value: str):
         self.status_filter = str(value)
-        return await self.load()
+        try:
+            await self._reload()
+        except DomainError as err:
+            return self._fail(err)
 
     async def _live_update(self, change: Change) -> None:
         if self.loaded:
