@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+APPEND_ONLY_TABLES = ("case_events", "refund_events")  # guarded by the migrations (0001, 0002)
+
 
 def _guard(table: str, action: str, dialect: str, name: str | None = None, of: Sequence[str] = ()) -> list[str]:
     """Statements creating one trigger that refuses ``action`` on ``table`` (only an UPDATE
