@@ -174,6 +174,8 @@ def main() -> int:
     run(f"customer = name word '{name_prefix}'", S, "support", {"customer": name_prefix})
     run(f"customer = name prefix '{name_prefix[:3]}'", S, "support", {"customer": name_prefix[:3]})
     run(f"customer = name words '{rare_name}'", S, "support", {"customer": rare_name})
+    run("customer = name prefix 'And' (thousands of customers)", S, "support", {"customer": "And"})
+    run("customer = initial 'U' (1/26 of all customers)", S, "support", {"customer": "U"})
     run(f"customer = name word '{name_prefix}' + status open", S, "support", {"customer": name_prefix, "status": "open"})
     run(f"customer = name word '{name_prefix}' + sort updated asc", S, "support",
         {"customer": name_prefix, "sort": "updated", "direction": "asc"})
