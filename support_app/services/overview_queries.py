@@ -201,7 +201,7 @@ def iter_refund_case_rows(session: Session, caller: Caller, query: OverviewQuery
 
 def _overview(session: Session, caller: Caller, query: OverviewQuery, table: _Table, hydrate: Callable) -> OverviewPage:
     problems = dict(query.problems)
-    plan = _plan(session, caller, query, table, problems)
+    plan = _plan(session, caller, query, table)
     if plan is None:
         return OverviewPage([], "", "", "0", True, problems)
     total, exact = _count(session, plan)
@@ -290,7 +290,7 @@ def _count(session: Session, plan: _Plan) -> tuple[int, bool]:
 
 def _iterate(session: Session, caller: Caller, query: OverviewQuery, table: _Table, hydrate: Callable, batch: int) -> Iterator:
     batch = max(1, min(int(batch), 5000))
-    plan = _plan(session, caller, query, table, {})  # raises FORBIDDEN now, not at the first row
+    plan = _plan(session, caller, query, table)  # raises FORBIDDEN now, not at the first row
     if plan is not None:
         _count(session, plan)
 
@@ -311,7 +311,7 @@ def _iterate(session: Session, caller: Caller, query: OverviewQuery, table: _Tab
 # -- filters ---------------------------------------------------------------------
 
 
-def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table, problems: dict[str, str]) -> _Plan | None:
+def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table) -> _Plan | None:
     """The conditions for this caller and query; None when nothing can match.
 
     Equality filters are ranked by how far they usually narrow (a number or order,
