@@ -56,7 +56,8 @@ COUNT_CAP = 10_000
 SORT_IN_MEMORY_LIMIT = 5_000  # a result up to this size may be sorted rather than read in index order
 # A search word carried by at most this many customers / cases becomes an id list; a
 # commoner one a membership term (see _Member).
-ID_LIST_LIMIT = {"customer": 1_000, "case": 2_000}
+ID_LIST_LIMIT = {"customer": 1_000, "case": SORT_IN_MEMORY_LIMIT}
+WORD_COUNT_CAP = 100_000  # counting a word's rows to find the rarest of several stops here
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
@@ -163,7 +164,10 @@ class _Plan:
         out = [make(_unindexed(col) if self.dense else col) for col, make in self.ranges]
         # A count has no order to keep: the status may join a driver that has a
         # (driver, status) index, which then answers the count from the index alone.
-        pair = for_count and drv is not None and drv.column.key in self.table.with_status
+        # So may the key query of a small result driven by an id list (it is sorted
+        # anyway): a few customers' cases in one status are a few index entries.
+        pair = drv is not None and drv.column.key in self.table.with_status and (
+            for_count or not (self.dense or drv.ordered or drv.member))
         for term in self.terms:
             if term is drv and fan and not for_count:
                 continue  # _keys adds status = s per part
@@ -282,7 +286,13 @@ def _count(session: Session, plan: _Plan) -> tuple[int, bool]:
         conds.append(key >= plan.low[0] if plan.low[1] else key > plan.low[0])
     if plan.high is not None:
         conds.append(key <= plan.high[0] if plan.high[1] else key < plan.high[0])
-    capped = _select(plan, model.id).where(*conds).limit(COUNT_CAP + 1).subquery()
+    joined = plan.joined()
+    if joined is not None and not conds and joined.column is model.id:
+        # A common subject word and nothing else: one row per term entry, so the
+        # term's index range alone is the count (no row is read).
+        capped = joined.member.ids().limit(COUNT_CAP + 1).subquery()
+    else:
+        capped = _select(plan, model.id).where(*conds).limit(COUNT_CAP + 1).subquery()
     total = session.exec(select(func.count()).select_from(capped)).one()
     plan.dense = total > SORT_IN_MEMORY_LIMIT
     return (total, True) if total <= COUNT_CAP else (COUNT_CAP, False)
@@ -424,10 +434,10 @@ def _words_term(session: Session, terms: Any, ref: str, purpose: str, words: tup
     limit = ID_LIST_LIMIT["customer" if ref == "user_id" else "case"]
     t = terms.__table__
     bidxs = [term_index(purpose, w) for w in words]
-    if len(bidxs) > 1:  # rarest first (counts capped: only the order matters)
+    if len(bidxs) > 1:  # rarest first: it drives, the others are probed (counts from the index alone)
         def capped(bidx: str) -> int:
             return session.exec(select(func.count()).select_from(
-                select(t.c[ref]).where(t.c.term_bidx == bidx).limit(limit + 1).subquery())).one()
+                select(t.c[ref]).where(t.c.term_bidx == bidx).limit(WORD_COUNT_CAP).subquery())).one()
         bidxs.sort(key=capped)
     member = _Member(terms, ref, tuple(bidxs))
     ids = list(session.exec(member.ids().limit(limit + 1)))
