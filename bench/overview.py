@@ -112,6 +112,8 @@ def main() -> int:
     refund_mid = q1("SELECT r.number, o.order_id, u.email, c.number FROM refund_cases r JOIN order_snapshots o ON o.id = r.order_snapshot_id "
                     "JOIN users u ON u.id = r.customer_id JOIN support_cases c ON c.id = r.support_case_id WHERE r.id >= ? ORDER BY r.id LIMIT 1",
                     max(1, n_refunds // 2))
+    if refund_mid[2].startswith("enc1:"):
+        refund_mid = (refund_mid[0], refund_mid[1], get_keyring().decrypt(refund_mid[2], "users.email"), refund_mid[3])
     last_day = q1("SELECT substr(max(created_at), 1, 10) FROM support_cases")[0]
     from datetime import date, timedelta
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import heapq
 import operator
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
@@ -57,7 +57,7 @@ SORT_IN_MEMORY_LIMIT = 5_000  # a result up to this size may be sorted rather th
 # A search word carried by at most this many customers / cases becomes an id list; a
 # commoner one a membership term (see _Member).
 ID_LIST_LIMIT = {"customer": 1_000, "case": SORT_IN_MEMORY_LIMIT}
-WORD_COUNT_CAP = 100_000  # counting a word's rows to find the rarest of several stops here
+WORD_COUNT_CAP = 50_000  # sizing a common word (and what it is weighed against) stops here
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
@@ -93,6 +93,7 @@ class _Member:
     table: Any
     ref: str  # the term table's id column: user_id | case_id
     bidxs: tuple[str, ...]
+    size: int  # ids under the first (rarest) term, counted up to WORD_COUNT_CAP
 
     def _probes(self, target: Any, skip_first: bool = False) -> list:
         out = []
@@ -117,7 +118,7 @@ class _Member:
 
 @dataclass
 class _Term:
-    rank: int  # lower narrows more (a number or an order, customer, assignee, status, reason, a common word)
+    rank: int  # lower narrows more (a number or an order, customer, assignee, status, reason; a common word: -1 drives)
     column: Any
     make: Callable[[Any], Any]  # the condition, on the column or on _unindexed(column)
     ordered: bool  # a single value with a (column, sort key, id) index: it reads in sort order
@@ -143,7 +144,8 @@ class _Plan:
     dense: bool = False
 
     def driver(self) -> _Term | None:
-        terms = sorted(self.terms, key=lambda t: t.rank)
+        # A common word drives only when _weigh_member found it the narrowest (rank -1).
+        terms = sorted((t for t in self.terms if t.member is None or t.rank < 0), key=lambda t: t.rank)
         if self.dense:
             terms = [t for t in terms if t.ordered]
         return terms[0] if terms else None
@@ -167,7 +169,7 @@ class _Plan:
         # So may the key query of a small result driven by an id list (it is sorted
         # anyway): a few customers' cases in one status are a few index entries.
         pair = drv is not None and drv.column.key in self.table.with_status and (
-            for_count or not (self.dense or drv.ordered or drv.member))
+            for_count or not (self.dense or drv.ordered))
         for term in self.terms:
             if term is drv and fan and not for_count:
                 continue  # _keys adds status = s per part
@@ -375,6 +377,7 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table)
     if query.statuses:
         statuses = plan.statuses = query.statuses
         eq.append(_Term(4, m.status, lambda c: c == statuses[0] if len(statuses) == 1 else c.in_(statuses), True))
+    _weigh_member(session, plan)
     return plan
 
 
@@ -429,17 +432,17 @@ def _customer_term(session: Session, column: Any, customer: CustomerFilter) -> _
 def _words_term(session: Session, terms: Any, ref: str, purpose: str, words: tuple[str, ...], column: Any,
                 rank: int) -> _Term | None:
     """Rows whose ``column`` is among the ids carrying every word: an id list when they
-    are few (ranked like any narrow lookup), else a membership term ranked after every
-    other equality, so any of those drives instead; None when no id has them all."""
+    are few (ranked like any narrow lookup), else a membership term, which drives or
+    filters as _weigh_member decides; None when no id has them all."""
     limit = ID_LIST_LIMIT["customer" if ref == "user_id" else "case"]
     t = terms.__table__
     bidxs = [term_index(purpose, w) for w in words]
-    if len(bidxs) > 1:  # rarest first: it drives, the others are probed (counts from the index alone)
-        def capped(bidx: str) -> int:
-            return session.exec(select(func.count()).select_from(
-                select(t.c[ref]).where(t.c.term_bidx == bidx).limit(WORD_COUNT_CAP).subquery())).one()
-        bidxs.sort(key=capped)
-    member = _Member(terms, ref, tuple(bidxs))
+    def size(bidx: str) -> int:  # from the term's index range alone
+        return _capped_count(session, select(t.c[ref]).where(t.c.term_bidx == bidx), WORD_COUNT_CAP)
+
+    sizes = {b: size(b) for b in bidxs} if len(bidxs) > 1 else {}
+    bidxs.sort(key=lambda b: sizes.get(b, 0))  # rarest first: it drives, the others are probed
+    member = _Member(terms, ref, tuple(bidxs), sizes.get(bidxs[0], 0))
     ids = list(session.exec(member.ids().limit(limit + 1)))
     if not ids:
         return None
@@ -447,7 +450,38 @@ def _words_term(session: Session, terms: Any, ref: str, purpose: str, words: tup
         return _Term(rank, column, lambda c: c == ids[0], ref == "user_id")
     if len(ids) <= limit:
         return _Term(rank, column, lambda c: c.in_(ids), False)
+    member = replace(member, size=member.size or size(bidxs[0]))
     return _Term(6, column, member.condition, False, member)
+
+
+def _capped_count(session: Session, stmt: Any, cap: int) -> int:
+    return session.exec(select(func.count()).select_from(stmt.limit(cap).subquery())).one()
+
+
+def _weigh_member(session: Session, plan: _Plan) -> None:
+    """A common word drives (a join from its term range) unless what would drive
+    instead — the best other equality, or the range on the sort key — reads fewer
+    rows: both are counted from an index alone, the other only up to the word's size.
+    ("kettle" over the last week: the week drives and probes the word; "Kenji" among
+    closed cases: Kenji's customers drive into (customer, status).)"""
+    members = [t for t in plan.terms if t.member is not None]
+    if not members:
+        return
+    word = min(members, key=lambda t: t.member.size)
+    others = [t for t in plan.terms if t.member is None]
+    m = plan.table.model
+    if others:
+        best = min(others, key=lambda t: t.rank)
+        competitor = [best.make(best.column)]
+    elif plan.low is not None or plan.high is not None:
+        key = plan.sort_col
+        competitor = [c for c in (
+            None if plan.low is None else (key >= plan.low[0] if plan.low[1] else key > plan.low[0]),
+            None if plan.high is None else (key <= plan.high[0] if plan.high[1] else key < plan.high[0])) if c is not None]
+    else:
+        competitor = []
+    if not competitor or _capped_count(session, select(m.id).where(*competitor), word.member.size + 1) > word.member.size:
+        word.rank = -1
 
 
 class _unindexed(FunctionElement):
