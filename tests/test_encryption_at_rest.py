@@ -15,6 +15,7 @@ from fixtures_db import (  # noqa: F401
 )
 from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.kv import MemoryKV
 from support_app.models import CaseEvent, CaseMessage, CaseSubjectTerm, CustomerNameTerm, OrderSnapshot, RefundCase, RefundEvent, SupportCase, User
 from support_app.models.search_index import NAME, SUBJECT, email_index, term_index
 from support_app.security.crypto import get_keyring
@@ -121,8 +122,10 @@ def test_encrypted_columns_cannot_be_compared_or_sorted():
 
 def test_sign_in_goes_through_the_blind_index(engine, monkeypatch):
     people = make_people(engine, monkeypatch)
-    result = run(engine, auth_service.sign_in, "  ALICE@Example.COM ", PW, "client-1")
+    result = auth_service.sign_in("  ALICE@Example.COM ", PW, "client-1", kv=MemoryKV(), engine=engine)
     assert result.user.id == people.alice.id and result.user.email == "alice@example.com"
+    with engine.connect() as conn:  # found through email_bidx: the stored email is ciphertext
+        assert "alice" not in conn.execute(text("SELECT email FROM users WHERE id = :id"), {"id": people.alice.id}).scalar_one()
     with pytest.raises(DomainError) as err:
         run(engine, auth_service.create_user, "Alice@EXAMPLE.com", "Other Alice", "customer", PW, "C-9")
     assert err.value.code is ErrorCode.EMAIL_TAKEN
