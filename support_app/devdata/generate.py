@@ -218,10 +218,23 @@ SEALED = {
 }
 
 
+_SUBJECT_BIDX: dict[str, tuple[str, ...]] = {}  # subjects repeat (templates × products): tokenised once
+
+
+def _subject_bidx(subject: str) -> tuple[str, ...]:
+    found = _SUBJECT_BIDX.get(subject)
+    if found is None:
+        found = tuple(term_index(SUBJECT, t) for t in subject_terms(subject))
+        if len(_SUBJECT_BIDX) < 200_000:
+            _SUBJECT_BIDX[subject] = found
+    return found
+
+
 def seal(tables: dict[str, list]) -> None:
     """Encrypt the customer data of generated rows in place and add their blind-index
     rows: users become (id, email, email_bidx, full_name, …) plus name terms; cases add
-    subject terms. Every value gets its own random nonce (no ciphertext is reused)."""
+    subject terms. Every value gets its own random nonce (no ciphertext is reused).
+    Term rows are sorted, so the load inserts them in key order."""
     encrypt = get_keyring().encrypt
     users = tables["users"]
     if users:
@@ -230,11 +243,14 @@ def seal(tables: dict[str, list]) -> None:
             users[n] = (uid, encrypt(email, "users.email"), email_index(email), encrypt(name, "users.full_name"), role, *rest)
             if role == "customer":
                 terms.extend((term_index(NAME, t), uid) for t in name_terms(name))
+        terms.sort()
     cases = tables["support_cases"]
     if cases:
         terms = tables["case_subject_terms"]
         for row in cases:
-            terms.extend((term_index(SUBJECT, t), row[0]) for t in subject_terms(row[4]))
+            cid = row[0]
+            terms.extend((bidx, cid) for bidx in _subject_bidx(row[4]))
+        terms.sort()
     for name, columns in SEALED.items():
         rows = tables[name]
         for n, row in enumerate(rows):
