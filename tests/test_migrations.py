@@ -414,10 +414,10 @@ def encrypt_migration_round_trip(url: str) -> None:
     cfg, engine = alembic_config(url), make_engine(url)
     keyring = get_keyring()
     try:
-        command.upgrade(cfg, "0006")
+        command.upgrade(cfg, "0005")
         with engine.begin() as conn:
             _plain_rows(conn)
-        command.upgrade(cfg, "0007")
+        command.upgrade(cfg, "0006")
         with engine.connect() as conn:
             for (table, column, row_id), plain in PLAIN.items():
                 raw = _raw(conn, table, column, row_id)
@@ -441,7 +441,7 @@ def encrypt_migration_round_trip(url: str) -> None:
                 with engine.begin() as conn:
                     conn.execute(text(sql))
 
-        command.downgrade(cfg, "0006")
+        command.downgrade(cfg, "0005")
         with engine.connect() as conn:
             for (table, column, row_id), plain in PLAIN.items():
                 assert _raw(conn, table, column, row_id) == plain
@@ -471,10 +471,10 @@ def test_claim_columns_migration_on_postgresql(pg_url, keep_logging):
     check_claim_columns_migration(pg_url)
 
 
-def test_0007_encrypts_existing_rows_and_downgrade_restores_them_on_sqlite(tmp_path, keep_logging):
+def test_0006_encrypts_existing_rows_and_downgrade_restores_them_on_sqlite(tmp_path, keep_logging):
     encrypt_migration_round_trip(f"sqlite:///{tmp_path / 'encrypt.db'}")
 
 
 @pytest.mark.postgres
-def test_0007_encrypts_existing_rows_and_downgrade_restores_them_on_postgresql(pg_url, keep_logging):
+def test_0006_encrypts_existing_rows_and_downgrade_restores_them_on_postgresql(pg_url, keep_logging):
     encrypt_migration_round_trip(pg_url)

@@ -16,8 +16,8 @@ On SQLite the type changes rebuild the tables (batch mode; alembic/env.py turns
 foreign keys off for that) and the history triggers are recreated after the rebuild;
 ``PRAGMA foreign_key_check`` must come back empty before the commit.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 00:00:00
 """
 from typing import Sequence, Union
@@ -32,8 +32,8 @@ from support_app.models.ddl import (
 from support_app.models.search_index import email_index, name_term_rows, subject_term_rows
 from support_app.security.crypto import get_keyring
 
-revision: str = '0007'
-down_revision: Union[str, None] = '0006'
+revision: str = '0006'
+down_revision: Union[str, None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
