@@ -73,7 +73,7 @@ def head(url: str) -> str:
 
 def seed_and_try_tampering(engine, encrypted: bool = True) -> None:
     """Insert a user, a case and a history event with plain SQL (customer data as the
-    schema stores it: ciphertext from 0007 on, ``encrypted=False`` before); then UPDATE
+    schema stores it: ciphertext from 0006 on, ``encrypted=False`` before); then UPDATE
     and DELETE on case_events must be refused by the database itself."""
     enc = get_keyring().encrypt if encrypted else (lambda value, _aad: value)
     bidx = ("email_bidx, ", ":bidx, ") if encrypted else ("", "")
@@ -311,7 +311,7 @@ def check_claim_columns_migration(url: str) -> None:
               datetime(2026, 11, 21, 18, 0, 0, 654321, tzinfo=timezone.utc)]
     try:
         command.upgrade(cfg, "0003")
-        seed_and_try_tampering(engine, encrypted=False)  # a user, an order snapshot, a case (before 0007)
+        seed_and_try_tampering(engine, encrypted=False)  # a user, an order snapshot, a case (before 0006)
         with engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO refund_cases (id, number, support_case_id, order_snapshot_id, customer_id, status, reason, "
@@ -353,13 +353,13 @@ def check_claim_columns_migration(url: str) -> None:
             engine.dispose()
 
 
-# -- 0007: customer data encrypted at rest -------------------------------------------
+# -- 0006: customer data encrypted at rest -------------------------------------------
 
 N_CUSTOMERS = 1_203  # more than one batch of the migration (BATCH = 1000)
 
 
 def _plain_rows(conn) -> None:
-    """Customer data as it stood before 0007: plaintext everywhere."""
+    """Customer data as it stood before 0006: plaintext everywhere."""
     conn.execute(text(
         "INSERT INTO users (id, email, full_name, role, password_hash, is_active, created_at) "
         "VALUES (:id, :email, :name, :role, 'x', true, CURRENT_TIMESTAMP)"),
