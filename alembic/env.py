@@ -29,6 +29,13 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(_url())
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds a table (create the new one, copy, drop the old, rename),
+            # which SQLite's documented procedure does with foreign keys off: dropping a
+            # referenced table would otherwise fail. Set on the DB-API connection before
+            # any transaction (the pragma is a no-op inside one); a migration that
+            # rebuilds tables runs PRAGMA foreign_key_check before it commits.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

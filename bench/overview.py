@@ -92,6 +92,7 @@ def main() -> int:
         )
         return 3
     from support_app.db import make_engine, session_scope
+    from support_app.security.crypto import get_keyring
 
     engine = make_engine(url)
     agent = Caller(args.agent_id, "agent")
@@ -104,11 +105,15 @@ def main() -> int:
     busy_customer, busy_count = q1(
         "SELECT customer_id, count(*) n FROM support_cases GROUP BY customer_id ORDER BY n DESC LIMIT 1")
     busy_email, busy_name = q1("SELECT email, full_name FROM users WHERE id = ?", busy_customer)
+    if busy_email.startswith("enc1:"):  # customer data is encrypted at rest: the bench holds the keys
+        busy_email, busy_name = get_keyring().decrypt(busy_email, "users.email"), get_keyring().decrypt(busy_name, "users.full_name")
     mid_case = max(1, n_cases // 2)
     order_id = q1("SELECT o.order_id FROM support_cases c JOIN order_snapshots o ON o.id = c.order_snapshot_id WHERE c.id = ?", mid_case)[0]
     refund_mid = q1("SELECT r.number, o.order_id, u.email, c.number FROM refund_cases r JOIN order_snapshots o ON o.id = r.order_snapshot_id "
                     "JOIN users u ON u.id = r.customer_id JOIN support_cases c ON c.id = r.support_case_id WHERE r.id >= ? ORDER BY r.id LIMIT 1",
                     max(1, n_refunds // 2))
+    if refund_mid[2].startswith("enc1:"):
+        refund_mid = (refund_mid[0], refund_mid[1], get_keyring().decrypt(refund_mid[2], "users.email"), refund_mid[3])
     last_day = q1("SELECT substr(max(created_at), 1, 10) FROM support_cases")[0]
     from datetime import date, timedelta
 
@@ -116,6 +121,7 @@ def main() -> int:
     month = {"date_from": (end - timedelta(days=30)).isoformat(), "date_to": end.isoformat()}
     week = {"date_from": (end - timedelta(days=6)).isoformat(), "date_to": end.isoformat()}
     name_prefix = busy_name.split()[0]  # a first name: hundreds of customers share it
+    rare_name = f"{busy_name.split()[0]} {busy_name.split()[-1]}"  # first and last name: a handful of customers
     size = {"size": str(args.size)}
     print(f"{path} — {n_cases:,} support cases, {n_refunds:,} refund cases; agent caller id {agent.id}; page size {args.size}; "
           f"{args.runs} runs after {args.warmup} warm-up")
@@ -167,7 +173,19 @@ def main() -> int:
     run("date range (7 days) + status closed", S, "support", {**week, "status": "closed"})
     run("date range (31 days) + sort updated", S, "support", {**month, "sort": "updated"})
     run(f"customer = email ({busy_count} cases)", S, "support", {"customer": busy_email})
-    run(f"customer = name prefix '{name_prefix}'", S, "support", {"customer": name_prefix})
+    run(f"customer = name word '{name_prefix}'", S, "support", {"customer": name_prefix})
+    run(f"customer = name prefix '{name_prefix[:3]}'", S, "support", {"customer": name_prefix[:3]})
+    run(f"customer = name words '{rare_name}'", S, "support", {"customer": rare_name})
+    run("customer = name prefix 'And' (thousands of customers)", S, "support", {"customer": "And"})
+    run("customer = initial 'U' (1/26 of all customers)", S, "support", {"customer": "U"})
+    run(f"customer = name word '{name_prefix}' + status open", S, "support", {"customer": name_prefix, "status": "open"})
+    run(f"customer = name word '{name_prefix}' + sort updated asc", S, "support",
+        {"customer": name_prefix, "sort": "updated", "direction": "asc"})
+    run("search subject word 'kettle'", S, "support", {"q": "kettle"})
+    run("search subject words 'kettle scratched'", S, "support", {"q": "kettle scratched"})
+    run("search subject word 'kettle' + status waiting_on_customer", S, "support", {"q": "kettle", "status": "waiting_on_customer"})
+    run("search subject word 'kettle' + date range (7 days)", S, "support", {"q": "kettle", **week})
+    run("search subject word 'arrived' (common)", S, "support", {"q": "arrived"})
     run("order id", S, "support", {"order_id": order_id})
     run("assignee me", S, "support", {"assignee": "me"})
     run("assignee me + status in_progress + sort updated", S, "support", {"assignee": "me", "status": "in_progress", "sort": "updated"})
@@ -192,7 +210,10 @@ def main() -> int:
     run("reason damaged", R, "refund", {"reason": "damaged"})
     run("amount 100.00..150.00", R, "refund", {"amount_min": "100", "amount_max": "150"})
     run("customer = email", R, "refund", {"customer": busy_email})
-    run(f"customer = name prefix '{name_prefix}'", R, "refund", {"customer": name_prefix})
+    run(f"customer = name word '{name_prefix}'", R, "refund", {"customer": name_prefix})
+    run(f"customer = name words '{rare_name}'", R, "refund", {"customer": rare_name})
+    run("search subject word 'kettle'", R, "refund", {"q": "kettle"})
+    run("search subject word 'kettle' + sort amount", R, "refund", {"q": "kettle", "sort": "amount"})
     run("order id", R, "refund", {"order_id": refund_mid[1]})
     run("search refund number", R, "refund", {"q": refund_mid[0]})
     run("search case number", R, "refund", {"q": refund_mid[3]})

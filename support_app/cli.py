@@ -5,6 +5,7 @@
   create-user EMAIL NAME ROLE  create an agent or customer (password asked, or --password)
   deactivate-user EMAIL        close an account; its open sessions end at their next event
   serve [--host H] [--port P]  serve the prebuilt frontend and the backend on one port, no build
+  reencrypt [--batch 1000]     re-encrypt every value not under the current data key (after a rotation)
 
 Every command first checks the settings (support_app.settings.load_or_exit).
 """
@@ -32,6 +33,39 @@ def migrate() -> None:
 
     with migration_lock(get_settings().database_url, on_wait=waiting):
         command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
+
+
+def reencrypt(batch: int) -> dict[str, int]:
+    """Every encrypted value not under the current key, table by table, one write
+    transaction per batch (resumable: a new run starts with what is left). A progress
+    bar per table on stderr; returns the values re-encrypted per table."""
+    from support_app.db import session_scope
+    from support_app.security.crypto import get_keyring
+    from support_app.services.reencryption import count_stale, encrypted_tables, reencrypt_batch
+
+    keyring = get_keyring()
+    print(f"re-encrypting under key {keyring.current_kid!r} (keyring: {', '.join(keyring.kids)})", file=sys.stderr)
+    counts: dict[str, int] = {}
+    for table in encrypted_tables():
+        with session_scope() as session:
+            total = count_stale(session, table, keyring)
+        after: int | None = 0
+        done = changed = 0
+        _bar(table.name, done, total)
+        while after is not None and total:
+            with session_scope(write=True) as session:
+                after, rows, values = reencrypt_batch(session, table, keyring, after, batch)
+            done, changed = done + rows, changed + values
+            _bar(table.name, done, max(total, done))
+        print(file=sys.stderr, flush=True)
+        counts[table.name] = changed
+    return counts
+
+
+def _bar(name: str, done: int, total: int, width: int = 30) -> None:
+    filled = width if not total else width * done // total
+    print(f"\r  {name:18} [{'#' * filled}{'.' * (width - filled)}] {done:>10,}/{total:,} rows",
+          end="", file=sys.stderr, flush=True)
 
 
 def serve(host: str, port: int) -> int:
@@ -70,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     sv = sub.add_parser("serve", help="serve the prebuilt frontend and the backend (the production image's command)")
     sv.add_argument("--host", default="0.0.0.0")
     sv.add_argument("--port", type=int, default=3000)
+    re = sub.add_parser("reencrypt", help="re-encrypt customer data under the current key (after a key rotation)")
+    re.add_argument("--batch", type=int, default=1000, help="rows per transaction (default 1000)")
     args = parser.parse_args(argv)
+    if args.command == "reencrypt" and not 1 <= args.batch <= 100_000:
+        parser.error("--batch must be 1..100000")
 
     from support_app.settings import load_or_exit
 
@@ -83,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             migrate()
+        elif args.command == "reencrypt":
+            counts = reencrypt(args.batch)
+            for name, changed in counts.items():
+                print(f"{name:18} {changed:>10,} values re-encrypted")
+            print(f"{sum(counts.values()):,} values re-encrypted in {len(counts)} tables")
         elif args.command == "seed-demo":
             if settings.environment == "production":
                 print("error: seed-demo is refused in production: it creates accounts whose password is published "

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+    # Customer data at rest (security/crypto.py): "kid2:<base64 32 bytes>,kid1:<...>", the
+    # first key encrypts, all decrypt; and the blind-index HMAC key (base64 of 32 bytes).
+    # Empty outside production: generated once into data/ (data_keys, blind_index_key).
+    data_keys: str = ""
+    blind_index_key: str = ""
 
     @model_validator(mode="after")
     def _dev_secrets(self) -> "Settings":
@@ -185,6 +190,9 @@ class Settings(BaseSettings):
                          "proxies in front of the app, 1 for nginx alone); with 0 every user has the balancer's "
                          "address and the per-client sign-in limit becomes site-wide")
         found.append(_origin_problem(self.cors_origins))
+        from support_app.security.crypto import crypto_settings_problems
+
+        found.extend(crypto_settings_problems(self))  # SUPPORT_DATA_KEYS, SUPPORT_BLIND_INDEX_KEY
         return [line for line in found if line]
 
 

@@ -16,11 +16,14 @@ from sqlalchemy.engine import Engine
 
 from support_app.domain.case_rules import CaseStatus
 from support_app.domain.refund_rules import RefundReason, RefundStatus
-from support_app.models import OrderSnapshot, RefundCase, SupportCase, User
+from support_app.models import CaseSubjectTerm, CustomerNameTerm, OrderSnapshot, RefundCase, SupportCase, User
+from support_app.models.search_index import email_index, name_term_rows, subject_term_rows
 
 BASE = datetime(2026, 3, 1, tzinfo=timezone.utc)
 FIRST_NAMES = ["Alice", "Bob", "Chloé", "Dmitri", "Erin", "Farah", "Gus", "Hana", "Ivo", "June"]
 LAST_NAMES = ["Martin", "Chen", "O'Neil", "Dupont", "Okafor", "Smith_Jones", "100% Real"]
+# Subjects: "Kettle about order 7"; every third case's subject has the word kettle.
+SUBJECT_WORDS = ["Kettle", "Lamp", "Broken mug"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,9 @@ def make_users(engine: Engine, n_customers: int, n_agents: int = 3) -> tuple[lis
         users.append(dict(id=uid, email=f"agent{j}@example.com", full_name=f"Agent Number{j}", role="agent"))
         agents.append(Who(uid, "agent", f"agent{j}@example.com", f"Agent Number{j}"))
     for u in users:
-        u.update(password_hash="x", is_active=True, created_at=BASE, order_customer_id=None)
+        u.update(password_hash="x", is_active=True, created_at=BASE, order_customer_id=None, email_bidx=email_index(u["email"]))
     _ins(engine, User, users)
+    _ins(engine, CustomerNameTerm, [t for c in customers for t in name_term_rows(c.id, c.full_name)])
     return customers, agents
 
 
@@ -85,7 +89,7 @@ def add_cases(engine: Engine, data: Data, n: int, *, seed: int = 7, start: datet
                           delivered_at=created, shipping_amount=0, shipping_tax=0, amount_paid=10_000,
                           payment_reference=f"PAY-{cid}", fetched_at=created))
         cases.append(dict(id=cid, number=f"SC-{cid:06d}", customer_id=cust.id, order_snapshot_id=cid,
-                          subject=f"Case about order {cid}", description="d", category="other", priority="normal",
+                          subject=f"{SUBJECT_WORDS[cid % len(SUBJECT_WORDS)]} about order {cid}", description="d", category="other", priority="normal",
                           status=statuses[rnd.randrange(len(statuses))].value, assignee_id=assignee, version=1,
                           created_at=created, updated_at=updated))
         new_cases.append(cid)
@@ -102,6 +106,7 @@ def add_cases(engine: Engine, data: Data, n: int, *, seed: int = 7, start: datet
             new_refunds.append(rid)
     _ins(engine, OrderSnapshot, snaps)
     _ins(engine, SupportCase, cases)
+    _ins(engine, CaseSubjectTerm, [t for c in cases for t in subject_term_rows(c["id"], c["subject"])])
     _ins(engine, RefundCase, refunds)
     data.case_ids += new_cases
     data.refund_ids += new_refunds

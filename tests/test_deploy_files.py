@@ -209,11 +209,12 @@ def test_compose_commits_no_secret():
     text = (DEPLOY / "compose.yaml").read_text()
     for name, service in compose()["services"].items():
         for key, value in (service.get("environment") or {}).items():
-            if "SECRET" in key or "PASSWORD" in key or key.endswith("_KEYS"):
+            if "SECRET" in key or "PASSWORD" in key or key.endswith("_KEYS") or key == "SUPPORT_BLIND_INDEX_KEY":
                 assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", value), (name, key)
     assert text.count("${POSTGRES_PASSWORD:?") >= 2 and "hunter" not in text
     example = example_env()
-    assert all(example[k] == "" for k in ("SUPPORT_JWT_KEYS", "SUPPORT_GATEWAY_WEBHOOK_SECRET", "POSTGRES_PASSWORD"))
+    assert all(example[k] == "" for k in ("SUPPORT_JWT_KEYS", "SUPPORT_GATEWAY_WEBHOOK_SECRET", "POSTGRES_PASSWORD",
+                                          "SUPPORT_DATA_KEYS", "SUPPORT_BLIND_INDEX_KEY"))
     ignored = subprocess.run(["git", "check-ignore", "-q", "deploy/.env"], cwd=ROOT)
     assert ignored.returncode == 0
     assert subprocess.run(["git", "check-ignore", "-q", "deploy/.env.example"], cwd=ROOT).returncode == 1
@@ -230,7 +231,9 @@ def test_compose_settings_start_and_production_would_refuse_only_what_the_file_s
     SUPPORT_ENVIRONMENT=production it is refused exactly for the http order system,
     gateway and origin (the header of compose.yaml says so)."""
     filled = {**example_env(), "SUPPORT_JWT_KEYS": "k1:" + secrets.token_urlsafe(48),
-              "SUPPORT_GATEWAY_WEBHOOK_SECRET": secrets.token_urlsafe(48), "POSTGRES_PASSWORD": secrets.token_urlsafe(24)}
+              "SUPPORT_GATEWAY_WEBHOOK_SECRET": secrets.token_urlsafe(48), "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+              "SUPPORT_DATA_KEYS": f"k1:{base64.b64encode(os.urandom(32)).decode()}",
+              "SUPPORT_BLIND_INDEX_KEY": base64.b64encode(os.urandom(32)).decode()}
     env = {k: interpolate(str(v), filled) for k, v in compose()["services"]["app1"]["environment"].items()}
     for key in list(os.environ):
         if key.startswith("SUPPORT_") or key == "REFLEX_REDIS_URL":

@@ -32,11 +32,14 @@ from fixtures_db import alembic_config, keep_logging, pg_url  # noqa: F401
 from support_app.db import make_engine
 from support_app.migration_lock import LOCK_NAME, PG_LOCK_KEY, migration_lock, pg_lock, pg_unlock
 from support_app.models.base import UTCDateTime
+from support_app.models.search_index import email_index
+from support_app.security.crypto import get_keyring
 from support_app.settings import ROOT
 
 APP_TABLES = {
     "users", "sign_ins", "refresh_tokens", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events",
     "refund_cases", "refund_items", "refund_events", "refund_attempts", "webhook_events",
+    "customer_name_terms", "case_subject_terms",
 }
 
 
@@ -68,21 +71,28 @@ def head(url: str) -> str:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def seed_and_try_tampering(engine) -> None:
-    """Insert a user, a case and a history event with plain SQL; then UPDATE and
-    DELETE on case_events must be refused by the database itself."""
+def seed_and_try_tampering(engine, encrypted: bool = True) -> None:
+    """Insert a user, a case and a history event with plain SQL (customer data as the
+    schema stores it: ciphertext from 0006 on, ``encrypted=False`` before); then UPDATE
+    and DELETE on case_events must be refused by the database itself."""
+    enc = get_keyring().encrypt if encrypted else (lambda value, _aad: value)
+    bidx = ("email_bidx, ", ":bidx, ") if encrypted else ("", "")
     with engine.begin() as conn:
         conn.execute(text(
-            "INSERT INTO users (id, email, full_name, role, password_hash, is_active, created_at) "
-            "VALUES (1, 'a@example.com', 'A', 'customer', 'x', true, CURRENT_TIMESTAMP)"))
+            f"INSERT INTO users (id, email, {bidx[0]}full_name, role, password_hash, is_active, created_at) "
+            f"VALUES (1, :email, {bidx[1]}:name, 'customer', 'x', true, CURRENT_TIMESTAMP)"),
+            {"email": enc("a@example.com", "users.email"), "bidx": email_index("a@example.com"),
+             "name": enc("A", "users.full_name")})
         conn.execute(text(
             "INSERT INTO order_snapshots (id, order_id, customer_id, currency, placed_at, shipping_amount, "
             "shipping_tax, amount_paid, payment_reference, fetched_at) "
-            "VALUES (1, 'ORD-1', 1, 'EUR', CURRENT_TIMESTAMP, 0, 0, 100, 'PAY-1', CURRENT_TIMESTAMP)"))
+            "VALUES (1, 'ORD-1', 1, 'EUR', CURRENT_TIMESTAMP, 0, 0, 100, :ref, CURRENT_TIMESTAMP)"),
+            {"ref": enc("PAY-1", "order_snapshots.payment_reference")})
         conn.execute(text(
             "INSERT INTO support_cases (id, number, customer_id, order_snapshot_id, subject, description, category, "
-            "priority, status, version, created_at, updated_at) VALUES (1, 'SC-000001', 1, 1, 'subj', 'description', "
-            "'other', 'normal', 'open', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            "priority, status, version, created_at, updated_at) VALUES (1, 'SC-000001', 1, 1, :subject, :description, "
+            "'other', 'normal', 'open', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+            {"subject": enc("subj", "support_cases.subject"), "description": enc("description", "support_cases.description")})
         conn.execute(text(
             "INSERT INTO case_events (case_id, actor_id, kind, to_status, internal, created_at) "
             "VALUES (1, 1, 'created', 'open', false, CURRENT_TIMESTAMP)"))
@@ -301,7 +311,7 @@ def check_claim_columns_migration(url: str) -> None:
               datetime(2026, 11, 21, 18, 0, 0, 654321, tzinfo=timezone.utc)]
     try:
         command.upgrade(cfg, "0003")
-        seed_and_try_tampering(engine)  # a user, an order snapshot, a case
+        seed_and_try_tampering(engine, encrypted=False)  # a user, an order snapshot, a case (before 0006)
         with engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO refund_cases (id, number, support_case_id, order_snapshot_id, customer_id, status, reason, "
@@ -343,6 +353,115 @@ def check_claim_columns_migration(url: str) -> None:
             engine.dispose()
 
 
+# -- 0006: customer data encrypted at rest -------------------------------------------
+
+N_CUSTOMERS = 1_203  # more than one batch of the migration (BATCH = 1000)
+
+
+def _plain_rows(conn) -> None:
+    """Customer data as it stood before 0006: plaintext everywhere."""
+    conn.execute(text(
+        "INSERT INTO users (id, email, full_name, role, password_hash, is_active, created_at) "
+        "VALUES (:id, :email, :name, :role, 'x', true, CURRENT_TIMESTAMP)"),
+        [{"id": 1, "email": "agent@example.com", "name": "Sam Rivera", "role": "agent"}]
+        + [{"id": i, "email": f"kenji{i}@example.com", "name": f"Kenji Ünder-Berg {i}", "role": "customer"}
+           for i in range(2, N_CUSTOMERS + 2)])
+    conn.execute(text(
+        "INSERT INTO order_snapshots (id, order_id, customer_id, currency, placed_at, shipping_amount, "
+        "shipping_tax, amount_paid, payment_reference, fetched_at) "
+        "VALUES (1, 'ORD-1', 2, 'EUR', CURRENT_TIMESTAMP, 0, 0, 100, 'PAY-SECRET-1', CURRENT_TIMESTAMP)"))
+    conn.execute(text(
+        "INSERT INTO support_cases (id, number, customer_id, order_snapshot_id, subject, description, category, "
+        "priority, status, version, created_at, updated_at) VALUES (1, 'SC-000001', 2, 1, 'Kettle arrived broken', "
+        "'The lid is cracked', 'other', 'normal', 'open', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    conn.execute(text(
+        "INSERT INTO case_messages (case_id, author_id, visibility, body, created_at) "
+        "VALUES (1, 2, 'public', 'Photos attached', CURRENT_TIMESTAMP)"))
+    conn.execute(text(
+        "INSERT INTO case_events (case_id, actor_id, kind, to_status, detail, internal, created_at) "
+        "VALUES (1, 2, 'created', 'open', 'Opened by Kenji', false, CURRENT_TIMESTAMP)"))
+    conn.execute(text(
+        "INSERT INTO refund_cases (id, number, support_case_id, order_snapshot_id, customer_id, status, reason, note, "
+        "amount, shipping_amount, currency, request_key, abandoned, decision_note, version, requested_at, created_at, "
+        "updated_at) VALUES (1, 'RF-000001', 1, 1, 2, 'rejected', 'damaged', 'Box crushed', 100, 0, 'EUR', 'k1', "
+        "false, 'No photos of the box', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    conn.execute(text(
+        "INSERT INTO refund_events (refund_case_id, actor_id, kind, from_status, to_status, detail, created_at) "
+        "VALUES (1, 1, 'status_changed', 'requested', 'rejected', 'Rejected: no photos', CURRENT_TIMESTAMP)"))
+
+
+PLAIN = {  # (table, column, id) → the plaintext it held
+    ("users", "email", 2): "kenji2@example.com", ("users", "full_name", 2): "Kenji Ünder-Berg 2",
+    ("users", "email", N_CUSTOMERS + 1): f"kenji{N_CUSTOMERS + 1}@example.com",
+    ("order_snapshots", "payment_reference", 1): "PAY-SECRET-1",
+    ("support_cases", "subject", 1): "Kettle arrived broken", ("support_cases", "description", 1): "The lid is cracked",
+    ("case_messages", "body", 1): "Photos attached", ("case_events", "detail", 1): "Opened by Kenji",
+    ("refund_cases", "note", 1): "Box crushed", ("refund_cases", "decision_note", 1): "No photos of the box",
+    ("refund_events", "detail", 1): "Rejected: no photos",
+}
+
+
+def _raw(conn, table: str, column: str, row_id: int) -> str:
+    return conn.execute(text(f"SELECT {column} FROM {table} WHERE id = :id"), {"id": row_id}).scalar_one()
+
+
+def encrypt_migration_round_trip(url: str) -> None:
+    from support_app.db import session_scope
+    from support_app.domain.overview_rules import parse_overview_query
+    from fixtures_overview import Who
+    from support_app.services.overview_queries import support_case_overview
+
+    cfg, engine = alembic_config(url), make_engine(url)
+    keyring = get_keyring()
+    try:
+        command.upgrade(cfg, "0005")
+        with engine.begin() as conn:
+            _plain_rows(conn)
+        command.upgrade(cfg, "0006")
+        with engine.connect() as conn:
+            for (table, column, row_id), plain in PLAIN.items():
+                raw = _raw(conn, table, column, row_id)
+                assert raw.startswith(f"enc1:{keyring.current_kid}:") and plain not in raw
+                assert keyring.decrypt(raw, f"{table}.{column}") == plain
+            assert _raw(conn, "users", "email_bidx", 2) == email_index("kenji2@example.com")
+            assert conn.execute(text("SELECT count(*) FROM users WHERE email_bidx IS NULL")).scalar_one() == 0
+            # Terms: every customer's name words and prefixes, the case's subject words.
+            assert conn.execute(text("SELECT count(DISTINCT user_id) FROM customer_name_terms")).scalar_one() == N_CUSTOMERS
+            assert conn.execute(text("SELECT count(*) FROM case_subject_terms WHERE case_id = 1")).scalar_one() == 3
+        assert schema_diff(engine) == []
+        agent = Who(1, "agent")
+        with session_scope(engine) as s:  # the app reads it: search by name prefix, subject word, exact email
+            for params, found in (({"customer": "ken"}, 1), ({"customer": "under berg 2"}, 1), ({"q": "KETTLE"}, 1),
+                                  ({"customer": "kenji2@example.com"}, 1), ({"customer": "kenji3@example.com"}, 0)):
+                page = support_case_overview(s, agent, parse_overview_query(params, "support"))
+                assert [r.subject for r in page.rows] == ["Kettle arrived broken"] * found, params
+        for sql in ("UPDATE case_events SET detail = 'x'", "UPDATE refund_events SET kind = 'x'",
+                    "DELETE FROM refund_events"):  # the guards are whole again after the migration
+            with pytest.raises(DatabaseError, match="append-only"):
+                with engine.begin() as conn:
+                    conn.execute(text(sql))
+
+        command.downgrade(cfg, "0005")
+        with engine.connect() as conn:
+            for (table, column, row_id), plain in PLAIN.items():
+                assert _raw(conn, table, column, row_id) == plain
+        assert not {"customer_name_terms", "case_subject_terms"} & tables(engine)
+        with pytest.raises(DatabaseError):  # the unique email is back
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE users SET email = 'kenji2@example.com' WHERE id = 3"))
+        with pytest.raises(DatabaseError, match="append-only"):
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE case_events SET detail = 'x'"))
+        command.upgrade(cfg, "head")  # and up again
+        with engine.connect() as conn:
+            assert keyring.decrypt(_raw(conn, "support_cases", "subject", 1), "support_cases.subject") == "Kettle arrived broken"
+    finally:
+        try:
+            command.downgrade(cfg, "base")
+        finally:
+            engine.dispose()
+
+
 def test_claim_columns_migration_on_sqlite(tmp_path, keep_logging):
     check_claim_columns_migration(f"sqlite:///{tmp_path / 'claims.db'}")
 
@@ -350,3 +469,12 @@ def test_claim_columns_migration_on_sqlite(tmp_path, keep_logging):
 @pytest.mark.postgres
 def test_claim_columns_migration_on_postgresql(pg_url, keep_logging):
     check_claim_columns_migration(pg_url)
+
+
+def test_0006_encrypts_existing_rows_and_downgrade_restores_them_on_sqlite(tmp_path, keep_logging):
+    encrypt_migration_round_trip(f"sqlite:///{tmp_path / 'encrypt.db'}")
+
+
+@pytest.mark.postgres
+def test_0006_encrypts_existing_rows_and_downgrade_restores_them_on_postgresql(pg_url, keep_logging):
+    encrypt_migration_round_trip(pg_url)

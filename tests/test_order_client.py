@@ -7,6 +7,7 @@ never hammer a sick service, never cache a failure.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime, timedelta, timezone
@@ -148,6 +149,36 @@ def test_cache_avoids_http_and_never_caches_errors(orders_server: OrdersServer, 
         assert orders_server.requests_seen() == 1
     if kv_kind == "redis":
         assert kv.get("orders:order:ORD-1003-1") is not None
+
+
+def test_cached_orders_are_encrypted_in_redis(orders_server: OrdersServer, redis_url) -> None:
+    """Redis never holds an order (with its payment reference) in the clear; a value under
+    a key that left the keyring, or one tampered with, is a cache miss, not an error."""
+    import redis
+
+    from support_app.security.crypto import Keyring
+
+    url, prefix = redis_url
+    old, new = Keyring.parse("old:" + "A" * 43 + "="), Keyring.parse("new:" + "B" * 43 + "=")
+    with client_for(orders_server.url, kv=RedisKV(url, prefix=prefix), cache_seconds=60, keyring=old) as client:
+        order = client.get_order("ORD-1001-1")
+        client.list_customer_orders("C-1001")
+    raw = redis.Redis.from_url(url)
+    stored = {k.decode(): raw.get(k).decode() for k in raw.scan_iter(prefix + "orders:*")}
+    assert prefix + "orders:order:ORD-1001-1" in stored and prefix + "orders:customer:C-1001" in stored
+    for value in stored.values():
+        assert value.startswith("enc1:old:")
+        assert order.payment_reference not in value and "C-1001" not in value and "PAY-" not in value
+    assert json.loads(old.decrypt(stored[prefix + "orders:order:ORD-1001-1"], "cache:orders"))["payment_reference"] \
+        == order.payment_reference
+    orders_server.set_faults("none")  # counts requests from here
+    with client_for(orders_server.url, kv=RedisKV(url, prefix=prefix), cache_seconds=60, keyring=old) as client:
+        assert client.get_order("ORD-1001-1") == order and orders_server.requests_seen() == 0  # a hit
+    with client_for(orders_server.url, kv=RedisKV(url, prefix=prefix), cache_seconds=60, keyring=new) as client:
+        assert client.get_order("ORD-1001-1") == order and orders_server.requests_seen() == 1  # old key gone: a miss
+        assert raw.get(prefix + "orders:order:ORD-1001-1").decode().startswith("enc1:new:")  # refilled under the new key
+        raw.set(prefix + "orders:order:ORD-1001-1", "enc1:new:" + "A" * 60)  # tampered: a miss too
+        assert client.get_order("ORD-1001-1") == order and orders_server.requests_seen() == 2
 
 
 def test_works_when_mounted_under_a_prefix(tmp_path) -> None:

@@ -10,7 +10,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from support_app.domain.overview_rules import (
-    Cursor, OverviewQuery, Search, classify_search, decode_cursor, encode_cursor, parse_overview_query,
+    Cursor, CustomerFilter, OverviewQuery, Search, classify_customer, classify_search, decode_cursor, encode_cursor,
+    parse_overview_query,
 )
 
 T = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone.utc)
@@ -94,11 +95,34 @@ def test_text_that_cannot_match_makes_the_query_match_nothing():
     ("SC-000123", Search("case_number", "SC-000123")), ("sc-123", Search("case_number", "SC-000123")),
     ("SC123", Search("case_number", "SC-000123")), ("RF-45", Search("refund_number", "RF-000045")),
     ("SC-1234567", Search("case_number", "SC-1234567")), ("Ann@Example.COM", Search("email", "ann@example.com")),
-    ("ORD-1001-1", Search("order_id", "ORD-1001-1")), ("SC-", Search("order_id", "SC-")),
-    ("a@b@c", Search("order_id", "a@b@c")), ("SC-12a", Search("order_id", "SC-12a")),
+    ("ORD-1001-1", Search("text", "ORD-1001-1", ("ord", "1001"))), ("SC-", Search("text", "SC-", ("sc",))),
+    ("a@b@c", Search("text", "a@b@c", ())), ("SC-12a", Search("text", "SC-12a", ("sc", "12a"))),
+    ("Kettle  arrived KETTLE", Search("text", "Kettle  arrived KETTLE", ("kettle", "arrived"))),
+    ("Crème brûlée", Search("text", "Crème brûlée", ("creme", "brulee"))),
+    ("a b c d e f g h", Search("text", "a b c d e f g h", ())),  # one-letter words are not subject words
+    ("aa bb cc dd ee ff gg", Search("text", "aa bb cc dd ee ff gg", ())),  # more than 6 words: order id only
 ])
 def test_search_classification(q, expected):
     assert classify_search(q) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Ann@Example.COM ", CustomerFilter(email="ann@example.com")),
+    ("Kenji", CustomerFilter(words=("kenji",))),
+    ("  ken  ANDER-son ", CustomerFilter(words=("ken", "ander", "son"))),
+    ("Chloé O'Neil", CustomerFilter(words=("chloe", "o", "neil"))),
+    ("ken KEN", CustomerFilter(words=("ken",))),
+])
+def test_customer_filter_classification(text, expected):
+    assert classify_customer(text) == expected
+    assert parse_overview_query({"customer": text}, "support").customer_filter == expected
+
+
+def test_customer_text_without_words_or_with_too_many_matches_nothing():
+    for text in ("!!!", "- -", "a b c d e f g"):
+        q = parse_overview_query({"customer": text}, "support")
+        assert q.matches_nothing and "customer" in q.problems
+    assert not parse_overview_query({"customer": "a b c d e f"}, "support").matches_nothing
 
 
 def test_cursor_round_trip():

@@ -10,7 +10,9 @@ from fixtures_db import keep_logging  # noqa: F401
 from fixtures_http import serve_asgi
 from support_app.devdata import large
 from support_app.integrations.order_client import OrderClient
+from support_app.models.search_index import NAME, SUBJECT, email_index, term_index
 from support_app.sandbox.app import create_sandbox_app
+from support_app.security.crypto import get_keyring
 
 SMALL = ["--customers", "60", "--cases", "400", "--refunds", "120", "--workers", "1"]
 
@@ -37,6 +39,27 @@ def test_small_seed_is_consistent(tmp_path, keep_logging):  # noqa: F811
         "select count(*) from (select refund_case_id from refund_attempts "
         "where status in ('pending', 'unknown', 'succeeded') group by refund_case_id having count(*) > 1)"
     ) == 0
+    # Customer data is ciphertext under the current key, with its blind indexes and terms.
+    keyring = get_keyring()
+    for table, column in (("users", "email"), ("users", "full_name"), ("support_cases", "subject"),
+                          ("support_cases", "description"), ("case_messages", "body"), ("case_events", "detail"),
+                          ("refund_cases", "note"), ("refund_cases", "decision_note"), ("refund_events", "detail"),
+                          ("order_snapshots", "payment_reference")):
+        values = [v for (v,) in db.execute(f"select {column} from {table}") if v is not None]
+        assert values and all(v.startswith(keyring.current_prefix) for v in values), (table, column)
+        keyring.decrypt(values[-1], f"{table}.{column}")
+    email, name, bidx = db.execute("select email, full_name, email_bidx from users where id = 21").fetchone()
+    email, name = keyring.decrypt(email, "users.email"), keyring.decrypt(name, "users.full_name")
+    assert bidx == email_index(email) and "@" in email
+    first = name.split()[0].lower()
+    assert db.execute("select count(*) from customer_name_terms where user_id = 21 and term_bidx in (?, ?)",
+                      (term_index(NAME, first), term_index(NAME, first[:3]))).fetchone()[0] == 2
+    assert one("select count(distinct user_id) from customer_name_terms") == 60  # customers, not agents
+    subject = keyring.decrypt(db.execute("select subject from support_cases where id = 7").fetchone()[0], "support_cases.subject")
+    word = max(subject.split(), key=len).strip("?().").lower()
+    assert db.execute("select count(*) from case_subject_terms where case_id = 7 and term_bidx = ?",
+                      (term_index(SUBJECT, word),)).fetchone()[0] == 1
+    assert one("select count(distinct case_id) from case_subject_terms") == 400
     # Indexes dropped for the load are back.
     names = {r[0] for r in db.execute("select name from sqlite_master where type = 'index'")}
     assert {"ix_support_cases_created_id", "ix_refund_cases_amount_id", "uq_refund_attempts_one_live"} <= names
@@ -59,6 +82,7 @@ def test_generated_orders_are_loaded_into_the_sandbox(tmp_path, keep_logging):  
         assert len(snapshots) == 3
         with OrderClient(f"{base}/orders", timeout_seconds=5) as client:
             for order_id, customer, paid, ref, delivered, lines in snapshots:
+                ref = get_keyring().decrypt(ref, "order_snapshots.payment_reference")
                 order = client.get_order(order_id)
                 assert (order.customer_id, order.amount_paid, order.payment_reference) == (customer, paid, ref)
                 assert (order.status == "delivered", len(order.lines)) == (bool(delivered), lines)

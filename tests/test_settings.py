@@ -34,6 +34,8 @@ GOOD_PRODUCTION = {
     "SUPPORT_PAYMENT_GATEWAY_URL": "https://pay.example.net/v1",
     "SUPPORT_TRUSTED_PROXY_HOPS": "1",
     "SUPPORT_CORS_ORIGINS": "https://support.example.net",
+    "SUPPORT_DATA_KEYS": "k2:" + "Ag" * 21 + "A=,k1:" + "AQ" * 21 + "A=",  # two 32-byte keys (base64)
+    "SUPPORT_BLIND_INDEX_KEY": "Aw" * 21 + "A=",
 }
 
 
@@ -105,7 +107,7 @@ def test_production_reports_every_unsafe_setting_together(environ):
     assert [line.split()[0] for line in found] == [
         "SUPPORT_JWT_KEYS", "SUPPORT_GATEWAY_WEBHOOK_SECRET", "SUPPORT_REDIS_URL", "REFLEX_REDIS_URL",
         "SUPPORT_DATABASE_URL", "SUPPORT_ORDER_SYSTEM_URL", "SUPPORT_PAYMENT_GATEWAY_URL",
-        "SUPPORT_TRUSTED_PROXY_HOPS", "SUPPORT_CORS_ORIGINS",
+        "SUPPORT_TRUSTED_PROXY_HOPS", "SUPPORT_CORS_ORIGINS", "SUPPORT_DATA_KEYS", "SUPPORT_BLIND_INDEX_KEY",
     ]
     assert "it is not set" in found[0] and "not sqlite" in found[4] and "site-wide" in found[7]
 
@@ -137,6 +139,10 @@ def test_production_reports_every_unsafe_setting_together(environ):
         ("SUPPORT_CORS_ORIGINS", " , ", "it is empty"),
         ("SUPPORT_CORS_ORIGINS", "https://a.example,http://b.example", "no path): http://b.example"),
         ("SUPPORT_CORS_ORIGINS", "https://a.example/", "no path): https://a.example/"),
+        ("SUPPORT_DATA_KEYS", None, "SUPPORT_DATA_KEYS must be set in production"),
+        ("SUPPORT_DATA_KEYS", "k1:c2hvcnQ=", "SUPPORT_DATA_KEYS: key 'k1' must be 32 bytes"),
+        ("SUPPORT_BLIND_INDEX_KEY", None, "SUPPORT_BLIND_INDEX_KEY must be set in production"),
+        ("SUPPORT_BLIND_INDEX_KEY", "not base64!", "SUPPORT_BLIND_INDEX_KEY: SUPPORT_BLIND_INDEX_KEY is not valid base64"),
     ],
 )
 def test_each_unsafe_production_setting_has_its_own_line(environ, monkeypatch, variable, value, expected):
@@ -174,8 +180,8 @@ def test_load_or_exit_prints_the_lines_and_exits_78(environ, capsys):
         load_or_exit()
     assert exc.value.code == EXIT_CONFIG == 78
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "Refusing to start: 8 setting(s) to fix:"
-    assert len(err) == 9 and all(line.startswith("  - ") for line in err[1:])
+    assert err[0] == "Refusing to start: 10 setting(s) to fix:"
+    assert len(err) == 11 and all(line.startswith("  - ") for line in err[1:])
     assert JWT not in "\n".join(err)
 
 
@@ -220,8 +226,8 @@ def test_every_entry_point_refuses_unsafe_production_settings(entry, tmp_path):
     assert done.returncode == EXIT_CONFIG, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
-    assert lines[0] == "Refusing to start: 9 setting(s) to fix:"
-    assert lines[1].startswith("  - SUPPORT_JWT_KEYS must") and lines[-1].startswith("  - SUPPORT_CORS_ORIGINS")
+    assert lines[0] == "Refusing to start: 11 setting(s) to fix:"
+    assert lines[1].startswith("  - SUPPORT_JWT_KEYS must") and lines[-1].startswith("  - SUPPORT_BLIND_INDEX_KEY")
     assert not (tmp_path / "never-created.db").exists()
 
 

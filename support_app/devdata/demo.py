@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from support_app.models import User
+from support_app.models.search_index import email_index
 from support_app.sandbox.catalogue import DEMO_CUSTOMERS
 from support_app.services.auth_service import create_user
 from support_app.services.runner import writes
@@ -20,7 +21,7 @@ def seed_demo(session: Session) -> list[tuple[str, str, bool]]:
     wanted += [(email, name, "agent", None) for email, name in DEMO_AGENTS]
     report = []
     for email, name, role, cid in wanted:
-        exists = session.exec(select(User.id).where(User.email == email)).first() is not None
+        exists = session.exec(select(User.id).where(User.email_bidx == email_index(email))).first() is not None
         if not exists:
             create_user(session, email, name, role, DEMO_PASSWORD, cid)
         report.append((email, role, not exists))

@@ -24,6 +24,12 @@ What is generated (deterministic for a given ``--seed`` and run date):
   (approve → processing → refunded/failed, retry, abandon, reject, settle, cancel).
   Refund events 2–4 each; attempts with unique idempotency keys for every refund that
   reached processing — at most one live (pending/unknown/succeeded) attempt per refund.
+
+Customer data is written as the app writes it (security/crypto, models/search_index):
+emails, names, subjects, descriptions, messages, event details, refund notes and
+payment references encrypted under the keyring's current key with their column as AAD,
+users.email_bidx, and the customer-name and case-subject term rows. The rows are made
+in plaintext and sealed per chunk (``seal``), so the simulation above stays readable.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from itertools import accumulate
 from math import log
 
 from support_app.domain.refund_amounts import unit_amounts
+from support_app.domain.search_terms import name_terms, subject_terms
+from support_app.models.search_index import NAME, SUBJECT, email_index, term_index
+from support_app.security.crypto import get_keyring
 
 PASSWORD = "demo-pass-2026"  # same as the demo accounts (devdata/demo.py)
 N_AGENTS = 20
@@ -196,8 +205,60 @@ def weighted(rng: random.Random, values, weights):
 
 
 # The tables a generator fills, in the order they are loaded.
-TABLES = ("users", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events", "refund_cases",
-          "refund_items", "refund_events", "refund_attempts")
+TABLES = ("users", "customer_name_terms", "order_snapshots", "order_lines", "support_cases", "case_subject_terms",
+          "case_messages", "case_events", "refund_cases", "refund_items", "refund_events", "refund_attempts")
+# Encrypted columns: table → (position in the generated row, AAD).
+SEALED = {
+    "order_snapshots": ((9, "order_snapshots.payment_reference"),),
+    "support_cases": ((4, "support_cases.subject"), (5, "support_cases.description")),
+    "case_messages": ((3, "case_messages.body"),),
+    "case_events": ((5, "case_events.detail"),),
+    "refund_cases": ((7, "refund_cases.note"), (17, "refund_cases.decision_note")),
+    "refund_events": ((5, "refund_events.detail"),),
+}
+
+
+_SUBJECT_BIDX: dict[str, tuple[str, ...]] = {}  # subjects repeat (templates × products): tokenised once
+
+
+def _subject_bidx(subject: str) -> tuple[str, ...]:
+    found = _SUBJECT_BIDX.get(subject)
+    if found is None:
+        found = tuple(term_index(SUBJECT, t) for t in subject_terms(subject))
+        if len(_SUBJECT_BIDX) < 200_000:
+            _SUBJECT_BIDX[subject] = found
+    return found
+
+
+def seal(tables: dict[str, list]) -> None:
+    """Encrypt the customer data of generated rows in place and add their blind-index
+    rows: users become (id, email, email_bidx, full_name, …) plus name terms; cases add
+    subject terms. Every value gets its own random nonce (no ciphertext is reused).
+    Term rows are sorted, so the load inserts them in key order."""
+    encrypt = get_keyring().encrypt
+    users = tables["users"]
+    if users:
+        terms = tables["customer_name_terms"]
+        for n, (uid, email, name, role, *rest) in enumerate(users):
+            users[n] = (uid, encrypt(email, "users.email"), email_index(email), encrypt(name, "users.full_name"), role, *rest)
+            if role == "customer":
+                terms.extend((term_index(NAME, t), uid) for t in name_terms(name))
+        terms.sort()
+    cases = tables["support_cases"]
+    if cases:
+        terms = tables["case_subject_terms"]
+        for row in cases:
+            cid = row[0]
+            terms.extend((bidx, cid) for bidx in _subject_bidx(row[4]))
+        terms.sort()
+    for name, columns in SEALED.items():
+        rows = tables[name]
+        for n, row in enumerate(rows):
+            row = list(row)
+            for i, aad in columns:
+                if row[i] is not None:
+                    row[i] = encrypt(row[i], aad)
+            rows[n] = tuple(row)
 
 
 # ------------------------------------------------------------------ generator
@@ -246,6 +307,7 @@ class Generator:
         self.status_counts, self.refund_status_counts = {}, {}
         for cid in range(first, last + 1):
             self.case(cid)
+        seal(self.tables)
         tables = self.tables
         self.tables = {name: [] for name in TABLES}
         return tables, self.status_counts, self.refund_status_counts
@@ -276,6 +338,7 @@ class Generator:
             email = f"{first}.{initial}.{last}@{DOMAINS[k % len(DOMAINS)]}".lower()
             created = self.start - int(r() * 3 * 365 * DAY)
             rows.append((uid, email, f"{first} {initial}. {last}", "customer", self.password_hash, f"LC-{100000 + k}", fmt(created)))
+        seal(self.tables)
 
     def pick_customer(self) -> int:
         """Customer user id; a third of the cases come from a skewed group of frequent customers."""

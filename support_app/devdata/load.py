@@ -43,8 +43,10 @@ def secondary_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 
 
 INSERT = {
-    "users": "INSERT INTO users (id, email, full_name, role, password_hash, order_customer_id, is_active, created_at) "
-             "VALUES (?,?,?,?,?,?,1,?)",
+    "users": "INSERT INTO users (id, email, email_bidx, full_name, role, password_hash, order_customer_id, is_active, "
+             "created_at) VALUES (?,?,?,?,?,?,?,1,?)",
+    "customer_name_terms": "INSERT INTO customer_name_terms (term_bidx, user_id) VALUES (?,?)",
+    "case_subject_terms": "INSERT INTO case_subject_terms (term_bidx, case_id) VALUES (?,?)",
     "order_snapshots": "INSERT INTO order_snapshots (id, order_id, customer_id, currency, placed_at, delivered_at, "
                        "shipping_amount, shipping_tax, amount_paid, payment_reference, fetched_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     "order_lines": "INSERT INTO order_lines (id, snapshot_id, line_id, sku, name, quantity, unit_price, discount_total, tax_total) "

@@ -2,7 +2,8 @@
 known to the order system and refundable at the gateway (same payment references).
 
 Orders are read back from the generated file (order snapshots, their lines, and the
-customer's order-system id) and sent in the wire format to the sandbox's admin
+customer's order-system id; the payment reference decrypted with the app's keyring, the
+one the generator encrypted it with) and sent in the wire format to the sandbox's admin
 endpoint ``POST <sandbox>/orders/_admin/orders``, a batch per request.
 """
 
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from support_app.security.crypto import get_keyring
 
 SNAPSHOTS = (
     "SELECT s.id, s.order_id, u.order_customer_id, s.currency, s.placed_at, s.delivered_at, s.shipping_amount, "
@@ -35,6 +38,7 @@ def _ts(value: str | None) -> str | None:
 def order_batches(path: Path, batch: int) -> Iterator[list[dict[str, Any]]]:
     """The file's orders in the order system's wire format (OrderData.to_json), ``batch`` at a time."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    decrypt = get_keyring().decrypt
     try:
         last = 0
         while rows := conn.execute(SNAPSHOTS, (last, batch)).fetchall():
@@ -46,7 +50,8 @@ def order_batches(path: Path, batch: int) -> Iterator[list[dict[str, Any]]]:
             yield [{"order_id": order_id, "customer_id": customer, "placed_at": _ts(placed),
                     "delivered_at": _ts(delivered), "status": "delivered" if delivered else "shipped",
                     "currency": currency, "lines": lines[sid], "shipping_amount": shipping,
-                    "shipping_tax": shipping_tax, "amount_paid": paid, "payment_reference": ref}
+                    "shipping_tax": shipping_tax, "amount_paid": paid,
+                    "payment_reference": decrypt(ref, "order_snapshots.payment_reference")}
                    for sid, order_id, customer, currency, placed, delivered, shipping, shipping_tax, paid, ref in rows]
     finally:
         conn.close()

@@ -7,6 +7,11 @@ sort, direction, page size) are allow-listed: unknown values are dropped and not
 literal value; text that cannot be valid (too long, control characters) makes the
 query match nothing (``matches_nothing``) rather than widening it. A cursor that does
 not decode strictly is ignored, so the list starts from page 1 — never an error.
+
+Customer data is encrypted at rest, so text is matched through blind indexes of whole
+values and words, never by substring: the customer filter is an exact email or name
+words (``CustomerFilter``), and ``q`` that is not a number or an email is an order id
+or else words of the subject (``Search``). Words are normalised by domain/search_terms.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Literal
 
 from support_app.domain.case_rules import CaseStatus
 from support_app.domain.refund_rules import RefundReason, RefundStatus
+from support_app.domain.search_terms import MAX_QUERY_WORDS, name_query, subject_query
 
 Kind = Literal["support", "refund"]
 Travel = Literal["next", "prev"]
@@ -57,10 +63,23 @@ class Cursor:
 
 @dataclass(frozen=True)
 class Search:
-    """What ``q`` was understood as. ``kind``: case_number | refund_number | email | order_id."""
+    """What ``q`` was understood as. ``kind``: case_number | refund_number | email |
+    text — an order id (``value``, literally) if there is such an order, else the
+    support cases whose subject has every one of ``words`` (whole words, 2+ characters)."""
 
     kind: str
     value: str
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """The customer text: an exact ``email`` (text with an "@"), else name ``words``,
+    all of which must match a word of the customer's name — a word of 3 or more
+    characters as a prefix ("ken" finds Kenji), a shorter one as the whole word."""
+
+    email: str = ""
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,7 +88,7 @@ class OverviewQuery:
     statuses: tuple[str, ...] = ()
     date_from: date | None = None  # inclusive, UTC day, of ``date_field``
     date_to: date | None = None  # inclusive, UTC day
-    customer: str = ""  # email or name prefix (agents only)
+    customer: str = ""  # an exact email or name words/prefixes (agents only): see customer_filter
     order_id: str = ""
     assignee: str = ""  # "me" | "none" | agent id (support cases, agents only)
     reason: str = ""  # refund only
@@ -89,6 +108,10 @@ class OverviewQuery:
     @property
     def search(self) -> Search | None:
         return classify_search(self.q) if self.q else None
+
+    @property
+    def customer_filter(self) -> CustomerFilter | None:
+        return classify_customer(self.customer) if self.customer else None
 
     @property
     def date_field(self) -> str:
@@ -200,6 +223,11 @@ def parse_overview_query(raw: dict | None, kind: Kind) -> OverviewQuery:
         return value
 
     customer = text("customer", CUSTOMER_MAX)
+    if customer:
+        found = classify_customer(customer)
+        if not found.email and not 1 <= len(found.words) <= MAX_QUERY_WORDS:
+            problems["customer"] = f"Type an email, or 1 to {MAX_QUERY_WORDS} words of the customer's name."
+            nothing = True
     order_id = text("order_id", ORDER_ID_MAX)
     q = text("q", Q_MAX)
 
@@ -279,14 +307,24 @@ def minor_to_text(minor: int) -> str:
 
 def classify_search(q: str) -> Search:
     """SC-000123 / RF-45 (any case, dash optional) → a number; text with one "@" →
-    an email (exact, lower-cased); anything else → an order id, matched literally."""
+    an email (exact, lower-cased); anything else → an order id, matched literally, or
+    else subject words (none when there are more than MAX_QUERY_WORDS: never widened)."""
     text = q.strip()
     m = NUMBER_RE.match(text)
     if m:
         return Search("case_number" if m.group(1).upper() == "SC" else "refund_number", f"{m.group(1).upper()}-{int(m.group(2)):06d}")
     if EMAIL_RE.match(text):
         return Search("email", text.lower())
-    return Search("order_id", text)
+    words = subject_query(text)
+    return Search("text", text, words if len(words) <= MAX_QUERY_WORDS else ())
+
+
+def classify_customer(text: str) -> CustomerFilter:
+    """Text with an "@" → that exact email (lower-cased); else its name words."""
+    text = text.strip()
+    if "@" in text:
+        return CustomerFilter(email=text.lower())
+    return CustomerFilter(words=name_query(text))
 
 
 # -- cursors ---------------------------------------------------------------------

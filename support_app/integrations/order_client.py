@@ -6,7 +6,10 @@ connection failures and 5xx is safe; bounded attempts with exponential backoff k
 a sick order system from stalling the app. Whatever goes wrong — down, slow, or a
 payload our rules cannot trust — callers see one stable error,
 ``ORDER_SYSTEM_UNAVAILABLE``, with the cause chained for the logs. Successful
-lookups are cached in the KV store (Redis when configured) for a short time.
+lookups are cached in the KV store (Redis when configured) for a short time, encrypted
+with the data keyring (AAD ``cache:orders``): an order holds the customer's payment
+reference, which the cache must not hold in the clear. A cached value that no longer
+decrypts (its key was rotated out) is simply a miss.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import httpx
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_data import OrderData
 from support_app.kv import KV, get_kv
+from support_app.security.crypto import Keyring, get_keyring
 from support_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
+CACHE_AAD = "cache:orders"
 
 # Transient transport failures worth another try on an idempotent GET.
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
@@ -51,8 +56,10 @@ class OrderClient:
         kv: KV | None = None,
         cache_seconds: int = 30,
         transport: httpx.BaseTransport | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._keyring = keyring  # None: the app's keyring (security/crypto.get_keyring)
         self.retries = max(0, retries)
         self.backoff_seconds = backoff_seconds
         self.kv = kv
@@ -179,8 +186,8 @@ class OrderClient:
             return None
         try:
             raw = self.kv.get(key)
-            return None if raw is None else json.loads(raw)
-        except Exception as exc:  # noqa: BLE001 — Redis down or garbage: fall back to HTTP
+            return None if raw is None else json.loads((self._keyring or get_keyring()).decrypt(raw, CACHE_AAD))
+        except Exception as exc:  # noqa: BLE001 — Redis down, garbage or an old key: fall back to HTTP
             logger.warning("order cache read failed for %s: %s", key, exc)
             return None
 
@@ -188,7 +195,8 @@ class OrderClient:
         if self.kv is None or self.cache_seconds <= 0:
             return
         try:
-            self.kv.set(key, json.dumps(value, separators=(",", ":")), self.cache_seconds)
+            sealed = (self._keyring or get_keyring()).encrypt(json.dumps(value, separators=(",", ":")), CACHE_AAD)
+            self.kv.set(key, sealed, self.cache_seconds)
         except Exception as exc:  # noqa: BLE001
             logger.warning("order cache write failed for %s: %s", key, exc)
 

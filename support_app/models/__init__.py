@@ -2,12 +2,15 @@
 
 from support_app.models.order import OrderLine, OrderSnapshot
 from support_app.models.refund import RefundAttempt, RefundCase, RefundEvent, RefundItem, WebhookEvent
+from support_app.models.search_index import CaseSubjectTerm, CustomerNameTerm
 from support_app.models.support_case import CaseEvent, CaseMessage, SupportCase
 from support_app.models.user import RefreshToken, SignIn, User
 
 __all__ = [
     "CaseEvent",
     "CaseMessage",
+    "CaseSubjectTerm",
+    "CustomerNameTerm",
     "OrderLine",
     "OrderSnapshot",
     "RefreshToken",

@@ -8,6 +8,7 @@ from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from support_app.models.base import UTCDateTime, utcnow
+from support_app.models.encrypted import EncryptedText
 
 
 class OrderSnapshot(SQLModel, table=True):
@@ -23,7 +24,7 @@ class OrderSnapshot(SQLModel, table=True):
     shipping_amount: int = 0
     shipping_tax: int = 0
     amount_paid: int = 0
-    payment_reference: str = Field(max_length=128)
+    payment_reference: str = Field(sa_column=Column(EncryptedText("order_snapshots.payment_reference"), nullable=False))
     fetched_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from support_app.models.base import UTCDateTime, utcnow
+from support_app.models.encrypted import EncryptedText
 
 
 class RefundCase(SQLModel, table=True):
@@ -41,7 +42,7 @@ class RefundCase(SQLModel, table=True):
     customer_id: int = Field(foreign_key="users.id")
     status: str = Field(max_length=16)
     reason: str = Field(max_length=32)
-    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(EncryptedText("refund_cases.note"), nullable=True))
     amount: int  # items + shipping
     shipping_amount: int = 0
     currency: str = Field(max_length=3)
@@ -51,7 +52,7 @@ class RefundCase(SQLModel, table=True):
     failure_reason: str | None = Field(default=None, max_length=300)
     decided_by: int | None = Field(default=None, foreign_key="users.id")
     decision_code: str | None = Field(default=None, max_length=32)  # reject reason or settlement type
-    decision_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decision_note: str | None = Field(default=None, sa_column=Column(EncryptedText("refund_cases.decision_note"), nullable=True))
     settled_amount: int | None = None
     version: int = 1
     requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -82,7 +83,7 @@ class RefundEvent(SQLModel, table=True):
     kind: str = Field(max_length=32)
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
-    detail: str | None = Field(default=None, max_length=500)
+    detail: str | None = Field(default=None, sa_column=Column(EncryptedText("refund_events.detail"), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
 from support_app.models.base import UTCDateTime, utcnow
+from support_app.models.encrypted import EncryptedText
 
 
 class SupportCase(SQLModel, table=True):
@@ -30,8 +31,8 @@ class SupportCase(SQLModel, table=True):
     number: str | None = Field(default=None, max_length=16, sa_column_kwargs={"unique": True})
     customer_id: int = Field(foreign_key="users.id")
     order_snapshot_id: int = Field(foreign_key="order_snapshots.id", index=True)
-    subject: str = Field(max_length=120)
-    description: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str = Field(sa_column=Column(EncryptedText("support_cases.subject"), nullable=False))
+    description: str = Field(sa_column=Column(EncryptedText("support_cases.description"), nullable=False))
     category: str = Field(max_length=32)
     priority: str = Field(max_length=16)
     status: str = Field(max_length=32)
@@ -52,7 +53,7 @@ class CaseMessage(SQLModel, table=True):
     case_id: int = Field(foreign_key="support_cases.id")
     author_id: int = Field(foreign_key="users.id", index=True)
     visibility: str = Field(max_length=16)  # public (reply) | internal (agent-only note)
-    body: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(EncryptedText("case_messages.body"), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -68,6 +69,6 @@ class CaseEvent(SQLModel, table=True):
     kind: str = Field(max_length=32)
     from_status: str | None = Field(default=None, max_length=32)
     to_status: str | None = Field(default=None, max_length=32)
-    detail: str | None = Field(default=None, max_length=500)
+    detail: str | None = Field(default=None, sa_column=Column(EncryptedText("case_events.detail"), nullable=True))
     internal: bool = False  # agent-only event (e.g. an internal note was added)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -6,15 +6,18 @@ from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
 from support_app.models.base import UTCDateTime, utcnow
+from support_app.models.encrypted import EncryptedText
 
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_full_name", "full_name"),)  # customer-name prefix search
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=254, sa_column_kwargs={"unique": True}, nullable=False)
-    full_name: str = Field(max_length=120)
+    # Encrypted (models/encrypted); email_bidx is its blind index, set from the email on
+    # every insert and update (models/search_index): sign-in, uniqueness, exact search.
+    email: str = Field(sa_column=Column(EncryptedText("users.email"), nullable=False))
+    email_bidx: str | None = Field(default=None, max_length=32, sa_column_kwargs={"unique": True}, nullable=False)
+    full_name: str = Field(sa_column=Column(EncryptedText("users.full_name"), nullable=False))
     role: str = Field(max_length=16)  # customer | agent
     password_hash: str = Field(max_length=255)
     # The customer's id in the order system; agents have none.

@@ -45,8 +45,8 @@ def _filters(refund: bool) -> rx.Component:
         rx.vstack(
             _status_boxes(REFUND_STATUS_LABELS if refund else STATUS_LABELS),
             rx.hstack(
-                _input("q", "Number, order id or email"),
-                _input("customer", "Customer email or name"),
+                _input("q", "Number, order id, email or subject words"),
+                _input("customer", "Customer email, or name words"),
                 _input("order_id", "Order id"),
                 rx.text(rx.cond(O.params.get("sort", "") == "updated", "Updated", "Created"), " between", size="1"),
                 _input("date_from", "From", "date"),

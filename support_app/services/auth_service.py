@@ -31,6 +31,7 @@ from support_app import logs
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.kv import KV, get_kv
+from support_app.models.search_index import email_index
 from support_app.models.user import RefreshToken, SignIn, User
 from support_app.security import passwords, ratelimit, revocation, tokens
 from support_app.services.runner import writes
@@ -157,7 +158,7 @@ def sign_in(
     throttle = ratelimit.LoginThrottle(kv)
     throttle.reserve(normalised, client_id)
     with session_scope(engine) as session:
-        user = session.exec(select(User).where(User.email == normalised)).first()
+        user = session.exec(select(User).where(User.email_bidx == email_index(normalised))).first()
         stored = (user.id, user.password_hash, user.is_active) if user else None
     ok = passwords.verify_or_dummy(password, stored[1] if stored else None)
     if stored is None or not ok or not stored[2]:
@@ -297,7 +298,7 @@ def deactivate_user(session: Session, email: str, *, kv: KV | None = None, now: 
     """Close an account: it can no longer sign in, and every running session of it
     ends at its next event (its sign-ins and access tokens are revoked)."""
     current = _now(now)
-    user = session.exec(select(User).where(User.email == ratelimit.normalise_email(email))).first()
+    user = session.exec(select(User).where(User.email_bidx == email_index(ratelimit.normalise_email(email)))).first()
     if user is None:
         raise DomainError(ErrorCode.USER_NOT_FOUND)
     user.is_active = False
@@ -334,7 +335,7 @@ def create_user(
         raise DomainError(ErrorCode.VALIDATION_FAILED, fields=fields)
     # Hashed before the first statement, so before the (write) transaction begins.
     password_hash = passwords.hash_password(password)
-    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+    if session.exec(select(User.id).where(User.email_bidx == email_index(email))).first() is not None:
         raise DomainError(ErrorCode.EMAIL_TAKEN, fields={"email": "An account with that email already exists."})
     user = User(email=email, full_name=full_name, role=role,
                 password_hash=password_hash, order_customer_id=order_customer_id)

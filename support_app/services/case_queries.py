@@ -157,8 +157,9 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
 def list_agents(session: Session, caller: Caller) -> list[Option]:
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
-    rows = session.exec(select(User).where(User.role == Role.AGENT, User.is_active == True).order_by(User.full_name))  # noqa: E712
-    return [Option(value=str(u.id), label=u.full_name) for u in rows]
+    rows = session.exec(select(User).where(User.role == Role.AGENT, User.is_active == True))  # noqa: E712
+    # Names are encrypted: sorted here, after decryption (agents are few).
+    return [Option(value=str(u.id), label=u.full_name) for u in sorted(rows, key=lambda u: (u.full_name.casefold(), u.id))]
 
 
 def _people(session: Session, ids: set[int], customer_id: int) -> tuple[dict[int | None, tuple[str, str]], str]:

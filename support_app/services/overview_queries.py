@@ -5,10 +5,15 @@ How a page is read (the same for both lists):
 1. The validated OverviewQuery (domain/overview_rules) becomes a list of SQLAlchemy
    conditions — bound parameters only, sort columns from a fixed map. Lookups that
    narrow a lot are resolved first into ids through unique/indexed columns: the order
-   id (order_snapshots.order_id), a case or refund number, an exact email, and the
-   customer text (email prefix or name prefix → at most CUSTOMER_MATCH_LIMIT user ids;
-   text that matches more customers than that shows nothing and asks for more of it,
-   rather than a partial list or a slow one).
+   id (order_snapshots.order_id), a case or refund number, an exact email (through
+   users.email_bidx: emails are encrypted). Name words (the customer filter) and
+   subject words (``q``) go through the blind-indexed term tables (models/
+   search_index): a word carried by few rows (at most ID_LIST_LIMIT ids) becomes an id
+   list like any other narrow lookup ("sparse": few ids, read and sorted); a word
+   carried by many (a common first name, "kettle") becomes a membership term
+   (_Member) — a key probe into the term table per row, as a filter behind the sort
+   index when the result is dense, or, while it is small, a join driven by the term's
+   index range. Either way every page is bounded: no partial list, no "type more".
 2. Keys first: ``SELECT sort_key, id ... WHERE filters AND keyset ORDER BY sort_key, id
    LIMIT size + 1``, with the keyset written as ``k <= :v AND (k < :v OR id < :id)``
    (descending; mirrored for ascending) so the sort index serves it as a range on
@@ -29,28 +34,31 @@ from __future__ import annotations
 import heapq
 import operator
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, exists, func, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, select
 
 from support_app.domain.case_rules import Role
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.domain.overview_rules import OverviewQuery, Search, encode_cursor
-from support_app.models import OrderSnapshot, RefundCase, SupportCase, User
+from support_app.domain.overview_rules import CustomerFilter, OverviewQuery, Search, encode_cursor
+from support_app.models import CaseSubjectTerm, CustomerNameTerm, OrderSnapshot, RefundCase, SupportCase, User
+from support_app.models.search_index import NAME, SUBJECT, email_index, term_index
 from support_app.services.overview_rows import refund_rows, support_rows
 from support_app.services.overview_views import OverviewPage, RefundOverviewRow, SupportOverviewRow
 from support_app.services.views import Caller
 
 COUNT_CAP = 10_000
 SORT_IN_MEMORY_LIMIT = 5_000  # a result up to this size may be sorted rather than read in index order
-CUSTOMER_MATCH_LIMIT = 1_000  # more customers than this matching the customer text: "type more"
+# A search word carried by at most this many customers / cases becomes an id list; a
+# commoner one a membership term (see _Member).
+ID_LIST_LIMIT = {"customer": 1_000, "case": SORT_IN_MEMORY_LIMIT}
+WORD_COUNT_CAP = 50_000  # sizing a common word (and what it is weighed against) stops here
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
-_TOP = "\U0010ffff"  # above every character: [v, v + _TOP) holds exactly the strings starting with v
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,48 @@ REFUND = _Table(
 )
 
 
+@dataclass(frozen=True)
+class _Member:
+    """Rows whose column is among the ids a term table (CustomerNameTerm, CaseSubjectTerm)
+    lists under every blind index of ``bidxs``; the first is the rarest.
+
+    As a filter: one ``EXISTS`` key probe of (term_bidx, id) per other term and row.
+    As the driver of a small result: the join ``term JOIN rows ON row.column = +term.id``
+    reads the first term's index range (the ``+`` keeps SQLite from turning it around)."""
+
+    table: Any
+    ref: str  # the term table's id column: user_id | case_id
+    bidxs: tuple[str, ...]
+    size: int  # ids under the first (rarest) term, counted up to WORD_COUNT_CAP
+
+    def _probes(self, target: Any, skip_first: bool = False) -> list:
+        out = []
+        for n, bidx in enumerate(self.bidxs[1:] if skip_first else self.bidxs):
+            t = self.table.__table__.alias(f"term_{n}")
+            out.append(exists().where(t.c.term_bidx == bidx, t.c[self.ref] == target))
+        return out
+
+    def ids(self) -> Any:
+        """SELECT the ids carrying every term, along the first term's index range."""
+        t = self.table.__table__
+        return select(t.c[self.ref]).where(t.c.term_bidx == self.bidxs[0], *self._probes(t.c[self.ref], skip_first=True))
+
+    def condition(self, column: Any) -> Any:
+        return and_(*self._probes(column))
+
+    def join(self, stmt: Any, model: Any, column: Any) -> Any:
+        t = self.table.__table__
+        return (stmt.select_from(t).join(model, column == _unindexed(t.c[self.ref]))
+                .where(t.c.term_bidx == self.bidxs[0], *self._probes(t.c[self.ref], skip_first=True)))
+
+
 @dataclass
 class _Term:
-    rank: int  # lower narrows more (a number or an order, customer, assignee, status, reason)
+    rank: int  # lower narrows more (a number or an order, customer, assignee, status, reason; a common word: -1 drives)
     column: Any
     make: Callable[[Any], Any]  # the condition, on the column or on _unindexed(column)
     ordered: bool  # a single value with a (column, sort key, id) index: it reads in sort order
+    member: _Member | None = None  # a common search word (see _Member)
 
 
 @dataclass
@@ -100,10 +144,16 @@ class _Plan:
     dense: bool = False
 
     def driver(self) -> _Term | None:
-        terms = sorted(self.terms, key=lambda t: t.rank)
+        # A common word drives only when _weigh_member found it the narrowest (rank -1).
+        terms = sorted((t for t in self.terms if t.member is None or t.rank < 0), key=lambda t: t.rank)
         if self.dense:
             terms = [t for t in terms if t.ordered]
         return terms[0] if terms else None
+
+    def joined(self) -> _Term | None:
+        """The driver when it is a membership term: the key and count queries join its table."""
+        drv = self.driver()
+        return drv if drv is not None and drv.member is not None else None
 
     @property
     def fanout(self) -> tuple[str, ...]:
@@ -112,14 +162,19 @@ class _Plan:
         return self.statuses if drv is not None and drv.column is self.table.model.status and len(self.statuses) > 1 else ()
 
     def conds(self, *, for_count: bool = False) -> list:
-        drv, fan = self.driver(), self.fanout
+        drv, fan, joined = self.driver(), self.fanout, self.joined()
         out = [make(_unindexed(col) if self.dense else col) for col, make in self.ranges]
         # A count has no order to keep: the status may join a driver that has a
         # (driver, status) index, which then answers the count from the index alone.
-        pair = for_count and drv is not None and drv.column.key in self.table.with_status
+        # So may the key query of a small result driven by an id list (it is sorted
+        # anyway): a few customers' cases in one status are a few index entries.
+        pair = drv is not None and drv.column.key in self.table.with_status and (
+            for_count or not (self.dense or drv.ordered))
         for term in self.terms:
             if term is drv and fan and not for_count:
                 continue  # _keys adds status = s per part
+            if term is joined:
+                continue  # the join (_select) is the condition
             plain = term is drv or (pair and term.column is self.table.model.status)
             out.append(term.make(term.column if plain else _unindexed(term.column)))
         return out
@@ -152,7 +207,7 @@ def iter_refund_case_rows(session: Session, caller: Caller, query: OverviewQuery
 
 def _overview(session: Session, caller: Caller, query: OverviewQuery, table: _Table, hydrate: Callable) -> OverviewPage:
     problems = dict(query.problems)
-    plan = _plan(session, caller, query, table, problems)
+    plan = _plan(session, caller, query, table)
     if plan is None:
         return OverviewPage([], "", "", "0", True, problems)
     total, exact = _count(session, plan)
@@ -196,9 +251,16 @@ def _keys(session: Session, plan: _Plan, after: tuple | None, descending: bool, 
     return list(islice(heapq.merge(*parts, reverse=descending), limit))
 
 
+def _select(plan: _Plan, *columns: Any) -> Any:
+    """SELECT columns FROM the table — or FROM the driving term table joined to it."""
+    stmt = select(*columns)
+    joined = plan.joined()
+    return stmt if joined is None else joined.member.join(stmt, plan.table.model, joined.column)
+
+
 def _key_query(session: Session, plan: _Plan, conds: list, after: tuple | None, descending: bool, limit: int) -> list[tuple]:
     key, row_id = plan.sort_col, plan.table.model.id
-    stmt = select(key, row_id).where(*conds)
+    stmt = _select(plan, key, row_id).where(*conds)
     low, high = plan.low, plan.high
     if after is not None:
         # The keyset and a bound on the same side of the sort key: keep only the tighter
@@ -226,7 +288,13 @@ def _count(session: Session, plan: _Plan) -> tuple[int, bool]:
         conds.append(key >= plan.low[0] if plan.low[1] else key > plan.low[0])
     if plan.high is not None:
         conds.append(key <= plan.high[0] if plan.high[1] else key < plan.high[0])
-    capped = select(model.id).where(*conds).limit(COUNT_CAP + 1).subquery()
+    joined = plan.joined()
+    if joined is not None and not conds and joined.column is model.id:
+        # A common subject word and nothing else: one row per term entry, so the
+        # term's index range alone is the count (no row is read).
+        capped = joined.member.ids().limit(COUNT_CAP + 1).subquery()
+    else:
+        capped = _select(plan, model.id).where(*conds).limit(COUNT_CAP + 1).subquery()
     total = session.exec(select(func.count()).select_from(capped)).one()
     plan.dense = total > SORT_IN_MEMORY_LIMIT
     return (total, True) if total <= COUNT_CAP else (COUNT_CAP, False)
@@ -234,7 +302,7 @@ def _count(session: Session, plan: _Plan) -> tuple[int, bool]:
 
 def _iterate(session: Session, caller: Caller, query: OverviewQuery, table: _Table, hydrate: Callable, batch: int) -> Iterator:
     batch = max(1, min(int(batch), 5000))
-    plan = _plan(session, caller, query, table, {})  # raises FORBIDDEN now, not at the first row
+    plan = _plan(session, caller, query, table)  # raises FORBIDDEN now, not at the first row
     if plan is not None:
         _count(session, plan)
 
@@ -255,9 +323,8 @@ def _iterate(session: Session, caller: Caller, query: OverviewQuery, table: _Tab
 # -- filters ---------------------------------------------------------------------
 
 
-def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table, problems: dict[str, str]) -> _Plan | None:
-    """The conditions for this caller and query; None when nothing can match (or the
-    customer text matches too many customers: then ``problems`` says so).
+def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table) -> _Plan | None:
+    """The conditions for this caller and query; None when nothing can match.
 
     Equality filters are ranked by how far they usually narrow (a number or order,
     then customer, assignee, status, reason); the first is the driver, served by its
@@ -286,15 +353,12 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table,
         if snapshot_id is None:
             return None
         eq.append(_Term(1, m.order_snapshot_id, lambda c: c == snapshot_id, False))
-    if agent and query.customer:
-        customer = _customer_condition(session, query.customer)
-        if customer is None:
+    customer = query.customer_filter
+    if agent and customer is not None:
+        term = _customer_term(session, m.customer_id, customer)
+        if term is None:
             return None
-        if customer == "too many":
-            problems["customer"] = (f"More than {CUSTOMER_MATCH_LIMIT:,} customers match “{query.customer}”: "
-                                    "type more of the name or the email.")
-            return None
-        eq.append(_Term(2, m.customer_id, customer, False))
+        eq.append(term)
     if table.kind == "support" and agent and query.assignee:
         assignee = query.assignee
         target = None if assignee == "none" else caller.id if assignee == "me" else int(assignee)
@@ -306,13 +370,14 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table,
                    None if query.amount_max is None else (query.amount_max, True))
     search = query.search
     if search is not None:
-        found = _search_condition(session, table, search)
-        if found is None:
+        term = _search_term(session, table, search)
+        if term is None:
             return None
-        eq.append(_Term(0, *found, found[0] is m.customer_id))
+        eq.append(term)
     if query.statuses:
         statuses = plan.statuses = query.statuses
         eq.append(_Term(4, m.status, lambda c: c == statuses[0] if len(statuses) == 1 else c.in_(statuses), True))
+    _weigh_member(session, plan)
     return plan
 
 
@@ -328,47 +393,95 @@ def _add_range(plan: _Plan, column: Any, low: tuple[Any, bool] | None, high: tup
             plan.ranges.append((column, lambda c, v=bound[0], cmp=compare: cmp(c, v)))
 
 
-def _search_condition(session: Session, table: _Table, search: Search) -> tuple[Any, Callable[[Any], Any]] | None:
-    """q as one exact match (column, condition), resolved through a unique column first."""
+def _search_term(session: Session, table: _Table, search: Search) -> _Term | None:
+    """q as one term, resolved through a unique or blind-indexed column first."""
     m = table.model
-    if search.kind == "order_id":
+    if search.kind == "text":
         snapshot_id = session.exec(select(OrderSnapshot.id).where(OrderSnapshot.order_id == search.value)).first()
-        return None if snapshot_id is None else (m.order_snapshot_id, lambda c: c == snapshot_id)
+        if snapshot_id is not None:
+            return _Term(0, m.order_snapshot_id, lambda c: c == snapshot_id, False)
+        if not search.words:
+            return None
+        # Subject words: the support cases themselves, or the refunds of those cases.
+        return _words_term(session, CaseSubjectTerm, "case_id", SUBJECT, search.words,
+                           m.id if table.kind == "support" else m.support_case_id, 0)
     if search.kind == "email":
-        user_id = session.exec(select(User.id).where(User.email == search.value)).first()
-        return None if user_id is None else (m.customer_id, lambda c: c == user_id)
+        user_id = session.exec(select(User.id).where(User.email_bidx == email_index(search.value))).first()
+        return None if user_id is None else _Term(0, m.customer_id, lambda c: c == user_id, True)
     if search.kind == "case_number" and table.kind == "support" or search.kind == "refund_number" and table.kind == "refund":
-        return m.number, lambda c: c == search.value
+        return _Term(0, m.number, lambda c: c == search.value, False)
     if search.kind == "case_number":  # the refunds of that support case
         case_id = session.exec(select(SupportCase.id).where(SupportCase.number == search.value)).first()
-        return None if case_id is None else (m.support_case_id, lambda c: c == case_id)
+        return None if case_id is None else _Term(0, m.support_case_id, lambda c: c == case_id, False)
     if search.kind == "refund_number":  # the support case that refund belongs to
         case_id = session.exec(select(RefundCase.support_case_id).where(RefundCase.number == search.value)).first()
-        return None if case_id is None else (m.id, lambda c: c == case_id)
+        return None if case_id is None else _Term(0, m.id, lambda c: c == case_id, False)
     return None
 
 
-def _customer_condition(session: Session, text: str) -> Callable[[Any], Any] | str | None:
-    """Customers whose email starts with the text (lower-cased; emails are stored
-    lower-case) or whose name starts with it as typed, lower-case, Capitalised, Title
-    Case or UPPER. Each alternative is the range [v, v + the highest character) on an
-    indexed column, compared in code-point order: exactly the strings that start with
-    v, whatever characters v holds (no LIKE, so no wildcards to escape)."""
-    low = text.lower()
-    pg = session.get_bind().dialect.name == "postgresql"
+def _customer_term(session: Session, column: Any, customer: CustomerFilter) -> _Term | None:
+    """One customer by exact email (its blind index), or the customers whose name has
+    every typed word (as a word, or as a prefix for 3+ characters)."""
+    if customer.email:
+        user_id = session.exec(select(User.id).where(User.email_bidx == email_index(customer.email),
+                                                     User.role == Role.CUSTOMER)).first()
+        return None if user_id is None else _Term(2, column, lambda c: c == user_id, True)
+    return _words_term(session, CustomerNameTerm, "user_id", NAME, customer.words, column, 2)
 
-    def starts(column: Any, value: str):
-        ranged = column.collate("C") if pg else column  # code-point order, whatever the database collation
-        return and_(ranged >= value, ranged < value + _TOP)
 
-    variants = dict.fromkeys([text, low, low.capitalize(), low.title(), text.upper()])
-    match = and_(or_(starts(User.email, low), *(starts(User.full_name, v) for v in variants)), User.role == Role.CUSTOMER)
-    ids = list(session.exec(select(User.id).where(match).limit(CUSTOMER_MATCH_LIMIT + 1)))
+def _words_term(session: Session, terms: Any, ref: str, purpose: str, words: tuple[str, ...], column: Any,
+                rank: int) -> _Term | None:
+    """Rows whose ``column`` is among the ids carrying every word: an id list when they
+    are few (ranked like any narrow lookup), else a membership term, which drives or
+    filters as _weigh_member decides; None when no id has them all."""
+    limit = ID_LIST_LIMIT["customer" if ref == "user_id" else "case"]
+    t = terms.__table__
+    bidxs = [term_index(purpose, w) for w in words]
+    def size(bidx: str) -> int:  # from the term's index range alone
+        return _capped_count(session, select(t.c[ref]).where(t.c.term_bidx == bidx), WORD_COUNT_CAP)
+
+    sizes = {b: size(b) for b in bidxs} if len(bidxs) > 1 else {}
+    bidxs.sort(key=lambda b: sizes.get(b, 0))  # rarest first: it drives, the others are probed
+    member = _Member(terms, ref, tuple(bidxs), sizes.get(bidxs[0], 0))
+    ids = list(session.exec(member.ids().limit(limit + 1)))
     if not ids:
         return None
-    if len(ids) > CUSTOMER_MATCH_LIMIT:
-        return "too many"
-    return lambda c: c.in_(ids)
+    if len(ids) == 1:
+        return _Term(rank, column, lambda c: c == ids[0], ref == "user_id")
+    if len(ids) <= limit:
+        return _Term(rank, column, lambda c: c.in_(ids), False)
+    member = replace(member, size=member.size or size(bidxs[0]))
+    return _Term(6, column, member.condition, False, member)
+
+
+def _capped_count(session: Session, stmt: Any, cap: int) -> int:
+    return session.exec(select(func.count()).select_from(stmt.limit(cap).subquery())).one()
+
+
+def _weigh_member(session: Session, plan: _Plan) -> None:
+    """A common word drives (a join from its term range) unless what would drive
+    instead — the best other equality, or the range on the sort key — reads fewer
+    rows: both are counted from an index alone, the other only up to the word's size.
+    ("kettle" over the last week: the week drives and probes the word; "Kenji" among
+    closed cases: Kenji's customers drive into (customer, status).)"""
+    members = [t for t in plan.terms if t.member is not None]
+    if not members:
+        return
+    word = min(members, key=lambda t: t.member.size)
+    others = [t for t in plan.terms if t.member is None]
+    m = plan.table.model
+    if others:
+        best = min(others, key=lambda t: t.rank)
+        competitor = [best.make(best.column)]
+    elif plan.low is not None or plan.high is not None:
+        key = plan.sort_col
+        competitor = [c for c in (
+            None if plan.low is None else (key >= plan.low[0] if plan.low[1] else key > plan.low[0]),
+            None if plan.high is None else (key <= plan.high[0] if plan.high[1] else key < plan.high[0])) if c is not None]
+    else:
+        competitor = []
+    if not competitor or _capped_count(session, select(m.id).where(*competitor), word.member.size + 1) > word.member.size:
+        word.rank = -1
 
 
 class _unindexed(FunctionElement):

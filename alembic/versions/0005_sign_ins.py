@@ -4,7 +4,7 @@ The refresh token moves from a script-readable cookie to an HttpOnly session coo
 tied to a ``sign_ins`` row; tokens issued before this revision were kept in the old
 cookie, which the app no longer reads, so their rows are marked revoked.
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02 00:00:00
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from support_app.models.base import UTCDateTime, utcnow
 
-revision: str = '0006'
+revision: str = '0005'
 down_revision: Union[str, None] = '0004'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
