@@ -440,3 +440,25 @@ def test_the_worker_process_refuses_a_lease_too_short(engine, gateway_server):  
                           text=True, timeout=HUNG)
     assert done.returncode == EXIT_CONFIG  # a configuration error: a supervisor should not restart-loop on it
     assert "SUPPORT_WORKER_LEASE_SECONDS=5 is too short" in done.stderr and "at least 11.6" in done.stderr
+
+
+def test_idle_worker_rounds_take_no_write_lock(engine, people, alice_case, gateway_server, gateway, monkeypatch):  # noqa: F811
+    """Nothing due: each round is one read, so an idle worker never waits for (or takes)
+    SQLite's one write lock; once something is due, it claims (a write)."""
+    from support_app.worker import runner as runner_module
+
+    writes_taken: list[bool] = []
+    real_scope = runner_module.session_scope
+
+    def counting_scope(engine_=None, *, write=False):
+        writes_taken.append(write)
+        return real_scope(engine_, write=write)
+
+    monkeypatch.setattr(runner_module, "session_scope", counting_scope)
+    with running_workers(engine, gateway, bus=None, poll_seconds=0.05) as [worker]:
+        assert worker.wait_rounds(5, HUNG)
+        assert writes_taken and not any(writes_taken)  # five idle rounds, all reads
+        rid = ask(engine, people.alice, alice_case, {"L2": 1})
+        approve(engine, people.sam, rid)
+        wait_until(lambda: settled(engine, rid), "the approval found by an idle worker's round")
+    assert any(writes_taken)

@@ -45,6 +45,12 @@ def _pick(limit: int, now: datetime):
     return select(due.c.id).where(_due(due.c, now)).order_by(due.c.next_try_at, due.c.id).limit(limit)
 
 
+def any_due(session: Session, now: datetime) -> bool:
+    """Is anything due? A read (no write lock): the claim loop asks this first, so an idle
+    worker's rounds never queue behind the app's writers for SQLite's one write lock."""
+    return session.execute(select(A.id).where(_due(A, now)).limit(1)).first() is not None
+
+
 def claim_due(session: Session, owner: str, lease_seconds: float, limit: int, now: datetime) -> list[int]:
     """Claim up to ``limit`` due attempts (the longest due first) for ``owner`` until
     now + lease; returns their ids. The claim counts as a try. Commit promptly: the

@@ -33,7 +33,7 @@ from support_app.live.bus import Bus, Unsubscribe, get_bus
 from support_app.live.channels import ATTEMPTS
 from support_app.models.base import utcnow
 from support_app.settings import get_settings
-from support_app.worker.claims import claim_due
+from support_app.worker.claims import any_due, claim_due
 from support_app.worker.sender import handle
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,9 @@ class Worker:
         if free <= 0:
             return  # the next attempt to finish wakes the loop
         limit = min(free, self.batch)
+        with session_scope(self.engine) as session:
+            if not any_due(session, utcnow()):
+                return
         with session_scope(self.engine, write=True) as session:
             ids = claim_due(session, self.owner, self.lease_seconds, limit, utcnow())
         if not ids:
