@@ -24,9 +24,11 @@ class Page:
 
     def anything(self, **kwargs): ...
 
+    def setvar(self, var_name: str, value: str): ...
+
 
 HANDLERS = {f"state.page.{name}": SimpleNamespace(handler=SimpleNamespace(fn=getattr(Page, name)))
-            for name in ("set_text", "submit", "step", "toggle", "anything")}
+            for name in ("set_text", "submit", "step", "toggle", "anything", "setvar")}
 
 
 def event(name: str, payload: object = None, **extra) -> dict:
@@ -41,6 +43,7 @@ def event(name: str, payload: object = None, **extra) -> dict:
     (event("state.page._secret"), "private handler"),
     (event("state._page.set_text", {"value": "x"}), "private handler"),
     (event("state.page.nope"), "unknown handler"),
+    (event("state.page.setvar", {"var_name": "text", "value": "x"}), "generic handler"),
     (event("state.page.set_text", "value"), "the payload is not an object"),
     (event("state.page.set_text", {}), "arguments do not match the handler"),
     (event("state.page.set_text", {"value": "x", "extra": 1}), "arguments do not match the handler"),

@@ -38,6 +38,9 @@ from support_app.security.inputs import MAX_EVENT_CHARS, MAX_NAME_CHARS, BadInpu
 
 log = logging.getLogger(__name__)
 TOO_BIG = "That was too large to send. Please shorten it and try again."
+# Reflex gives every state a generic ``setvar(var_name, value)`` that calls any
+# ``set_<name>`` method; no page here uses it, so it is no way in either.
+CLOSED_HANDLERS = frozenset({"setvar"})
 
 
 class _Refused(Exception):
@@ -63,6 +66,8 @@ def _decode(data: Any) -> dict:
         raise _Refused("router data is not an object")
     if any(part.startswith("_") for part in name.split(".")):
         raise _Refused("private handler", "That action is not available.")
+    if name.rsplit(".", 1)[-1] in CLOSED_HANDLERS:
+        raise _Refused("generic handler", "That action is not available.")
     try:
         size = len(json.dumps(payload))
     except (TypeError, ValueError):
