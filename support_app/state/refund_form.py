@@ -71,11 +71,14 @@ class RefundFormState(AppState):
         self.total, self.shipping, self.problem = quote.total, quote.shipping, quote.problem
 
     async def _step(self, line_id: str, delta: int):
-        if self.form is None or line_id not in self.quantities:
-            return
-        limit = next((ln.refundable_now for ln in self.form.lines if ln.line_id == line_id), 0)
-        self.quantities[line_id] = max(0, min(limit, self.quantities[line_id] + delta))
         try:
+            if self.form is None:  # a stepper of a form this tab never showed
+                await self._caller("agent" if self._settling else "customer")
+                raise DomainError(ErrorCode.CASE_NOT_FOUND)
+            if line_id not in self.quantities:
+                raise DomainError(ErrorCode.LINE_NOT_IN_ORDER)
+            limit = next((ln.refundable_now for ln in self.form.lines if ln.line_id == line_id), 0)
+            self.quantities[line_id] = max(0, min(limit, self.quantities[line_id] + delta))
             await self._price()
         except DomainError as err:
             return self._fail(err)

@@ -57,13 +57,19 @@ class RefundState(AppState):
         An approval or retry only commits the gateway attempt; a worker sends it, so no
         lock is held while the gateway answers; open pages see the outcome through
         their change checks."""
-        if self.busy or self.refund is None:
+        if self.busy:
+            return  # a double click: the first one is being handled
+        try:
+            caller = await self._caller(role)
+            if self.refund is None:  # an action on a refund this tab never showed
+                raise DomainError(ErrorCode.REFUND_NOT_FOUND)
+        except DomainError as err:
+            yield self._fail(err)
             return
         self._clear_errors()
         self.busy = True
         yield
         try:
-            caller = await self._caller(role)
             await call(fn, caller, self._refund_id, *args, expected_version=self.refund.version)
             await self._reload()
         except DomainError as err:
@@ -110,10 +116,10 @@ class RefundState(AppState):
     @rx.event
     async def reconcile_now(self):
         """"Check with gateway now": the refund's open attempt is due at once; a worker asks."""
-        if self.refund is None:
-            return
         try:
             caller = await self._caller("agent")
+            if self.refund is None:
+                raise DomainError(ErrorCode.REFUND_NOT_FOUND)
             await call(refund_review.check_with_gateway, caller, self._refund_id)
         except DomainError as err:
             return self._fail(err)
