@@ -195,8 +195,10 @@ def history_orders(now: datetime) -> list[OrderData]:
     orders = []
     for cid, _, _ in HISTORY_CUSTOMERS:
         currency = "USD" if rng.random() < 0.3 else "EUR"
-        count = rng.randint(6, 13)
-        ages = sorted((rng.randint(3 * 3600, HISTORY_DAYS * 86400) for _ in range(count)), reverse=True)
+        count = rng.randint(8, 15)
+        # Business grows: the last 30 days see twice the orders of the months before.
+        ages = sorted((rng.randint(3 * 3600, (HISTORY_DAYS if rng.random() < 0.75 else 30) * 86400)
+                       for _ in range(count)), reverse=True)
         for n, age in enumerate(ages, 1):
             lines = _history_lines(rng, currency)
             transit = rng.choices(_TRANSIT_DAYS, _TRANSIT_WEIGHTS)[0] * 86400 + rng.randint(0, 10 * 3600)
