@@ -246,11 +246,12 @@ def _decide_gateway(b: _Builder, refund: int, selection: dict[str, int], reason:
 
 
 def _gateway_outcome(rng: random.Random) -> str:
+    """Most refunds go through; about one in nine is declined by the card issuer."""
     roll = rng.random()
-    if roll < 0.045:
-        return "account_closed"
-    if roll < 0.09:
-        return rng.choice(("card_declined", "expired_card"))
+    if roll < 0.04:
+        return "account_closed"  # no retry helps: paid out by bank transfer
+    if roll < 0.11:
+        return rng.choice(("card_declined", "expired_card"))  # a retry goes through
     return "succeeded"
 
 
@@ -267,17 +268,23 @@ def _refund_story(b: _Builder, reason: str, weights: dict[str, float], quantity:
     if requested is None:
         if b.kind == "damaged" and rng.random() < 0.5:
             b.to("waiting_on_customer")
-            if rng.random() < 0.12:  # the customer never comes back
+            if rng.random() < 0.2:  # the customer never comes back
                 b.wait(rng.randint(6 * DAY, 8 * DAY))
                 b.finish("No reply from the customer")
                 return
-            b.later(12, 0.3, 96)
+            b.later(30, 0.3, 120)
             b.customer_reply(T.CUSTOMER_FOLLOW_UP[b.kind])
         b.later(6, 0.1, 48)
         requested = b.request(selection, reason)
     if rng.random() < 0.5:
         b.wait(rng.randint(5 * MINUTE, 3 * HOUR))
         b.note(T.NOTES[b.kind])
+    if b.kind == "missing" and rng.random() < 0.15:  # it was in the box after all
+        b.later(6, 0.5, 30)
+        b.customer("cancel", refund=requested)
+        b.customer_reply(("Found it under the packing paper, sorry! I've withdrawn the refund request.",))
+        b.finish("Issue resolved")
+        return
     decision = rng.choices(list(weights), list(weights.values()))[0]
     if decision == "approve":
         resolve_reason = _decide_gateway(b, requested, selection, reason, _gateway_outcome(rng))
@@ -308,14 +315,15 @@ def _changed_mind(b: _Builder) -> None:
     rng = b.rng
     b.open(priority="low")
     b.first_response()
-    b.later(20, 2, 72)
+    b.to("waiting_on_customer")  # until the customer says the parcel is on its way back
+    b.later(40, 2, 120)
     b.customer_reply(T.CUSTOMER_FOLLOW_UP["changed_mind"])
     b.wait(rng.randint(5 * MINUTE, 2 * HOUR))
     selection = {b.line.line_id: b.line.quantity}
     requested = b.request(selection, "changed_mind")
     food = b.line.sku.startswith(FOOD)
     roll = rng.random()
-    if roll < 0.22:  # withdrawn before anyone decided
+    if roll < 0.25:  # withdrawn before anyone decided
         b.later(12, 0.5, 60)
         b.customer("cancel", refund=requested)
         b.customer_reply(("I've decided to keep it after all, sorry for the trouble.",))
@@ -431,12 +439,13 @@ def _story_for(plan: _Plan, order: OrderData, first: str) -> tuple[str, _Builder
     age = (anchor - order.placed_at).total_seconds()
     if order.status == "processing":
         kind, start = ("address", order.placed_at + timedelta(seconds=rng.randint(10 * MINUTE, 2 * HOUR))) \
-            if rng.random() < 0.35 else (None, order.placed_at)
+            if rng.random() < 0.15 else (None, order.placed_at)
     elif order.status == "shipped":
+        # Customers ask once a parcel is overdue (3-6 days); a case not due yet is cut at the anchor.
         lost = age > 12 * DAY
-        kind = "lost" if lost else ("where" if rng.random() < 0.7 else None)
+        kind = "lost" if lost else ("where" if rng.random() < 0.6 else None)
         start = order.placed_at + timedelta(seconds=rng.randint(12 * DAY, 16 * DAY) if lost
-                                            else rng.randint(int(age * 0.5), int(age * 0.9)))
+                                            else rng.randint(3 * DAY, 6 * DAY))
     else:
         assert order.delivered_at is not None
         transit = order.delivered_at - order.placed_at

@@ -153,7 +153,7 @@ PRODUCTS: tuple[tuple[str, str, int, int], ...] = (
     ("MATCHA-50", "Ceremonial matcha 50 g", 2200, 2500), ("CUPS-ESP", "Espresso cups (2)", 1800, 2000),
     ("THERMOS", "Insulated travel flask", 2900, 3200), ("GOOSENECK", "Gooseneck kettle", 6900, 7500),
     ("MILK-FROTH", "Milk frother", 3400, 3800), ("DECAF-500", "Decaf beans 500 g", 1400, 1600),
-    ("EARL-GREY", "Earl Grey loose leaf 250 g", 1100, 1300), ("CANISTER", "Airtight coffee canister", 2100, 2300),
+    ("EARL-GREY", "Loose-leaf Earl Grey 250 g", 1100, 1300), ("CANISTER", "Airtight coffee canister", 2100, 2300),
 )
 # EUR: 19 % VAT, shipping €4.95 + VAT, free from €50. USD: 8.25 % sales tax, shipping $7.99, free from $75.
 _TAX = {"EUR": (19, 100), "USD": (825, 10_000)}
