@@ -33,7 +33,9 @@ CUT = timedelta(minutes=1)  # nothing is planned closer to the anchor than this
 OUTAGE, OUTAGE_DECLINES = timedelta(hours=36), 2
 MINUTE, HOUR, DAY = 60, 3600, 86400
 FOOD = ("BEANS", "TEA-", "CHAI", "MATCHA-50", "EARL", "DECAF")
-FRAGILE = ("MUG", "TEAPOT", "CUPS", "POUR-OVER", "FRENCH", "CANISTER")
+# What can arrive broken or break (SKU prefixes): not coffee, tea or paper filters.
+DAMAGEABLE = ("MUG", "TEAPOT", "CUPS", "POUR-OVER", "FRENCH", "CANISTER", "KETTLE", "GOOSENECK", "GRINDER",
+              "MILK-FROTH", "SCALE", "THERMOS", "INFUSER", "MATCHA-WHISK")
 # The products a question can be about (SKU prefixes); an order with none gets an invoice question.
 ASKED_ABOUT = {"question": ("KETTLE", "GOOSENECK", "MILK-FROTH", "THERMOS"),
                "dishwasher": ("MUG", "CUPS", "TEAPOT", "INFUSER", "SPOON", "POUR-OVER", "CANISTER", "THERMOS")}
@@ -143,7 +145,7 @@ class _Builder:
         self.by_agent("status", who, target=status, reason=reason)
         self.status = status
 
-    def first_response(self) -> None:
+    def first_response(self, replies: tuple[str, ...] | None = None) -> None:
         """An agent takes the case (or the team lead hands it out) and answers: sooner when urgent."""
         self.later(*FIRST_RESPONSE_HOURS[self.priority])
         if self.rng.random() < 0.12 and self.agent != self.agents[0][0]:  # the team lead hands it out
@@ -152,7 +154,7 @@ class _Builder:
         else:
             self.by_agent("assign", assignee=self.agent)
         self.to("in_progress")
-        self.by_agent("reply", body=self.text(T.FIRST_REPLY[self.kind]))
+        self.by_agent("reply", body=self.text(replies or T.FIRST_REPLY[self.kind]))
 
     def agent_reply(self, options: tuple[str, ...], **extra: str) -> None:
         self.by_agent("reply", body=self.text(options, **extra))
@@ -264,9 +266,10 @@ def _refund_story(b: _Builder, reason: str, weights: dict[str, float], quantity:
     if rng.random() < 0.5:
         b.wait(rng.randint(2 * MINUTE, 25 * MINUTE))
         requested = b.request(selection, reason)
-    b.first_response()
+    ask_photo = requested is None and b.kind == "damaged" and rng.random() < 0.5
+    b.first_response(T.REQUEST_SEEN if requested is not None else T.ASK_PHOTO if ask_photo else None)
     if requested is None:
-        if b.kind == "damaged" and rng.random() < 0.5:
+        if ask_photo:
             b.to("waiting_on_customer")
             if rng.random() < 0.2:  # the customer never comes back
                 b.wait(rng.randint(6 * DAY, 8 * DAY))
@@ -316,19 +319,20 @@ def _changed_mind(b: _Builder) -> None:
     b.open(priority="low")
     b.first_response()
     b.to("waiting_on_customer")  # until the customer says the parcel is on its way back
-    b.later(40, 2, 120)
-    b.customer_reply(T.CUSTOMER_FOLLOW_UP["changed_mind"])
-    b.wait(rng.randint(5 * MINUTE, 2 * HOUR))
-    selection = {b.line.line_id: b.line.quantity}
-    requested = b.request(selection, "changed_mind")
-    food = b.line.sku.startswith(FOOD)
     roll = rng.random()
-    if roll < 0.25:  # withdrawn before anyone decided
+    b.later(40, 2, 120)
+    selection = {b.line.line_id: b.line.quantity}
+    if roll < 0.25:  # asks for the money, then thinks better of it before anyone decided
+        requested = b.request(selection, "changed_mind")
         b.later(12, 0.5, 60)
         b.customer("cancel", refund=requested)
         b.customer_reply(("I've decided to keep it after all, sorry for the trouble.",))
         b.finish("Customer kept the item")
         return
+    b.customer_reply(T.CUSTOMER_FOLLOW_UP["changed_mind"])
+    b.wait(rng.randint(5 * MINUTE, 2 * HOUR))
+    requested = b.request(selection, "changed_mind")
+    food = b.line.sku.startswith(FOOD)
     if food or roll < 0.4:
         b.later(18, 0.5, 96)
         code = "outside_policy" if food else "item_not_returned"
@@ -425,8 +429,7 @@ def _line_for(rng: random.Random, order: OrderData, kind: str) -> OrderLineData:
     if kind in ASKED_ABOUT:
         lines = [line for line in lines if line.sku.startswith(ASKED_ABOUT[kind])] or lines
     elif kind in ("damaged", "late_damage"):
-        fragile = [line for line in lines if line.sku.startswith(FRAGILE)]
-        lines = fragile or lines
+        lines = [line for line in lines if line.sku.startswith(DAMAGEABLE)] or lines
     elif kind == "changed_mind":
         lines = [line for line in lines if not line.sku.startswith(FOOD)] or lines
     return rng.choice(lines)
@@ -448,6 +451,8 @@ def _story_for(plan: _Plan, order: OrderData, first: str) -> tuple[str, _Builder
                                             else rng.randint(3 * DAY, 6 * DAY))
     else:
         assert order.delivered_at is not None
+        if kind in ("damaged", "late_damage") and not any(line.sku.startswith(DAMAGEABLE) for line in order.lines):
+            kind = "missing" if kind == "damaged" else "invoice"  # coffee and tea do not break
         transit = order.delivered_at - order.placed_at
         if transit > timedelta(days=9) and rng.random() < 0.6:
             kind = "late_delivery"

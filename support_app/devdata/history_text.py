@@ -92,17 +92,16 @@ OPENERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 FIRST_REPLY = {
-    "damaged": ("Hi {first}, I'm sorry the {item} arrived damaged. Could you send a photo of it and the box? Then we can sort it out.",
-                "Hi {first}, sorry about that! You can request a refund for the damaged {item} right from this case (Request a refund), and I'll take care of it.",
-                "Thanks for letting us know, {first}. That should not happen; we'll make it right."),
+    "damaged": ("Hi {first}, sorry about that! You can request a refund for the damaged {item} right from this case (Request a refund), and I'll take care of it.",
+                "Thanks for letting us know, {first}. That should not happen: request a refund for the {item} from this case and we'll make it right."),
     "wrong": ("Hi {first}, apologies for the mix-up in the warehouse. Please request a refund for the {item} from this case; shipping is included for errors on our side.",
               "Sorry {first}, that's our mistake. Keep the other item, no need to send it back; I'll arrange the rest."),
-    "missing": ("Hi {first}, sorry about the missing {item}. I've checked the packing record: it should have been in the box.",
-                "Thanks {first}. The {item} was not shipped separately, so it is missing. Let's fix that."),
+    "missing": ("Hi {first}, sorry about the missing {item}. I've checked the packing record: it should have been in the box. Please request a refund for it from this case.",
+                "Thanks {first}. The {item} was not shipped separately, so it is missing. Request a refund for it here and I'll take care of it."),
     "changed_mind": ("Hi {first}, no problem. Please send the {item} back unused in its original packaging and request the refund from this case.",
                      "Hi {first}, returns are fine within 14 days of delivery. Send it back to our warehouse and we refund once it arrives."),
     "not_as_described": ("Hi {first}, thanks for the feedback on the {item}. I've passed it on to the product team.",
-                         "Sorry the {item} disappointed you, {first}. Could you tell me a bit more about what is different?"),
+                         "Sorry the {item} disappointed you, {first}. If you'd like your money back, request a refund from this case and tell us what is different."),
     "late_damage": ("Hi {first}, sorry to hear that. The 14-day refund window has passed, but let me see what we can do.",
                     "Thanks {first}. That is outside our refund window, but a {item} should not break this quickly. One moment."),
     "question": ("Hi {first}! Fill it with water and a spoon of citric acid, let it stand for 20 minutes, then rinse twice with clean water.",
@@ -118,6 +117,11 @@ FIRST_REPLY = {
     "address": ("Hi {first}, I've updated the address on the order before it left the warehouse.",
                 "Hi {first}, caught it just in time: the new address is on the shipping label now."),
 }
+
+# The first answer when the agent needs a photo first, or when the customer already asked for the refund.
+ASK_PHOTO = ("Hi {first}, I'm sorry the {item} arrived damaged. Could you send a photo of it and the box? Then request the refund from this case and I'll approve it.",)
+REQUEST_SEEN = ("Hi {first}, sorry about the {item}. I can see your refund request and will look at it today.",
+                "Thanks {first}, your refund request is with us; you'll hear back within a day.")
 
 CUSTOMER_FOLLOW_UP = {
     "damaged": ("Photos attached: the crack is on the left side, and the box has a dent in the corner.",
@@ -160,7 +164,7 @@ DECISION_REPLY = {
     "bank_sent": ("Here are my bank details. The old card was closed last month.",),
     "transfer": ("We sent {amount} by bank transfer; it should arrive within two working days.",),
     "replacement": ("A replacement is on its way to you at no cost; you'll get the tracking number by email.",),
-    "store_credit": ("We've added {amount} as store credit to your account as a goodwill gesture.",),
+    "store_credit": ("We've added {amount} as store credit to your account; it is ready to use at checkout.",),
     "goodwill": ("As an apology we've sent you {amount}; we hope that makes up for it.",),
 }
 
