@@ -19,8 +19,10 @@ every attempt of the app (same idempotency key, reference and outcome: refunded
 money, and declines), and no attempt is left pending for the workers.
 
 Idempotent: a story whose case already exists (same customer, same opening moment)
-is skipped, so a second run creates nothing, and a run that was interrupted goes on
-where it stopped. Accounts share the demo password, hashed once.
+is skipped, so a second run creates nothing; after an interrupted run the next one
+writes the stories not begun yet (the interrupted one stays as far as it got, a state
+the services made consistent; an attempt it left pending is sent by the app's
+workers). Accounts share the demo password, hashed once.
 """
 
 from __future__ import annotations
@@ -114,6 +116,10 @@ def wait_for_sandbox(order_url: str, gateway_url: str, wait_seconds: float) -> d
 
 def seed_history(engine: Engine | None = None, *, order_url: str | None = None, gateway_url: str | None = None,
                  wait_seconds: float = 60.0) -> HistoryReport:
+    """Write what is missing of the demo history into ``engine``'s database (the app's by
+    default) from the sandbox at the settings' URLs, waiting up to ``wait_seconds`` for it.
+    Needs Sam and Riley (``demo.seed_demo``) first. Raises HistoryError when the sandbox is
+    not there or answers what the history did not plan."""
     settings = get_settings()
     order_url = order_url or settings.order_system_url
     gateway_url = gateway_url or settings.payment_gateway_url

@@ -118,10 +118,9 @@ class _Builder:
     def later(self, median_hours: float, low_hours: float, high_hours: float) -> None:
         self.wait(_delay(self.rng, median_hours, low_hours, high_hours))
 
-    def text(self, options: tuple[str, ...], **extra: str) -> str:
-        agent_first = next(name for email, name in self.agents if email != self.agent).split()[0]
+    def text(self, options: tuple[str, ...]) -> str:
         values = {"first": self.first, "item": _lower(self.line.name), "Item": self.line.name,
-                  "order": self.order.order_id, "agent": agent_first, **extra}
+                  "order": self.order.order_id}
         return self.rng.choice(options).format_map(_Keep(values))
 
     # -- steps ------------------------------------------------------------------
@@ -139,10 +138,11 @@ class _Builder:
         self.customer("open", subject=self.text(subjects), description=self.text(descriptions), category=category,
                       priority=priority)
 
-    def to(self, status: str, reason: str = "", who: str | None = None) -> None:
+    def to(self, status: str, reason: str = "") -> None:
+        """The agent moves the case, through in progress when the status machine wants it."""
         if status in ("waiting_on_customer", "resolved") and self.status != "in_progress":
-            self.by_agent("status", who, target="in_progress", reason="")
-        self.by_agent("status", who, target=status, reason=reason)
+            self.by_agent("status", target="in_progress", reason="")
+        self.by_agent("status", target=status, reason=reason)
         self.status = status
 
     def first_response(self, replies: tuple[str, ...] | None = None) -> None:
@@ -156,8 +156,8 @@ class _Builder:
         self.to("in_progress")
         self.by_agent("reply", body=self.text(replies or T.FIRST_REPLY[self.kind]))
 
-    def agent_reply(self, options: tuple[str, ...], **extra: str) -> None:
-        self.by_agent("reply", body=self.text(options, **extra))
+    def agent_reply(self, options: tuple[str, ...]) -> None:
+        self.by_agent("reply", body=self.text(options))
 
     def note(self, options: tuple[str, ...]) -> None:
         self.by_agent("note", body=self.text(options))
@@ -173,11 +173,13 @@ class _Builder:
                       key=self._key())
         return self.refunds - 1
 
-    def record_settlement(self, selection: dict[str, int], reason: str, kind: str, amount: Any) -> int:
-        """``amount``: "full" (what the items cost), "zero", ("fraction", f) or ("fixed", minor units)."""
+    def record_settlement(self, selection: dict[str, int], reason: str, kind: str, amount: Any,
+                          note: str | None = None) -> int:
+        """``amount``: "full" (what the items cost), "zero", ("fraction", f) or ("fixed", minor units);
+        ``note``: the SETTLEMENT_NOTES entry, when the kind alone does not say why."""
         self.refunds += 1
         self.by_agent("record_settlement", selection=selection, reason=reason, kind=kind, amount=amount,
-                      note=self.text(T.SETTLEMENT_NOTES[kind]), key=self._key())
+                      note=self.text(T.SETTLEMENT_NOTES[note or kind]), key=self._key())
         return self.refunds - 1
 
     def _key(self) -> str:
@@ -228,7 +230,7 @@ def _decide_gateway(b: _Builder, refund: int, selection: dict[str, int], reason:
     b.approve(refund, outcome)
     b.later(10, 0.5, 48)
     b.note(T.NOTES["failed"])
-    b.agent_reply(T.DECISION_REPLY["declined"])
+    b.agent_reply(T.DECISION_REPLY["declined" if outcome != "account_closed" else "declined_for_good"])
     if outcome != "account_closed":  # a card that is only replaced takes a retry
         b.later(*((48, 36, 72) if outage else (24, 2, 72)))
         b.by_agent("retry", refund=refund, latency_ms=b.rng.randint(600, 2800))
@@ -293,8 +295,8 @@ def _refund_story(b: _Builder, reason: str, weights: dict[str, float], quantity:
         resolve_reason = _decide_gateway(b, requested, selection, reason, _gateway_outcome(rng))
     elif decision == "reject":
         b.later(18, 0.5, 96)
-        code = "no_evidence" if b.kind == "damaged" else "other"
-        b.by_agent("reject", refund=requested, code=code, message=b.text(T.REJECTIONS[code]))
+        code, messages = T.REJECTIONS[b.kind]
+        b.by_agent("reject", refund=requested, code=code, message=b.text(messages))
         resolve_reason = "Issue resolved"
     else:  # replacement or store credit instead of the card refund
         b.later(18, 0.5, 96)
@@ -335,12 +337,12 @@ def _changed_mind(b: _Builder) -> None:
     food = b.line.sku.startswith(FOOD)
     if food or roll < 0.4:
         b.later(18, 0.5, 96)
-        code = "outside_policy" if food else "item_not_returned"
-        b.by_agent("reject", refund=requested, code=code, message=b.text(T.REJECTIONS[code]))
+        code, messages = T.REJECTIONS["changed_mind_food" if food else "changed_mind"]
+        b.by_agent("reject", refund=requested, code=code, message=b.text(messages))
         b.finish("Issue resolved")
         return
     b.later(96, 48, 192)  # the parcel travels back to the warehouse
-    b.note(T.NOTES["changed_mind"][:1])
+    b.note(T.NOTES["changed_mind"])
     b.finish(_decide_gateway(b, requested, selection, "changed_mind", _gateway_outcome(rng)))
 
 
@@ -355,9 +357,9 @@ def _late_damage(b: _Builder) -> None:
         b.agent_reply(("Sadly this is wear from use, which our warranty does not cover. Sorry we can't do more here.",))
         b.finish("Question answered")
         return
-    kind, amount = ("store_credit", "full") if roll < 0.6 else (("goodwill", ("fraction", 0.3)) if roll < 0.85
-                                                                 else ("replacement", "zero"))
-    b.record_settlement({b.line.line_id: 1}, "damaged", kind, amount)
+    kind, amount, note = ("store_credit", "full", "store_credit_late") if roll < 0.6 else (
+        ("goodwill", ("fraction", 0.3), "goodwill_damage") if roll < 0.85 else ("replacement", "zero", None))
+    b.record_settlement({b.line.line_id: 1}, "damaged", kind, amount, note)
     b.agent_reply(T.DECISION_REPLY[kind])
     b.finish("Settled with the customer")
 
@@ -393,10 +395,10 @@ def _lost(b: _Builder) -> None:
     b.note(T.NOTES["lost"])
     everything = {line.line_id: line.quantity for line in b.order.lines}
     if b.rng.random() < 0.5:
-        b.record_settlement(everything, "not_received", "replacement", "zero")
+        b.record_settlement(everything, "not_received", "replacement", "zero", "replacement_lost")
         b.agent_reply(T.DECISION_REPLY["replacement"])
     else:
-        b.record_settlement(everything, "not_received", "manual_transfer", "full")
+        b.record_settlement(everything, "not_received", "manual_transfer", "full", "manual_transfer_lost")
         b.agent_reply(T.DECISION_REPLY["transfer"])
     b.finish("Settled with the customer")
 

@@ -1,9 +1,9 @@
 """What people write in the demo history: a small phrase bank per kind of story.
 
 Placeholders: {first} the customer's first name, {item} a product name as it reads
-mid-sentence ({Item} at the start of a subject), {order} the order id, {agent} an
-agent's first name; {amount} is filled in when the history runs (the refund's exact
-amount, as the refund page shows it). Pure data.
+mid-sentence ({Item} at the start of a subject), {order} the order id; {amount} is
+filled in when the history runs (the refund's exact amount, as the refund page shows
+it). Pure data.
 """
 
 from __future__ import annotations
@@ -145,13 +145,12 @@ NOTES = {
                 "Photos confirm transit damage. Claim filed with the carrier.", "Customer has ordered before without issues."),
     "wrong": ("Pick error: bin labels for these two SKUs are swapped. Warehouse informed.",),
     "missing": ("Packing weight was 300 g under the expected weight: the item was never packed.",),
-    "changed_mind": ("Return received at the warehouse, item unused.", "No return shipment scanned yet."),
+    "changed_mind": ("Return received at the warehouse, item unused.",),
     "not_as_described": ("Product page photo is of the old batch; asked marketing to update it.",),
     "late_damage": ("Out of window by a few weeks. Suggest store credit as goodwill.",),
     "lost": ("Carrier confirms the parcel is lost. Claim reference on the carrier portal.",),
     "failed": ("Gateway declined the refund; the customer's card was probably replaced.",
                "Decline from the card issuer, not from us. Retry or pay out by bank transfer."),
-    "handover": ("Handing over to {agent}, who knows this product line best.", "{agent} takes this one over while I'm out."),
 }
 
 DECISION_REPLY = {
@@ -159,6 +158,8 @@ DECISION_REPLY = {
                  "Done: {amount} has been refunded to your original payment method."),
     "declined": ("Your bank declined the refund to your card. Has the card been replaced recently? We will try again.",
                  "The refund to your card did not go through (declined by the card issuer). We'll sort this out."),
+    "declined_for_good": ("Your bank did not accept the refund to your card.",
+                          "The refund to your card was declined by your bank."),
     "retry_ok": ("We tried again and this time the refund of {amount} went through.",),
     "bank_details": ("The card the order was paid with no longer accepts refunds. Could you send us your bank details for a transfer?",),
     "bank_sent": ("Here are my bank details. The old card was closed last month.",),
@@ -168,8 +169,6 @@ DECISION_REPLY = {
     "goodwill": ("As an apology we've sent you {amount}; we hope that makes up for it.",),
 }
 
-RESOLVE_REASONS = ("Refund completed", "Replacement shipped", "Question answered", "Settled with the customer",
-                   "Issue resolved")
 CLOSE_CUSTOMER = ("Thanks, all sorted!", "Received, thank you for the help.", "All good now, thanks.")
 
 REFUND_NOTES = {
@@ -180,20 +179,34 @@ REFUND_NOTES = {
     "not_as_described": ("Not what the product page shows.", ""),
 }
 
+# Why a request is turned down, by kind of story: (reject code, what the customer is told).
 REJECTIONS = {
-    "no_evidence": ("We could not see any damage on the photos you sent, so we cannot refund this item. Please reply if we missed something.",),
-    "item_not_returned": ("We have not received the item back at our warehouse yet. Once it arrives, request the refund again and we'll approve it.",),
-    "outside_policy": ("Opened food and drink products cannot be returned for hygiene reasons, so this one is outside our refund policy. Sorry!",),
-    "other": ("The order was already compensated with a replacement, so we cannot refund it as well.",),
+    "damaged": ("no_evidence", ("We could not see any damage on the photos you sent, so we cannot refund this item. "
+                                "Please reply if we missed something.",)),
+    "missing": ("other", ("The warehouse weighed your parcel before it left and the {item} was in it, so we cannot "
+                          "refund it. Please check with your neighbours and reply if it still has not turned up.",)),
+    "not_as_described": ("outside_policy", ("The {item} matches its product page (size, colour and photos), so this is "
+                                            "not a fault we refund. You can still return it unused within 14 days of "
+                                            "delivery as a change of mind.",)),
+    "changed_mind": ("item_not_returned", ("We have not received the item back at our warehouse yet. Once it arrives, "
+                                           "request the refund again and we'll approve it.",)),
+    "changed_mind_food": ("outside_policy", ("Opened food and drink products cannot be returned for hygiene reasons, so "
+                                             "this one is outside our refund policy. Sorry!",)),
 }
 
+# What the agent notes on a settlement, by kind and circumstance (same-sized alternatives).
 SETTLEMENT_NOTES = {
-    "store_credit": ("Outside the refund window; store credit agreed with the customer.",
-                     "Customer preferred store credit over a card refund."),
+    "store_credit": ("Customer preferred store credit over a card refund.",
+                     "Store credit instead of a card refund, as the customer asked."),
+    "store_credit_late": ("Outside the refund window; store credit agreed with the customer.",
+                          "Past the 14 days; store credit as a goodwill gesture."),
     "replacement": ("Replacement shipped from the warehouse, no charge.", "New unit sent; customer keeps the faulty one."),
+    "replacement_lost": ("Replacement order shipped, no charge.", "Sent the whole order again at no cost."),
     "manual_transfer": ("Card refund declined; paid out by bank transfer to the account the customer gave us.",
-                        "Parcel lost by the carrier: paid out by bank transfer."),
-    "goodwill": ("Goodwill gesture for the late delivery.", "Partial refund as goodwill; customer keeps the item."),
+                        "The card no longer takes refunds; paid out by bank transfer instead."),
+    "manual_transfer_lost": ("Parcel lost by the carrier: paid out by bank transfer.",
+                             "Carrier confirmed the loss; the order was paid back by bank transfer."),
+    "goodwill": ("Goodwill gesture for the late delivery.", "Small goodwill payment for the wait; customer keeps the order."),
+    "goodwill_damage": ("Partial refund as goodwill; customer keeps the item.",
+                        "Goodwill for an item that broke after the window; customer keeps it."),
 }
-
-DECLINE_REASONS = ("card_declined", "expired_card", "account_closed")
