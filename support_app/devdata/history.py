@@ -110,7 +110,8 @@ def wait_for_sandbox(order_url: str, gateway_url: str, wait_seconds: float) -> d
                 problem = f"{type(exc).__name__}: {exc}"
             if time.monotonic() > deadline:
                 raise HistoryError(f"the sandbox did not answer at {order_url} and {gateway_url} within "
-                                   f"{wait_seconds:.0f} s ({problem}); start it (make run does) and run seed-demo again")
+                                   f"{wait_seconds:.0f} s ({problem}); start it (make run does) and run seed-demo "
+                                   "again")
             time.sleep(0.25)
 
 
@@ -256,7 +257,8 @@ class _Player:
         Returns the amount sent, as a reply would quote it."""
         expected = "succeeded" if outcome == "succeeded" else "failed"
         if expected == "failed":
-            faults = self.gateway_switch.post("_faults", json={"mode": "decline", "count": 1, "decline_reason": outcome})
+            decline = {"mode": "decline", "count": 1, "decline_reason": outcome}
+            faults = self.gateway_switch.post("_faults", json=decline)
             if faults.status_code != 200:
                 raise HistoryError(f"the gateway's decline switch answered {faults.status_code} at {faults.url}: "
                                    "the demo history needs the sandbox with its fault switch (no --no-faults)")
@@ -269,7 +271,8 @@ class _Player:
                     process(attempt_id, WORKER_ID, self.gateway, self.engine)
                 if not claimed:  # another worker holds it (a running app): let it finish
                     if time.monotonic() > deadline:
-                        raise HistoryError(f"attempt {attempt.attempt_id} is still {row.status} after {SETTLE_SECONDS} s")
+                        raise HistoryError(f"attempt {attempt.attempt_id} is still {row.status} after "
+                                           f"{SETTLE_SECONDS} s")
                     time.sleep(0.2)
         if row.status != expected:
             hint = (": the gateway sandbox already refunded these orders for an earlier database; delete "

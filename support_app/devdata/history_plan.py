@@ -312,7 +312,8 @@ def _refund_story(b: _Builder, reason: str, weights: dict[str, float], quantity:
         b.customer_reply(("The refund still has not shown up on my statement.",))
         b.later(2, 0.2, 12)
         b.to("in_progress", "Customer wrote back")
-        b.agent_reply(("The gateway confirms it was paid out; banks can take up to 5 working days. Please check again on Monday.",))
+        b.agent_reply(("The gateway confirms it was paid out; banks can take up to 5 working days. "
+                       "Please check again on Monday.",))
     b.finish(resolve_reason)
 
 
@@ -475,9 +476,10 @@ def _story_for(plan: _Plan, order: OrderData, first: str) -> tuple[str, _Builder
         partly = kind in ("damaged", "not_as_described") and rng.random() < 0.6
         _refund_story(builder, reason, weights, 1 if partly else line.quantity)
     else:
-        {"changed_mind": _changed_mind, "late_damage": _late_damage, "question": _conversation,
-         "dishwasher": _conversation, "invoice": _conversation, "double_charge": _conversation, "where": _where, "lost": _lost, "late_delivery": _late_delivery,
-         "address": _address}[kind](builder)
+        stories = {"changed_mind": _changed_mind, "late_damage": _late_damage, "question": _conversation,
+                   "dishwasher": _conversation, "invoice": _conversation, "double_charge": _conversation,
+                   "where": _where, "lost": _lost, "late_delivery": _late_delivery, "address": _address}
+        stories[kind](builder)
     return kind, builder
 
 

@@ -13,9 +13,9 @@ OPENERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "damaged": (
         ("{Item} arrived broken", "Damaged {item} in order {order}", "{Item} cracked in the box",
          "Parcel arrived crushed, {item} damaged", "Broken {item}"),
-        ("The {item} from order {order} arrived broken. The box looked fine but the {item} was in pieces inside.",
-         "Unpacked order {order} today and the {item} has a crack running down one side. I can send photos.",
-         "The parcel was dented and the {item} inside is damaged. The rest of the order is fine.",
+        ("The {item} from order {order} arrived broken. The box looked fine, but inside it was all in pieces.",
+         "Unpacked order {order} today and found a crack running down the side of the {item}. I can send photos.",
+         "The parcel was dented and the {item} inside did not survive. The rest of the order is fine.",
          "Hi, the {item} came chipped along the rim. Not usable like this, unfortunately."),
     ),
     "wrong": (
@@ -26,27 +26,27 @@ OPENERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "missing": (
         ("{Item} missing from my parcel", "Order {order} incomplete", "Only part of order {order} arrived"),
-        ("The parcel for order {order} arrived but the {item} was not in it. The packing slip lists it.",
-         "Everything except the {item} arrived. Was it shipped separately?",
+        ("The parcel for order {order} arrived, but there was no {item} in it. The packing slip lists it.",
+         "Everything arrived except the {item}. Do you ship parts of an order separately?",
          "I checked the box twice: no {item}. The rest of order {order} is there."),
     ),
     "changed_mind": (
         ("Return the {item}", "I'd like to send the {item} back", "Return request for order {order}"),
-        ("The {item} is not quite what I expected. It is unused and still in its box; how do I return it?",
+        ("The {item} turned out not to be what I expected. Unused and still in the box; how do I return it?",
          "I bought the {item} as a gift but we already have one. Can I return it for a refund?",
          "I would like to return the {item} from order {order}. Never used."),
     ),
     "not_as_described": (
         ("{Item} not as described", "{Item} smaller than shown", "Question about the quality of the {item}"),
-        ("The {item} looks nothing like the photos on the product page: the colour is much darker.",
-         "The product page says the {item} holds 1 litre, but it barely holds 700 ml.",
-         "The {item} feels much cheaper than described; the finish is already coming off."),
+        ("What arrived looks nothing like the photos of the {item} on the product page: the colour is much darker.",
+         "The {item} turned out much smaller than the product page suggests.",
+         "The quality of the {item} is much lower than described; the finish is already coming off."),
     ),
     "late_damage": (
-        ("{Item} stopped working", "Problem with my {item}", "{Item} broke after a few weeks"),
+        ("{Item} broke after a few weeks", "Problem with my {item}", "{Item} cracked after a few weeks"),
         ("The {item} from order {order} worked fine at first but broke this week. What can you do?",
          "I only unpacked the {item} now and found it damaged. I know it has been a while since delivery.",
-         "After a few weeks of normal use the {item} has cracked. Is this covered?"),
+         "After a few weeks of normal use the {item} cracked. Is this covered?"),
     ),
     "question": (
         ("How do I descale the {item}?", "Cleaning the {item}"),
@@ -54,8 +54,8 @@ OPENERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "There is a white film inside the {item}. How do I get rid of it?"),
     ),
     "dishwasher": (
-        ("Is the {item} dishwasher safe?", "Care instructions for the {item}"),
-        ("Quick question about the {item} from order {order}: can it go in the dishwasher?",
+        ("{Item}: dishwasher safe?", "Care instructions for the {item}"),
+        ("Quick question about the {item} from order {order}: dishwasher or hand wash only?",
          "Before I use the {item} for the first time: dishwasher or hand wash only?"),
     ),
     "invoice": (
@@ -97,16 +97,16 @@ FIRST_REPLY = {
     "wrong": ("Hi {first}, apologies for the mix-up in the warehouse. Please request a refund for the {item} from this case; shipping is included for errors on our side.",
               "Sorry {first}, that's our mistake. Keep the other item, no need to send it back; I'll arrange the rest."),
     "missing": ("Hi {first}, sorry about the missing {item}. I've checked the packing record: it should have been in the box. Please request a refund for it from this case.",
-                "Thanks {first}. The {item} was not shipped separately, so it is missing. Request a refund for it here and I'll take care of it."),
+                "Thanks {first}. Nothing of your order was shipped separately, so the {item} is missing from the parcel. Request a refund here and I'll take care of it."),
     "changed_mind": ("Hi {first}, no problem. Please send the {item} back unused in its original packaging and request the refund from this case.",
                      "Hi {first}, returns are fine within 14 days of delivery. Send it back to our warehouse and we refund once it arrives."),
     "not_as_described": ("Hi {first}, thanks for the feedback on the {item}. I've passed it on to the product team.",
                          "Sorry the {item} disappointed you, {first}. If you'd like your money back, request a refund from this case and tell us what is different."),
     "late_damage": ("Hi {first}, sorry to hear that. The 14-day refund window has passed, but let me see what we can do.",
-                    "Thanks {first}. That is outside our refund window, but a {item} should not break this quickly. One moment."),
+                    "Thanks {first}. That is outside our refund window, but the {item} should not have broken this quickly. One moment."),
     "question": ("Hi {first}! Fill it with water and a spoon of citric acid, let it stand for 20 minutes, then rinse twice with clean water.",
                  "Hi {first}, that is limescale. A mix of water and vinegar, left for half an hour, takes it off; rinse well afterwards."),
-    "dishwasher": ("Hi {first}, it is safe on the top rack of the dishwasher, but hand washing keeps it looking new for longer.",
+    "dishwasher": ("Hi {first}, the top rack of the dishwasher is fine, but hand washing keeps the finish new for longer.",
                    "Hi {first}, hand wash only, please: the dishwasher dulls the finish."),
     "invoice": ("Hi {first}, I've attached an invoice with your VAT number. Let me know if anything needs changing.",),
     "double_charge": ("Hi {first}, the second line is a pre-authorisation from your bank; it disappears within a few days. You were charged once.",),
@@ -183,10 +183,10 @@ REFUND_NOTES = {
 REJECTIONS = {
     "damaged": ("no_evidence", ("We could not see any damage on the photos you sent, so we cannot refund this item. "
                                 "Please reply if we missed something.",)),
-    "missing": ("other", ("The warehouse weighed your parcel before it left and the {item} was in it, so we cannot "
-                          "refund it. Please check with your neighbours and reply if it still has not turned up.",)),
-    "not_as_described": ("outside_policy", ("The {item} matches its product page (size, colour and photos), so this is "
-                                            "not a fault we refund. You can still return it unused within 14 days of "
+    "missing": ("other", ("The warehouse weighed your parcel before it left and it weighed what the whole order should, "
+                          "so we cannot refund the {item}. Please check with your neighbours and reply if it still has not turned up.",)),
+    "not_as_described": ("outside_policy", ("We compared the {item} with its product page (size, colour and photos) and "
+                                            "found no difference, so this is not a fault we refund. You can still return it unused within 14 days of "
                                             "delivery as a change of mind.",)),
     "changed_mind": ("item_not_returned", ("We have not received the item back at our warehouse yet. Once it arrives, "
                                            "request the refund again and we'll approve it.",)),
