@@ -20,6 +20,7 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import select as sa_select
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
@@ -31,7 +32,7 @@ from support_app.devdata.demo import DEMO_AGENTS
 from support_app.devdata.history import HISTORY_AGENTS, HistoryError, seed_history
 from support_app.integrations.gateway_client import GatewayClient
 from support_app.integrations.order_client import OrderClient
-from support_app.models import User
+from support_app.models import CaseMessage, OrderSnapshot, RefundAttempt, RefundCase, User
 from support_app.models.base import frozen_time
 from support_app.sandbox.app import create_sandbox_app
 from support_app.sandbox.catalogue import DEMO_CUSTOMERS, HISTORY_CUSTOMERS, demo_orders, history_orders
@@ -143,11 +144,14 @@ def test_every_case_and_refund_status_is_there(demo):
     assert set(kinds) == {"store_credit", "replacement", "manual_transfer", "goodwill"}
     assert demo.one("select count(*) from refund_cases where status = 'settled' and settled_amount = 0 "
                     "and decision_code != 'replacement'") == 0
-    rejected = demo.rows("select number, decision_code, decision_note from refund_cases where status = 'rejected'")
-    assert {code for _, code, _ in rejected} >= {"no_evidence", "item_not_returned", "outside_policy"}
-    for number, _, note in rejected:  # the message reached the customer's conversation
-        assert demo.one("select count(*) from case_messages where visibility = 'public' and body like :b",
-                        b=f"Refund {number} was not approved (%{note}") == 1
+    with session_scope(demo.engine) as s:  # through the models: texts may be stored encrypted
+        rejected = list(s.exec(select(RefundCase).where(RefundCase.status == "rejected")))
+        told = [(m.case_id, m.body) for m in s.exec(select(CaseMessage).where(CaseMessage.visibility == "public"))]
+    assert {r.decision_code for r in rejected} >= {"no_evidence", "item_not_returned", "outside_policy"}
+    for r in rejected:  # the message reached the customer's conversation
+        said = [body for case_id, body in told if case_id == r.support_case_id
+                and body.startswith(f"Refund {r.number} was not approved (")]
+        assert len(said) == 1 and said[0].endswith(r.decision_note) and len(r.decision_note) > 40
 
 
 def test_two_currencies_the_whole_team_and_forty_customers(demo):
@@ -210,7 +214,8 @@ def test_conversations_go_both_ways_with_notes_and_first_responses(demo):
 
 
 def test_metrics_have_something_to_show_on_most_days(demo):
-    sam = Identity(demo.one("select id from users where email = 'agent@example.com'"), "agent")
+    with session_scope(demo.engine) as s:
+        sam = next(Identity(u.id, u.role) for u in s.exec(select(User)) if u.email == "agent@example.com")
     with frozen_time(ANCHOR), session_scope(demo.engine) as session:
         eur, usd = metrics(session, sam, days=90, currency="EUR"), metrics(session, sam, days=90, currency="USD")
     busy = [d for d in eur.per_day if d["opened"] or d["refund_requests"]]
@@ -230,9 +235,11 @@ def test_metrics_have_something_to_show_on_most_days(demo):
 
 
 def test_no_attempt_is_left_for_the_workers_and_the_gateway_agrees(demo):
-    attempts = demo.rows("select a.idempotency_key, a.status, a.gateway_reference, a.error_code, a.amount, "
-                         "o.payment_reference from refund_attempts a join refund_cases r on r.id = a.refund_case_id "
-                         "join order_snapshots o on o.id = r.order_snapshot_id")
+    with session_scope(demo.engine) as s:  # through the models: payment references may be stored encrypted
+        attempts = s.exec(select(RefundAttempt.idempotency_key, RefundAttempt.status, RefundAttempt.gateway_reference,
+                                 RefundAttempt.error_code, RefundAttempt.amount, OrderSnapshot.payment_reference)
+                          .join(RefundCase, RefundCase.id == RefundAttempt.refund_case_id)
+                          .join(OrderSnapshot, OrderSnapshot.id == RefundCase.order_snapshot_id)).all()
     assert Counter(status for _, status, *_ in attempts).keys() == {"succeeded", "failed"}
     assert demo.one("select count(*) from refund_cases where status in ('approved', 'processing')") == 0
     refunded: dict[str, int] = defaultdict(int)
@@ -290,12 +297,15 @@ RANDOM = (re.compile(r"re_[0-9a-f]{32}"), re.compile(r"(refund-\d+-attempt-\d+-)
 
 
 def _dump(seeded: Seeded) -> dict[str, list[tuple]]:
+    """Every table's rows as the app reads them (through the column types, so values
+    stored encrypted compare by what they hold), random parts masked."""
     tables = {}
-    for table in SQLModel.metadata.sorted_tables:
-        columns = [c.name for c in table.columns if c.name != "password_hash"]
-        rows = seeded.rows(f"select {', '.join(columns)} from {table.name} order by 1")
-        tables[table.name] = [tuple(RANDOM[1].sub(r"\1*", RANDOM[0].sub("re_*", v)) if isinstance(v, str) else v
-                                    for v in row) for row in rows]
+    with seeded.engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            columns = [c for c in table.columns if c.name != "password_hash"]
+            rows = conn.execute(sa_select(*columns).order_by(*table.primary_key.columns))
+            tables[table.name] = [tuple(RANDOM[1].sub(r"\1*", RANDOM[0].sub("re_*", v)) if isinstance(v, str) else v
+                                        for v in row) for row in rows]
     return tables
 
 
