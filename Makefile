@@ -24,10 +24,10 @@ export XDG_CONFIG_HOME := $(CACHE)/config
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install migrate seed bench bench-approvals bench-overview bench-cluster bench-load seed-large browsers nginx services clean help
+.PHONY: run test install migrate bench bench-approvals bench-overview bench-cluster bench-load seed-large browsers nginx services clean help
 
 help:
-	@echo "make run    install, migrate, seed demo data and serve http://localhost:3000 (sandbox on :3001)"
+	@echo "make run    install, migrate, seed demo data (90 days of history) and serve http://localhost:3000 (sandbox on :3001)"
 	@echo "make test   install, then run the whole test suite with coverage"
 	@echo "make bench  approvals benchmark; overview benchmark after 'make seed-large'"
 	@echo "make bench-cluster  approvals with one vs two app processes behind nginx"
@@ -49,12 +49,11 @@ install: $(VENV)/.installed $(TOOLS)/node_modules/.bin/bun
 migrate: install
 	$(PY) -m support_app.cli migrate
 
-seed: migrate
-	$(PY) -m support_app.cli seed-demo
-
-# Procfile: the sandbox process and the app, started together by honcho; Ctrl-C stops both.
-run: seed
-	@echo "Open http://localhost:$(PORT) and sign in with one of the accounts above (Ctrl-C stops everything)."
+# Procfile: the sandbox process and the app, started together by honcho; Ctrl-C stops both. The web
+# process first runs seed-demo, which waits for the sandbox (the demo history is read from its order
+# system and sent to its gateway), then starts Reflex.
+run: migrate
+	@echo "Open http://localhost:$(PORT) once the web process is up; the accounts are printed by seed-demo and listed in the README (Ctrl-C stops everything)."
 	WEB_PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) \
 	SUPPORT_ORDER_SYSTEM_URL="$${SUPPORT_ORDER_SYSTEM_URL:-http://127.0.0.1:$(SANDBOX_PORT)/orders}" \
 	SUPPORT_PAYMENT_GATEWAY_URL="$${SUPPORT_PAYMENT_GATEWAY_URL:-http://127.0.0.1:$(SANDBOX_PORT)/gateway}" \

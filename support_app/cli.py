@@ -1,7 +1,7 @@
 """Command line: `python -m support_app.cli --help`.
 
   migrate                      upgrade the database to the newest schema (one runner at a time)
-  seed-demo                    create the demo customers and agents (idempotent; not in production)
+  seed-demo [--accounts-only]  demo accounts and 90 days of history from the sandbox (idempotent; not in production)
   create-user EMAIL NAME ROLE  create an agent or customer (password asked, or --password)
   deactivate-user EMAIL        close an account; its open sessions end at their next event
   serve [--host H] [--port P]  serve the prebuilt frontend and the backend on one port, no build
@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m support_app.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="upgrade the database schema")
-    sub.add_parser("seed-demo", help="create demo accounts (idempotent)")
+    sd = sub.add_parser("seed-demo", help="create demo accounts and their history (idempotent)")
+    sd.add_argument("--accounts-only", action="store_true", help="only the five demo accounts: no history, no sandbox needed")
     cu = sub.add_parser("create-user", help="create an agent or a customer")
     cu.add_argument("email")
     cu.add_argument("full_name")
@@ -135,6 +136,14 @@ def main(argv: list[str] | None = None) -> int:
 
             for email, role, created in run_sync(seed_demo):
                 print(f"{'created' if created else 'exists '}  {role:8} {email}  password: {DEMO_PASSWORD}")
+            if not args.accounts_only:
+                from support_app.devdata.history import HistoryError, seed_history
+
+                try:
+                    print(seed_history().summary(), flush=True)
+                except HistoryError as err:
+                    print(f"error: demo history: {err}", file=sys.stderr)
+                    return 2
         elif args.command == "deactivate-user":
             from support_app.services.auth_service import deactivate_user
 

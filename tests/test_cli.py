@@ -72,7 +72,7 @@ def test_migrate_creates_the_schema_and_is_repeatable(db_url, engine_of, capsys)
 
 
 def test_seed_demo_is_idempotent(migrated, engine_of, capsys):
-    assert cli.main(["seed-demo"]) == 0
+    assert cli.main(["seed-demo", "--accounts-only"]) == 0
     first = capsys.readouterr().out.splitlines()
     expected = {email for _, email, _ in DEMO_CUSTOMERS} | {email for email, _ in DEMO_AGENTS}
     assert len(first) == len(expected) == 5
@@ -87,7 +87,7 @@ def test_seed_demo_is_idempotent(migrated, engine_of, capsys):
         assert (made[email].role, made[email].order_customer_id, made[email].full_name) == ("agent", None, name)
     assert passwords.verify_password(DEMO_PASSWORD, made["alice@example.com"].password_hash)
 
-    assert cli.main(["seed-demo"]) == 0
+    assert cli.main(["seed-demo", "--accounts-only"]) == 0
     second = capsys.readouterr().out.splitlines()
     assert len(second) == 5 and all(line.startswith("exists") for line in second)
     assert count(engine_of, User) == 5

@@ -25,11 +25,13 @@ from support_app.integrations.gateway_client import GatewayClient
 from support_app.integrations.order_client import OrderClient
 from support_app.integrations.order_data import OrderData, OrderLineData
 from support_app.sandbox.app import create_sandbox_app
-from support_app.sandbox.catalogue import demo_orders
+from support_app.sandbox.catalogue import demo_orders, history_orders
 from support_app.sandbox.db import SandboxDB
 from support_app.sandbox.ledger import Ledger
 
 HUNG = 15.0  # seconds: a guard against hanging, not a performance claim
+# Orders a new sandbox starts with: Alice, Bob and Carol's, and the generated history (its size does not depend on now).
+CATALOGUE = len(demo_orders(datetime.now(timezone.utc))) + len(history_orders(datetime.now(timezone.utc)))
 
 
 @contextmanager
@@ -152,7 +154,7 @@ def test_admin_loaded_orders_are_seen_by_the_order_system_and_refundable(tmp_pat
         changed = shop_order("ORD-LOAD-2", now, quantity=5)  # an upsert replaces the order
         assert httpx.post(f"{base}/orders/_admin/orders", json=[changed.to_json()]).json() == {"upserted": 1}
         assert payment(base, "PAY-ORD-LOAD-2")["captured"] == changed.amount_paid
-        assert httpx.get(f"{base}/health").json()["orders"] == 8 + 3
+        assert httpx.get(f"{base}/health").json()["orders"] == CATALOGUE + 3
 
 
 def test_admin_load_is_validated_and_all_or_nothing(tmp_path) -> None:
@@ -212,5 +214,5 @@ def test_demo_catalogue_keeps_the_anchor_of_its_first_start(tmp_path) -> None:
         health = httpx.get(f"{base}/health").json()
         with OrderClient(f"{base}/orders", timeout_seconds=5) as client:
             orders = {cid: client.list_customer_orders(cid) for cid in ("C-1001", "C-1002", "C-1003")}
-    assert health == {"status": "ok", "orders": 8, "anchor": first.isoformat()}
+    assert health == {"status": "ok", "orders": CATALOGUE, "anchor": first.isoformat()}
     assert {o.order_id: o for group in orders.values() for o in group} == {o.order_id: o for o in demo_orders(first)}

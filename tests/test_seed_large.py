@@ -71,8 +71,9 @@ def test_generated_orders_are_loaded_into_the_sandbox(tmp_path, keep_logging):  
     path = tmp_path / "large.db"
     app = create_sandbox_app(tmp_path / "sandbox.db", webhook_url=None, webhook_secret="")
     with serve_asgi(app) as base:
+        catalogue = httpx.get(f"{base}/health").json()["orders"]  # the demo catalogue the sandbox starts with
         assert large.main(["--path", str(path), *SMALL, "--sandbox-url", base, "--sandbox-batch", "150"]) == 0
-        assert httpx.get(f"{base}/health").json()["orders"] == 8 + 400  # the demo catalogue plus one per case
+        assert httpx.get(f"{base}/health").json()["orders"] == catalogue + 400  # plus one per case
         db = sqlite3.connect(path)
         snapshots = db.execute(
             "select s.order_id, u.order_customer_id, s.amount_paid, s.payment_reference, s.delivered_at is not null, "

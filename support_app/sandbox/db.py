@@ -4,8 +4,9 @@ Orders and the gateway ledger live in one file so the gateway can read captured
 amounts from the orders table. WAL lets readers run beside the one writer; every
 write is ``BEGIN IMMEDIATE`` (the write lock is taken before the first read), which
 makes read-check-insert sequences atomic across threads and processes alike.
-On first open of an empty file the demo catalogue is inserted relative to that
-moment, and the moment is kept as the anchor of the demo data.
+On first open of an empty file the demo catalogue (Alice, Bob and Carol's orders
+and the generated customers' order history) is inserted relative to that moment,
+and the moment is kept as the anchor of the demo data.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from support_app.sandbox.catalogue import demo_orders
+from support_app.sandbox.catalogue import demo_orders, history_orders
 from support_app.sandbox.order_rows import upsert_orders
 
 BUSY_TIMEOUT_MS = 30_000
@@ -123,7 +124,7 @@ class SandboxDB:
             if row is not None:
                 return datetime.fromisoformat(row[0])
             anchor = (now or datetime.now(timezone.utc).replace(microsecond=0)).astimezone(timezone.utc)
-            upsert_orders(conn, demo_orders(anchor))
+            upsert_orders(conn, demo_orders(anchor) + history_orders(anchor))
             conn.execute("INSERT INTO meta (key, value) VALUES ('anchor', ?)", (anchor.isoformat(),))
             return anchor
 

@@ -2,7 +2,9 @@
 
     GET  /customers/{id}/orders   {"orders": [...]}, newest placed first
     GET  /orders/{id}             one order, or 404 {"error": "not_found"}
-    GET  /health                  not affected by faults
+    GET  /health                  {"status", "orders", "anchor"}, not affected by faults; the anchor is
+                                  the sandbox's first start, which dates the demo data (the demo
+                                  history reads it here: it is not part of a real order system)
     GET|POST /_faults             fault switch (only with faults enabled)
     POST /_admin/orders           upsert a JSON list of orders in the wire format (only with faults enabled)
 
@@ -140,7 +142,7 @@ def create_orders_app(db: SandboxDB, enable_faults: bool = True) -> Starlette:
 
     async def health(request: Request) -> Response:
         count = await read(lambda conn: conn.execute("SELECT count(*) FROM orders").fetchone()[0])
-        return JSONResponse({"status": "ok", "orders": count})
+        return JSONResponse({"status": "ok", "orders": count, "anchor": db.anchor.isoformat()})
 
     async def list_orders(request: Request) -> Response:
         if (fault := await _apply_fault(switch)) is not None:

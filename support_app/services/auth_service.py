@@ -311,10 +311,14 @@ def deactivate_user(session: Session, email: str, *, kv: KV | None = None, now: 
 
 @writes
 def create_user(
-    session: Session, email: str, full_name: str, role: str, password: str, order_customer_id: str | None = None
+    session: Session, email: str, full_name: str, role: str, password: str, order_customer_id: str | None = None,
+    *, password_hash: str | None = None,
 ) -> UserView:
     """Create an account. Field problems raise VALIDATION_FAILED with ``fields``;
-    an email already in use (compared case-insensitively) raises EMAIL_TAKEN."""
+    an email already in use (compared case-insensitively) raises EMAIL_TAKEN.
+
+    ``password_hash``: a hash of ``password`` made earlier, stored instead of hashing
+    again (the demo history gives its accounts one shared password, hashed once)."""
     email = ratelimit.normalise_email(email)
     full_name = full_name.strip()
     order_customer_id = (order_customer_id or "").strip() or None
@@ -334,7 +338,7 @@ def create_user(
     if fields:
         raise DomainError(ErrorCode.VALIDATION_FAILED, fields=fields)
     # Hashed before the first statement, so before the (write) transaction begins.
-    password_hash = passwords.hash_password(password)
+    password_hash = password_hash or passwords.hash_password(password)
     if session.exec(select(User.id).where(User.email_bidx == email_index(email))).first() is not None:
         raise DomainError(ErrorCode.EMAIL_TAKEN, fields={"email": "An account with that email already exists."})
     user = User(email=email, full_name=full_name, role=role,

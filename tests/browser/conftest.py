@@ -126,7 +126,10 @@ def app_server(tmp_path_factory, sandbox_server):
         env.pop("SUPPORT_REDIS_URL", None)
     py = sys.executable
     subprocess.run([py, "-m", "support_app.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([py, "-m", "support_app.cli", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    # The five demo accounts only: the walks need nothing else, and the 90-day history of `make run`
+    # (tested in tests/test_demo_data.py) would cost its seconds and fill the queues the walks read.
+    subprocess.run([py, "-m", "support_app.cli", "seed-demo", "--accounts-only"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
     log = tmp / "app.log"
     env["TEST_APP_LOG"] = str(log)  # for tests that read what the server logged
     reflex = [str(Path(py).parent / "reflex")]
