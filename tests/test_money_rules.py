@@ -15,8 +15,7 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.gateway_answers import answer_mismatch, describe
 from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFacts
 from support_app.domain.refund_decisions import (
-    INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN, Settlement, SettlementType, check_settlement, settlement_cap,
-    settlement_hint,
+    INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN, Settlement, SettlementType, check_settlement, settlement_hint,
 )
 
 E = ErrorCode
@@ -166,11 +165,7 @@ def test_every_field_problem_is_reported_at_once_and_is_a_validation_error():
         "settle_message": "Write 10 to 2,000 characters to the customer: what was done."}
 
 
-def test_cap_and_hint():
-    assert settlement_cap("replacement", 2777, 5000) == 2777
-    assert settlement_cap("replacement", 2777, 1000) == 1000
-    assert settlement_cap("goodwill", 2777, 5000) == 5000
-    assert settlement_cap("goodwill", 2777, -10) == 0
+def test_the_hint_states_the_limits():
     assert settlement_hint(1471, "EUR") == ("More than €0.00 and at most €14.71, what is left of this order's payment. "
                                             "A replacement counts what the replaced items cost, so at most the total below.")
     assert settlement_hint(1471, "EUR", 1389).endswith("so at most €13.89, this refund's value.")

@@ -77,13 +77,6 @@ class Settlement:
     internal_note: str  # agents only; "" when none
 
 
-def settlement_cap(kind: object, items_value: int, left: int) -> int:
-    """The most a settlement may be: what is left of the payment, and for a replacement
-    also the replaced items' value. Never below 0."""
-    cap = min(left, items_value) if kind == SettlementType.REPLACEMENT else left
-    return max(0, cap)
-
-
 def settlement_hint(left: int, currency: str, items_value: int | None = None) -> str:
     """The amount's limits as a settlement form states them. ``items_value`` None: the
     items are still being chosen (the form's total is their value)."""
@@ -100,11 +93,12 @@ def check_settlement(kind: object, amount: object, message: object, internal_not
                      items_value: int, left: int, amount_paid: int, currency: str) -> Settlement:
     """Validate a settlement against what is left of the order's payment.
 
-    ``amount`` in minor units, 0 < amount <= ``settlement_cap``; ``items_value`` is what
-    the settled items (with any shipping) are worth, ``left`` what is left of the
-    payment without this refund, ``amount_paid`` what the order cost. Field errors:
-    settle_type, settle_amount, settle_message, settle_internal_note. An amount over what
-    is left, with nothing else wrong, is ORDER_OVER_REFUNDED; otherwise VALIDATION_FAILED.
+    ``amount`` in minor units: more than 0, at most ``left`` (what is left of the payment
+    without this refund) and, for a replacement, at most ``items_value`` (what the
+    settled items, with any shipping, are worth); ``amount_paid`` is what the order cost.
+    Field errors: settle_type, settle_amount, settle_message, settle_internal_note. An
+    amount over what is left, with nothing else wrong, is ORDER_OVER_REFUNDED; otherwise
+    VALIDATION_FAILED.
     """
     m = lambda v: format_money(max(0, v), currency)  # noqa: E731
     fields: dict[str, str] = {}
