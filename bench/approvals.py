@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.n):
                 with session_scope(engine, write=True) as s:
                     refund_ids.append(refund_commands.request_refund(s, alice, case_id, {"L1": 1}, "damaged",
-                                                                     request_key=f"bench-req-{i:06d}"))
+                                                                     request_key=f"bench-req-{i:06d}", client=orders))
             setup_s = time.perf_counter() - t0
             faults = {"mode": "latency", "latency_ms": args.latency_ms} if args.latency_ms else {"mode": "none"}
             http.post(f"{gateway_url}/_faults", json=faults).raise_for_status()

@@ -91,9 +91,11 @@ class GatewayServer:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
 
     def set_faults(self, mode: str = "none", latency_ms: int = 0, status: int = 503, count: int | None = None,
-                   decline_reason: str = "card_declined", webhook_delay_ms: int = 200) -> dict[str, Any]:
+                   decline_reason: str = "card_declined", webhook_delay_ms: int = 200, decline_message: str | None = None,
+                   answer_amount: int | None = None, answer_currency: str | None = None) -> dict[str, Any]:
         body = {"mode": mode, "latency_ms": latency_ms, "status": status, "count": count,
-                "decline_reason": decline_reason, "webhook_delay_ms": webhook_delay_ms}
+                "decline_reason": decline_reason, "webhook_delay_ms": webhook_delay_ms,
+                "decline_message": decline_message, "answer_amount": answer_amount, "answer_currency": answer_currency}
         response = self.http.post(f"{self.url}/_faults", json=body)
         response.raise_for_status()
         return response.json()

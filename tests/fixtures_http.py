@@ -26,6 +26,7 @@ import httpx
 import pytest
 import uvicorn
 
+from support_app.integrations.order_client import OrderClient
 from support_app.integrations.order_data import OrderData
 from support_app.sandbox.db import SandboxDB
 from support_app.sandbox.orders import create_orders_app
@@ -115,10 +116,18 @@ def orders_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture
-def orders_server(orders_server_session: OrdersServer) -> Iterator[OrdersServer]:
-    """The shared sandbox with faults switched off and the request counter reset."""
+def orders_server(orders_server_session: OrdersServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[OrdersServer]:
+    """The shared sandbox with faults switched off and the request counter reset. It is
+    also the app's order system for the test (as SUPPORT_ORDER_SYSTEM_URL would make it):
+    services that refresh an order without being handed a client ask this sandbox,
+    never whatever listens at the default URL."""
+    from support_app.services import orders as order_service
+
     orders_server_session.set_faults("none")
+    client = OrderClient(orders_server_session.url, timeout_seconds=2, backoff_seconds=0.01)
+    monkeypatch.setattr(order_service, "get_order_client", lambda: client)
     yield orders_server_session
+    client.close()
     orders_server_session.set_faults("none")
 
 

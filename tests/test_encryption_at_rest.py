@@ -31,16 +31,19 @@ NOTE = "Internal: warehouse shelf 42b misloaded"
 REFUND_NOTE = "Please refund my Mastercard ending 4242"
 REJECT_TEXT = "We could not see the damage on your zebra photos"
 REASON = "waiting for the zebra photos"
+SETTLE_MESSAGE = "Yodelling store credit added to your account"
+SETTLE_NOTE = "Internal: the zebra batch came from supplier Quagga"
 
 ENCRYPTED_COLUMNS = [("users", "email"), ("users", "full_name"), ("support_cases", "subject"),
                      ("support_cases", "description"), ("case_messages", "body"), ("case_events", "detail"),
-                     ("refund_cases", "note"), ("refund_cases", "decision_note"), ("refund_events", "detail"),
-                     ("order_snapshots", "payment_reference")]
+                     ("refund_cases", "note"), ("refund_cases", "decision_note"), ("refund_cases", "internal_note"),
+                     ("refund_events", "detail"), ("order_snapshots", "payment_reference")]
 
 
 def walk(engine, people, client) -> dict[str, int]:
     """A demo walk through the services: open a case, talk, note, change status,
-    assign, request a refund with a note, reject it with a message."""
+    assign, request a refund with a note, reject it with a message, settle another with
+    a message and an internal note."""
     alice, sam = people.alice, people.sam
     case_id = run(engine, cmd.create_case, alice, "ORD-1001-1", client=client, subject=SUBJECT_TEXT,
                   description=DESCRIPTION, category="damaged_item")
@@ -51,12 +54,14 @@ def walk(engine, people, client) -> dict[str, int]:
     run(engine, cmd.add_message, alice, case_id, REPLY)
     refund_id = run(engine, rc.request_refund, alice, case_id, {"L1": 1}, "damaged", note=REFUND_NOTE, request_key="form-key-000001")
     run(engine, rr.reject_refund, sam, refund_id, "no_evidence", REJECT_TEXT)
-    return {"case": case_id, "refund": refund_id}
+    settled_id = run(engine, rc.request_refund, alice, case_id, {"L2": 1}, "damaged", request_key="form-key-000002")
+    run(engine, rr.settle_refund, sam, settled_id, "store_credit", 1000, SETTLE_MESSAGE, SETTLE_NOTE)
+    return {"case": case_id, "refund": refund_id, "settled": settled_id}
 
 
 def plaintexts(people) -> list[str]:
     return [people.alice.email, people.alice.full_name, people.sam.email, people.sam.full_name, SUBJECT_TEXT,
-            DESCRIPTION, REPLY, NOTE, REFUND_NOTE, REJECT_TEXT, REASON, "PAY-1001-1"]
+            DESCRIPTION, REPLY, NOTE, REFUND_NOTE, REJECT_TEXT, REASON, SETTLE_MESSAGE, SETTLE_NOTE, "PAY-1001-1"]
 
 
 def check_raw_and_read(engine, people, ids) -> None:
@@ -80,6 +85,8 @@ def check_raw_and_read(engine, people, ids) -> None:
         assert REASON in {e.detail for e in s.exec(select(CaseEvent))}
         refund = s.get(RefundCase, ids["refund"])
         assert (refund.note, refund.decision_note) == (REFUND_NOTE, REJECT_TEXT)
+        settled = s.get(RefundCase, ids["settled"])
+        assert (settled.decision_note, settled.internal_note) == (SETTLE_MESSAGE, SETTLE_NOTE)
         assert any(e.detail for e in s.exec(select(RefundEvent)))
 
 

@@ -190,18 +190,20 @@ def apply(engine, event) -> str:
         return apply_gateway_event(s, event)
 
 
-def succeeded_event(event_id: str, key: str, reference: str) -> dict:
-    return {"id": event_id, "type": "refund.succeeded", "data": {"id": reference, "idempotency_key": key, "status": "succeeded"}}
+def succeeded_event(event_id: str, key: str, reference: str, amount: int, currency: str = "EUR") -> dict:
+    """As the gateway sends it: the refund object states its amount and currency."""
+    return {"id": event_id, "type": "refund.succeeded",
+            "data": {"id": reference, "idempotency_key": key, "status": "succeeded", "amount": amount, "currency": currency}}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_duplicates_in_any_order_apply_once(engine, people, alice_case, seed):
     rid = ask(engine, people.alice, alice_case, {"L1": 1})
     ref = approve(engine, people.sam, rid)
-    main = succeeded_event(f"evt_main_{seed}", ref.idempotency_key, f"re_main_{seed}")
+    main = succeeded_event(f"evt_main_{seed}", ref.idempotency_key, f"re_main_{seed}", 1389)
     others = [
         {"id": f"evt_other_type_{seed}", "type": "refund.updated", "data": {"idempotency_key": ref.idempotency_key}},
-        succeeded_event(f"evt_stranger_{seed}", "refund-999-attempt-1", "re_stranger"),
+        succeeded_event(f"evt_stranger_{seed}", "refund-999-attempt-1", "re_stranger", 1389),
         {"type": "refund.succeeded", "data": {"idempotency_key": ref.idempotency_key}},  # no id: not trusted
     ]
     batch = [main] * 3 + others
@@ -221,7 +223,7 @@ def test_duplicates_in_any_order_apply_once(engine, people, alice_case, seed):
 def test_the_same_event_delivered_concurrently_applies_once(engine, people, alice_case):
     rid = ask(engine, people.alice, alice_case, {"L2": 1})
     ref = approve(engine, people.sam, rid)
-    event = succeeded_event("evt_concurrent", ref.idempotency_key, "re_concurrent")
+    event = succeeded_event("evt_concurrent", ref.idempotency_key, "re_concurrent", 2975)
     results = in_threads(12, lambda i: apply(engine, event))
     assert Counter(results) == {"applied": 1, "duplicate": 11}, results
     assert count(engine, WebhookEvent) == 1 and state(engine, rid)[0] == "refunded"

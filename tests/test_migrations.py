@@ -428,7 +428,6 @@ def encrypt_migration_round_trip(url: str) -> None:
             # Terms: every customer's name words and prefixes, the case's subject words.
             assert conn.execute(text("SELECT count(DISTINCT user_id) FROM customer_name_terms")).scalar_one() == N_CUSTOMERS
             assert conn.execute(text("SELECT count(*) FROM case_subject_terms WHERE case_id = 1")).scalar_one() == 3
-        assert schema_diff(engine) == []
         agent = Who(1, "agent")
         with session_scope(engine) as s:  # the app reads it: search by name prefix, subject word, exact email
             for params, found in (({"customer": "ken"}, 1), ({"customer": "under berg 2"}, 1), ({"q": "KETTLE"}, 1),
@@ -453,6 +452,7 @@ def encrypt_migration_round_trip(url: str) -> None:
             with engine.begin() as conn:
                 conn.execute(text("UPDATE case_events SET detail = 'x'"))
         command.upgrade(cfg, "head")  # and up again
+        assert schema_diff(engine) == []  # (compared at head: the models are the newest revision's)
         with engine.connect() as conn:
             assert keyring.decrypt(_raw(conn, "support_cases", "subject", 1), "support_cases.subject") == "Kettle arrived broken"
     finally:
@@ -478,3 +478,90 @@ def test_0006_encrypts_existing_rows_and_downgrade_restores_them_on_sqlite(tmp_p
 @pytest.mark.postgres
 def test_0006_encrypts_existing_rows_and_downgrade_restores_them_on_postgresql(pg_url, keep_logging):
     encrypt_migration_round_trip(pg_url)
+
+
+# -- 0007: money rules ----------------------------------------------------------------
+
+LONG = "x" * 5000
+
+
+def _attempt(conn, attempt_id: int, status: str, error_message: str | None = None) -> None:
+    conn.execute(text(
+        "INSERT INTO refund_attempts (id, refund_case_id, idempotency_key, status, amount, currency, error_message, sends, "
+        "tries, next_try_at, created_at, updated_at) VALUES (:id, 1, :key, :status, 100, 'EUR', :msg, 1, 1, "
+        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+        {"id": attempt_id, "key": f"refund-1-attempt-{attempt_id}", "status": status, "msg": error_message})
+
+
+def _columns(engine, table: str) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns(table)}
+
+
+def money_rules_round_trip(url: str) -> None:
+    """0007 on a database with refunds: snapshots get their status from the delivery
+    date, gateway text fits whatever its length, a 'mismatch' attempt counts as live;
+    the downgrade cuts long values to the old VARCHARs and gives the old index back."""
+    cfg, engine = alembic_config(url), make_engine(url)
+    try:
+        command.upgrade(cfg, "0006")
+        seed_and_try_tampering(engine)  # user 1, snapshot 1 (not delivered), case 1
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO order_snapshots (id, order_id, customer_id, currency, placed_at, delivered_at, shipping_amount, "
+                "shipping_tax, amount_paid, payment_reference, fetched_at) VALUES (2, 'ORD-2', 1, 'EUR', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, 0, 0, 100, :ref, CURRENT_TIMESTAMP)"),
+                {"ref": get_keyring().encrypt("PAY-2", "order_snapshots.payment_reference")})
+            conn.execute(text(
+                "INSERT INTO order_lines (id, snapshot_id, line_id, sku, name, quantity, unit_price, discount_total, tax_total) "
+                "VALUES (1, 1, 'L1', 'SKU', 'Thing', 1, 100, 0, 0)"))
+            conn.execute(text(
+                "INSERT INTO refund_cases (id, number, support_case_id, order_snapshot_id, customer_id, status, reason, "
+                "amount, shipping_amount, currency, request_key, abandoned, gateway_reference, failure_reason, version, "
+                "requested_at, created_at, updated_at) VALUES (1, 'RF-000001', 1, 1, 1, 'processing', 'damaged', 100, 0, "
+                "'EUR', 'k1', false, :ref, :reason, 2, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"ref": "r" * 64, "reason": "y" * 300})
+            conn.execute(text("INSERT INTO refund_items (id, refund_case_id, order_line_id, quantity, unit_amounts, amount) "
+                              "VALUES (1, 1, 1, 1, :units, 100)"), {"units": "1" * 2000})
+            _attempt(conn, 1, "failed", "z" * 300)
+
+        command.upgrade(cfg, "0007")
+        assert {"internal_note"} <= _columns(engine, "refund_cases")
+        assert {"reported_amount", "reported_currency"} <= _columns(engine, "refund_attempts")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT id, status FROM order_snapshots ORDER BY id")).all() == [(1, "shipped"), (2, "delivered")]
+            assert conn.execute(text("SELECT failure_reason FROM refund_cases")).scalar_one() == "y" * 300  # kept
+            conn.execute(text("UPDATE refund_cases SET failure_reason = :v, gateway_reference = :v"), {"v": LONG})
+            conn.execute(text("UPDATE refund_items SET unit_amounts = :v"), {"v": LONG})
+            conn.execute(text("UPDATE refund_attempts SET error_message = :v, gateway_reference = :v, reported_amount = :big"),
+                         {"v": LONG, "big": 10**15})
+            _attempt(conn, 2, "mismatch")
+        with pytest.raises(IntegrityError):  # a mismatch is the refund's live attempt: no second one
+            with engine.begin() as conn:
+                _attempt(conn, 3, "pending")
+
+        command.downgrade(cfg, "0006")
+        assert not {"internal_note"} & _columns(engine, "refund_cases")
+        assert not {"reported_amount", "reported_currency"} & _columns(engine, "refund_attempts")
+        assert "status" not in _columns(engine, "order_snapshots")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT failure_reason, gateway_reference FROM refund_cases")).one() == ("x" * 300, "x" * 64)
+            assert conn.execute(text("SELECT unit_amounts FROM refund_items")).scalar_one() == "x" * 2000
+            assert conn.execute(text("SELECT error_message FROM refund_attempts WHERE id = 1")).scalar_one() == "x" * 300
+            _attempt(conn, 3, "pending")  # the old index: 'mismatch' is not live there
+            conn.execute(text("DELETE FROM refund_attempts WHERE id = 3"))
+        command.upgrade(cfg, "head")
+        assert schema_diff(engine) == []
+    finally:
+        try:
+            command.downgrade(cfg, "base")
+        finally:
+            engine.dispose()
+
+
+def test_0007_money_rules_up_and_down_on_sqlite(tmp_path, keep_logging):
+    money_rules_round_trip(f"sqlite:///{tmp_path / 'money.db'}")
+
+
+@pytest.mark.postgres
+def test_0007_money_rules_up_and_down_on_postgresql(pg_url, keep_logging):
+    money_rules_round_trip(pg_url)

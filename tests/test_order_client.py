@@ -151,6 +151,44 @@ def test_cache_avoids_http_and_never_caches_errors(orders_server: OrdersServer, 
         assert kv.get("orders:order:ORD-1003-1") is not None
 
 
+def test_a_fresh_lookup_asks_the_order_system_and_caches_its_answer(orders_server: OrdersServer) -> None:
+    """Facts that decide money (delivered yet?) never come from the cache: ``fresh``
+    skips the cached copy, and the answer replaces it for later plain lookups."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    shipped = OrderData("ORD-FRESH-1", "C-FRESH", now - timedelta(days=3), None, "shipped", "EUR",
+                        demo_order(now, "ORD-1001-4").lines, 0, 0, 10591, "PAY-FRESH-1")  # not a demo customer
+    delivered = OrderData(**{**shipped.__dict__, "delivered_at": now - timedelta(hours=1), "status": "delivered"})
+    orders_server.load([shipped])
+    with client_for(orders_server.url, kv=MemoryKV(), cache_seconds=60) as client:
+        assert client.get_order("ORD-FRESH-1") == shipped
+        orders_server.load([delivered])
+        orders_server.set_faults("none")  # resets the request counter
+        assert client.get_order("ORD-FRESH-1") == shipped  # a plain lookup: the cache, no HTTP
+        assert orders_server.requests_seen() == 0
+        assert client.get_order("ORD-FRESH-1", fresh=True) == delivered
+        assert orders_server.requests_seen() == 1
+        assert client.get_order("ORD-FRESH-1") == delivered  # cached again
+        assert orders_server.requests_seen() == 1
+
+
+def test_order_lines_fit_the_snapshot_or_are_refused() -> None:
+    """A snapshot's line holds ids of up to 64 characters and a name of up to 200 (a
+    longer value would be a database error on PostgreSQL): longer ids are refused as a
+    malformed order, a longer name (only ever shown) is shortened."""
+    data = demo_order(datetime(2025, 1, 31, tzinfo=timezone.utc), "ORD-1001-1").to_json()
+    line, rest = data["lines"][0], data["lines"][1:]
+
+    def first_line(**changed):
+        return OrderData.from_json(dict(data, lines=[dict(line, **changed), *rest])).lines[0]
+
+    for field in ("line_id", "sku"):
+        assert getattr(first_line(**{field: "x" * 64}), field) == "x" * 64
+        with pytest.raises(ValueError, match=f"{field}: longer than 64"):
+            first_line(**{field: "x" * 65})
+    assert first_line(name="n" * 200).name == "n" * 200
+    assert first_line(name="n" * 5000).name == "n" * 199 + "…"
+
+
 def test_cached_orders_are_encrypted_in_redis(orders_server: OrdersServer, redis_url) -> None:
     """Redis never holds an order (with its payment reference) in the clear; a value under
     a key that left the keyring, or one tampered with, is a cache miss, not an error."""

@@ -26,7 +26,7 @@ OLD, NEW = f"old:{key_text(11)}", f"new:{key_text(22)}"
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 ENCRYPTED = {"users": ("email", "full_name"), "order_snapshots": ("payment_reference",),
              "support_cases": ("subject", "description"), "case_messages": ("body",), "case_events": ("detail",),
-             "refund_cases": ("note", "decision_note"), "refund_events": ("detail",)}
+             "refund_cases": ("note", "decision_note", "internal_note"), "refund_events": ("detail",)}
 
 
 def _reset_engine() -> None:
@@ -64,7 +64,8 @@ def database(request, tmp_path, monkeypatch, keep_logging, use_keys):  # noqa: F
             s.add(CaseEvent(case_id=case.id, actor_id=user.id, kind="created", to_status="open", detail=f"Detail {i}"))
             s.add(CaseEvent(case_id=case.id, actor_id=user.id, kind="reply"))  # detail NULL stays NULL
             refund = RefundCase(support_case_id=case.id, order_snapshot_id=snap.id, customer_id=user.id, status="rejected",
-                                reason="damaged", note=f"Note {i}" if i % 2 else None, decision_note=f"No {i}", amount=100,
+                                reason="damaged", note=f"Note {i}" if i % 2 else None, decision_note=f"No {i}",
+                                internal_note=f"Agents only {i}" if i % 3 else None, amount=100,
                                 currency="EUR", request_key=f"request-key-{i:04d}", requested_at=NOW)
             s.add(refund)
             s.flush()
@@ -85,7 +86,7 @@ def plain_values(engine) -> list:
         return [(u.email, u.full_name) for u in s.exec(select(User).order_by(User.id))] + \
                [(c.subject, c.description) for c in s.exec(select(SupportCase).order_by(SupportCase.id))] + \
                [e.detail for e in s.exec(select(CaseEvent).order_by(CaseEvent.id))] + \
-               [(r.note, r.decision_note) for r in s.exec(select(RefundCase).order_by(RefundCase.id))] + \
+               [(r.note, r.decision_note, r.internal_note) for r in s.exec(select(RefundCase).order_by(RefundCase.id))] + \
                [e.detail for e in s.exec(select(RefundEvent).order_by(RefundEvent.id))] + \
                [o.payment_reference for o in s.exec(select(OrderSnapshot).order_by(OrderSnapshot.id))] + \
                [m.body for m in s.exec(select(CaseMessage).order_by(CaseMessage.id))]

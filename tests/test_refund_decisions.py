@@ -162,12 +162,12 @@ def test_approval_beyond_the_window_is_refused_and_settlement_is_the_way(engine,
 
     with pytest.raises(DomainError) as err:
         run(engine, rv.settle_refund, people.sam, late, "store_credit", 1389, "")
-    assert err.value.code is E.VALIDATION_FAILED and "settle_note" in err.value.fields
+    assert err.value.code is E.VALIDATION_FAILED and "settle_message" in err.value.fields
     run(engine, rv.settle_refund, people.sam, late, "store_credit", 1500, "Late, but store credit as goodwill.")
     r = refund_row(engine, late)
     assert (r.status, r.settled_amount, r.decision_code) == ("settled", 1500, "store_credit")
-    assert run(engine, rq.get_refund, people.alice, late, write=False).outcome_text == (
-        "Store credit of €15.00. Late, but store credit as goodwill.")
+    seen = run(engine, rq.get_refund, people.alice, late, write=False)
+    assert (seen.outcome_text, seen.support_message) == ("Store credit of €15.00.", "Late, but store credit as goodwill.")
     assert code_of(engine, rv.approve_refund, people.sam, late) is E.REFUND_ALREADY_PROCESSED
     assert attempts_of(engine, late) == [] and gateway_server.payment("PAY-1001-1")["refund_count"] == 1
 

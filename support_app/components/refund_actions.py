@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.domain.refund_decisions import MESSAGE_MAX
+from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.components.bits import field_error, local_time, status_badge
 from support_app.state.refund_page import REJECT_OPTIONS, SETTLE_OPTIONS, RefundState
 
@@ -68,9 +68,16 @@ def _settle_form() -> rx.Component:
             _select("settle_type", SETTLE_OPTIONS, "How it was settled…"),
             field_error(errors, "settle_type"),
             rx.input(name="settle_amount", id="settle_amount", placeholder="Amount, e.g. 12.50", width="100%", max_length=20),
+            rx.text(refund.settle_hint, size="1", color_scheme="gray", id="settle_hint"),
             field_error(errors, "settle_amount"),
-            rx.text_area(name="settle_note", id="settle_note", placeholder="What was done and why", width="100%", rows="2", max_length=MESSAGE_MAX),
-            field_error(errors, "settle_note"),
+            rx.text(f"Message to the customer, shown as from support ({MESSAGE_MIN} to {MESSAGE_MAX:,} characters)", size="1"),
+            rx.text_area(name="settle_message", id="settle_message", placeholder="What the customer will read: what was done",
+                         width="100%", rows="2", max_length=MESSAGE_MAX),
+            field_error(errors, "settle_message"),
+            rx.text(f"Internal note, agents only (optional, up to {INTERNAL_NOTE_MAX:,} characters)", size="1"),
+            rx.text_area(name="settle_internal_note", id="settle_internal_note", placeholder="For the team: why, what was checked",
+                         width="100%", rows="2", max_length=INTERNAL_NOTE_MAX),
+            field_error(errors, "settle_internal_note"),
             rx.button("Record settlement", type="submit", variant="soft", id="settle-submit", loading=RefundState.busy),
             width="100%",
             spacing="2",
@@ -81,9 +88,31 @@ def _settle_form() -> rx.Component:
     )
 
 
+def mismatch_alert() -> rx.Component:
+    """The gateway's answer named another amount or currency: in front of the agent, first."""
+    return rx.cond(
+        refund.mismatch_alert != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle_alert")),
+            rx.callout.text(rx.text.strong("The payment gateway's answer does not match this refund. "), refund.mismatch_alert),
+            color_scheme="red",
+            variant="surface",
+            size="2",
+            role="alert",
+            id="mismatch-alert",
+            width="100%",
+        ),
+    )
+
+
 def agent_panel() -> rx.Component:
     return rx.vstack(
         rx.text(refund.window_text, size="2", id="window-verdict"),
+        rx.cond(refund.internal_note != "", rx.box(
+            rx.text("Internal note (agents only)", size="1", weight="bold"),
+            rx.text(refund.internal_note, size="2", white_space="pre-wrap"),
+            id="internal-note", padding="0.5rem", background="var(--amber-2)", border_radius="6px", width="100%",
+        )),
         rx.hstack(
             rx.cond(_can("approve"), _confirm("Approve", "approve", "Approve this refund?",
                     "The amount goes back to the customer's payment method through the gateway, exactly once.",

@@ -11,6 +11,15 @@ than the units were paid; if the existing refunds record their amounts, any cent
 released refund left behind is added back (``DraftItem.adjustment``) so refunding every
 unit always returns exactly what the line cost.
 
+What is left of the payment. Per order (an order has one currency), the money that
+went back or is on its way — gateway refunds that are refunded, approved or
+processing, at their amount — plus every settlement, at its settled amount, never
+exceeds ``amount_paid`` (``payment_left``). A requested refund is not money yet: it
+is checked against what is left when it is asked for (``build_refund``) and again when
+it is approved or retried (``check_refund_fits``), a settlement when it is recorded
+(refund_decisions.check_settlement) — each under the order's lock, so two decisions
+can never both take the last euro.
+
 Shipping. Shipping plus its tax is refunded at most once per order: automatically
 when this refund, with those already held, covers every unit of every line (the
 whole order comes back), or when the reason is the shop's fault (``not_received``,
@@ -27,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from support_app.domain.errors import MESSAGES, DomainError, ErrorCode
+from support_app.domain.money import format_money
 from support_app.domain.refund_rules import (
     REFUND_WINDOW_DAYS,
     SHOP_FAULT_REASONS,
@@ -131,16 +141,25 @@ class OrderFacts:
         return self.shipping_amount + self.shipping_tax
 
 
+# Gateway refunds whose money went back (refunded) or is on its way (approved, processing).
+GATEWAY_MONEY = frozenset({R.APPROVED, R.PROCESSING, R.REFUNDED})
+
+
 @dataclass(frozen=True)
 class ExistingRefund:
     """A refund already on the order. ``items`` are ``(line_id, qty)`` or
     ``(line_id, qty, amount)``; with amounts recorded, a later refund can give back
-    the cents a released one left behind. ``shipping_amount`` includes shipping tax."""
+    the cents a released one left behind. ``shipping_amount`` includes shipping tax.
+    ``amount`` is the refund's total and ``settled_amount`` what a settlement gave:
+    they say how much of the payment it used (``money_out``)."""
 
     status: RefundStatus
     abandoned: bool = False
     items: tuple[tuple, ...] = ()
     shipping_amount: int = 0
+    amount: int = 0
+    settled_amount: int | None = None
+    refund_id: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RefundStatus(self.status))
@@ -149,6 +168,41 @@ class ExistingRefund:
     @property
     def holds(self) -> bool:
         return holds_quantity(self.status, self.abandoned)
+
+    @property
+    def money_out(self) -> int:
+        """What this refund took from the order's payment: a gateway refund refunded or
+        in flight its amount, a settlement its settled amount, anything else nothing
+        (requested, rejected, cancelled, and failed — a failed refund moved no money;
+        its retry is checked again)."""
+        if self.status in GATEWAY_MONEY:
+            return self.amount
+        if self.status is R.SETTLED:
+            return self.settled_amount or 0
+        return 0
+
+
+def payment_left(amount_paid: int, existing: Iterable[ExistingRefund], excluding: int | None = None) -> int:
+    """``amount_paid`` − the money every other refund took (``money_out``); may be
+    negative only for a history that already broke the rule. ``excluding`` leaves one
+    refund out (the one being decided).
+
+    Paid 7128; refunded 2777, processing 2380, settled 500 → 1471 left.
+    """
+    return amount_paid - sum(r.money_out for r in existing if excluding is None or r.refund_id != excluding)
+
+
+def check_refund_fits(amount: int, left: int, currency: str) -> None:
+    """An approval or retry sends ``amount`` through the gateway: it must fit in what is
+    left of the payment (ORDER_OVER_REFUNDED, saying how much is left and what to do)."""
+    if amount > left:
+        m = lambda v: format_money(max(0, v), currency)  # noqa: E731
+        raise DomainError(ErrorCode.ORDER_OVER_REFUNDED,
+                          f"Only {m(left)} of this order's payment is left, less than this refund's {m(amount)}: "
+                          f"the rest was already refunded or settled. Reject it, or record a settlement of at most {m(left)}."
+                          if left > 0 else
+                          "Nothing of this order's payment is left: it was already refunded or settled in full. "
+                          "Reject this refund.")
 
 
 def refundable_quantity(purchased: int, holds: Iterable[tuple[str, int, bool]]) -> int:
@@ -243,8 +297,11 @@ def build_refund(order: OrderFacts, existing: list[ExistingRefund], selection: M
     """Validate a selection ``{line_id: quantity}`` and price it exactly.
 
     Checks, in order: reason, lines, quantities, something chosen, window (gateway
-    refunds only), refundable quantity, and finally that the holding refunds plus this
-    one never exceed ``amount_paid`` (ORDER_OVER_REFUNDED).
+    refunds only), refundable quantity, that the holding refunds' items plus this one
+    never exceed ``amount_paid``, and (gateway refunds only) that this refund fits in
+    what is left of the payment after the money already refunded, in flight or settled
+    (both ORDER_OVER_REFUNDED). A settlement's own amount is checked by
+    refund_decisions.check_settlement.
     """
     try:
         why = RefundReason(reason)
@@ -303,5 +360,12 @@ def build_refund(order: OrderFacts, existing: list[ExistingRefund], selection: M
     shipping_after = shipping + sum(r.shipping_amount for r in holding)
     if after + shipping_after > order.amount_paid:
         raise DomainError(ErrorCode.ORDER_OVER_REFUNDED)
+    left = payment_left(order.amount_paid, existing)
+    if not for_settlement and draft_total > left:
+        m = lambda v: format_money(max(0, v), order.currency)  # noqa: E731
+        raise DomainError(ErrorCode.ORDER_OVER_REFUNDED,
+                          f"Only {m(left)} of this order's payment is left to refund: the rest was already refunded or settled."
+                          if left > 0 else
+                          "Nothing of this order's payment is left to refund: it was already refunded or settled in full.")
     return RefundDraft(tuple(items), shipping, draft_total, order.currency, why, verdict)
 

@@ -11,13 +11,17 @@ outcome ``unknown`` (money may have moved), and a worker later asks
 ``find_refund(key)``. Even a refused connection is ``unknown``: we cannot prove the
 request never reached the gateway, and looking up the key is cheap and certain.
 Sync ``httpx`` because services run in worker threads, never on the event loop.
+
+A result carries the amount and currency the gateway's refund object states (None for
+what it does not state readably); the caller compares them with what it asked for
+(domain/gateway_answers) — the client only reads.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -47,6 +51,7 @@ class GatewayResult:
 
     ``reference`` is the gateway refund id when known; ``failure_reason`` is a
     stable machine code (``card_declined``, ``exceeds_captured``, ``payment_not_found``...).
+    ``amount`` (minor units) and ``currency`` are what the answer says the refund is for.
     """
 
     outcome: Outcome
@@ -54,6 +59,8 @@ class GatewayResult:
     failure_reason: str | None = None
     failure_message: str | None = None
     http_status: int | None = None
+    amount: int | None = None
+    currency: str | None = None
 
 
 class GatewayUnavailable(Exception):
@@ -166,7 +173,7 @@ class GatewayClient:
         if status in (200, 201, 202):
             result = _refund_result(body, status)
             if result is not None and status == 202 and result.outcome == "succeeded":
-                result = GatewayResult("pending", result.reference, http_status=status)
+                result = replace(result, outcome="pending")
             if result is not None:
                 return result
             logger.error("gateway refund %s: unreadable %d answer %.200s; outcome unknown", key, status, response.text)
@@ -174,7 +181,7 @@ class GatewayClient:
         if status == 402:
             reference = body.get("id") if isinstance(body.get("id"), str) else None
             return GatewayResult("failed", reference, _text(body.get("failure_reason")) or "declined",
-                                 _text(body.get("failure_message")), status)
+                                 _text(body.get("failure_message")), status, *stated_money(body))
         if status in NOT_DEFINITE or status < 400:
             logger.warning("gateway refund %s: %d is not a definite answer; outcome unknown", key, status)
             return GatewayResult("unknown", http_status=status)
@@ -199,15 +206,29 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+AMOUNT_MAX = 10**15  # minor units; a larger "amount" is not a figure anyone can trust
+
+
+def stated_money(body: dict[str, Any]) -> tuple[int | None, str | None]:
+    """The amount (minor units) and currency a refund object states. None for what it
+    does not state readably: a missing, non-integer, negative or absurd amount; a
+    currency that is not three letters (upper-cased when it is)."""
+    amount, currency = body.get("amount"), body.get("currency")
+    ok_amount = isinstance(amount, int) and not isinstance(amount, bool) and 0 <= amount <= AMOUNT_MAX
+    ok_currency = isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()
+    return (amount if ok_amount else None), (currency.upper() if ok_currency else None)
+
+
 def _refund_result(body: dict[str, Any], http_status: int) -> GatewayResult | None:
     """Map a refund JSON object to a result; None if it is not a recognisable refund."""
     reference, status = body.get("id"), body.get("status")
     if not isinstance(reference, str) or not reference or status not in ("succeeded", "pending", "failed"):
         return None
+    amount, currency = stated_money(body)
     if status == "failed":
         return GatewayResult("failed", reference, _text(body.get("failure_reason")) or "declined",
-                             _text(body.get("failure_message")), http_status)
-    return GatewayResult(status, reference, http_status=http_status)
+                             _text(body.get("failure_message")), http_status, amount, currency)
+    return GatewayResult(status, reference, http_status=http_status, amount=amount, currency=currency)
 
 
 @lru_cache

@@ -110,10 +110,12 @@ class OrderClient:
             self._cache_set(f"orders:order:{order.order_id}", order.to_json())
         return orders
 
-    def get_order(self, order_id: str) -> OrderData | None:
-        """One order, or None if the order system does not know it (404)."""
+    def get_order(self, order_id: str, *, fresh: bool = False) -> OrderData | None:
+        """One order, or None if the order system does not know it (404). ``fresh`` asks
+        the order system even if the cache holds the order (the answer is cached again):
+        facts that decide money (is it delivered yet?) are never a cache's."""
         key = f"orders:order:{order_id}"
-        cached = self._cache_get(key)
+        cached = None if fresh else self._cache_get(key)
         if cached is not None:
             try:
                 return OrderData.from_json(cached)

@@ -45,11 +45,23 @@ def _int(data: dict[str, Any], field: str, minimum: int = 0) -> int:
     return value
 
 
-def _str(data: dict[str, Any], field: str) -> str:
+def _str(data: dict[str, Any], field: str, max_length: int | None = None) -> str:
     value = data.get(field)
     if not isinstance(value, str) or not value:
         raise ValueError(f"{field}: expected a non-empty string")
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(f"{field}: longer than {max_length} characters")
     return value
+
+
+# What a snapshot's order line can hold (models/order.OrderLine): identifiers longer than
+# that are refused, a longer name (only ever shown) is shortened.
+ID_MAX, NAME_MAX = 64, 200
+
+
+def _name(data: dict[str, Any]) -> str:
+    name = _str(data, "name")
+    return name if len(name) <= NAME_MAX else name[:NAME_MAX - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -85,9 +97,9 @@ class OrderLineData:
         if not isinstance(data, dict):
             raise ValueError("order line: expected an object")
         line = cls(
-            line_id=_str(data, "line_id"),
-            sku=_str(data, "sku"),
-            name=_str(data, "name"),
+            line_id=_str(data, "line_id", ID_MAX),
+            sku=_str(data, "sku", ID_MAX),
+            name=_name(data),
             quantity=_int(data, "quantity", minimum=1),
             unit_price=_int(data, "unit_price"),
             discount_total=_int(data, "discount_total"),

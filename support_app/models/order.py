@@ -1,4 +1,5 @@
-"""A snapshot of an order from the order system, taken when a case is opened on it."""
+"""A snapshot of an order from the order system, taken when a case is opened on it.
+Lines and amounts never change; delivery facts are refreshed (services/orders)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class OrderSnapshot(SQLModel, table=True):
     currency: str = Field(max_length=3)
     placed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # The order system's status (processing | shipped | delivered); with delivered_at the
+    # only facts refreshed after the snapshot is taken (domain/delivery).
+    status: str | None = Field(default=None, max_length=16)
     shipping_amount: int = 0
     shipping_tax: int = 0
     amount_paid: int = 0

@@ -1,11 +1,17 @@
 """Refund cases: a request to give back money for specific items of an order,
-inside a support case. Amounts are integer minor units in the order's currency."""
+inside a support case. Amounts are integer minor units in the order's currency.
+
+Text that comes from a person or from the payment gateway never meets a VARCHAR
+limit (on PostgreSQL that would be a database error, not a message): it is TEXT
+(encrypted when it is customer or decision text), or bounded before it is stored
+(services/refund_execution, services/gateway_events).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from support_app.models.base import UTCDateTime, utcnow
@@ -48,11 +54,14 @@ class RefundCase(SQLModel, table=True):
     currency: str = Field(max_length=3)
     request_key: str = Field(max_length=64)
     abandoned: bool = False  # a failed refund given up on releases its quantity
-    gateway_reference: str | None = Field(default=None, max_length=64)
-    failure_reason: str | None = Field(default=None, max_length=300)
+    gateway_reference: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the gateway's id
+    failure_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the gateway's words
     decided_by: int | None = Field(default=None, foreign_key="users.id")
     decision_code: str | None = Field(default=None, max_length=32)  # reject reason or settlement type
+    # What the customer is told (a rejection's or a settlement's message) …
     decision_note: str | None = Field(default=None, sa_column=Column(EncryptedText("refund_cases.decision_note"), nullable=True))
+    # … and what only agents read (a settlement's internal note).
+    internal_note: str | None = Field(default=None, sa_column=Column(EncryptedText("refund_cases.internal_note"), nullable=True))
     settled_amount: int | None = None
     version: int = 1
     requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -67,7 +76,7 @@ class RefundItem(SQLModel, table=True):
     refund_case_id: int = Field(foreign_key="refund_cases.id", index=True)
     order_line_id: int = Field(foreign_key="order_lines.id", index=True)
     quantity: int
-    unit_amounts: str = Field(max_length=2000)  # comma-separated minor units, the slice used
+    unit_amounts: str = Field(sa_column=Column(Text, nullable=False))  # comma-separated minor units, the slice used
     amount: int
 
 
@@ -95,6 +104,11 @@ class RefundAttempt(SQLModel, table=True):
     unique index allows at most one live (pending / unknown / succeeded) attempt per
     refund case, so no code path can start a second payout alongside the first.
 
+    An answer whose amount or currency is not the attempt's is recorded as ``mismatch``
+    with what the gateway reported (``reported_amount``/``reported_currency``): money
+    may have moved, so it counts as live for the one-attempt rule, is never retried and
+    waits for an agent.
+
     The table is also the outbox the workers drain (support_app/worker): a live
     attempt is due when ``next_try_at`` has passed, and a worker sends it only while
     it holds the claim (``claimed_by`` until ``claimed_until``); a claimant that dies
@@ -107,8 +121,8 @@ class RefundAttempt(SQLModel, table=True):
             "uq_refund_attempts_one_live",
             "refund_case_id",
             unique=True,
-            sqlite_where=text("status IN ('pending', 'unknown', 'succeeded')"),
-            postgresql_where=text("status IN ('pending', 'unknown', 'succeeded')"),
+            sqlite_where=text("status IN ('pending', 'unknown', 'succeeded', 'mismatch')"),
+            postgresql_where=text("status IN ('pending', 'unknown', 'succeeded', 'mismatch')"),
         ),
         # Metrics: succeeded attempts by day (status = 'succeeded' AND updated_at >= since).
         Index("ix_refund_attempts_status_updated", "status", "updated_at"),
@@ -119,12 +133,14 @@ class RefundAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     refund_case_id: int = Field(foreign_key="refund_cases.id", index=True)
     idempotency_key: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
-    status: str = Field(max_length=16)  # pending | succeeded | failed | unknown
+    status: str = Field(max_length=16)  # pending | succeeded | failed | unknown | mismatch
     amount: int
     currency: str = Field(max_length=3)
-    gateway_reference: str | None = Field(default=None, max_length=64)
-    error_code: str | None = Field(default=None, max_length=64)
-    error_message: str | None = Field(default=None, max_length=300)
+    gateway_reference: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error_code: str | None = Field(default=None, max_length=64)  # a machine code, cut to 64 before it is stored
+    error_message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reported_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # on a mismatch
+    reported_currency: str | None = Field(default=None, max_length=3)  # on a mismatch; None if not 3 letters
     sends: int = 0  # how many times the request was handed to the gateway client
     tries: int = 0  # how many times a worker claimed it
     next_try_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -4,7 +4,7 @@ import reflex as rx
 
 from support_app.components.bits import local_time, status_badge
 from support_app.components.layout import page_shell
-from support_app.components.refund_actions import agent_panel
+from support_app.components.refund_actions import agent_panel, mismatch_alert
 from support_app.components.timeline import timeline
 from support_app.state.base import AppState
 from support_app.state.refund_page import RefundState
@@ -22,7 +22,8 @@ def _summary() -> rx.Component:
                 align="center",
             ),
             rx.text("Case ", rx.link(refund.case_number, href="/cases/" + refund.case_id.to_string(), id="refund-case-link"), " · order ", refund.order_id, size="2"),
-            rx.text("Requested ", local_time(refund.requested_at), " by ", refund.customer_name, size="2", color_scheme="gray"),
+            rx.text(refund.opened_label, " ", local_time(refund.requested_at), " by ", refund.opened_by, size="2", color_scheme="gray",
+                    id="refund-opened"),
             rx.text("Reason: ", refund.reason_label, size="2"),
             rx.cond(refund.note != "", rx.text("Note: ", refund.note, size="2", white_space="pre-wrap")),
             rx.foreach(
@@ -38,6 +39,11 @@ def _summary() -> rx.Component:
             rx.cond(refund.shipping != "", rx.hstack(rx.text("Shipping", size="2"), rx.spacer(), rx.text(refund.shipping, size="2"), width="100%")),
             rx.hstack(rx.text("Total", weight="bold"), rx.spacer(), rx.heading(refund.amount, size="4", id="refund-amount"), width="100%"),
             rx.cond(refund.outcome_text != "", rx.callout(refund.outcome_text, icon="info", id="refund-outcome", width="100%")),
+            rx.cond(refund.support_message != "", rx.card(
+                rx.text("Message from support", size="1", weight="bold", color_scheme="gray"),
+                rx.text(refund.support_message, size="2", white_space="pre-wrap", class_name="message-body"),
+                id="support-message", width="100%",
+            )),
             rx.cond(
                 refund.can_cancel,
                 rx.alert_dialog.root(
@@ -68,6 +74,7 @@ def refund_page() -> rx.Component:
         rx.cond(
             refund,
             rx.vstack(
+                rx.cond(AppState.is_agent, mismatch_alert()),
                 _summary(),
                 rx.cond(AppState.is_agent, agent_panel()),
                 timeline(refund.history),

@@ -4,6 +4,7 @@ import reflex as rx
 
 from support_app.components.bits import field_error, local_time
 from support_app.components.layout import page_shell
+from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.services.views import RefundLineOption
 from support_app.state.refund_form import REASON_OPTIONS, SETTLE_TYPE_OPTIONS, RefundFormState
 
@@ -68,17 +69,31 @@ def refund_form() -> rx.Component:
                     id="settle-type",
                     style={"padding": "0.4rem", "width": "100%"},
                 ),
+                field_error(S.field_errors, "settle_type"),
                 rx.text("Amount given to the customer", size="2", weight="medium"),
                 rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%", max_length=20),
+                rx.text(S.form.settle_hint, size="1", color_scheme="gray", id="settle-hint"),
                 field_error(S.field_errors, "settle_amount"),
-                field_error(S.field_errors, "settle_note"),
+                rx.text(f"Message to the customer — they read it on their refund and in the case conversation, as a message "
+                        f"from support ({MESSAGE_MIN} to {MESSAGE_MAX:,} characters)", size="2", weight="medium"),
+                rx.text_area(value=S.note, on_change=S.set_note, id="settle-message", max_length=MESSAGE_MAX, width="100%", rows="3"),
+                field_error(S.field_errors, "settle_message"),
+                rx.text(f"Internal note — agents only, never shown to the customer (optional, up to {INTERNAL_NOTE_MAX:,} characters)",
+                        size="2", weight="medium"),
+                rx.text_area(value=S.internal_note, on_change=S.set_internal_note, id="settle-internal-note",
+                             max_length=INTERNAL_NOTE_MAX, width="100%", rows="3"),
+                field_error(S.field_errors, "settle_internal_note"),
+                width="100%",
+                spacing="2",
+            ),
+            rx.vstack(
+                rx.text("Note (optional)", size="2", weight="medium"),
+                rx.text_area(value=S.note, on_change=S.set_note, id="note", max_length=1000, width="100%", rows="3"),
+                field_error(S.field_errors, "note"),
                 width="100%",
                 spacing="2",
             ),
         ),
-        rx.text(rx.cond(S.mode == "settle", "Note (required: what was done and why)", "Note (optional)"), size="2", weight="medium"),
-        rx.text_area(value=S.note, on_change=S.set_note, id="note", max_length=1000, width="100%", rows="3"),
-        field_error(S.field_errors, "note"),
         rx.cond(S.problem != "", rx.callout(S.problem, color_scheme="red", icon="triangle_alert", id="refund-problem")),
         rx.hstack(
             rx.text("Refund total", weight="medium"),

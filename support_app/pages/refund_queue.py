@@ -44,6 +44,18 @@ def refund_queue_page() -> rx.Component:
             id="refund-status-filter",
             style={"padding": "0.35rem"},
         ),
+        rx.cond(
+            Q.attention.length() > 0,
+            rx.vstack(
+                rx.callout("Needs an agent: the payment gateway's answer did not match these refunds. They are not marked "
+                           "refunded and will not be sent again; open each for both figures and what to do.",
+                           icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
+                rx.foreach(Q.attention, queue_row),
+                id="refund-attention",
+                width="100%",
+                spacing="2",
+            ),
+        ),
         rx.cond(Q.loaded & (Q.rows.length() == 0), rx.text("Nothing waiting here.", id="no-refunds")),
         rx.foreach(Q.rows, queue_row),
         title="Refund queue",

@@ -11,9 +11,13 @@ A retry with the same key and parameters replays the first answer instead of mov
 money twice — the property exactly-once refunds rest on — and, because the ledger is
 in the sandbox database, it holds across restarts and for any number of app workers.
 Captured amounts come from the orders table (payment reference → amount paid).
-The fault switch reproduces latency, 5xx, declines, a commit whose answer never
-arrives (``commit_then_timeout``) and asynchronous settlement confirmed by a signed
-webhook; refunds still pending when the sandbox starts are settled again on schedule.
+The fault switch reproduces latency, 5xx, declines (``decline_message`` sets the
+issuer's text, up to 10,000 characters), a commit whose answer never arrives
+(``commit_then_timeout``), an answer about another amount or currency than asked
+(``mismatch``: the refund is made as asked, but the answer states ``answer_amount`` /
+``answer_currency`` — a gateway bug or a reply about someone else's refund) and
+asynchronous settlement confirmed by a signed webhook; refunds still pending when the
+sandbox starts are settled again on schedule.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ from support_app.sandbox.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
-FAULT_MODES = ("none", "latency", "error", "decline", "commit_then_timeout", "async")
+FAULT_MODES = ("none", "latency", "error", "decline", "commit_then_timeout", "async", "mismatch")
+DECLINE_MESSAGE_MAX = 10_000
 
 
 def _check(ok: bool, message: str) -> None:
@@ -64,7 +69,10 @@ class GatewayFaults:
     status: int = 503
     count: int | None = None
     decline_reason: str = "card_declined"
+    decline_message: str | None = None  # None: the sandbox's own wording
     webhook_delay_ms: int = 200
+    answer_amount: int | None = None  # mismatch: what the answer says instead of the amount asked
+    answer_currency: str | None = None  # mismatch: ... and instead of the currency asked
 
     @classmethod
     def parse(cls, body: Any) -> "GatewayFaults":
@@ -76,6 +84,14 @@ class GatewayFaults:
         _check(_is_int(state.status, 400, 599), "status must be an HTTP error status")
         _check(state.count is None or _is_int(state.count, 0, 10**9), "count must be null or >= 0")
         _check(isinstance(state.decline_reason, str) and bool(state.decline_reason), "decline_reason required")
+        _check(state.decline_message is None or (isinstance(state.decline_message, str)
+                                                 and 0 < len(state.decline_message) <= DECLINE_MESSAGE_MAX),
+               f"decline_message must be null or 1..{DECLINE_MESSAGE_MAX} characters")
+        _check(state.answer_amount is None or _is_int(state.answer_amount, 0, 10**15), "answer_amount must be null or 0..10**15")
+        _check(state.answer_currency is None or (isinstance(state.answer_currency, str) and 0 < len(state.answer_currency) <= 8),
+               "answer_currency must be null or 1..8 characters")
+        _check(state.mode != "mismatch" or state.answer_amount is not None or state.answer_currency is not None,
+               "mismatch needs answer_amount or answer_currency")
         return cls() if state.count == 0 else state
 
 
@@ -220,9 +236,13 @@ def create_gateway_app(db: SandboxDB, webhook_url: str | None = None, webhook_se
         status, payload, made = await run_in_threadpool(
             lambda: ledger.create(key, ref, amount, currency, metadata,
                                   decline_reason=fault.decline_reason if fault.mode == "decline" else None,
+                                  decline_message=fault.decline_message if fault.mode == "decline" else None,
                                   settle_after_ms=fault.webhook_delay_ms if fault.mode == "async" else None))
         if made and payload["status"] == "pending":
             gateway.schedule_settlement(payload["id"], fault.webhook_delay_ms)
+        if fault.mode == "mismatch" and "amount" in payload:  # the answer misstates the refund it made
+            payload = {**payload, "amount": payload["amount"] if fault.answer_amount is None else fault.answer_amount,
+                       "currency": payload["currency"] if fault.answer_currency is None else fault.answer_currency}
         if fault.mode == "commit_then_timeout":
             await asyncio.sleep(fault.latency_ms / 1000)  # money moved; the answer is late
         return JSONResponse(payload, status_code=status)

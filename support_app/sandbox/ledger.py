@@ -52,13 +52,14 @@ class Ledger:
         self.db = db
 
     def create(self, key: str, ref: str, amount: int, currency: str, metadata: dict[str, Any], *,
-               decline_reason: str | None = None, settle_after_ms: int | None = None
-               ) -> tuple[int, dict[str, Any], bool]:
+               decline_reason: str | None = None, decline_message: str | None = None,
+               settle_after_ms: int | None = None) -> tuple[int, dict[str, Any], bool]:
         """Replay the key's refund or make one; returns (http status, body, made now).
 
         A replay answers with the refund's *current* state (a settled async refund
         replays as 201 succeeded): same id, never a second refund. ``decline_reason``
-        declines a new refund; ``settle_after_ms`` leaves it pending until then.
+        declines a new refund (with ``decline_message``, or the sandbox's own words);
+        ``settle_after_ms`` leaves it pending until then.
         """
         with self.db.write() as conn:
             found = _by_key(conn, key)
@@ -75,7 +76,7 @@ class Ledger:
             if amount > payment[0] - _refunded(conn, ref, ("succeeded", "pending"))[0]:
                 status, reason, message = "failed", "exceeds_captured", "Refund exceeds the amount captured"
             elif decline_reason is not None:
-                status, reason, message = "failed", decline_reason, "The refund was declined by the card issuer"
+                status, reason, message = "failed", decline_reason, decline_message or "The refund was declined by the card issuer"
             elif settle_after_ms is not None:
                 status, settle_at = "pending", int(time.time() * 1_000_000) + settle_after_ms * 1000
             row = (f"re_{uuid.uuid4().hex}", key, ref, amount, currency, status, reason, message,

@@ -1,15 +1,24 @@
-"""A customer's orders, read from the order system, and the snapshot a case keeps."""
+"""A customer's orders, read from the order system, and the snapshot a case keeps.
+
+The snapshot's lines and amounts are fixed when it is taken; its delivery facts
+(delivered_at, status) are refreshed from the order system whenever they decide
+something (domain/delivery): services/order_refresh.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from support_app.domain.case_rules import Role
+from support_app.domain.delivery import refreshed_delivery
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
 from support_app.integrations.order_client import OrderClient, get_order_client
 from support_app.integrations.order_data import OrderData, OrderLineData
-from support_app.models import OrderLine, OrderSnapshot, User
+from support_app.live.changes import changed
+from support_app.models import OrderLine, OrderSnapshot, SupportCase, User
+from support_app.models.base import utcnow
 from support_app.services.views import Caller, OrderLineView, OrderView, iso
 
 
@@ -52,7 +61,7 @@ def to_order_data(snap: OrderSnapshot, lines: list[OrderLine], customer_ref: str
         customer_id=customer_ref,
         placed_at=snap.placed_at,
         delivered_at=snap.delivered_at,
-        status="delivered" if snap.delivered_at else "shipped",
+        status=snap.status or ("delivered" if snap.delivered_at else "shipped"),
         currency=snap.currency,
         lines=tuple(
             OrderLineData(**{f: getattr(ln, f) for f in LINE_FIELDS})
@@ -80,13 +89,14 @@ def list_my_orders(session: Session, caller: Caller, client: OrderClient | None 
     return [order_view(o) for o in orders]
 
 
-def fetch_order(order_id: str, client: OrderClient | None = None) -> OrderData | None:
-    """Look an order up in the order system. Touches no database, so callers do it
-    before their transaction starts and never hold a write lock across HTTP."""
+def fetch_order(order_id: str, client: OrderClient | None = None, *, fresh: bool = False) -> OrderData | None:
+    """Look an order up in the order system (``fresh``: not from the cache). Touches no
+    database, so callers do it before their transaction starts and never hold a write
+    lock across HTTP."""
     order_id = (order_id or "").strip()
     if not order_id or len(order_id) > 64:
         return None
-    return (client or get_order_client()).get_order(order_id)
+    return (client or get_order_client()).get_order(order_id, fresh=fresh)
 
 
 def check_owned(session: Session, caller: Caller, order: OrderData | None) -> User:
@@ -99,15 +109,13 @@ def check_owned(session: Session, caller: Caller, order: OrderData | None) -> Us
 
 
 def upsert_snapshot(session: Session, customer_id: int, order: OrderData) -> OrderSnapshot:
-    """Keep one snapshot per order. Lines are fixed once taken; the delivery date is
+    """Keep one snapshot per order. Lines are fixed once taken; the delivery facts are
     refreshed because an order may be delivered after its first case was opened."""
     snap = session.exec(select(OrderSnapshot).where(OrderSnapshot.order_id == order.order_id)).first()
     if snap is not None:
         if snap.customer_id != customer_id:
             raise DomainError(ErrorCode.NOT_ORDER_OWNER)
-        if order.delivered_at and snap.delivered_at != order.delivered_at:
-            snap.delivered_at = order.delivered_at
-            session.add(snap)
+        store_delivery(session, snap.id, snap.customer_id, snap.delivered_at, snap.status, order)
         return snap
     snap = OrderSnapshot(
         order_id=order.order_id,
@@ -115,6 +123,7 @@ def upsert_snapshot(session: Session, customer_id: int, order: OrderData) -> Ord
         currency=order.currency,
         placed_at=order.placed_at,
         delivered_at=order.delivered_at,
+        status=order.status,
         shipping_amount=order.shipping_amount,
         shipping_tax=order.shipping_tax,
         amount_paid=order.amount_paid,
@@ -126,6 +135,26 @@ def upsert_snapshot(session: Session, customer_id: int, order: OrderData) -> Ord
         session.add(OrderLine(snapshot_id=snap.id, **{f: getattr(line, f) for f in LINE_FIELDS}))
     session.flush()
     return snap
+
+
+def store_delivery(session: Session, snapshot_id: int, customer_id: int, delivered_at, status: str | None,
+                    order: OrderData) -> None:
+    """Write the refreshed delivery facts if they changed, and tell the pages of the
+    order's cases. A blind UPDATE, so that after a refresh it is the transaction's first
+    statement (no read to go stale); one carrying no delivery never touches a snapshot
+    that has one, whoever recorded it meanwhile."""
+    new = refreshed_delivery(delivered_at, status, order.delivered_at, order.status)
+    if new is None:
+        return
+    stmt = update(OrderSnapshot).where(OrderSnapshot.id == snapshot_id)
+    if new[0] is None:
+        stmt = stmt.where(OrderSnapshot.delivered_at.is_(None))  # type: ignore[union-attr]
+    written = session.execute(stmt.values(delivered_at=new[0], status=new[1], fetched_at=utcnow())
+                              .execution_options(synchronize_session=False)).rowcount
+    session.expire_all()  # whatever this session loaded before reads the new facts
+    if written:
+        for case_id in session.exec(select(SupportCase.id).where(SupportCase.order_snapshot_id == snapshot_id)):
+            changed(session, case=case_id, customer=customer_id)
 
 
 def snapshot_lines(session: Session, snapshot_id: int) -> list[OrderLine]:

@@ -1,10 +1,15 @@
-"""Asking for a refund, and withdrawing the request.
+"""Asking for a refund, withdrawing the request, and an agent recording a settlement.
 
-A request is priced and checked by the pure domain (refund_amounts.build_refund)
-inside one write transaction that serialises all refunds of the order: SQLite's
-BEGIN IMMEDIATE (session_scope(write=True)), and on PostgreSQL a row lock on the
-order snapshot. Two concurrent requests that together exceed what is refundable
-therefore see each other: exactly one succeeds.
+A request (or a settlement) is priced and checked by the pure domain
+(refund_amounts.build_refund, refund_decisions.check_settlement) inside one write
+transaction that serialises all refunds of the order: SQLite's BEGIN IMMEDIATE
+(session_scope(write=True)), and on PostgreSQL a row lock on the order snapshot
+(``lock_order``; approvals, retries and settlements of existing refunds take it too).
+Two concurrent decisions that together exceed what is refundable, or what is left of
+the order's payment, therefore see each other: exactly one succeeds.
+
+A request judges the 14-day window against the order's delivery facts as the order
+system states them now (services/order_refresh, asked before the transaction begins).
 """
 
 from __future__ import annotations
@@ -16,17 +21,19 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from support_app import logs
-from support_app.domain.case_rules import CaseStatus, Role
+from support_app.domain.case_rules import CaseStatus, Role, Visibility
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
-from support_app.domain.refund_amounts import build_refund
-from support_app.domain.refund_decisions import SETTLEMENT_LABELS, check_settlement
+from support_app.domain.refund_amounts import build_refund, payment_left
+from support_app.domain.refund_decisions import SETTLEMENT_LABELS, Settlement, check_settlement
 from support_app.domain.refund_rules import RefundStatus, check_refund_transition
+from support_app.integrations.order_client import OrderClient
 from support_app.live.changes import changed
-from support_app.models import OrderSnapshot, RefundCase, RefundEvent, RefundItem
+from support_app.models import CaseMessage, OrderSnapshot, RefundCase, RefundEvent, RefundItem
 from support_app.models.base import utcnow
 from support_app.services.case_commands import case_event, touch_case
 from support_app.services.case_queries import load_case_for
+from support_app.services.order_refresh import refresh_order_facts
 from support_app.services.orders import snapshot_lines
 from support_app.services.refund_facts import existing_refunds, order_facts
 from support_app.services.refund_queries import load_refund_for
@@ -52,30 +59,56 @@ def record_settlement(
     reason: object,
     kind: object,
     amount: object,
-    note: object,
+    message: object,
     request_key: object = "",
+    internal_note: object = "",
 ) -> int:
     """An agent settles chosen items without the gateway (store credit, replacement,
     manual transfer, goodwill) — the path for undelivered or out-of-window items,
     with the reason on record. The items are held like a refund's, so nothing can be
-    refunded twice; ``amount`` (minor units) is what the customer actually got."""
+    refunded twice; ``amount`` (minor units) is what the customer actually got: more
+    than 0, at most what is left of the order's payment (for a replacement also at most
+    the items' value), checked under the order's lock. The record is the agent's: the
+    history says the agent recorded it, ``message`` goes to the customer (refund page
+    and case conversation, as from support), ``internal_note`` only to agents."""
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
     case = load_case_for(session, caller, case_id)
     key = _key(request_key)
-    snap = _lock_order(session, case)
+    snap = lock_order(session, case.order_snapshot_id)
     if (same := _same_submission(session, case, key)) is not None:
         return same
-    snap, lines, draft, now = _draft(session, case, selection, reason, snap=snap, for_settlement=True)
-    settlement, value, text = check_settlement(kind, amount, note, draft.total)
+    snap, lines, draft, now, existing = _draft(session, case, selection, reason, snap=snap, for_settlement=True)
+    settlement = check_settlement(kind, amount, message, internal_note, items_value=draft.total,
+                                  left=payment_left(snap.amount_paid, existing), amount_paid=snap.amount_paid,
+                                  currency=draft.currency)
     refund = _store(session, case, snap, lines, draft, case.customer_id, key, now,
-                    status=RefundStatus.SETTLED, decided_by=caller.id, decision_code=settlement.value,
-                    decision_note=text, settled_amount=value)
-    label = f"{SETTLEMENT_LABELS[settlement]} of {format_money(value, refund.currency)}"
-    refund_event(session, refund.id, caller.id, "settled", None, RefundStatus.SETTLED, f"{label}: {text}", now)
-    case_event(session, case.id, caller.id, "refund_update", detail=f"Settled {refund.number}: {label}", at=now)
+                    status=RefundStatus.SETTLED, decided_by=caller.id, decision_code=settlement.kind.value,
+                    decision_note=settlement.message, internal_note=settlement.internal_note or None,
+                    settled_amount=settlement.amount)
+    label = settlement_label(settlement, refund.currency)
+    refund_event(session, refund.id, caller.id, "settled", None, RefundStatus.SETTLED, label, now)
+    settlement_messages(session, case.id, refund.number or "", caller.id, label, settlement, now)
+    case_event(session, case.id, caller.id, "refund_update", detail=f"Recorded a settlement, {refund.number}: {label}", at=now)
     touch_case(session, case.id, now)
     return refund.id
+
+
+def settlement_label(settlement: Settlement, currency: str) -> str:
+    """"Store credit of €20.00": what the history and the pages say was given."""
+    return f"{SETTLEMENT_LABELS[settlement.kind]} of {format_money(settlement.amount, currency)}"
+
+
+def settlement_messages(session: Session, case_id: int, number: str, agent_id: int, label: str,
+                        settlement: Settlement, now: datetime) -> None:
+    """The settlement in the case conversation: its message as a reply from support the
+    customer reads, its internal note (if any) as an internal note only agents see."""
+    session.add(CaseMessage(case_id=case_id, author_id=agent_id, visibility=Visibility.PUBLIC,
+                            body=f"Settlement of refund {number}: {label}.\n\n{settlement.message}", created_at=now))
+    if settlement.internal_note:
+        session.add(CaseMessage(case_id=case_id, author_id=agent_id, visibility=Visibility.INTERNAL,
+                                body=f"Internal note on the settlement of refund {number}: {settlement.internal_note}",
+                                created_at=now))
 
 
 def _key(request_key: object) -> str:
@@ -93,11 +126,15 @@ def request_refund(
     reason: object,
     note: object = "",
     request_key: object = "",
+    client: OrderClient | None = None,
 ) -> int:
     """Open a refund case for chosen quantities of the case's order; returns its id.
 
     ``request_key`` identifies one submission of the form: sending it again (a
-    double click, a retried event) returns the refund it already created.
+    double click, a retried event) returns the refund it already created. The order's
+    delivery facts are refreshed from the order system first (``client``, or the
+    app's); if it cannot be asked and the snapshot says not delivered, the customer is
+    told to try again (ORDER_SYSTEM_UNAVAILABLE) rather than that it was not delivered.
     """
     if caller.role != Role.CUSTOMER:
         raise DomainError(ErrorCode.FORBIDDEN)
@@ -107,13 +144,19 @@ def request_refund(
         raise DomainError(ErrorCode.VALIDATION_FAILED, fields={"note": f"Note must be at most {NOTE_MAX} characters."})
     if not isinstance(selection, dict) or len(selection) > MAX_LINES:
         raise DomainError(ErrorCode.EMPTY_REFUND)
+    fresh = refresh_order_facts(session, caller, case_id, client)  # HTTP first: no transaction is open yet
     case = load_case_for(session, caller, case_id)
     if case.status == CaseStatus.CLOSED:
         raise DomainError(ErrorCode.CASE_CLOSED)
-    snap = _lock_order(session, case)
+    snap = lock_order(session, case.order_snapshot_id)
     if (same := _same_submission(session, case, request_key)) is not None:
         return same
-    snap, lines, draft, now = _draft(session, case, selection, reason, snap=snap)
+    try:
+        snap, lines, draft, now, _ = _draft(session, case, selection, reason, snap=snap)
+    except DomainError as err:
+        if err.code is ErrorCode.ORDER_NOT_DELIVERED and not fresh:
+            raise DomainError(ErrorCode.ORDER_SYSTEM_UNAVAILABLE) from err
+        raise
     refund = _store(session, case, snap, lines, draft, caller.id, request_key, now, note=text or None)
     summary = f"{refund.number} · {format_money(draft.total, draft.currency)}"
     refund_event(session, refund.id, caller.id, "requested", None, RefundStatus.REQUESTED, summary, now)
@@ -135,20 +178,23 @@ def _same_submission(session: Session, case, request_key: str) -> int | None:
     return same[0] if same is not None else None
 
 
-def _lock_order(session: Session, case) -> OrderSnapshot:
-    # PostgreSQL: every refund of this order queues here; SQLite: BEGIN IMMEDIATE did.
-    return session.exec(select(OrderSnapshot).where(OrderSnapshot.id == case.order_snapshot_id).with_for_update()).one()
+def lock_order(session: Session, snapshot_id: int) -> OrderSnapshot:
+    """The order's snapshot, locked: every decision about this order's money queues here
+    (PostgreSQL: SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE already did), and it is
+    read afresh, whatever this session loaded before."""
+    return session.exec(select(OrderSnapshot).where(OrderSnapshot.id == snapshot_id).with_for_update()
+                        .execution_options(populate_existing=True)).one()
 
 
-def _draft(session: Session, case, selection: object, reason: object, *, snap: OrderSnapshot | None = None,
+def _draft(session: Session, case, selection: object, reason: object, *, snap: OrderSnapshot,
            for_settlement: bool = False):
     """Price the selection against every refund already on the order, under the order lock."""
-    snap = snap or _lock_order(session, case)
     lines = snapshot_lines(session, snap.id)
     now = utcnow()
-    draft = build_refund(order_facts(snap, lines), existing_refunds(session, snap.id), selection, reason, now,
+    existing = existing_refunds(session, snap.id)
+    draft = build_refund(order_facts(snap, lines), existing, selection, reason, now,
                          get_settings().refund_window_days, for_settlement=for_settlement)
-    return snap, lines, draft, now
+    return snap, lines, draft, now, existing
 
 
 def _store(session: Session, case, snap: OrderSnapshot, lines, draft, customer_id: int, request_key: str, now,

@@ -11,6 +11,15 @@ The order of things is what makes a refund happen exactly once:
 Recording is conditional (only a pending/unknown attempt changes), so a stale
 claimant, a new claimant and webhook deliveries can race and replay without double
 effects.
+
+Every answer is compared with the attempt (domain/gateway_answers): one that says
+money moved in another amount or currency, or does not say how much, makes the
+attempt ``mismatch`` with what the gateway reported. The refund is then never marked
+refunded (it stays processing), the attempt is neither live nor retried, and the
+refund is put in front of the agents (refund page alert, refund queue).
+
+What the gateway says is bounded before it is stored: machine codes to 64 characters,
+its messages to 2,000 (cut with "…"); references are stored whole (TEXT).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlmodel import Session
 
+from support_app.domain.gateway_answers import answer_mismatch
 from support_app.domain.refund_rules import RefundStatus
 from support_app.integrations.gateway_client import GatewayResult
 from support_app.models import OrderSnapshot, RefundAttempt, RefundCase
@@ -30,6 +40,17 @@ from support_app.services.refund_commands import refund_changed, refund_event
 from support_app.services.runner import writes
 
 LIVE = ("pending", "unknown")
+# Attempts after which money may have moved: at most one per refund (the partial unique
+# index), and a failed refund with one cannot be settled another way.
+MONEY_MAY_HAVE_MOVED = ("pending", "unknown", "succeeded", "mismatch")
+CODE_MAX, TEXT_MAX = 64, 2000
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """``text`` bounded to ``limit`` characters (the last one "…" when cut); None stays None."""
+    if not text:
+        return None
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -64,35 +85,44 @@ def prepare_send(session: Session, attempt_id: int, owner: str) -> SendOrder | N
 
 
 @writes
-def record_outcome(session: Session, attempt_id: int, result: GatewayResult) -> bool:
-    """Apply a gateway answer to a live attempt and its refund; False if already applied."""
-    if result.outcome not in ("succeeded", "failed", "unknown"):
-        return False  # pending: a webhook or a later lookup by a worker brings the answer
+def record_outcome(session: Session, attempt_id: int, result: GatewayResult) -> str | None:
+    """Apply a gateway answer to a live attempt and its refund. Returns the attempt's new
+    status (succeeded, failed, unknown, mismatch), or None when nothing changed (already
+    applied, or pending: a webhook or a later lookup by a worker brings the answer)."""
+    if result.outcome not in ("succeeded", "failed", "unknown", "pending"):
+        return None
+    attempt = session.get(RefundAttempt, attempt_id)
+    if attempt is None:
+        return None
+    problem = answer_mismatch(result.outcome, attempt.amount, attempt.currency, result.amount, result.currency)
+    if problem is not None:
+        return _record_mismatch(session, attempt, result, problem)
+    if result.outcome == "pending":
+        return None
     now = utcnow()
+    failure = clip(result.failure_message or result.failure_reason or "declined", TEXT_MAX)
     changed = session.execute(
         update(RefundAttempt)
         .where(RefundAttempt.id == attempt_id, RefundAttempt.status.in_(LIVE))  # type: ignore[attr-defined]
         .values(
             status=result.outcome,
             gateway_reference=result.reference,
-            error_code=result.failure_reason,
-            error_message=(result.failure_message or "")[:300] or None,
+            error_code=clip(result.failure_reason, CODE_MAX),
+            error_message=clip(result.failure_message, TEXT_MAX),
             updated_at=now,
         )
     ).rowcount
     if changed != 1:
-        return False
-    attempt = session.get(RefundAttempt, attempt_id)
-    refund = session.get(RefundCase, attempt.refund_case_id) if attempt else None
-    assert attempt is not None and refund is not None
+        return None
+    refund = session.get(RefundCase, attempt.refund_case_id)
+    assert refund is not None
     if result.outcome == "unknown":  # only the agent's view of the attempts changed
         live_changed(session, refund=refund.id, case=refund.support_case_id, internal=True)
-        return True
+        return result.outcome
     if result.outcome == "succeeded":
         target, values, text = RefundStatus.REFUNDED, {"gateway_reference": result.reference}, f"gateway reference {result.reference}"
     else:
-        reason = result.failure_message or result.failure_reason or "declined"
-        target, values, text = RefundStatus.FAILED, {"failure_reason": reason[:300]}, reason
+        target, values, text = RefundStatus.FAILED, {"failure_reason": failure}, failure
     moved = session.execute(
         update(RefundCase)
         .where(RefundCase.id == refund.id, RefundCase.status == RefundStatus.PROCESSING)
@@ -103,4 +133,32 @@ def record_outcome(session: Session, attempt_id: int, result: GatewayResult) -> 
         case_event(session, refund.support_case_id, None, "refund_update", detail=f"Refund {refund.number} {target.value}: {text}", at=now)
         touch_case(session, refund.support_case_id, now)
         refund_changed(session, refund)
-    return True
+    return result.outcome
+
+
+def _record_mismatch(session: Session, attempt: RefundAttempt, result: GatewayResult, problem: str) -> str | None:
+    """The answer disagrees with the attempt: record what the gateway said, leave the
+    refund processing (never refunded), and tell the agents — in the case's internal
+    history and on their pages; the customer's pages do not change."""
+    now = utcnow()
+    changed = session.execute(
+        update(RefundAttempt)
+        .where(RefundAttempt.id == attempt.id, RefundAttempt.status.in_(LIVE))  # type: ignore[attr-defined]
+        .values(
+            status="mismatch",
+            gateway_reference=result.reference,
+            error_code=f"answer_{result.outcome}",
+            error_message=clip(problem, TEXT_MAX),
+            reported_amount=result.amount,
+            reported_currency=result.currency,
+            updated_at=now,
+        )
+    ).rowcount
+    if changed != 1:
+        return None
+    refund = session.get(RefundCase, attempt.refund_case_id)
+    assert refund is not None
+    case_event(session, refund.support_case_id, None, "refund_update", internal=True, at=now,
+               detail=f"Refund {refund.number} needs an agent: {problem} It was not marked refunded.")
+    live_changed(session, refund=refund.id, case=refund.support_case_id, internal=True)
+    return "mismatch"

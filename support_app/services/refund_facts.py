@@ -25,7 +25,8 @@ def order_facts(snap: OrderSnapshot, lines: list[OrderLine]) -> OrderFacts:
 
 
 def existing_refunds(session: Session, snapshot_id: int) -> list[ExistingRefund]:
-    """Every refund on the order, with the amounts each line recorded."""
+    """Every refund on the order, with the amounts each line recorded and the money
+    each took from the payment (refund_amounts.payment_left)."""
     refunds = list(session.exec(select(RefundCase).where(RefundCase.order_snapshot_id == snapshot_id)))
     if not refunds:
         return []
@@ -39,7 +40,8 @@ def existing_refunds(session: Session, snapshot_id: int) -> list[ExistingRefund]
     for refund_id, line_id, qty, amount in rows:
         items.setdefault(refund_id, []).append((line_id, qty, amount))
     return [
-        ExistingRefund(r.status, r.abandoned, tuple(items.get(r.id, ())), r.shipping_amount) for r in refunds
+        ExistingRefund(r.status, r.abandoned, tuple(items.get(r.id, ())), r.shipping_amount, r.amount, r.settled_amount, r.id)
+        for r in refunds
     ]
 
 

@@ -15,11 +15,16 @@ from support_app.domain.refund_rules import (
     allowed_refund_transitions,
     window_verdict,
 )
-from support_app.domain.refund_amounts import build_refund, preview
-from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, RejectReason, SettlementType
+from support_app.domain.gateway_answers import answer_mismatch
+from support_app.domain.refund_amounts import build_refund, payment_left, preview
+from support_app.domain.refund_decisions import (
+    REJECT_LABELS, SETTLEMENT_LABELS, RejectReason, SettlementType, settlement_hint,
+)
+from support_app.integrations.order_client import OrderClient
 from support_app.models import OrderLine, OrderSnapshot, RefundAttempt, RefundCase, RefundEvent, RefundItem, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.services.case_queries import load_case_for
+from support_app.services.order_refresh import refresh_order_facts
 from support_app.services.orders import snapshot_lines
 from support_app.services.refund_facts import existing_refunds, order_facts, refund_row, refund_rows
 from support_app.services.views import (
@@ -42,18 +47,23 @@ from support_app.settings import get_settings
 R = RefundStatus
 
 
-def refund_form(session: Session, caller: Caller, case_id: object, for_settlement: bool = False) -> RefundForm:
-    """What the customer may ask back now, line by line, and until when. With
+def refund_form(session: Session, caller: Caller, case_id: object, for_settlement: bool = False,
+                client: OrderClient | None = None) -> RefundForm:
+    """What the customer may ask back now, line by line, and until when — with the
+    order's delivery facts refreshed from the order system first (order_refresh: an
+    order shipped when the case was opened may be delivered by now). With
     ``for_settlement`` (agents only) every unit not yet held may be chosen, whatever
     the window says: a settlement moves no money through the gateway."""
-    case = load_case_for(session, caller, case_id)
     if caller.role != (Role.AGENT if for_settlement else Role.CUSTOMER):
         raise DomainError(ErrorCode.FORBIDDEN)
+    refresh_order_facts(session, caller, case_id, client)  # HTTP first, with no transaction open
+    case = load_case_for(session, caller, case_id)
     snap = session.get(OrderSnapshot, case.order_snapshot_id)
     assert snap is not None
     lines = snapshot_lines(session, snap.id)
     facts = order_facts(snap, lines)
-    rows = preview(facts, existing_refunds(session, snap.id), utcnow(), get_settings().refund_window_days)
+    existing = existing_refunds(session, snap.id)
+    rows = preview(facts, existing, utcnow(), get_settings().refund_window_days)
     return RefundForm(
         case_id=case.id,
         case_number=case.number or "",
@@ -74,6 +84,7 @@ def refund_form(session: Session, caller: Caller, case_id: object, for_settlemen
             )
             for row in rows
         ],
+        settle_hint=settlement_hint(payment_left(snap.amount_paid, existing), snap.currency) if for_settlement else "",
     )
 
 
@@ -93,7 +104,9 @@ def load_refund_for(session: Session, caller: Caller, refund_id: object, *, lock
     if not isinstance(refund_id, int) or isinstance(refund_id, bool):
         raise DomainError(ErrorCode.REFUND_NOT_FOUND)
     stmt = select(RefundCase).where(RefundCase.id == refund_id)
-    refund = session.exec(stmt.with_for_update() if lock else stmt).first()
+    if lock:  # a locked read is a fresh one, whatever this session loaded before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    refund = session.exec(stmt).first()
     if refund is None:
         raise DomainError(ErrorCode.REFUND_NOT_FOUND)
     if caller.role == Role.AGENT or (caller.role == Role.CUSTOMER and refund.customer_id == caller.id):
@@ -120,7 +133,10 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         .where(RefundEvent.refund_case_id == refund.id)
         .order_by(RefundEvent.created_at, RefundEvent.id)
     )
+    events = list(events)
     status = RefundStatus(refund.status)
+    first = events[0][0] if events else None
+    recorded = first is not None and first.kind == "settled" and first.from_status is None  # an agent's record
     return RefundDetail(
         id=refund.id,
         number=refund.number or "",
@@ -161,6 +177,9 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         window_text=window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days).text,
         outcome_text=outcome_text(refund),
         gateway_reference=refund.gateway_reference or "",
+        opened_label="Recorded" if recorded else "Requested",
+        opened_by=(events[0][1] or "Unknown") if recorded else customer.full_name,
+        support_message=(refund.decision_note or "") if status is R.SETTLED else "",
         **(_agent_extras(session, refund) if caller.role == Role.AGENT else {}),
     )
 
@@ -172,9 +191,9 @@ def outcome_text(refund: RefundCase) -> str:
     if refund.status == RefundStatus.REJECTED:
         label = REJECT_LABELS.get(RejectReason(refund.decision_code), "") if refund.decision_code in set(RejectReason) else ""
         return f"Not approved — {label}. {refund.decision_note or ''}".strip()
-    if refund.status == RefundStatus.SETTLED:
+    if refund.status == RefundStatus.SETTLED:  # its message is shown apart, as from support
         kind = SETTLEMENT_LABELS.get(SettlementType(refund.decision_code)) if refund.decision_code in set(SettlementType) else "Settled"
-        return f"{kind} of {money(refund.settled_amount or 0)}. {refund.decision_note or ''}".strip()
+        return f"{kind} of {money(refund.settled_amount or 0)}."
     if refund.status == RefundStatus.FAILED:
         return f"The payment provider could not refund this: {refund.failure_reason or 'declined'}."
     if refund.status == RefundStatus.PROCESSING:
@@ -198,6 +217,9 @@ def _agent_extras(session: Session, refund: RefundCase) -> dict:
         actions += ["retry", "abandon"]
     if status is R.PROCESSING and live:
         actions.append("reconcile")
+    snap = session.get(OrderSnapshot, refund.order_snapshot_id)
+    assert snap is not None
+    left = payment_left(snap.amount_paid, existing_refunds(session, snap.id), excluding=refund.id)
     return {
         "earlier_refunds": [refund_row(r) for r in earlier],
         "attempts": [
@@ -205,7 +227,24 @@ def _agent_extras(session: Session, refund: RefundCase) -> dict:
             for a in attempts
         ],
         "actions": actions,
+        "internal_note": refund.internal_note or "",
+        "settle_hint": settlement_hint(left, refund.currency, refund.amount) if "settle" in actions else "",
+        "mismatch_alert": " ".join(mismatch_alert(a) for a in attempts if a.status == "mismatch"),
     }
+
+
+def mismatch_alert(attempt: RefundAttempt) -> str:
+    """What an agent reads when the gateway's answer did not match an attempt: both
+    figures, and what to do."""
+    said = answer_mismatch(str(attempt.error_code or "").removeprefix("answer_") or "succeeded", attempt.amount,
+                           attempt.currency, attempt.reported_amount, attempt.reported_currency)
+    reference = f" (gateway reference {attempt.gateway_reference})" if attempt.gateway_reference else ""
+    asked = format_money(attempt.amount, attempt.currency)
+    return (f"{said or attempt.error_message or 'The payment gateway answered about another amount.'} "
+            f"This refund was not marked refunded and will not be sent again. What to do: look the refund up in the "
+            f"payment gateway by its idempotency key {attempt.idempotency_key}{reference}. If more or other money than "
+            f"{asked} went back, ask the payments team to have the gateway correct it; then tell the customer in the "
+            f"case conversation what they will receive.")
 
 
 QUEUE_LIMIT = 200
@@ -224,14 +263,25 @@ def refund_queue(session: Session, caller: Caller, status: str = "") -> RefundQu
     if status in set(RefundStatus):
         stmt = stmt.where(RefundCase.status == status)
     stmt = stmt.order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT)
-    return RefundQueue(
-        rows=[
-            RefundQueueRow(r.id, r.number or "", r.status, STATUS_LABELS[RefundStatus(r.status)],
-                           format_money(r.amount, r.currency), name, case_number or "", iso(r.requested_at))
-            for r, name, case_number in session.exec(stmt)
-        ],
-        counts=[Option(value=s.value, label=f"{STATUS_LABELS[s]} ({counts.get(s.value, 0)})") for s in RefundStatus],
+    mismatched = select(RefundAttempt.refund_case_id).where(RefundAttempt.status == "mismatch")
+    attention = (
+        select(RefundCase, User.full_name, SupportCase.number)
+        .join(User, User.id == RefundCase.customer_id)
+        .join(SupportCase, SupportCase.id == RefundCase.support_case_id)
+        .where(RefundCase.id.in_(mismatched), RefundCase.status == RefundStatus.PROCESSING)  # type: ignore[union-attr]
+        .order_by(RefundCase.requested_at, RefundCase.id)
+        .limit(QUEUE_LIMIT)
     )
+    return RefundQueue(
+        rows=[_queue_row(*row) for row in session.exec(stmt)],
+        counts=[Option(value=s.value, label=f"{STATUS_LABELS[s]} ({counts.get(s.value, 0)})") for s in RefundStatus],
+        attention=[_queue_row(*row) for row in session.exec(attention)],
+    )
+
+
+def _queue_row(r: RefundCase, name: str, case_number: str | None) -> RefundQueueRow:
+    return RefundQueueRow(r.id, r.number or "", r.status, STATUS_LABELS[RefundStatus(r.status)],
+                          format_money(r.amount, r.currency), name, case_number or "", iso(r.requested_at))
 
 
 def list_case_refunds(session: Session, caller: Caller, case_id: object) -> list[RefundRow]:
@@ -268,6 +318,8 @@ def refund_event_text(kind: str, from_status: str | None, to_status: str | None,
 
     if kind == "requested":
         return f"Requested the refund{': ' + detail if detail else ''}"
+    if kind == "settled":  # the agent's record: settled on a request, or recorded from the case
+        return f"Recorded a settlement{': ' + detail if detail else ''}"
     if kind == "status_changed":
         text = f"Changed status from {label(from_status)} to {label(to_status)}"
         return f"{text}: {detail}" if detail else text

@@ -6,6 +6,10 @@ its idempotency key. The gateway is called only after that commits, by a worker
 (support_app.worker) that claims the attempt; the commit wakes the workers through
 the bus. Of N concurrent approvals exactly one changes a row; the others get
 REFUND_ALREADY_PROCESSED or CONCURRENT_UPDATE and send nothing.
+
+Every decision that makes a refund count against the order's payment — approve, retry,
+settle — takes the order's lock first (refund_commands.lock_order, then the refund's
+row: the same order everywhere) and checks that it fits in what is left of the payment.
 """
 
 from __future__ import annotations
@@ -18,16 +22,19 @@ from sqlmodel import Session, func, select
 
 from support_app.domain.case_rules import Role, Visibility
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.domain.money import format_money
-from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, check_rejection, check_settlement
+from support_app.domain.refund_amounts import check_refund_fits, payment_left
+from support_app.domain.refund_decisions import REJECT_LABELS, check_rejection, check_settlement
 from support_app.domain.refund_rules import RefundStatus, check_abandon, check_refund_transition, window_verdict
 from support_app.models import CaseMessage, OrderSnapshot, RefundAttempt, RefundCase
 from support_app.models.base import utcnow
 from support_app.services.case_commands import case_event, touch_case
 from support_app.live.bus import publish_after_commit
 from support_app.live.channels import ATTEMPTS
-from support_app.services.refund_commands import change_refund_status, refund_event
-from support_app.services.refund_execution import LIVE
+from support_app.services.refund_commands import (
+    change_refund_status, lock_order, refund_event, settlement_label, settlement_messages,
+)
+from support_app.services.refund_execution import LIVE, MONEY_MAY_HAVE_MOVED
+from support_app.services.refund_facts import existing_refunds
 from support_app.services.refund_queries import load_refund_for
 from support_app.services.runner import writes
 from support_app.services.views import Caller
@@ -42,10 +49,22 @@ class AttemptRef:
     idempotency_key: str
 
 
-def _agent_refund(session: Session, caller: Caller, refund_id: object) -> RefundCase:
+def _agent_refund(session: Session, caller: Caller, refund_id: object, *, money: bool = False) -> RefundCase:
+    """The refund, locked. ``money``: a decision about the order's money, so the order's
+    lock is taken first (the refund is looked up, its order locked, then the refund
+    locked and read afresh)."""
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
+    if money:
+        lock_order(session, load_refund_for(session, caller, refund_id).order_snapshot_id)
     return load_refund_for(session, caller, refund_id, lock=True)
+
+
+def _payment_left(session: Session, refund: RefundCase) -> tuple[int, int]:
+    """(what is left of the order's payment without this refund, what was paid)."""
+    snap = session.get(OrderSnapshot, refund.order_snapshot_id)
+    assert snap is not None
+    return payment_left(snap.amount_paid, existing_refunds(session, snap.id), excluding=refund.id), snap.amount_paid
 
 
 def _new_attempt(session: Session, refund: RefundCase) -> AttemptRef:
@@ -72,7 +91,7 @@ def _new_attempt(session: Session, refund: RefundCase) -> AttemptRef:
 
 @writes
 def approve_refund(session: Session, caller: Caller, refund_id: object, expected_version: int | None = None) -> AttemptRef:
-    refund = _agent_refund(session, caller, refund_id)
+    refund = _agent_refund(session, caller, refund_id, money=True)
     check_refund_transition(refund.status, R.APPROVED, caller.role)
     snap = session.get(OrderSnapshot, refund.order_snapshot_id)
     assert snap is not None
@@ -80,6 +99,7 @@ def approve_refund(session: Session, caller: Caller, refund_id: object, expected
     verdict = window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days)
     if not verdict.eligible:
         raise DomainError(verdict.code or ErrorCode.REFUND_WINDOW_EXPIRED, f"{verdict.text}. Record a settlement instead.")
+    check_refund_fits(refund.amount, _payment_left(session, refund)[0], refund.currency)
     now = utcnow()
     change_refund_status(session, refund, R.REQUESTED, R.PROCESSING, expected_version, now, decided_by=caller.id)
     refund_event(session, refund.id, caller.id, "status_changed", R.REQUESTED, R.APPROVED, verdict.text, now)
@@ -91,8 +111,9 @@ def approve_refund(session: Session, caller: Caller, refund_id: object, expected
 @writes
 def retry_refund(session: Session, caller: Caller, refund_id: object, expected_version: int | None = None) -> AttemptRef:
     """A definite failure (a decline) moved no money: a new attempt, with a new key."""
-    refund = _agent_refund(session, caller, refund_id)
+    refund = _agent_refund(session, caller, refund_id, money=True)
     check_refund_transition(refund.status, R.PROCESSING, caller.role, abandoned=refund.abandoned)
+    check_refund_fits(refund.amount, _payment_left(session, refund)[0], refund.currency)
     now = utcnow()
     change_refund_status(session, refund, R.FAILED, R.PROCESSING, expected_version, now, failure_reason=None)
     refund_event(session, refund.id, caller.id, "status_changed", R.FAILED, R.PROCESSING, "retried", now)
@@ -144,25 +165,31 @@ def reject_refund(
 
 @writes
 def settle_refund(
-    session: Session, caller: Caller, refund_id: object, kind: object, amount: object, note: object,
-    expected_version: int | None = None,
+    session: Session, caller: Caller, refund_id: object, kind: object, amount: object, message: object,
+    internal_note: object = "", expected_version: int | None = None,
 ) -> None:
-    """Record that the customer was made whole another way; nothing goes to the gateway."""
-    refund = _agent_refund(session, caller, refund_id)
-    settlement, value, text = check_settlement(kind, amount, note, refund.amount)
+    """Record that the customer was made whole another way; nothing goes to the gateway.
+    ``amount`` is more than 0 and at most what is left of the order's payment (for a
+    replacement also at most the refund's value); ``message`` goes to the customer,
+    ``internal_note`` to agents only (refund_decisions)."""
+    refund = _agent_refund(session, caller, refund_id, money=True)
+    left, paid = _payment_left(session, refund)
+    settlement = check_settlement(kind, amount, message, internal_note, items_value=refund.amount, left=left,
+                                  amount_paid=paid, currency=refund.currency)
     src, dst = check_refund_transition(refund.status, R.SETTLED, caller.role, abandoned=refund.abandoned)
     if src is R.FAILED and session.exec(
-        select(RefundAttempt.id).where(RefundAttempt.refund_case_id == refund.id, RefundAttempt.status.in_(("pending", "unknown", "succeeded")))  # type: ignore[attr-defined]
+        select(RefundAttempt.id).where(RefundAttempt.refund_case_id == refund.id, RefundAttempt.status.in_(MONEY_MAY_HAVE_MOVED))  # type: ignore[attr-defined]
     ).first():
         raise DomainError(ErrorCode.REFUND_ALREADY_PROCESSED, "A gateway refund may still be under way; check with the gateway first.")
     now = utcnow()
     change_refund_status(
-        session, refund, src, dst, expected_version, now,
-        decided_by=caller.id, decision_code=settlement.value, decision_note=text, settled_amount=value,
+        session, refund, src, dst, expected_version, now, decided_by=caller.id, decision_code=settlement.kind.value,
+        decision_note=settlement.message, internal_note=settlement.internal_note or None, settled_amount=settlement.amount,
     )
-    label = f"{SETTLEMENT_LABELS[settlement]} of {format_money(value, refund.currency)}"
-    refund_event(session, refund.id, caller.id, "status_changed", src, dst, f"{label}: {text}", now)
-    _touch_case(session, refund, caller.id, f"Settled refund {refund.number}: {label}", now)
+    label = settlement_label(settlement, refund.currency)
+    refund_event(session, refund.id, caller.id, "settled", src, dst, label, now)
+    settlement_messages(session, refund.support_case_id, refund.number or "", caller.id, label, settlement, now)
+    _touch_case(session, refund, caller.id, f"Recorded a settlement on refund {refund.number}: {label}", now)
 
 
 @writes

@@ -141,6 +141,7 @@ class RefundForm:
     currency: str
     lines: list[RefundLineOption]
     shipping: str
+    settle_hint: str = ""  # agents' settlement form: the amount's limits, in words
 
 
 @dataclass
@@ -177,6 +178,8 @@ class RefundQueueRow:
 class RefundQueue:
     rows: list[RefundQueueRow]
     counts: list[Option]
+    # Refunds an agent must look at whatever the filter: the gateway's answer did not match.
+    attention: list[RefundQueueRow] = field(default_factory=list)
 
 
 @dataclass
@@ -202,10 +205,16 @@ class RefundDetail:
     window_text: str  # the verdict at request time, e.g. "requested 3 days after delivery — within window"
     outcome_text: str  # what was decided, in words the customer reads
     gateway_reference: str
+    opened_label: str = "Requested"  # "Recorded" when an agent recorded it as a settlement
+    opened_by: str = ""  # who asked (the customer), or the agent who recorded it
+    support_message: str = ""  # a settlement's message to the customer, shown as from support
     # Agents only (empty for customers):
     earlier_refunds: list[RefundRow] = field(default_factory=list)
     attempts: list[AttemptView] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)  # approve, reject, settle, retry, abandon, reconcile
+    internal_note: str = ""  # a settlement's note for agents only
+    settle_hint: str = ""  # the settlement amount's limits, in words
+    mismatch_alert: str = ""  # the gateway's answer did not match: both figures and what to do
 
 
 @dataclass

@@ -24,7 +24,8 @@ class RefundFormState(AppState):
     load_error: str = ""
     quantities: dict[str, int] = {}
     reason: str = ""
-    note: str = ""
+    note: str = ""  # the customer's note; on a settlement, the message to the customer
+    internal_note: str = ""  # a settlement's note for agents only
     mode: str = "request"  # "settle": an agent records a settlement for chosen items
     settle_type: str = ""
     settle_amount: str = ""
@@ -57,6 +58,7 @@ class RefundFormState(AppState):
             self._case_id = parts[1] if len(parts) >= 3 else ""
             self.mode = "settle" if settling else "request"
             self.settle_type, self.settle_amount = "", ""
+            self.internal_note = ""
             self._request_key = secrets.token_urlsafe(16)  # one submission of this form
             self.form = await call(refund_queries.refund_form, caller, self._case_id, self._settling)
         except DomainError as err:
@@ -104,6 +106,10 @@ class RefundFormState(AppState):
         self.note = str(value)[:2000]
 
     @rx.event
+    def set_internal_note(self, value: str):
+        self.internal_note = str(value)[:2000]
+
+    @rx.event
     def set_settle_type(self, value: str):
         self.settle_type = str(value)
 
@@ -126,7 +132,7 @@ class RefundFormState(AppState):
                 if amount is None:
                     raise DomainError(ErrorCode.VALIDATION_FAILED, fields={"settle_amount": "Enter an amount like 12.50."})
                 refund_id = await call(refund_commands.record_settlement, caller, self._case_id, chosen, self.reason,
-                                       self.settle_type, amount, self.note, self._request_key)
+                                       self.settle_type, amount, self.note, self._request_key, self.internal_note)
             else:
                 caller = await self._caller("customer")
                 refund_id = await call(refund_commands.request_refund, caller, self._case_id, chosen, self.reason,

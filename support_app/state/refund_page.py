@@ -109,7 +109,7 @@ class RefundState(AppState):
         if amount is None:
             yield self._fail(DomainError(ErrorCode.VALIDATION_FAILED, fields={"settle_amount": "Enter an amount like 12.50."}))
             return
-        args = (form.get("settle_type", ""), amount, form.get("settle_note", ""))
+        args = (form.get("settle_type", ""), amount, form.get("settle_message", ""), form.get("settle_internal_note", ""))
         async for update in self._decide(refund_review.settle_refund, *args, success="Settlement recorded"):
             yield update
 

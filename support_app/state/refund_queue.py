@@ -15,6 +15,7 @@ from support_app.state.base import AppState
 class RefundQueueState(AppState):
     rows: list[RefundQueueRow] = []
     counts: list[Option] = []
+    attention: list[RefundQueueRow] = []  # the gateway's answer did not match: shown whatever the filter
     status_filter: str = "requested"
     loaded: bool = False
 
@@ -22,6 +23,7 @@ class RefundQueueState(AppState):
         caller = await self._caller("agent")
         queue = await call(refund_queries.refund_queue, caller, "" if self.status_filter == "all" else self.status_filter)
         self.rows, self.counts, self.loaded = queue.rows, queue.counts, True
+        self.attention = queue.attention
         self._watch("refunds")
 
     @rx.event

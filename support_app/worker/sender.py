@@ -32,8 +32,9 @@ def process(attempt_id: int, owner: str, client: GatewayClient, engine: Engine |
     """One pass over a claimed attempt, ending with the claim released (in the same
     transaction as the outcome, when there is one; with the next try scheduled if the
     attempt is still open). Returns what happened: the gateway's outcome (succeeded,
-    failed, pending, unknown), "unreachable" (lookup without an answer) or "skipped"
-    (settled meanwhile, or the claim is no longer ours)."""
+    failed, pending, unknown), "mismatch" (its answer named another amount or currency),
+    "unreachable" (lookup without an answer) or "skipped" (settled meanwhile, or the
+    claim is no longer ours)."""
     with session_scope(engine) as session:
         attempt = session.get(RefundAttempt, attempt_id)
         ours = attempt is not None and attempt.claimed_by == owner
@@ -71,10 +72,12 @@ def handle(attempt_id: int, owner: str, client: GatewayClient, engine: Engine | 
 
 
 def _record_and_release(attempt_id: int, owner: str, engine: Engine | None, result: GatewayResult) -> str:
+    """Returns the gateway's outcome, or "mismatch" when its answer did not match the
+    attempt (recorded for an agent; the attempt is no longer live, so never retried)."""
     with session_scope(engine, write=True) as session:
-        record_outcome(session, attempt_id, result)
+        recorded = record_outcome(session, attempt_id, result)
         release(session, attempt_id, owner, utcnow())
-    return result.outcome
+    return "mismatch" if recorded == "mismatch" else result.outcome
 
 
 def _release(attempt_id: int, owner: str, engine: Engine | None, outcome: str) -> str:

@@ -32,10 +32,28 @@ STARTUP_SECONDS = 300
 WEBHOOK_SECRET = "whsec_browser_" + uuid.uuid4().hex
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port: any, or one of TEST_PORTS ("4800-4899") when a run must keep to its own range."""
+    span = os.environ.get("TEST_PORTS", "")
+    if not span:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    low, high = (int(part) for part in span.split("-"))
+    for port in range(low, high + 1):
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port in TEST_PORTS={span}")
 
 
 def _python(module: str) -> list[str]:

@@ -159,7 +159,8 @@ def test_customer_cannot_decide_her_own_refund_by_forged_events(browser, base_ur
     refund_id = request_refund(page, case_id, "L1", 1)
     path = f"/refunds/{refund_id}"
     forger.send(REFUND_PAGE + ".approve", {}, path)
-    forger.send(REFUND_PAGE + ".settle", {"form": {"settle_type": "goodwill", "settle_amount": "99.00", "settle_note": "forged settlement note"}}, path)
+    forger.send(REFUND_PAGE + ".settle", {"form": {"settle_type": "goodwill", "settle_amount": "9.00", "settle_message": "forged settlement message",
+                                                 "settle_internal_note": "forged note"}}, path)
     forger.send(REFUND_PAGE + ".reject", {"form": {"reject_code": "other", "reject_message": "forged rejection text"}}, path)
     forger.send(REFUND_PAGE + ".retry", {}, path)
     forger.send(REFUND_PAGE + ".reconcile_now", {}, path)

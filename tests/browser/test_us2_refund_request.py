@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from helpers import open_case
 from playwright.sync_api import expect
+
+from support_app.integrations.order_data import OrderData, OrderLineData
 
 pytestmark = pytest.mark.browser
 
@@ -90,3 +95,38 @@ def test_out_of_window_and_undelivered_lines_cannot_be_chosen(sign_in):
     page.goto(f"/cases/{pending}/refund")
     expect(page.locator("#line-L1 .window")).to_contain_text("not delivered yet")
     expect(page.locator("#line-L1 .inc")).to_be_disabled()
+
+
+def test_an_order_delivered_after_the_case_was_opened_becomes_refundable(sign_in, app_server):
+    """Bob opens a case while his new order is still on its way; when the order system
+    reports it delivered, the refund form (and the request) take the new facts."""
+    _, env = app_server
+    admin = env["SUPPORT_ORDER_SYSTEM_URL"] + "/_admin/orders"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    order_id = f"ORD-1002-R{uuid.uuid4().hex[:6].upper()}"
+    line = OrderLineData("L1", "LAMP-DESK", "Desk lamp", 1, 3900, 0, 741)
+
+    def report(delivered_at):
+        order = OrderData(order_id, "C-1002", now - timedelta(days=4), delivered_at,
+                          "delivered" if delivered_at else "shipped", "EUR", (line,), 0, 0, 4641, f"PAY-{order_id}")
+        httpx.post(admin, json=[order.to_json()], timeout=10).raise_for_status()
+
+    report(None)
+    page = sign_in("bob@example.com")
+    case_id = open_case(page, order_id, "Lamp arrives broken?")
+    page.goto(f"/cases/{case_id}/refund")
+    expect(page.locator("#line-L1 .window")).to_contain_text("not delivered yet")
+    expect(page.locator("#line-L1 .inc")).to_be_disabled()
+
+    report(now - timedelta(hours=2))  # the courier delivered it
+    page.goto(f"/cases/{case_id}/refund")
+    lamp = page.locator("#line-L1")
+    expect(lamp.locator(".window")).to_contain_text("Refundable until")
+    lamp.locator(".inc").click()
+    expect(lamp.locator(".qty")).to_have_text("1")
+    page.locator("#reason").select_option("damaged")
+    expect(page.locator("#refund-total")).to_have_text("€46.41")
+    page.locator("#submit-refund").click()
+    page.wait_for_url(re.compile(r"/refunds/\d+$"))
+    expect(page.locator("#refund-status")).to_have_text("Requested")
+    expect(page.locator("#refund-amount")).to_have_text("€46.41")

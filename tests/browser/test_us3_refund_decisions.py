@@ -6,12 +6,15 @@ import json
 import re
 import sqlite3
 
+import httpx
 import pytest
 from helpers import open_case, request_refund
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
+MESSAGE = "Store credit instead; you agreed by phone."
+INTERNAL = "Internal: kettle batch 7 has loose lids, supplier notified"
 
 
 def _db(app_server) -> sqlite3.Connection:
@@ -94,20 +97,54 @@ def test_second_agent_sees_the_approval_and_cannot_approve_again(sign_in, app_se
     assert attempts == 1 and events == 1
 
 
+def _frames(page: Page) -> list[str]:
+    """Everything the server sends this page over its websockets from now on (the
+    listener sees sockets opened after it: navigate afterwards)."""
+    seen: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: seen.append(
+        payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))))
+    return seen
+
+
 def test_settlement_for_an_out_of_window_complaint(sign_in, app_server):
     """Out-of-window items cannot be requested online; an agent settles on a request
-    that was made in time, and the customer sees how."""
+    that was made in time, within what is left of the payment, and the customer sees
+    how — the message as from support, never the agent's internal note."""
     customer = sign_in("alice@example.com")
     case_id = open_case(customer, "ORD-1001-2", "Kettle lid loose")
     refund_id = request_refund(customer, case_id, "L1", 1)
+    frames = _frames(customer)
+    customer.goto(f"/refunds/{refund_id}")  # a new socket: its frames are watched
+    expect(customer.locator("#refund-status")).to_have_text("Requested")
     agent = sign_in("agent@example.com")
     agent.goto(f"/refunds/{refund_id}")
+    expect(agent.locator("#settle_hint")).to_contain_text("at most €53.54, what is left of this order's payment")
     agent.locator("#settle_type").select_option("store_credit")
+    agent.locator("#settle_amount").fill("53.55")
+    agent.locator("#settle_message").fill(MESSAGE)
+    agent.locator("#settle_internal_note").fill(INTERNAL)
+    agent.locator("#settle-submit").click()
+    expect(agent.locator("#error-settle_amount")).to_have_text("Enter at most €53.54: that is what was paid for this order.")
+    expect(agent.locator("#refund-status")).to_have_text("Requested")
     agent.locator("#settle_amount").fill("20.00")
-    agent.locator("#settle_note").fill("Store credit instead; customer agreed by phone.")
     agent.locator("#settle-submit").click()
     expect(agent.locator("#refund-status")).to_have_text("Settled")
-    expect(customer.locator("#refund-outcome")).to_contain_text("Store credit of €20.00", timeout=20000)
+    expect(agent.locator("#internal-note")).to_contain_text(INTERNAL)
+    expect(agent.locator("#timeline")).to_contain_text("Sam Rivera Recorded a settlement: Store credit of €20.00")
+
+    # The customer's open page changes by itself: the decision, and the message labelled as from support.
+    expect(customer.locator("#refund-outcome")).to_have_text("Store credit of €20.00.", timeout=20000)
+    expect(customer.locator("#support-message")).to_contain_text("Message from support")
+    expect(customer.locator("#support-message")).to_contain_text(MESSAGE)
+    expect(customer.locator("#refund-opened")).to_contain_text("by Alice Martin")  # she asked; the agent recorded
+    expect(customer.locator("#timeline")).to_contain_text("Sam Rivera Recorded a settlement: Store credit of €20.00")
+    customer.goto(f"/cases/{case_id}")
+    expect(customer.locator("#conversation")).to_contain_text(MESSAGE)
+    expect(customer.locator("#conversation .message.reply").last).to_contain_text("Support")
+    assert INTERNAL not in customer.content()
+    assert frames and not any(INTERNAL in f for f in frames), "the internal note reached the customer's browser"
+    agent.goto(f"/cases/{case_id}")
+    expect(agent.locator("#conversation .internal-note")).to_contain_text(INTERNAL)
     with _db(app_server) as db:
         assert db.execute("select count(*) from refund_attempts where refund_case_id=?", (refund_id,)).fetchone() == (0,)
 
@@ -123,16 +160,67 @@ def test_agent_settles_out_of_window_items_from_the_case(sign_in, app_server):
     expect(teapot.locator(".window")).to_contain_text("window ended on")
     teapot.locator(".inc").click()
     expect(teapot.locator(".qty")).to_have_text("1")
+    expect(agent.locator("#settle-hint")).to_contain_text("A replacement counts what the replaced items cost")
     agent.locator("#reason").select_option("damaged")
     agent.locator("#settle-type").select_option("replacement")
     agent.locator("#settle-amount").fill("0")
-    agent.locator("#note").fill("Replacement teapot sent with tracking 4711.")
+    agent.locator("#settle-message").fill("A replacement teapot is on its way, tracking 4711.")
+    agent.locator("#settle-internal-note").fill(INTERNAL)
     expect(agent.locator("#submit-refund")).to_be_enabled()
+    agent.locator("#submit-refund").click()
+    expect(agent.locator("#error-settle_amount")).to_contain_text("Enter an amount above €0.00")
+    agent.locator("#settle-amount").fill("38.09")  # one cent more than the teapot cost
+    agent.locator("#submit-refund").click()
+    expect(agent.locator("#error-settle_amount")).to_have_text("Enter at most €38.08: a replacement counts what the replaced items cost.")
+    agent.locator("#settle-amount").fill("38.08")
     agent.locator("#submit-refund").click()
     agent.wait_for_url(re.compile(r"/refunds/\d+$"))
     expect(agent.locator("#refund-status")).to_have_text("Settled")
+    expect(agent.locator("#refund-opened")).to_contain_text("Recorded")
+    expect(agent.locator("#refund-opened")).to_contain_text("by Sam Rivera")
     refund_id = agent.url.rsplit("/", 1)[-1]
     customer.goto(f"/refunds/{refund_id}")
-    expect(customer.locator("#refund-outcome")).to_contain_text("Replacement of €0.00")
+    expect(customer.locator("#refund-outcome")).to_have_text("Replacement of €38.08.")
+    expect(customer.locator("#refund-opened")).to_contain_text("by Sam Rivera")
+    expect(customer.locator("#support-message")).to_contain_text("tracking 4711")
+    assert INTERNAL not in customer.content()
     with _db(app_server) as db:
         assert db.execute("select count(*) from refund_attempts where refund_case_id=?", (refund_id,)).fetchone() == (0,)
+
+
+def test_a_gateway_answer_for_another_amount_is_put_in_front_of_an_agent(sign_in, app_server):
+    """The sandbox gateway answers the approval with €1,000.00 for a €9.52 refund: the
+    refund stays processing, its page alerts the agent with both figures, the queue
+    shows it above everything else; the customer sees no change."""
+    _, env = app_server
+    faults = env["SUPPORT_PAYMENT_GATEWAY_URL"] + "/_faults"
+    customer = sign_in("carol@example.com")
+    case_id = open_case(customer, "ORD-1003-1", "Chai tin dented")
+    refund_id = request_refund(customer, case_id, "L1", 1)
+    agent = sign_in("agent@example.com")
+    agent.goto(f"/refunds/{refund_id}")
+    expect(agent.locator("#refund-amount")).to_have_text("€9.52")
+    httpx.post(faults, json={"mode": "mismatch", "answer_amount": 100000, "count": 1}, timeout=10).raise_for_status()
+    try:
+        agent.locator("#approve").click()
+        agent.locator("#approve-confirm").click()
+        alert = agent.locator("#mismatch-alert")
+        expect(alert).to_contain_text("refunded €1,000.00 for this attempt of €9.52", timeout=20000)
+        expect(alert).to_contain_text("will not be sent again")
+        expect(alert).to_contain_text("What to do")
+    finally:
+        httpx.post(faults, json={"mode": "none"}, timeout=10).raise_for_status()
+    expect(agent.locator("#refund-status")).to_have_text("Processing")
+    expect(agent.locator(".attempt")).to_contain_text("mismatch")
+    number = agent.locator("#refund-number").inner_text()
+    agent.locator("#nav-refunds").click()
+    agent.wait_for_url(re.compile(r"/refunds$"))
+    expect(agent.locator("#refund-attention")).to_contain_text(number)
+    customer.goto(f"/refunds/{refund_id}")
+    expect(customer.locator("#refund-status")).to_have_text("Processing")
+    expect(customer.locator("#mismatch-alert")).to_have_count(0)
+    assert "1,000.00" not in customer.content()
+    with _db(app_server) as db:
+        assert db.execute("select status, reported_amount from refund_attempts where refund_case_id=?",
+                          (refund_id,)).fetchall() == [("mismatch", 100000)]
+        assert db.execute("select status from refund_cases where id=?", (refund_id,)).fetchone() == ("processing",)

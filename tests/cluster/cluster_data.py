@@ -24,14 +24,16 @@ UNIT = 1250  # minor units of one unit of the cluster orders' only line
 class Customer:
     user: UserView
     case_for: dict[str, int]  # order id -> its support case
+    sandbox: str  # the sandbox's base URL: a request asks its order system for the delivery facts
 
     def requested_refunds(self, engine, order_id: str, n: int) -> list[int]:
         """n one-unit refund requests on ``order_id`` (status requested)."""
         ids = []
-        for _ in range(n):
-            with session_scope(engine, write=True) as s:
-                ids.append(refund_commands.request_refund(s, self.user, self.case_for[order_id], {"L1": 1}, "damaged",
-                                                          request_key=f"cluster-{os.urandom(6).hex()}"))
+        with OrderClient(base_url=f"{self.sandbox}/orders", timeout_seconds=5) as client:
+            for _ in range(n):
+                with session_scope(engine, write=True) as s:
+                    ids.append(refund_commands.request_refund(s, self.user, self.case_for[order_id], {"L1": 1}, "damaged",
+                                                              request_key=f"cluster-{os.urandom(6).hex()}", client=client))
         return ids
 
 
@@ -60,4 +62,4 @@ def make_customer(sandbox: str, engine, orders: dict[str, int]) -> Customer:
             with session_scope(engine, write=True) as s:
                 cases[order_id] = case_commands.create_case(s, user, order_id, "Cluster", "Refunds for the cluster run.",
                                                             "other", client=client)
-    return Customer(user, cases)
+    return Customer(user, cases, sandbox)
