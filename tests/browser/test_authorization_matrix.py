@@ -88,7 +88,7 @@ RULES: dict[str, Rule] = {
 # Plausible arguments by parameter name: what the page itself would send.
 ARGS = {"value": lambda: f"matrix {uuid.uuid4().hex[:8]}", "target": lambda: "resolved", "line_id": lambda: "L1",
         "form": lambda: {"reject_code": "other", "reject_message": "Matrix says no to this one.",
-                         "settle_type": "goodwill", "settle_amount": "1.00", "settle_note": "Matrix settlement note.",
+                         "settle_type": "goodwill", "settle_amount": "1.00", "settle_message": "Matrix settlement message.",
                          "settle_internal_note": "Matrix internal note."},
         "var_name": lambda: "reply_text", "checked": lambda: True}
 CLOSED = {"setvar"}  # handlers the event guard keeps closed for everyone
