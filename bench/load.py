@@ -9,7 +9,7 @@ websocket and client token that talks Reflex's wire protocol exactly as the brow
 does (bench/load_wire.py) and pauses a random think time between actions. Printed per
 configuration and level: per-action count, p50/p95/p99 ms and errors, actions/s,
 the app's CPU % and peak RSS (its whole process tree), lock warnings and ERROR lines in
-the app log, poll ticks/s. --out saves everything as JSON.
+the app log. --out saves everything as JSON.
 
     make bench-load                                         # the full run
     .venv/bin/python bench/load.py --configs redis-sqlite --levels 10 --duration 20
@@ -38,7 +38,7 @@ from load_stack import CONFIGS, ROOT, MachineSampler, Stack, TreeSampler, log_co
 from load_wire import Closed, Outcome, Protocol, Tab, known_states, load_protocol  # noqa: E402
 
 # =============================================================================================
-# The app as the benchmark drives it: state classes, event handlers, routes, polls.
+# The app as the benchmark drives it: state classes, event handlers, routes.
 # THE place to edit when pages or states are refactored: full names are derived from these
 # class paths the way Reflex names states (module dots -> "___", "____" + snake_case class),
 # and checked against the compiled frontend (.web) before a run.
@@ -76,7 +76,6 @@ ROUTES = {  # page -> route pattern (on_load handlers run on the server via on_l
     "refund": "/refunds/[refund_id]",
     "refund_queue": "/refunds",
 }
-POLLS: dict[str, tuple[str, float]] = {}  # page -> (state whose .poll it calls, interval s); none: changes are pushed
 READS = {  # what a session reads from its copy of the state to pick its next step
     "user_role": ("app", "user_role"),
     "orders": ("orders", "orders"),  # [{order_id, ...}]
@@ -136,7 +135,6 @@ def state_name(key: str) -> str:
 
 S = {key: state_name(key) for key in STATES}
 H = {key: f"{S[state]}.{handler}" for key, (state, handler) in HANDLERS.items()}
-POLL_EVENT = {page: (f"{S[state]}.poll", interval) for page, (state, interval) in POLLS.items()}
 
 
 def check_names(web_dir: Path) -> None:
@@ -146,10 +144,9 @@ def check_names(web_dir: Path) -> None:
     if missing:
         raise SystemExit(f"bench/load.py: states not in the compiled app (update STATES): {', '.join(missing)}")
     compiled = "\n".join(p.read_text(errors="replace") for p in (web_dir / "app_components").rglob("*.jsx"))
-    absent = [k for k, name in {**H, **{f"{p}.poll": e for p, (e, _) in POLL_EVENT.items()}}.items()
-              if f'"{name}"' not in compiled]
+    absent = [k for k, name in H.items() if f'"{name}"' not in compiled]
     if absent:
-        raise SystemExit(f"bench/load.py: handlers no page sends any more (update HANDLERS/POLLS): {', '.join(absent)}")
+        raise SystemExit(f"bench/load.py: handlers no page sends any more (update HANDLERS): {', '.join(absent)}")
 
 
 def url_for(page: str, **params: object) -> str:
@@ -181,12 +178,10 @@ class LevelRun:
     think: tuple[float, float]
     pool: deque  # ids of refunds in status requested, oldest first (shared by every level of a config)
     seeded_refunds: list[int]
-    poll: bool
     stop_at: float = float("inf")
     steady: asyncio.Event = field(default_factory=asyncio.Event)
     warmup: dict[str, ActionStats] = field(default_factory=dict)
     actions: dict[str, ActionStats] = field(default_factory=dict)
-    polls: int = 0
     sent: int = 0
     received: int = 0
     pool_empty: int = 0
@@ -211,7 +206,6 @@ class Session:
         self.run, self.role, self.email, self.rng = run, role, email, rng
         self.tab = self._new_tab()
         self.page = "login"
-        self.poller: asyncio.Task | None = None
         self.case_ids: list[int] = []
         self.refund_ids: list[int] = []
         self.order_ids: list[str] = []
@@ -253,7 +247,6 @@ class Session:
                 await self._sleep(self.rng.uniform(*self.run.think))
         finally:
             self._release_review()
-            self._stop_polls()
             await self.tab.close()
 
     async def _sleep(self, seconds: float) -> None:
@@ -305,7 +298,6 @@ class Session:
     async def recover(self) -> None:
         """After a timeout or a lost socket: reload the page in a new tab (new token, same cookies),
         so late updates of the old events cannot be taken for this session's next ones."""
-        self._stop_polls()
         old = self.tab
         url = old.url if self.signed_in and self.page != "login" else "/login"
         await old.close()
@@ -314,49 +306,22 @@ class Session:
 
     # ------------------------------------------------------------ pages
 
-    def _stop_polls(self) -> None:
-        if self.poller:
-            self.poller.cancel()
-            self.poller = None
-
-    def _start_polls(self) -> None:
-        self._stop_polls()
-        if self.run.poll and self.page in POLL_EVENT:
-            name, interval = POLL_EVENT[self.page]
-            self.poller = asyncio.create_task(self._poll_loop(name, interval))
-
-    async def _poll_loop(self, name: str, interval: float) -> None:
-        """rx.moment(interval=..., on_change=State.poll): one tick per interval while the page is shown."""
-        try:
-            while True:
-                await asyncio.sleep(interval)
-                self.tab.event(name, {"_tick": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")})
-                self.run.polls += 1
-        except Closed:
-            pass
-
     async def _full_load(self, url: str) -> None:
-        self._stop_polls()
         await self.tab.full_load(url)
         self.page = self._page_of(url)
-        self._start_polls()
         await self._check_loaded()
 
     async def _go(self, page: str, url: str) -> None:
-        self._stop_polls()
         await self.tab.navigate(url)
         self.page = page
-        self._start_polls()
         await self._check_loaded()
 
     async def _submit(self, *events: tuple[str, dict]) -> str | None:
-        """A form ending in rx.redirect: its page's polls stop when the redirect navigates."""
-        self._stop_polls()
+        """A form ending in rx.redirect: the redirect navigates."""
         target = await self.tab.submit(*events)
         if target is not None:
             self.page = self._page_of(target)
             await self._check_loaded()
-        self._start_polls()
         return target
 
     async def _check_loaded(self) -> None:
@@ -536,7 +501,7 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
     n_customers = sessions - n_agents
     customers, agents = stack.seed["customers"], stack.seed["agents"]
     run = LevelRun(proto, stack.app_port, stack.seed["password"], tuple(args.think), pool,
-                   stack.seed["requested_refunds"], not args.no_poll, sessions=sessions)
+                   stack.seed["requested_refunds"], sessions=sessions)
     people = [Session(run, "customer", customers[i % len(customers)], random.Random(rng.random())) for i in range(n_customers)]
     people += [Session(run, "agent", agents[i % len(agents)], random.Random(rng.random())) for i in range(n_agents)]
 
@@ -561,7 +526,7 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
     machine.start()
     offset = stack.log_offset()
     gateway_before = await asyncio.to_thread(stack.gateway_counts)
-    before = (run.polls, run.sent, run.received)
+    before = (run.sent, run.received)
     start = time.monotonic()
     run.stop_at = start + args.duration
     run.steady.set()
@@ -578,7 +543,7 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
         for s in samplers:
             s.sample()  # the window ends here; actions still running finish (up to their timeout) below
         box = machine.result()
-        counts = (run.polls - before[0], run.sent - before[1], run.received - before[2])
+        counts = (run.sent - before[0], run.received - before[1])
         logs = log_counts(stack.log_since(offset))
         gateway_after = await asyncio.to_thread(stack.gateway_counts)
         await asyncio.gather(*tasks)
@@ -606,8 +571,7 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
             "actions": n_actions, "errors": n_errors, "error_pct": 100 * n_errors / max(1, n_actions),
             "actions_per_s": n_actions / args.duration,
             "p50_ms": _r(percentile(every, 50)), "p95_ms": _r(percentile(every, 95)), "p99_ms": _r(percentile(every, 99)),
-            "polls": counts[0], "polls_per_s": counts[0] / args.duration,
-            "msgs_out_per_s": counts[1] / args.duration, "msgs_in_per_s": counts[2] / args.duration,
+            "msgs_out_per_s": counts[0] / args.duration, "msgs_in_per_s": counts[1] / args.duration,
             "refunds_waiting": len(pool),
             **{k: v - gateway_before.get(k, 0) for k, v in gateway_after.items()},
         },
@@ -711,7 +675,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup-timeout", type=float, default=180.0,
                    help="start the measured window after this many seconds even if not every session signed in")
     p.add_argument("--pause", type=float, default=3.0, help="idle seconds between levels (default 3)")
-    p.add_argument("--no-poll", action="store_true", help="do not send the pages' poll ticks")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--keep-tmp", action="store_true", help="keep each configuration's temporary directory (logs, dbs)")
     args = p.parse_args(argv)

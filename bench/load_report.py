@@ -98,9 +98,9 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
                f"all-action p50 {_ms(t['p50_ms'])} / p95 {_ms(t['p95_ms'])} / p99 {_ms(t['p99_ms'])} ms")
     gw = ""
     if "webhooks" in t:
-        gw = (f"; gateway: {t['gateway_refund_creates']} refund creations, {t['webhooks']} webhooks to the app"
-              f" ({t['webhooks_failed']} failed)")
-    out.append(f"  background: poll ticks {t['polls_per_s']:.1f}/s{gw}; websocket messages in {t['msgs_in_per_s']:.0f}/s, "
+        gw = (f"gateway: {t['gateway_refund_creates']} refund creations, {t['webhooks']} webhooks to the app"
+              f" ({t['webhooks_failed']} failed); ")
+    out.append(f"  background: {gw}websocket messages in {t['msgs_in_per_s']:.0f}/s, "
                f"out {t['msgs_out_per_s']:.0f}/s")
     pg = f"; postgres CPU {srv['postgres_cpu_pct']:.0f}%" if srv.get("postgres_cpu_pct") is not None else ""
     out.append(f"  server: app CPU {srv['app_cpu_pct']:.0f}% (sum over the reflex/granian tree; 100% = one core), "
