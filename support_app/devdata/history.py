@@ -304,10 +304,8 @@ def _minor(text: str, currency: str) -> int:
 
 
 def _settled(plan: Any, total: int) -> int:
-    """The settled amount from the plan's "full", "zero", ("fraction", f) or ("fixed", minor)."""
+    """The settled amount from the plan's "full", ("fraction", f) or ("fixed", minor)."""
     if plan == "full":
         return total
-    if plan == "zero":
-        return 0
     kind, value = plan
     return round(total * value) if kind == "fraction" else min(value, total)

@@ -175,7 +175,8 @@ class _Builder:
 
     def record_settlement(self, selection: dict[str, int], reason: str, kind: str, amount: Any,
                           note: str | None = None) -> int:
-        """``amount``: "full" (what the items cost), "zero", ("fraction", f) or ("fixed", minor units);
+        """``amount``: "full" (what the items cost; a replacement always counts that), ("fraction", f)
+        or ("fixed", minor units);
         ``note``: the SETTLEMENT_NOTES entry, when the kind alone does not say why."""
         self.refunds += 1
         self.by_agent("record_settlement", selection=selection, reason=reason, kind=kind, amount=amount,
@@ -301,7 +302,7 @@ def _refund_story(b: _Builder, reason: str, weights: dict[str, float], quantity:
     else:  # replacement or store credit instead of the card refund
         b.later(18, 0.5, 96)
         kind = "replacement" if decision == "replacement" else "store_credit"
-        b.by_agent("settle", refund=requested, kind=kind, amount="zero" if kind == "replacement" else "full",
+        b.by_agent("settle", refund=requested, kind=kind, amount="full",
                    note=b.text(T.SETTLEMENT_NOTES[kind]))
         b.agent_reply(T.DECISION_REPLY[kind])
         resolve_reason = "Replacement shipped" if kind == "replacement" else "Settled with the customer"
@@ -359,7 +360,7 @@ def _late_damage(b: _Builder) -> None:
         b.finish("Question answered")
         return
     kind, amount, note = ("store_credit", "full", "store_credit_late") if roll < 0.6 else (
-        ("goodwill", ("fraction", 0.3), "goodwill_damage") if roll < 0.85 else ("replacement", "zero", None))
+        ("goodwill", ("fraction", 0.3), "goodwill_damage") if roll < 0.85 else ("replacement", "full", None))
     b.record_settlement({b.line.line_id: 1}, "damaged", kind, amount, note)
     b.agent_reply(T.DECISION_REPLY[kind])
     b.finish("Settled with the customer")
@@ -396,7 +397,7 @@ def _lost(b: _Builder) -> None:
     b.note(T.NOTES["lost"])
     everything = {line.line_id: line.quantity for line in b.order.lines}
     if b.rng.random() < 0.5:
-        b.record_settlement(everything, "not_received", "replacement", "zero", "replacement_lost")
+        b.record_settlement(everything, "not_received", "replacement", "full", "replacement_lost")
         b.agent_reply(T.DECISION_REPLY["replacement"])
     else:
         b.record_settlement(everything, "not_received", "manual_transfer", "full", "manual_transfer_lost")
