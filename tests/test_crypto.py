@@ -131,3 +131,21 @@ def test_search_words():
     assert subject_terms("A kettle, a KETTLE: broken!") == {"kettle", "broken"}
     assert name_query("Ken ken  Ö") == ("ken", "o") and subject_query("I am a Kettle") == ("am", "kettle")
     assert words("ＫＥＮＪＩ") == ["kenji"]  # NFKD folds full-width letters too
+
+
+def test_recently_read_values_come_from_a_bounded_cache(monkeypatch):
+    from support_app.security import crypto
+
+    ring = Keyring([("k1", bytes(32))])
+    token = ring.encrypt("Alice Martin", "users.full_name")
+    calls: list[str] = []
+    real = ring._decrypt
+    monkeypatch.setattr(ring, "_decrypt", lambda t, a: calls.append(t) or real(t, a))
+    assert ring.decrypt(token, "users.full_name") == ring.decrypt(token, "users.full_name") == "Alice Martin"
+    assert len(calls) == 1
+    with pytest.raises(CryptoError):  # the cache is per (token, column): moving a value still fails
+        ring.decrypt(token, "users.email")
+    monkeypatch.setattr(crypto, "RECENT_VALUES", 3)
+    for n in range(10):
+        ring.decrypt(ring.encrypt(f"v{n}", "t.c"), "t.c")
+    assert len(ring._recent) == 3

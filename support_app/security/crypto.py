@@ -29,6 +29,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import threading
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 FORMAT = "enc1"
 KEY_BYTES = 32
+RECENT_VALUES = 20_000  # decrypted values kept (a few MB at most)
 NONCE_BYTES = 12
 TAG_BYTES = 16
 BLIND_INDEX_CHARS = 32
@@ -77,6 +79,8 @@ class Keyring:
         if not keys:
             raise CryptoConfigError("the keyring holds no key")
         self._aead: dict[str, AESGCM] = {}
+        self._recent: dict[tuple[str, str], str] = {}
+        self._recent_lock = threading.Lock()
         for kid, key in keys:
             if not KID_RE.match(kid):
                 raise CryptoConfigError(f"key id {kid!r} must be 1-32 of A-Z a-z 0-9 _ -")
@@ -115,6 +119,21 @@ class Keyring:
         return self._prefix + base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
 
     def decrypt(self, token: str, aad: str) -> str:
+        """The plaintext; CryptoError if the value does not authenticate. Recently read
+        values come from a small bounded cache (a ciphertext is unique to one write, so
+        the same token always means the same text): lists re-read on every update would
+        otherwise decrypt the same rows again and again."""
+        key = (token, aad)
+        if (found := self._recent.get(key)) is not None:
+            return found
+        plain = self._decrypt(token, aad)
+        with self._recent_lock:
+            if len(self._recent) >= RECENT_VALUES:
+                self._recent.pop(next(iter(self._recent)))  # the oldest entry
+            self._recent[key] = plain
+        return plain
+
+    def _decrypt(self, token: str, aad: str) -> str:
         kid, body = split_token(token)
         aead = self._aead.get(kid)
         if aead is None:

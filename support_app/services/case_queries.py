@@ -54,8 +54,10 @@ def list_cases(
 ) -> list[CaseRow]:
     """Newest first. Customers get their own cases; agents the whole queue."""
     customer, assignee = aliased(User), aliased(User)
-    stmt = (
-        select(SupportCase, OrderSnapshot.order_id, customer.full_name, assignee.full_name)
+    c = SupportCase
+    stmt = (  # the columns the list shows, not whole cases: no description to decrypt, no ORM objects
+        select(c.id, c.number, c.subject, c.status, c.category, c.priority, c.created_at, c.updated_at,
+               OrderSnapshot.order_id, customer.full_name, assignee.full_name)
         .join(OrderSnapshot, OrderSnapshot.id == SupportCase.order_snapshot_id)
         .join(customer, customer.id == SupportCase.customer_id)
         .outerjoin(assignee, assignee.id == SupportCase.assignee_id)
@@ -72,20 +74,21 @@ def list_cases(
     stmt = stmt.order_by(SupportCase.created_at.desc(), SupportCase.id.desc()).limit(LIST_LIMIT)  # type: ignore[attr-defined]
     return [
         CaseRow(
-            id=case.id,
-            number=case.number or "",
-            subject=case.subject,
-            status=case.status,
-            status_label=STATUS_LABELS[CaseStatus(case.status)],
-            category_label=CATEGORY_LABELS[Category(case.category)],
-            priority=case.priority,
-            order_id=order_id,
+            id=row.id,
+            number=row.number or "",
+            subject=row.subject,
+            status=row.status,
+            status_label=STATUS_LABELS[CaseStatus(row.status)],
+            category_label=CATEGORY_LABELS[Category(row.category)],
+            priority=row.priority,
+            order_id=row.order_id,
             customer_name=customer_name,
             assignee_name=assignee_name or "",
-            created_at=iso(case.created_at),
-            updated_at=iso(case.updated_at),
+            created_at=iso(row.created_at),
+            updated_at=iso(row.updated_at),
         )
-        for case, order_id, customer_name, assignee_name in session.exec(stmt)
+        for row in session.exec(stmt)
+        for customer_name, assignee_name in [(row[9], row[10])]
     ]
 
 
