@@ -24,6 +24,7 @@ import os
 import platform
 import random
 import re
+import signal
 import sys
 import time
 from collections import deque
@@ -720,4 +721,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # `kill`/`timeout` ask like Ctrl-C does: the finally blocks stop the app and sandbox it started.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sys.exit(main())

@@ -154,8 +154,15 @@ class Service:
         self._reap_group()
 
     def _reap_group(self) -> None:
-        """Children left behind by a leader that exited (e.g. Granian workers): kill them."""
+        """Children left behind by a leader that exited (e.g. Granian workers): they get
+        10 s to finish on their own (a worker still writing its coverage data, killed
+        then, leaves a half-written data file that `coverage combine` cannot read),
+        then are killed."""
+        deadline = time.monotonic() + 10
         try:
+            while time.monotonic() < deadline:
+                os.killpg(self.proc.pid, 0)  # ProcessLookupError once the group is empty
+                time.sleep(0.1)
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
