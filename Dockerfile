@@ -1,6 +1,6 @@
 # Support & Refunds production image.
 #
-#   build    Node/npm only to install bun 1.4.4 from the npm registry (as the Makefile
+#   build    Node/npm only to install bun 1.4.4 and Node.js 22 from the npm registry (as the Makefile
 #            does), the Python dependencies into /opt/venv and the app; then
 #            `reflex export --frontend-only --no-zip` compiles the pages and builds the
 #            frontend into .web/build/client. All of this stays in this stage.
@@ -32,7 +32,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 RUN apt-get update \
     && apt-get install -y --no-install-recommends nodejs npm unzip \
     && rm -rf /var/lib/apt/lists/*
-RUN npm install --prefix /opt/tools --no-audit --no-fund --loglevel=error bun@1.4.4 && bun --version
+RUN npm install --prefix /opt/tools --no-audit --no-fund --loglevel=error bun@1.4.4 node@22 && bun --version && node --version
 RUN python -m venv /opt/venv
 COPY requirements.txt /build/requirements.txt
 RUN pip install -r /build/requirements.txt

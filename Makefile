@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 TOOLS := $(ROOT)/.tools
 CACHE := $(ROOT)/.cache
 BUN_VERSION := 1.4.4
+# Reflex asks for Node.js >= 22; Debian has 20. The npm registry carries Node binaries (package node).
+NODE_VERSION := 22
 PYTHON ?= python3
 # make run: the app on PORT, the order-system and gateway sandbox process on SANDBOX_PORT.
 PORT ?= 3000
@@ -44,7 +46,12 @@ $(TOOLS)/node_modules/.bin/bun:
 	cd $(TOOLS) && npm install --no-audit --no-fund --loglevel=error --prefix $(TOOLS) bun@$(BUN_VERSION)
 	$@ --version
 
-install: $(VENV)/.installed $(TOOLS)/node_modules/.bin/bun
+$(TOOLS)/node_modules/.bin/node:
+	mkdir -p $(TOOLS)
+	cd $(TOOLS) && npm install --no-audit --no-fund --loglevel=error --prefix $(TOOLS) node@$(NODE_VERSION)
+	$@ --version
+
+install: $(VENV)/.installed $(TOOLS)/node_modules/.bin/bun $(TOOLS)/node_modules/.bin/node
 
 migrate: install
 	$(PY) -m support_app.cli migrate
