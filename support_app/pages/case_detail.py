@@ -43,6 +43,23 @@ def _summary() -> rx.Component:
     )
 
 
+def _close_case() -> rx.Component:
+    """The customer's "Close case" asks first: a closed case takes no more replies."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button("Close case", variant="outline", disabled=CaseState.busy, id="status-closed")),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Close this case?"),
+            rx.alert_dialog.description("Nobody can reply on a closed case, and you cannot request refunds on it."),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Keep it open", variant="soft")),
+                rx.alert_dialog.action(rx.button("Close case", on_click=CaseState.set_status("closed"), id="status-closed-confirm")),
+                justify="end",
+                spacing="3",
+            ),
+        ),
+    )
+
+
 def _actions() -> rx.Component:
     return rx.hstack(
         rx.cond(
@@ -51,12 +68,16 @@ def _actions() -> rx.Component:
         ),
         rx.foreach(
             case.next_statuses,
-            lambda opt: rx.button(
-                rx.cond(opt.value == "closed", rx.cond(AppState.is_agent, "Close", "Close case"), "Move to " + opt.label),
-                on_click=CaseState.set_status(opt.value),
-                variant="outline",
-                disabled=CaseState.busy,
-                id="status-" + opt.value,
+            lambda opt: rx.cond(
+                (opt.value == "closed") & ~AppState.is_agent,
+                _close_case(),
+                rx.button(
+                    rx.cond(opt.value == "closed", "Close", "Move to " + opt.label),
+                    on_click=CaseState.set_status(opt.value),
+                    variant="outline",
+                    disabled=CaseState.busy,
+                    id="status-" + opt.value,
+                ),
             ),
         ),
         wrap="wrap",

@@ -69,7 +69,13 @@ def test_customer_and_agent_work_a_case(sign_in):
 
     agent.locator("#status-resolved").click()
     expect(customer.locator("#case-status")).to_have_text("Resolved", timeout=15000)
+    customer.locator("#status-closed").click()  # asks first: backing out leaves the case as it was
+    expect(customer.get_by_role("alertdialog")).to_contain_text("Close this case?")
+    customer.get_by_role("button", name="Keep it open").click()
+    expect(customer.get_by_role("alertdialog")).to_have_count(0)
+    expect(customer.locator("#case-status")).to_have_text("Resolved")
     customer.locator("#status-closed").click()
+    customer.locator("#status-closed-confirm").click()
     expect(customer.locator("#case-status")).to_have_text("Closed")
     expect(customer.locator("#case-closed")).to_be_visible()
     timeline = customer.locator("#timeline")
