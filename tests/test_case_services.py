@@ -264,9 +264,12 @@ def test_assign_to_self_colleague_and_back_to_nobody(engine, people, case_id):
     assert row(engine, case_id).assignee_id == sam.id and row(engine, case_id).version == 2
     run(engine, cmd.assign, sam, case_id, sam.id)  # already so: a no-op
     assert row(engine, case_id).version == 2
+    assert run(engine, q.get_case, sam, case_id, write=False).assigned_to_viewer  # no "Assign to me" for Sam now
+    assert not run(engine, q.get_case, riley, case_id, write=False).assigned_to_viewer
     run(engine, cmd.assign, sam, case_id, riley.id)
     detail = run(engine, q.get_case, sam, case_id, write=False)
-    assert (detail.assignee_id, detail.assignee_name) == (riley.id, "Riley Park")
+    assert (detail.assignee_id, detail.assignee_name, detail.assigned_to_viewer) == (riley.id, "Riley Park", False)
+    assert run(engine, q.get_case, riley, case_id, write=False).assigned_to_viewer
     run(engine, cmd.assign, riley, case_id, None)
     assert row(engine, case_id).assignee_id is None
     got = [(e.kind, e.actor_id, e.detail) for e in events(engine, case_id)][1:]

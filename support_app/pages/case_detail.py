@@ -64,7 +64,12 @@ def _actions() -> rx.Component:
     return rx.hstack(
         rx.cond(
             AppState.is_agent & (case.status != "closed"),
-            rx.button("Assign to me", on_click=CaseState.assign_to_me, variant="soft", id="assign-me", disabled=CaseState.busy),
+            rx.cond(
+                case.assigned_to_viewer,
+                rx.badge("Assigned to you", variant="soft", color_scheme="green", id="assigned-to-you"),
+                rx.button(rx.cond(case.assignee_name != "", "Take over from " + case.assignee_name, "Assign to me"),
+                          on_click=CaseState.assign_to_me, variant="soft", id="assign-me", disabled=CaseState.busy),
+            ),
         ),
         rx.foreach(
             case.next_statuses,

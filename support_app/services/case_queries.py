@@ -149,6 +149,7 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
             for e in events
         ],
         refunds=refund_rows(session, case.id),
+        assigned_to_viewer=is_agent and case.assignee_id == caller.id,
         next_statuses=[
             Option(value=s.value, label=STATUS_LABELS[s])
             for s in CaseStatus

@@ -175,7 +175,7 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         can_cancel=RefundStatus.CANCELLED in allowed_refund_transitions(status, Role(caller.role)),
         version=refund.version,
         window_text=window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days).text,
-        outcome_text=outcome_text(refund),
+        outcome_text=outcome_text(refund, for_agent=caller.role == Role.AGENT),
         gateway_reference=refund.gateway_reference or "",
         opened_label="Recorded" if recorded else "Requested",
         opened_by=(events[0][1] or "Unknown") if recorded else customer.full_name,
@@ -184,10 +184,13 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
     )
 
 
-def outcome_text(refund: RefundCase) -> str:
+def outcome_text(refund: RefundCase, *, for_agent: bool = False) -> str:
+    """What was decided, addressed to whoever reads it: the customer reads "your",
+    an agent "the customer's"."""
     money = lambda amount: format_money(amount, refund.currency)  # noqa: E731
+    whose = "the customer's" if for_agent else "your"
     if refund.status == RefundStatus.REFUNDED:
-        return f"{money(refund.amount)} was refunded to your original payment method (reference {refund.gateway_reference})."
+        return f"{money(refund.amount)} was refunded to {whose} original payment method (reference {refund.gateway_reference})."
     if refund.status == RefundStatus.REJECTED:
         label = REJECT_LABELS.get(RejectReason(refund.decision_code), "") if refund.decision_code in set(RejectReason) else ""
         return f"Not approved — {label}. {refund.decision_note or ''}".strip()
@@ -197,7 +200,7 @@ def outcome_text(refund: RefundCase) -> str:
     if refund.status == RefundStatus.FAILED:
         return f"The payment provider could not refund this: {refund.failure_reason or 'declined'}."
     if refund.status == RefundStatus.PROCESSING:
-        return "Approved — the refund is on its way to your payment method."
+        return f"Approved — the refund is on its way to {whose} payment method."
     return ""
 
 

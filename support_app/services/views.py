@@ -116,6 +116,7 @@ class CaseDetail:
     timeline: list[EventView]
     next_statuses: list[Option]
     refunds: list[RefundRow] = field(default_factory=list)
+    assigned_to_viewer: bool = False  # the signed-in agent is the assignee: no "Assign to me"
 
 
 @dataclass

@@ -42,6 +42,8 @@ def test_customer_and_agent_work_a_case(sign_in):
     agent.wait_for_url(re.compile(rf"/cases/{case_id}$"))
     agent.locator("#assign-me").click()
     expect(agent.locator("#case-assignee")).to_have_text("Assigned to Sam Rivera")
+    expect(agent.locator("#assigned-to-you")).to_be_visible()  # nothing left to take
+    expect(agent.locator("#assign-me")).to_have_count(0)
     agent.locator("#status-in_progress").click()
     expect(agent.locator("#case-status")).to_have_text("In progress")
     agent.locator("#note-text").fill(NOTE)

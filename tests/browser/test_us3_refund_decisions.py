@@ -32,6 +32,7 @@ def test_agent_approves_and_customer_sees_refunded(sign_in, app_server):
     agent.wait_for_url(re.compile(r"/refunds$"))
     row = agent.locator(".refund-queue-row", has_text="Alice Martin").first
     expect(row).to_contain_text("€27.77")
+    expect(row.locator(".queue-age")).to_have_text(re.compile(r"^waiting (a few seconds|a minute|\d+ minutes)$"))  # not "… ago"
     agent.goto(f"/refunds/{refund_id}")
     expect(agent.locator("#window-verdict")).to_contain_text("within window")
     agent.locator("#approve").click()
@@ -39,10 +40,11 @@ def test_agent_approves_and_customer_sees_refunded(sign_in, app_server):
     agent.locator("#approve-confirm").click()
     expect(agent.locator("#refund-status")).to_have_text("Refunded", timeout=20000)
     expect(agent.locator(".attempt")).to_contain_text("succeeded")
+    expect(agent.locator("#refund-outcome")).to_contain_text("refunded to the customer's original payment method")
 
     # The customer's open page turns Refunded by itself, with the amount and reference.
     expect(customer.locator("#refund-status")).to_have_text("Refunded", timeout=20000)
-    expect(customer.locator("#refund-outcome")).to_contain_text("€27.77 was refunded")
+    expect(customer.locator("#refund-outcome")).to_contain_text("€27.77 was refunded to your original payment method")
     with _db(app_server) as db:
         (attempts,) = db.execute("select count(*) from refund_attempts where refund_case_id=?", (refund_id,)).fetchone()
     assert attempts == 1
