@@ -61,6 +61,8 @@ REASON_LABELS: dict[RefundReason, str] = {
     RefundReason.CHANGED_MIND: "Changed my mind",
     RefundReason.OTHER: "Other",
 }
+# On the customer's own request form, where the order system says the order was delivered.
+REQUEST_REASON_LABELS: dict[RefundReason, str] = {**REASON_LABELS, RefundReason.NOT_RECEIVED: "Never arrived (though marked delivered)"}
 # The shop's fault: the customer also gets the shipping back.
 SHOP_FAULT_REASONS = frozenset({RefundReason.WRONG_ITEM, RefundReason.NOT_RECEIVED})
 
@@ -181,3 +183,39 @@ def allowed_refund_transitions(status: str, actor_role: str) -> frozenset[Refund
     table = AGENT_TRANSITIONS if Role(actor_role) is Role.AGENT else CUSTOMER_TRANSITIONS
     return table[RefundStatus(status)]
 
+
+
+# ---------------------------------------------------------------- the request form
+
+class Blocked(StrEnum):
+    """Why a customer's request form has nothing to offer (see ``request_blocked``)."""
+
+    NOT_DELIVERED = "not_delivered"
+    WINDOW_ENDED = "window_ended"
+    ALL_HELD = "all_held"
+
+
+def request_blocked(verdict: Verdict, units_left: int) -> Blocked | None:
+    """Why nothing can be requested now, or None when something can. The order's facts
+    come first: an undelivered order has no window yet, a late one has no window left
+    (either way an agent can still settle), and only then "every unit is already held"."""
+    if verdict.code is ErrorCode.ORDER_NOT_DELIVERED:
+        return Blocked.NOT_DELIVERED
+    if not verdict.eligible:
+        return Blocked.WINDOW_ENDED
+    if units_left <= 0:
+        return Blocked.ALL_HELD
+    return None
+
+
+def offered_reasons(delivered: bool, *, for_settlement: bool) -> list[RefundReason]:
+    """The reasons a form offers. A customer's request is a gateway refund, which needs a
+    delivered order (the window starts at delivery): on an undelivered order it offers
+    none, since nothing can be requested (the form says to reply to the agent instead).
+    On a delivered order "Never arrived" means the carrier reports it delivered but the
+    parcel never reached the customer — the shop's fault, shipping back included — so it
+    stays. An agent's settlement may be about any of them, "Never arrived" above all
+    (a parcel lost before delivery)."""
+    if for_settlement or delivered:
+        return list(RefundReason)
+    return []

@@ -6,7 +6,7 @@ from support_app.components.bits import field_error, local_time
 from support_app.components.layout import page_shell
 from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.services.views import RefundLineOption
-from support_app.state.refund_form import REASON_OPTIONS, SETTLE_TYPE_OPTIONS, RefundFormState
+from support_app.state.refund_form import SETTLE_TYPE_OPTIONS, RefundFormState
 
 S = RefundFormState
 
@@ -44,14 +44,39 @@ def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
     )
 
 
+def blocked() -> rx.Component:
+    """Nothing can be requested: why, and what to do instead, with the way back to the case."""
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("info")),
+        rx.callout.text(
+            S.form.blocked_text,
+            rx.cond(S.form.blocked_deadline != "", rx.fragment(" ", local_time(S.form.blocked_deadline), ".")),
+            id="blocked-why",
+        ),
+        rx.callout.text(S.form.blocked_help, id="blocked-help"),
+        rx.link("Back to case " + S.form.case_number, href="/cases/" + S.form.case_id.to_string(), id="back-to-case"),
+        color_scheme="amber",
+        width="100%",
+        id="refund-blocked",
+    )
+
+
 def refund_form() -> rx.Component:
     return rx.vstack(
         rx.text("Case ", rx.link(S.form.case_number, href="/cases/" + S.form.case_id.to_string()), " · order ", S.form.order_id, size="2"),
         rx.foreach(S.form.lines, line_row),
+        rx.cond(S.form.blocked != "", blocked(), choices()),
+        spacing="3",
+        width="100%",
+    )
+
+
+def choices() -> rx.Component:
+    return rx.vstack(
         rx.text("Reason", size="2", weight="medium"),
         rx.el.select(
             rx.el.option("Choose…", value=""),
-            *[rx.el.option(label, value=value) for value, label in REASON_OPTIONS],
+            rx.foreach(S.form.reasons, lambda r: rx.el.option(r.label, value=r.value)),
             value=S.reason,
             on_change=S.set_reason,
             id="reason",
@@ -105,6 +130,7 @@ def refund_form() -> rx.Component:
         rx.cond(S.shipping != "", rx.text("includes shipping ", S.shipping, size="1", color_scheme="gray", id="refund-shipping")),
         rx.button(rx.cond(S.mode == "settle", "Record settlement", "Request refund"), on_click=S.submit,
                   disabled=~S.can_submit, loading=S.busy, id="submit-refund", width="100%"),
+        rx.cond(S.submit_hint != "", rx.text(S.submit_hint, size="1", color_scheme="gray", id="submit-hint")),
         spacing="3",
         width="100%",
     )

@@ -9,10 +9,14 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
 from support_app.domain.refund_rules import (
     REASON_LABELS,
+    REQUEST_REASON_LABELS,
     STATUS_LABELS,
+    Blocked,
     RefundReason,
     RefundStatus,
     allowed_refund_transitions,
+    offered_reasons,
+    request_blocked,
     window_verdict,
 )
 from support_app.domain.gateway_answers import answer_mismatch
@@ -63,7 +67,10 @@ def refund_form(session: Session, caller: Caller, case_id: object, for_settlemen
     lines = snapshot_lines(session, snap.id)
     facts = order_facts(snap, lines)
     existing = existing_refunds(session, snap.id)
-    rows = preview(facts, existing, utcnow(), get_settings().refund_window_days)
+    window_days = get_settings().refund_window_days
+    rows = preview(facts, existing, utcnow(), window_days)
+    blocked = None if for_settlement or not rows else request_blocked(rows[0].verdict, sum(r.refundable for r in rows))
+    labels = REASON_LABELS if for_settlement else REQUEST_REASON_LABELS
     return RefundForm(
         case_id=case.id,
         case_number=case.number or "",
@@ -85,7 +92,28 @@ def refund_form(session: Session, caller: Caller, case_id: object, for_settlemen
             for row in rows
         ],
         settle_hint=settlement_hint(payment_left(snap.amount_paid, existing), snap.currency) if for_settlement else "",
+        reasons=[] if blocked else [Option(r.value, labels[r]) for r in offered_reasons(snap.delivered_at is not None,
+                                                                                       for_settlement=for_settlement)],
+        **_blocked_words(blocked, rows[0].deadline if rows else None, window_days),
     )
+
+
+def _blocked_words(blocked: Blocked | None, deadline, window_days: int) -> dict[str, str]:
+    """Why a customer's form has nothing to offer, and what to do instead."""
+    settle = "they can still settle it another way (store credit, a replacement or a transfer)."
+    words = {
+        Blocked.NOT_DELIVERED: ("This order has not been delivered yet, so nothing on it can be refunded to your payment method.",
+                                f"What to do: reply to the agent on the case — they can check with the carrier, and {settle}"),
+        Blocked.WINDOW_ENDED: (f"The {window_days}-day refund window for this order ended on",
+                               f"What to do: reply to the agent on the case — {settle}"),
+        Blocked.ALL_HELD: ("Every item of this order is already in a refund request, refunded or settled.",
+                           "What to do: see the refunds on the case, or reply to the agent there."),
+    }
+    if blocked is None:
+        return {}
+    text, help_ = words[blocked]
+    return {"blocked": blocked.value, "blocked_text": text, "blocked_help": help_,
+            "blocked_deadline": iso(deadline) if blocked is Blocked.WINDOW_ENDED else ""}
 
 
 def _unit_price_text(amounts: tuple[int, ...], currency: str) -> str:

@@ -143,6 +143,12 @@ class RefundForm:
     lines: list[RefundLineOption]
     shipping: str
     settle_hint: str = ""  # agents' settlement form: the amount's limits, in words
+    reasons: list[Option] = field(default_factory=list)  # the reasons this form offers
+    # A customer's form with nothing to offer: why (refund_rules.Blocked), in words, and what to do.
+    blocked: str = ""
+    blocked_text: str = ""
+    blocked_deadline: str = ""  # ISO UTC: when the window ended (shown in the viewer's zone)
+    blocked_help: str = ""
 
 
 @dataclass
