@@ -248,6 +248,9 @@ def test_each_selection_error_code():
     assert code_of(build, {"L1": "  "}) is ErrorCode.EMPTY_REFUND
     assert code_of(build, {"L1": 1}, reason="bored") is ErrorCode.INVALID_REASON
     assert code_of(build, {"L1": 1}, reason=None) is ErrorCode.INVALID_REASON
+    with pytest.raises(DomainError) as err:  # said under the reason field of the form
+        build({"L1": 1}, reason="")
+    assert err.value.fields == {"reason": "Choose a reason for the refund."}
     held = [refund("refunded", [("L1", 2)])]
     assert code_of(build, {"L1": 2}, held) is ErrorCode.QUANTITY_EXCEEDS_REFUNDABLE
     assert code_of(build, {"L1": 2}, held + [refund("cancelled", [("L1", 1)])]) is ErrorCode.QUANTITY_EXCEEDS_REFUNDABLE

@@ -145,6 +145,7 @@ def _composer() -> rx.Component:
                 AppState.is_agent,
                 rx.vstack(
                     rx.text_area(value=CaseState.note_text, on_change=CaseState.set_note_text, placeholder="Internal note (only agents see this)…", id="note-text", width="100%", rows="2", background="var(--amber-2)", max_length=MESSAGE_MAX),
+                    field_error(CaseState.field_errors, "note_body"),
                     rx.button("Add internal note", on_click=CaseState.add_note, variant="soft", color_scheme="amber", id="add-note", loading=CaseState.busy),
                     width="100%",
                     spacing="2",

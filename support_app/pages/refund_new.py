@@ -29,6 +29,8 @@ def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
                 rx.text("Refundable until ", local_time(line.deadline, "YYYY-MM-DD HH:mm"), size="1", color_scheme="green", class_name="window"),
                 rx.text(line.window_text, size="1", color_scheme="red", class_name="window"),
             ),
+            rx.cond(S.field_errors.contains(line.line_id),
+                    rx.text(S.field_errors[line.line_id], color_scheme="red", size="1", class_name="line-error", role="alert")),
             rx.hstack(
                 rx.icon_button(rx.icon("minus"), on_click=S.decrement(line.line_id), disabled=(qty <= 0), size="1", variant="soft", class_name="dec", aria_label="one less"),
                 rx.text(qty, width="2rem", text_align="center", class_name="qty"),
@@ -82,6 +84,7 @@ def choices() -> rx.Component:
             id="reason",
             style={"padding": "0.4rem", "width": "100%"},
         ),
+        field_error(S.field_errors, "reason"),
         rx.cond(
             S.mode == "settle",
             rx.vstack(
@@ -120,6 +123,7 @@ def choices() -> rx.Component:
             ),
         ),
         rx.cond(S.problem != "", rx.callout(S.problem, color_scheme="red", icon="triangle_alert", id="refund-problem")),
+        field_error(S.field_errors, "window"),  # the window ended while the form was open
         rx.hstack(
             rx.text("Refund total", weight="medium"),
             rx.spacer(),

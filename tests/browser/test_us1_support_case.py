@@ -46,6 +46,9 @@ def test_customer_and_agent_work_a_case(sign_in):
     expect(agent.locator("#assign-me")).to_have_count(0)
     agent.locator("#status-in_progress").click()
     expect(agent.locator("#case-status")).to_have_text("In progress")
+    agent.locator("#add-note").click()  # empty: the message is under the note box, not the reply box
+    expect(agent.locator("#error-note_body")).to_be_visible()
+    expect(agent.locator("#error-body")).to_have_count(0)
     agent.locator("#note-text").fill(NOTE)
     agent.locator("#add-note").click()
     expect(agent.locator(".internal-note")).to_contain_text(NOTE)

@@ -137,7 +137,11 @@ def test_settlement_for_an_out_of_window_complaint(sign_in, app_server):
     agent.locator("#settle-submit").click()
     expect(agent.locator("#error-settle_amount")).to_have_text("Enter at most €53.54: that is what was paid for this order.")
     expect(agent.locator("#refund-status")).to_have_text("Requested")
-    agent.locator("#settle_amount").fill("20.00")
+    agent.locator("#settle_amount").fill("1,234,5")  # the comma is named as the problem, under the amount
+    agent.locator("#settle-submit").click()
+    expect(agent.locator("#error-settle_amount")).to_contain_text("The comma in this amount cannot be read")
+    expect(agent.locator("#refund-status")).to_have_text("Requested")
+    agent.locator("#settle_amount").fill("20,00")  # a decimal comma is read as one
     agent.locator("#settle-submit").click()
     expect(agent.locator("#refund-status")).to_have_text("Settled")
     expect(agent.locator("#internal-note")).to_contain_text(INTERNAL)
