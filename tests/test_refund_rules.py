@@ -131,6 +131,9 @@ def test_verdict_texts_and_days():
     late = rr.window_verdict(DELIVERED, DEADLINE + timedelta(days=1), 14)
     assert late.days_after_delivery == 15
     assert late.text == "requested 15 days after delivery — window ended on 2026-11-05 at 14:00 UTC"
+    assert late.summary == "requested 15 days after delivery — window ended"  # pages add the instant in the viewer's zone
+    assert rr.window_verdict(None, INSIDE).summary == "not delivered yet — no refund window"
+    assert rr.window_verdict(DELIVERED, DEADLINE).summary == "requested 14 days after delivery — within window"
     v = rr.window_verdict(None, INSIDE, 14)
     assert (v.eligible, v.code, v.deadline, v.days_after_delivery) == (False, ErrorCode.ORDER_NOT_DELIVERED, None, None)
 

@@ -341,6 +341,7 @@ def test_get_refund_for_owner_and_agent(engine, people, case_id):
     assert [(h.kind, h.text, h.actor_name) for h in mine.history] == [
         ("requested", "Requested the refund: RF-000001 · €33.13", "Alice Martin")]
     assert mine.requested_at.endswith("Z") and mine.can_cancel is True
+    assert (mine.window_summary, mine.window_ended_at) == ("requested 2 days after delivery — within window", "")
     agent = run(engine, rq.get_refund, people.sam, str(rid), write=False)
     assert agent.can_cancel is False and agent.lines == mine.lines and agent.amount == mine.amount
     run(engine, rc.cancel_refund, people.alice, rid)

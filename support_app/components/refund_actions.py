@@ -116,7 +116,11 @@ def mismatch_alert() -> rx.Component:
 
 def agent_panel() -> rx.Component:
     return rx.vstack(
-        rx.text(refund.window_text, size="2", id="window-verdict"),
+        rx.text(  # the window's end in the agent's own time zone
+            rx.cond(refund.window_ended_at != "", rx.fragment(refund.window_summary, " on ", local_time(refund.window_ended_at)),
+                    refund.window_text),
+            size="2", id="window-verdict",
+        ),
         rx.cond(refund.internal_note != "", rx.box(
             rx.text("Internal note (agents only)", size="1", weight="bold"),
             rx.text(refund.internal_note, size="2", white_space="pre-wrap"),

@@ -157,6 +157,9 @@ class Verdict:
     deadline: datetime | None
     days_after_delivery: int | None  # whole days elapsed; 0 on clock skew
     text: str
+    # The text without the deadline's date and time, for pages that show that instant in
+    # the viewer's own time zone beside it: "requested 15 days after delivery — window ended".
+    summary: str = ""
 
 
 def window_verdict(delivered_at: datetime | None, requested_at: datetime, window_days: int = REFUND_WINDOW_DAYS) -> Verdict:
@@ -168,15 +171,17 @@ def window_verdict(delivered_at: datetime | None, requested_at: datetime, window
     requested = as_utc(requested_at, "requested_at")
     days = _check_days(window_days)
     if delivered_at is None:
-        return Verdict(False, ErrorCode.ORDER_NOT_DELIVERED, None, None, "not delivered yet — no refund window")
+        return Verdict(False, ErrorCode.ORDER_NOT_DELIVERED, None, None, "not delivered yet — no refund window",
+                       "not delivered yet — no refund window")
     delivered = as_utc(delivered_at, "delivered_at")
     deadline = delivered + timedelta(days=days)
     elapsed = max(0, (requested - delivered) // timedelta(days=1))
     when = "on the day of delivery" if elapsed == 0 else f"{elapsed} day{'s' if elapsed != 1 else ''} after delivery"
     if requested <= deadline:
-        return Verdict(True, None, deadline, elapsed, f"requested {when} — within window")
+        return Verdict(True, None, deadline, elapsed, f"requested {when} — within window", f"requested {when} — within window")
     return Verdict(False, ErrorCode.REFUND_WINDOW_EXPIRED, deadline, elapsed,
-                   f"requested {when} — window ended on {deadline:%Y-%m-%d} at {deadline:%H:%M} UTC")
+                   f"requested {when} — window ended on {deadline:%Y-%m-%d} at {deadline:%H:%M} UTC",
+                   f"requested {when} — window ended")
 
 
 def allowed_refund_transitions(status: str, actor_role: str) -> frozenset[RefundStatus]:

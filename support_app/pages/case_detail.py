@@ -40,6 +40,7 @@ def _summary() -> rx.Component:
             width="100%",
         ),
         width="100%",
+        id="case-summary",
     )
 
 

@@ -24,10 +24,13 @@ def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
                 wrap="wrap",
                 color_scheme="gray",
             ),
-            rx.cond(
+            rx.cond(  # times in the viewer's own zone; no "until" on a line with nothing left to refund
                 line.eligible,
-                rx.text("Refundable until ", local_time(line.deadline, "YYYY-MM-DD HH:mm"), size="1", color_scheme="green", class_name="window"),
-                rx.text(line.window_text, size="1", color_scheme="red", class_name="window"),
+                rx.cond(line.refundable_now > 0,
+                        rx.text("Refundable until ", local_time(line.deadline), size="1", color_scheme="green", class_name="window")),
+                rx.cond(line.deadline != "",
+                        rx.text("The refund window ended on ", local_time(line.deadline), size="1", color_scheme="red", class_name="window"),
+                        rx.text(line.window_text, size="1", color_scheme="red", class_name="window")),
             ),
             rx.cond(S.field_errors.contains(line.line_id),
                     rx.text(S.field_errors[line.line_id], color_scheme="red", size="1", class_name="line-error", role="alert")),

@@ -165,6 +165,7 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
     status = RefundStatus(refund.status)
     first = events[0][0] if events else None
     recorded = first is not None and first.kind == "settled" and first.from_status is None  # an agent's record
+    verdict = window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days)
     return RefundDetail(
         id=refund.id,
         number=refund.number or "",
@@ -202,7 +203,9 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         ],
         can_cancel=RefundStatus.CANCELLED in allowed_refund_transitions(status, Role(caller.role)),
         version=refund.version,
-        window_text=window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days).text,
+        window_text=verdict.text,
+        window_summary=verdict.summary,
+        window_ended_at=iso(verdict.deadline) if verdict.code is ErrorCode.REFUND_WINDOW_EXPIRED else "",
         outcome_text=outcome_text(refund, for_agent=caller.role == Role.AGENT),
         gateway_reference=refund.gateway_reference or "",
         opened_label="Recorded" if recorded else "Requested",

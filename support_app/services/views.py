@@ -215,6 +215,8 @@ class RefundDetail:
     opened_label: str = "Requested"  # "Recorded" when an agent recorded it as a settlement
     opened_by: str = ""  # who asked (the customer), or the agent who recorded it
     support_message: str = ""  # a settlement's message to the customer, shown as from support
+    window_ended_at: str = ""  # ISO UTC, when the request came after the window: the page shows it in the viewer's zone
+    window_summary: str = ""  # window_text without that instant: "requested 15 days after delivery — window ended"
     # Agents only (empty for customers):
     earlier_refunds: list[RefundRow] = field(default_factory=list)
     attempts: list[AttemptView] = field(default_factory=list)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import open_case
+from helpers import KOLKATA, expect_kolkata_times, open_case
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -34,8 +34,9 @@ def test_customer_and_agent_work_a_case(sign_in):
     customer.locator(".case-row").first.click()
     customer.wait_for_url(re.compile(rf"/cases/{case_id}$"))
 
-    agent = sign_in("agent@example.com")
+    agent = sign_in("agent@example.com", timezone=KOLKATA)
     expect(agent.locator("#page-title")).to_have_text("Case queue")
+    expect_kolkata_times(agent.locator(".case-row").first)  # the list, in the agent's zone
     row = agent.locator(".case-row", has_text="Cracked mugs")
     expect(row).to_contain_text("Alice Martin")
     row.click()
@@ -87,6 +88,10 @@ def test_customer_and_agent_work_a_case(sign_in):
     for text in ("Opened the case", "Assigned the case to Sam Rivera", "from Open to In progress", "to Waiting on customer", "from Resolved to Closed"):
         expect(timeline).to_contain_text(text)
     expect(agent.locator("#timeline")).to_contain_text("Added an internal note", timeout=15000)
+    # Every time on the agent's page (opened, conversation, history) is in the agent's zone, named.
+    expect_kolkata_times(agent.locator("#case-summary"))
+    expect_kolkata_times(agent.locator("#conversation"), at_least=3)
+    expect_kolkata_times(agent.locator("#timeline"), at_least=8)
 
     # Not even the websocket ever carried the note to the customer's browser.
     assert frames, "no websocket frames were recorded"

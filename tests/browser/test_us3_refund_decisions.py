@@ -8,7 +8,7 @@ import sqlite3
 
 import httpx
 import pytest
-from helpers import open_case, request_refund
+from helpers import KOLKATA, expect_kolkata_times, open_case, request_refund
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -27,7 +27,7 @@ def test_agent_approves_and_customer_sees_refunded(sign_in, app_server):
     refund_id = request_refund(customer, case_id, "L1", 2)
     expect(customer.locator("#refund-status")).to_have_text("Requested")
 
-    agent = sign_in("agent@example.com")
+    agent = sign_in("agent@example.com", timezone=KOLKATA)
     agent.locator("#nav-refunds").click()
     agent.wait_for_url(re.compile(r"/refunds$"))
     row = agent.locator(".refund-queue-row", has_text="Alice Martin").first
@@ -41,6 +41,8 @@ def test_agent_approves_and_customer_sees_refunded(sign_in, app_server):
     expect(agent.locator("#refund-status")).to_have_text("Refunded", timeout=20000)
     expect(agent.locator(".attempt")).to_contain_text("succeeded")
     expect(agent.locator("#refund-outcome")).to_contain_text("refunded to the customer's original payment method")
+    for where in ("#refund-opened", "#timeline", "#agent-panel"):  # requested, history, gateway attempts: the agent's zone
+        expect_kolkata_times(agent.locator(where))
 
     # The customer's open page turns Refunded by itself, with the amount and reference.
     expect(customer.locator("#refund-status")).to_have_text("Refunded", timeout=20000)
@@ -167,7 +169,7 @@ def test_settlement_for_an_out_of_window_complaint(sign_in, app_server):
 def test_agent_settles_out_of_window_items_from_the_case(sign_in, app_server):
     customer = sign_in("alice@example.com")
     case_id = open_case(customer, "ORD-1001-3", "Teapot lid chipped, too late?")
-    agent = sign_in("agent@example.com")
+    agent = sign_in("agent@example.com", timezone=KOLKATA)
     agent.goto(f"/cases/{case_id}")
     agent.locator("#record-settlement").click()
     agent.wait_for_url(re.compile(rf"/cases/{case_id}/settle$"))
@@ -193,6 +195,8 @@ def test_agent_settles_out_of_window_items_from_the_case(sign_in, app_server):
     expect(agent.locator("#refund-status")).to_have_text("Settled")
     expect(agent.locator("#refund-opened")).to_contain_text("Recorded")
     expect(agent.locator("#refund-opened")).to_contain_text("by Sam Rivera")
+    expect(agent.locator("#window-verdict")).to_contain_text("requested 15 days after delivery — window ended on")
+    expect_kolkata_times(agent.locator("#window-verdict"))  # the window's end in the agent's zone, like every other time
     refund_id = agent.url.rsplit("/", 1)[-1]
     customer.goto(f"/refunds/{refund_id}")
     expect(customer.locator("#refund-outcome")).to_have_text("Replacement of €38.08.")
