@@ -50,7 +50,8 @@ def _close_case() -> rx.Component:
         rx.alert_dialog.trigger(rx.button("Close case", variant="outline", disabled=CaseState.busy, id="status-closed")),
         rx.alert_dialog.content(
             rx.alert_dialog.title("Close this case?"),
-            rx.alert_dialog.description("Nobody can reply on a closed case, and you cannot request refunds on it."),
+            rx.alert_dialog.description("Nobody can reply on a closed case, and you cannot request refunds on it. You can reopen it within ",
+                                        case.reopen_days, " days if you need to."),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Keep it open", variant="soft")),
                 rx.alert_dialog.action(rx.button("Close case", on_click=CaseState.set_status("closed"), id="status-closed-confirm")),
@@ -86,9 +87,25 @@ def _actions() -> rx.Component:
                 ),
             ),
         ),
+        _reopen(),
         wrap="wrap",
         spacing="2",
         id="case-actions",
+    )
+
+
+def _reopen() -> rx.Component:
+    """A resolved or closed case: "Reopen case" while the period lasts (until when, in the
+    viewer's zone), afterwards why not and what to do."""
+    return rx.cond(
+        case.can_reopen,
+        rx.hstack(
+            rx.button("Reopen case", on_click=CaseState.reopen, variant="soft", color_scheme="amber", disabled=CaseState.busy, id="reopen-case"),
+            rx.text("possible until ", local_time(case.reopen_until), size="1", color_scheme="gray", id="reopen-until"),
+            align="center",
+            spacing="2",
+        ),
+        rx.cond(case.reopen_text != "", rx.text(case.reopen_text, size="2", color_scheme="gray", id="reopen-ended")),
     )
 
 

@@ -117,6 +117,11 @@ class CaseDetail:
     next_statuses: list[Option]
     refunds: list[RefundRow] = field(default_factory=list)
     assigned_to_viewer: bool = False  # the signed-in agent is the assignee: no "Assign to me"
+    # Reopening a resolved or closed case (case_rules.reopen_verdict, SUPPORT_REOPEN_DAYS):
+    can_reopen: bool = False
+    reopen_until: str = ""  # ISO UTC, the last instant it may be reopened ("" when not resolved or closed)
+    reopen_text: str = ""  # why it cannot be reopened any more
+    reopen_days: int = 0
 
 
 @dataclass

@@ -108,3 +108,9 @@ class CaseState(AppState):
             return
         async for update in self._act(case_commands.assign, caller.id, success="Assigned to you"):
             yield update
+
+    @rx.event
+    async def reopen(self):
+        """"Reopen case": the owner or an agent, within the reopening period (the service decides)."""
+        async for update in self._act(case_commands.reopen_case, success="Case reopened"):
+            yield update

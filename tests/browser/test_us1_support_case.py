@@ -4,6 +4,7 @@ works it; the customer sees replies and status live, never the internal note."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
 from helpers import KOLKATA, expect_kolkata_times, open_case
@@ -148,3 +149,43 @@ def test_phone_width_layout(sign_in):
     expect(page.locator(".order-card")).to_have_count(1)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"page scrolls sideways on a phone: {width}px"
+
+
+def test_a_closed_case_reopens_within_the_period_and_says_when_it_has_passed(sign_in, app_server):
+    customer = sign_in("carol@example.com", timezone=KOLKATA)
+    case_id = open_case(customer, "ORD-1003-1", "Tins dented, closed too soon")
+    agent = sign_in("agent2@example.com")
+    agent.goto(f"/cases/{case_id}")
+    for target, label in (("in_progress", "In progress"), ("resolved", "Resolved")):
+        agent.locator(f"#status-{target}").click()
+        expect(agent.locator("#case-status")).to_have_text(label)
+    expect(agent.locator("#reopen-case")).to_be_visible()  # agents may reopen a resolved case too
+
+    expect(customer.locator("#case-status")).to_have_text("Resolved", timeout=15000)
+    customer.locator("#status-closed").click()
+    expect(customer.get_by_role("alertdialog")).to_contain_text("You can reopen it within 14 days")
+    customer.locator("#status-closed-confirm").click()
+    expect(customer.locator("#case-status")).to_have_text("Closed")
+    expect(customer.locator("#reopen-until")).to_contain_text("possible until")
+    expect_kolkata_times(customer.locator("#reopen-until"))
+    customer.locator("#reopen-case").click()
+    expect(customer.locator("#case-status")).to_have_text("In progress")
+    expect(customer.locator("#timeline")).to_contain_text("Carol")
+    expect(customer.locator("#timeline")).to_contain_text("Reopened the case (Closed to In progress)")
+    expect(customer.locator("#reopen-case")).to_have_count(0)
+    expect(customer.locator("#reply-text")).to_be_visible()  # she can write again
+    expect(agent.locator("#case-status")).to_have_text("In progress", timeout=15000)
+
+    # Closed again, long ago: the button is gone and the page says why and what to do.
+    agent.locator("#status-resolved").click()
+    expect(customer.locator("#case-status")).to_have_text("Resolved", timeout=15000)
+    customer.locator("#status-closed").click()
+    customer.locator("#status-closed-confirm").click()
+    expect(customer.locator("#case-status")).to_have_text("Closed")
+    path = app_server[1]["SUPPORT_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        db.execute("update support_cases set closed_at = datetime(closed_at, '-14 days', '-1 minute') where id=?", (case_id,))
+    customer.reload()
+    expect(customer.locator("#reopen-ended")).to_have_text(
+        "A case can be reopened for 14 days after it was closed; that time has passed. Please open a new case about the order.")
+    expect(customer.locator("#reopen-case")).to_have_count(0)
