@@ -96,7 +96,16 @@ def _actions() -> rx.Component:
 
 def _reopen() -> rx.Component:
     """A resolved or closed case: "Reopen case" while the period lasts (until when, in the
-    viewer's zone), afterwards why not and what to do."""
+    viewer's zone), afterwards why not and what to do. An agent on a resolved case has
+    "Move to In progress" for that already, so not a second button doing the same."""
+    return rx.cond(
+        AppState.is_agent & (case.status == "resolved"),
+        rx.fragment(),
+        _reopen_button(),
+    )
+
+
+def _reopen_button() -> rx.Component:
     return rx.cond(
         case.can_reopen,
         rx.hstack(
