@@ -8,6 +8,7 @@ open → in_progress → waiting_on_customer ⇄ in_progress → resolved → cl
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -203,7 +204,6 @@ def test_reason_is_trimmed_and_bounded():
 
 # -- reopening (SUPPORT_REOPEN_DAYS) ---------------------------------------------
 
-from datetime import UTC, datetime, timedelta, timezone  # noqa: E402
 
 CLOSED_AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 LAST = datetime(2026, 11, 15, 10, 0, tzinfo=UTC)  # 14 days later: the last instant it may be reopened

@@ -7,7 +7,7 @@ runner does), so "nothing persisted" after an error really means rolled back.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -23,9 +23,11 @@ from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient
 from support_app.models import CaseEvent, CaseMessage, OrderLine, OrderSnapshot, SupportCase
+from support_app.models.base import frozen_time
 from support_app.services import auth_service
 from support_app.services import case_commands as cmd
 from support_app.services import case_queries as q
+from support_app.settings import get_settings
 
 E = ErrorCode
 CASE = dict(subject="Cracked mug", description="The blue mug arrived cracked in two.", category="damaged_item")
@@ -441,10 +443,7 @@ def test_a_case_page_is_read_in_a_fixed_number_of_statements(engine, people, ord
 
 # -- reopening -------------------------------------------------------------------
 
-from datetime import UTC, datetime  # noqa: E402
 
-from support_app.models.base import frozen_time  # noqa: E402
-from support_app.settings import get_settings  # noqa: E402
 
 
 @pytest.fixture

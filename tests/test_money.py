@@ -8,6 +8,7 @@ from fractions import Fraction
 import pytest
 
 from support_app.domain.money import exponent, format_money
+from support_app.domain.money import AmountError, parse_amount
 
 
 @pytest.mark.parametrize(
@@ -94,7 +95,6 @@ def test_rejects_non_integers(bad):
 
 # ------------------------------------------------------------ amounts as people type them
 
-from support_app.domain.money import AmountError, parse_amount  # noqa: E402
 
 
 @pytest.mark.parametrize(
