@@ -120,6 +120,7 @@ class Settings(BaseSettings):
     worker_batch: int = Field(20, ge=1, le=1000, description="attempts claimed per round at most")
     embedded_worker: bool = True
     refund_window_days: int = 14
+    reopen_days: int = Field(14, ge=0, le=3650, description="days after resolving or closing a case that it may be reopened")
     # Sign-in throttling counts failures: per account from one client, per client, and
     # per account from anywhere (which slows the account down rather than locking it).
     login_max_failures: int = Field(5, ge=1)

@@ -8,6 +8,7 @@ open → in_progress → waiting_on_customer ⇄ in_progress → resolved → cl
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -199,3 +200,55 @@ def test_reason_is_trimmed_and_bounded():
     with pytest.raises(DomainError) as err:
         rules.validate_reason("r" * 501)
     assert err.value.code is ErrorCode.VALIDATION_FAILED and set(err.value.fields) == {"reason"}
+
+
+# -- reopening (SUPPORT_REOPEN_DAYS) ---------------------------------------------
+
+
+CLOSED_AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+LAST = datetime(2026, 11, 15, 10, 0, tzinfo=UTC)  # 14 days later: the last instant it may be reopened
+
+
+@pytest.mark.parametrize("status", ["resolved", "closed"])
+def test_reopen_on_day_n_exactly_but_not_a_microsecond_later(status):
+    inside = rules.reopen_verdict(status, CLOSED_AT, LAST, 14)
+    assert (inside.allowed, inside.until, inside.text) == (True, LAST, "")
+    assert rules.check_reopen(status, CLOSED_AT, LAST, 14) == (CaseStatus(status), CaseStatus.IN_PROGRESS)
+    late = rules.reopen_verdict(status, CLOSED_AT, LAST + timedelta(microseconds=1), 14)
+    assert (late.allowed, late.until) == (False, LAST)
+    assert late.text == (f"A case can be reopened for 14 days after it was {status}; that time has passed. "
+                         "Please open a new case about the order.")
+    with pytest.raises(DomainError) as err:
+        rules.check_reopen(status, CLOSED_AT, LAST + timedelta(microseconds=1), 14)
+    assert err.value.code is ErrorCode.REOPEN_PERIOD_ENDED and err.value.message == late.text
+
+
+def test_reopen_period_is_counted_in_utc_and_configurable():
+    berlin = timezone(timedelta(hours=1))
+    assert rules.reopen_verdict("closed", datetime(2026, 11, 1, 11, 0, tzinfo=berlin), LAST, 14).allowed  # = 10:00Z
+    assert rules.reopen_verdict("closed", CLOSED_AT, CLOSED_AT + timedelta(days=30), 30).allowed
+    assert not rules.reopen_verdict("closed", CLOSED_AT, CLOSED_AT + timedelta(days=1, microseconds=1), 1).allowed
+    zero = rules.reopen_verdict("closed", CLOSED_AT, CLOSED_AT, 0)  # 0 days: only at that very instant
+    assert zero.allowed and not rules.reopen_verdict("closed", CLOSED_AT, CLOSED_AT + timedelta(microseconds=1), 0).allowed
+    assert rules.reopen_verdict("resolved", CLOSED_AT, CLOSED_AT - timedelta(hours=1), 14).allowed  # clock skew: inside
+    assert "1 day after" in rules.reopen_verdict("closed", CLOSED_AT, LAST, 1).text
+
+
+@pytest.mark.parametrize("status", ["open", "in_progress", "waiting_on_customer", "nonsense"])
+def test_only_a_resolved_or_closed_case_reopens(status):
+    verdict = rules.reopen_verdict(status, CLOSED_AT, CLOSED_AT, 14)
+    assert (verdict.allowed, verdict.until) == (False, None)
+    with pytest.raises(DomainError) as err:
+        rules.check_reopen(status, CLOSED_AT, CLOSED_AT, 14)
+    assert err.value.code is ErrorCode.INVALID_STATUS_TRANSITION
+
+
+def test_reopen_needs_a_recorded_moment_and_aware_times():
+    assert not rules.reopen_verdict("closed", None, CLOSED_AT, 14).allowed
+    with pytest.raises(ValueError):
+        rules.reopen_verdict("closed", datetime(2026, 11, 1, 10, 0), LAST, 14)
+    with pytest.raises(ValueError):
+        rules.reopen_verdict("closed", CLOSED_AT, datetime(2026, 11, 1, 10, 0), 14)
+    for days in (-1, True, 1.5, "14"):
+        with pytest.raises(ValueError):
+            rules.reopen_verdict("closed", CLOSED_AT, LAST, days)

@@ -7,7 +7,7 @@ runner does), so "nothing persisted" after an error really means rolled back.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -23,9 +23,11 @@ from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient
 from support_app.models import CaseEvent, CaseMessage, OrderLine, OrderSnapshot, SupportCase
+from support_app.models.base import frozen_time
 from support_app.services import auth_service
 from support_app.services import case_commands as cmd
 from support_app.services import case_queries as q
+from support_app.settings import get_settings
 
 E = ErrorCode
 CASE = dict(subject="Cracked mug", description="The blue mug arrived cracked in two.", category="damaged_item")
@@ -264,9 +266,12 @@ def test_assign_to_self_colleague_and_back_to_nobody(engine, people, case_id):
     assert row(engine, case_id).assignee_id == sam.id and row(engine, case_id).version == 2
     run(engine, cmd.assign, sam, case_id, sam.id)  # already so: a no-op
     assert row(engine, case_id).version == 2
+    assert run(engine, q.get_case, sam, case_id, write=False).assigned_to_viewer  # no "Assign to me" for Sam now
+    assert not run(engine, q.get_case, riley, case_id, write=False).assigned_to_viewer
     run(engine, cmd.assign, sam, case_id, riley.id)
     detail = run(engine, q.get_case, sam, case_id, write=False)
-    assert (detail.assignee_id, detail.assignee_name) == (riley.id, "Riley Park")
+    assert (detail.assignee_id, detail.assignee_name, detail.assigned_to_viewer) == (riley.id, "Riley Park", False)
+    assert run(engine, q.get_case, riley, case_id, write=False).assigned_to_viewer
     run(engine, cmd.assign, riley, case_id, None)
     assert row(engine, case_id).assignee_id is None
     got = [(e.kind, e.actor_id, e.detail) for e in events(engine, case_id)][1:]
@@ -434,3 +439,80 @@ def test_a_case_page_is_read_in_a_fixed_number_of_statements(engine, people, ord
         run(engine, cmd.add_message, people.riley, cid, f"note {n}", True)
     run(engine, cmd.assign, people.riley, cid, people.sam.id)
     assert statements() == short <= 8
+
+
+# -- reopening -------------------------------------------------------------------
+
+
+
+
+@pytest.fixture
+def reopen_days(monkeypatch):
+    def set_days(days: int) -> None:
+        monkeypatch.setenv("SUPPORT_REOPEN_DAYS", str(days))
+        get_settings.cache_clear()
+    yield set_days
+    monkeypatch.delenv("SUPPORT_REOPEN_DAYS", raising=False)
+    get_settings.cache_clear()
+
+
+def _closed_at(engine, people, case_id, at: datetime, *, by_customer: bool = True) -> None:
+    with frozen_time(at):
+        run(engine, cmd.change_status, people.sam, case_id, "in_progress")
+        run(engine, cmd.change_status, people.sam, case_id, "resolved")
+        if by_customer:
+            run(engine, cmd.change_status, people.alice, case_id, "closed")
+
+
+def test_the_customer_reopens_her_closed_case_on_the_last_day(engine, people, case_id, reopen_days):
+    reopen_days(3)
+    closed = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    _closed_at(engine, people, case_id, closed)
+    last = closed + timedelta(days=3)
+    with frozen_time(last):
+        seen = run(engine, q.get_case, people.alice, case_id, write=False)
+        assert (seen.can_reopen, seen.reopen_until, seen.reopen_text, seen.reopen_days) == (True, "2026-11-04T10:00:00Z", "", 3)
+        run(engine, cmd.reopen_case, people.alice, case_id, "The replacement is broken too.")
+    case = row(engine, case_id)
+    assert (case.status, case.updated_at) == ("in_progress", last)
+    assert [(e.kind, e.actor_id, e.from_status, e.to_status, e.detail) for e in events(engine, case_id)][-1] == (
+        "reopened", people.alice.id, "closed", "in_progress", "The replacement is broken too.")
+    detail = run(engine, q.get_case, people.sam, case_id, write=False)
+    assert [(e.actor_name, e.text) for e in detail.timeline if e.kind == "reopened"] == [
+        ("Alice Martin", "Reopened the case (Closed to In progress): The replacement is broken too.")]
+    assert (detail.can_reopen, detail.reopen_until) == (False, "")  # open again: nothing to reopen
+    run(engine, cmd.add_message, people.alice, case_id, "Photos attached.")  # replies work again
+
+
+def test_a_microsecond_after_the_period_nobody_reopens_and_nothing_changes(engine, people, case_id, reopen_days):
+    reopen_days(3)
+    closed = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    _closed_at(engine, people, case_id, closed)
+    before = (row(engine, case_id).version, len(events(engine, case_id)))
+    with frozen_time(closed + timedelta(days=3, microseconds=1)):
+        seen = run(engine, q.get_case, people.alice, case_id, write=False)
+        assert (seen.can_reopen, seen.reopen_until) == (False, "2026-11-04T10:00:00Z")
+        assert seen.reopen_text.startswith("A case can be reopened for 3 days after it was closed; that time has passed.")
+        assert code_of(engine, cmd.reopen_case, people.alice, case_id) is E.REOPEN_PERIOD_ENDED
+        assert code_of(engine, cmd.reopen_case, people.sam, case_id) is E.REOPEN_PERIOD_ENDED  # agents too
+    assert (row(engine, case_id).status, row(engine, case_id).version, len(events(engine, case_id))) == ("closed", *before)
+
+
+def test_an_agent_reopens_a_resolved_case_within_the_default_14_days(engine, people, case_id):
+    resolved = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    _closed_at(engine, people, case_id, resolved, by_customer=False)
+    with frozen_time(resolved + timedelta(days=14)):
+        run(engine, cmd.reopen_case, people.riley, case_id)
+    assert row(engine, case_id).status == "in_progress"
+    assert events(engine, case_id)[-1].detail is None
+
+
+def test_who_may_reopen(engine, people, case_id):
+    _closed_at(engine, people, case_id, datetime.now(UTC))
+    version = row(engine, case_id).version
+    assert code_of(engine, cmd.reopen_case, people.bob, case_id) is E.NOT_CASE_OWNER  # someone else's case reads as missing
+    assert code_of(engine, cmd.reopen_case, people.alice, case_id, "x" * 501) is E.VALIDATION_FAILED
+    assert code_of(engine, cmd.reopen_case, people.alice, case_id, expected_version=version - 1) is E.CONCURRENT_UPDATE
+    assert row(engine, case_id).status == "closed"
+    run(engine, cmd.reopen_case, people.alice, case_id, expected_version=version)
+    assert code_of(engine, cmd.reopen_case, people.alice, case_id) is E.INVALID_STATUS_TRANSITION  # already open again

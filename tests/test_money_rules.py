@@ -104,7 +104,7 @@ def test_a_valid_settlement():
         SettlementType.STORE_CREDIT, 1000, MSG, "checked the photos")
 
 
-@pytest.mark.parametrize("amount", [0, -1, None, "10", 10.0, True, False])
+@pytest.mark.parametrize("amount", [0, -1, None, "0", "0,00", 10.0, True, False])  # text is read as typed: "10" is €10.00
 def test_every_settlement_gives_something(amount):
     err = raised(check, "goodwill", amount)
     assert err.code is E.VALIDATION_FAILED
@@ -155,6 +155,21 @@ def test_the_internal_note_is_optional_up_to_2000_characters(length, ok):
         assert len(check(note="n" * length).internal_note) == length
     else:
         assert raised(check, note="n" * length).fields == {"settle_internal_note": "Keep the internal note to 2,000 characters."}
+
+
+def test_the_amount_as_typed_with_a_decimal_comma():
+    assert check(amount="12,50").amount == 1250
+    assert check(amount="12.50").amount == 1250
+    assert check(amount="50,00", left=5000).amount == 5000  # the boundary: all that is left
+    assert raised(check, amount="50,01", left=5000).fields == {
+        "settle_amount": "Enter at most €50.00: the rest of this order was already refunded or settled."}
+    assert raised(check, amount="0,00").fields["settle_amount"].startswith("Enter an amount above €0.00")
+    err = raised(check, amount="1,234,5", message="short")  # each problem under its own field, at once
+    assert err.code is E.VALIDATION_FAILED
+    assert err.fields == {"settle_amount": "The comma in this amount cannot be read: use one comma for the decimals, "
+                                           "like 1234,50, and no other separator.",
+                          "settle_message": "Write 10 to 2,000 characters to the customer: what was done."}
+    assert check(amount="1,234", currency="JPY", left=5000, items=5000).amount == 1234
 
 
 def test_every_field_problem_is_reported_at_once_and_is_a_validation_error():

@@ -69,7 +69,10 @@ def test_decline_is_visible_then_retry_uses_a_new_key_and_refunds_once(engine, p
         (first.idempotency_key, "failed"), (second.idempotency_key, "succeeded")]
     r = refund_row(engine, rid)
     assert (r.status, r.amount) == ("refunded", 2975)
-    assert run(engine, rq.get_refund, people.alice, rid, write=False).outcome_text.startswith("€29.75 was refunded")
+    assert run(engine, rq.get_refund, people.alice, rid, write=False).outcome_text.startswith(
+        "€29.75 was refunded to your original payment method")
+    assert run(engine, rq.get_refund, people.sam, rid, write=False).outcome_text.startswith(  # agents: not "your"
+        "€29.75 was refunded to the customer's original payment method")
     payment = gateway_server.payment("PAY-1001-1")
     assert (payment["refund_count"], payment["refunded"]) == (1, 2975)
 

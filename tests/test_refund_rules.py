@@ -131,6 +131,9 @@ def test_verdict_texts_and_days():
     late = rr.window_verdict(DELIVERED, DEADLINE + timedelta(days=1), 14)
     assert late.days_after_delivery == 15
     assert late.text == "requested 15 days after delivery — window ended on 2026-11-05 at 14:00 UTC"
+    assert late.summary == "requested 15 days after delivery — window ended"  # pages add the instant in the viewer's zone
+    assert rr.window_verdict(None, INSIDE).summary == "not delivered yet — no refund window"
+    assert rr.window_verdict(DELIVERED, DEADLINE).summary == "requested 14 days after delivery — within window"
     v = rr.window_verdict(None, INSIDE, 14)
     assert (v.eligible, v.code, v.deadline, v.days_after_delivery) == (False, ErrorCode.ORDER_NOT_DELIVERED, None, None)
 
@@ -248,6 +251,9 @@ def test_each_selection_error_code():
     assert code_of(build, {"L1": "  "}) is ErrorCode.EMPTY_REFUND
     assert code_of(build, {"L1": 1}, reason="bored") is ErrorCode.INVALID_REASON
     assert code_of(build, {"L1": 1}, reason=None) is ErrorCode.INVALID_REASON
+    with pytest.raises(DomainError) as err:  # said under the reason field of the form
+        build({"L1": 1}, reason="")
+    assert err.value.fields == {"reason": "Choose a reason for the refund."}
     held = [refund("refunded", [("L1", 2)])]
     assert code_of(build, {"L1": 2}, held) is ErrorCode.QUANTITY_EXCEEDS_REFUNDABLE
     assert code_of(build, {"L1": 2}, held + [refund("cancelled", [("L1", 1)])]) is ErrorCode.QUANTITY_EXCEEDS_REFUNDABLE
@@ -351,3 +357,31 @@ def test_a_line_held_beyond_its_quantity_does_not_block_other_lines():
     odd = [refund("settled", [("L2", 2)])]  # inconsistent history: 2 of 1 held
     assert build({"L1": 1}, odd).total == 1389
     assert code_of(build, {"L2": 1}, odd) is ErrorCode.QUANTITY_EXCEEDS_REFUNDABLE
+
+
+# ------------------------------------------------------------ the request form
+
+
+def test_request_blocked_by_the_window_boundary():
+    # The deadline instant itself still offers the form; one microsecond later it says why not.
+    at_deadline = rr.window_verdict(DELIVERED, DEADLINE)
+    assert rr.request_blocked(at_deadline, 3) is None
+    late = rr.window_verdict(DELIVERED, DEADLINE + timedelta(microseconds=1))
+    assert rr.request_blocked(late, 3) is rr.Blocked.WINDOW_ENDED
+    assert rr.request_blocked(late, 0) is rr.Blocked.WINDOW_ENDED  # the window is said first, not "all held"
+
+
+def test_request_blocked_when_undelivered_or_all_held():
+    assert rr.request_blocked(rr.window_verdict(None, INSIDE), 2) is rr.Blocked.NOT_DELIVERED
+    assert rr.request_blocked(rr.window_verdict(DELIVERED, INSIDE), 0) is rr.Blocked.ALL_HELD
+    assert rr.request_blocked(rr.window_verdict(DELIVERED, INSIDE), 1) is None
+
+
+def test_offered_reasons():
+    every = list(RefundReason)
+    assert rr.offered_reasons(True, for_settlement=False) == every  # "Never arrived" though marked delivered
+    assert rr.offered_reasons(False, for_settlement=False) == []  # nothing can be requested before delivery
+    assert rr.offered_reasons(False, for_settlement=True) == every  # an agent settles a lost parcel
+    assert rr.offered_reasons(True, for_settlement=True) == every
+    assert rr.REQUEST_REASON_LABELS[RefundReason.NOT_RECEIVED] == "Never arrived (though marked delivered)"
+    assert rr.REQUEST_REASON_LABELS[RefundReason.DAMAGED] == rr.REASON_LABELS[RefundReason.DAMAGED]

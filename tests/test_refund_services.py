@@ -92,6 +92,10 @@ def test_form_in_window(engine, people, case_id, orders_server):
                    ("L3", 2, 0, 2, "€5.35–€5.36 per unit", True, deadline)]
     assert {ln.window_text for ln in f.lines} == {"requested 2 days after delivery — within window"}
     assert [ln.name for ln in f.lines] == ["Blue ceramic mug", "Tea sampler box", "Cork coasters (4)"]
+    assert (f.blocked, f.blocked_text, f.blocked_help) == ("", "", "")
+    assert [(o.value, o.label) for o in f.reasons] == [
+        ("damaged", "Arrived damaged"), ("wrong_item", "Wrong item sent"), ("not_as_described", "Not as described"),
+        ("not_received", "Never arrived (though marked delivered)"), ("changed_mind", "Changed my mind"), ("other", "Other")]
 
 
 def test_form_13_days_after_delivery_is_still_in_window(engine, people, order_client, orders_server):
@@ -101,18 +105,38 @@ def test_form_13_days_after_delivery_is_still_in_window(engine, people, order_cl
 
 
 def test_form_15_days_after_delivery_window_ended(engine, people, order_client, orders_server):
-    lines = form(engine, people.alice, open_case(engine, people.alice, order_client, "ORD-1001-3"))
+    cid = open_case(engine, people.alice, order_client, "ORD-1001-3")
+    lines = form(engine, people.alice, cid)
     end = orders_server.now - timedelta(days=1)
     assert {(ln.purchased, ln.held, ln.refundable_now, ln.eligible) for ln in lines.values()} == {(1, 0, 0, False), (2, 0, 0, False)}
     assert {ln.deadline for ln in lines.values()} == {iso(end)}
     assert {ln.window_text for ln in lines.values()} == {
         f"requested 15 days after delivery — window ended on {end:%Y-%m-%d} at {end:%H:%M} UTC"}
+    f = run(engine, rq.refund_form, people.alice, cid, write=False)
+    assert (f.blocked, f.blocked_deadline, f.reasons) == ("window_ended", iso(end), [])
+    assert f.blocked_text == "The 14-day refund window for this order ended on"
+    assert f.blocked_help.startswith("What to do: reply to the agent on the case — they can still settle it another way")
 
 
 def test_form_not_delivered(engine, people, order_client):
-    [ln] = form(engine, people.alice, open_case(engine, people.alice, order_client, "ORD-1001-4")).values()
+    cid = open_case(engine, people.alice, order_client, "ORD-1001-4")
+    [ln] = form(engine, people.alice, cid).values()
     assert (ln.purchased, ln.refundable_now, ln.eligible, ln.deadline) == (1, 0, False, "")
     assert ln.window_text == "not delivered yet — no refund window"
+    f = run(engine, rq.refund_form, people.alice, cid, write=False)
+    assert (f.blocked, f.blocked_deadline, f.reasons) == ("not_delivered", "", [])  # no "Never arrived" to pick either
+    assert f.blocked_text.startswith("This order has not been delivered yet")
+    assert f.blocked_help.startswith("What to do: reply to the agent on the case — they can check with the carrier")
+    # The agent's settlement form for the same case offers every reason, "Never arrived" first of all.
+    settle = run(engine, rq.refund_form, people.sam, cid, True, write=False)
+    assert settle.blocked == "" and ("not_received", "Never arrived") in [(o.value, o.label) for o in settle.reasons]
+
+
+def test_form_with_every_unit_already_held(engine, people, case_id):
+    ask(engine, people.alice, case_id, {"L1": 3, "L2": 1, "L3": 2})
+    f = run(engine, rq.refund_form, people.alice, case_id, write=False)
+    assert (f.blocked, f.reasons) == ("all_held", [])
+    assert f.blocked_text == "Every item of this order is already in a refund request, refunded or settled."
 
 
 def test_form_is_for_the_customer_only(engine, people, case_id):
@@ -317,6 +341,7 @@ def test_get_refund_for_owner_and_agent(engine, people, case_id):
     assert [(h.kind, h.text, h.actor_name) for h in mine.history] == [
         ("requested", "Requested the refund: RF-000001 · €33.13", "Alice Martin")]
     assert mine.requested_at.endswith("Z") and mine.can_cancel is True
+    assert (mine.window_summary, mine.window_ended_at) == ("requested 2 days after delivery — within window", "")
     agent = run(engine, rq.get_refund, people.sam, str(rid), write=False)
     assert agent.can_cancel is False and agent.lines == mine.lines and agent.amount == mine.amount
     run(engine, rc.cancel_refund, people.alice, rid)

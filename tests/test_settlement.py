@@ -230,6 +230,9 @@ def test_a_recorded_settlement_is_attributed_to_the_agent_and_the_internal_note_
         assert (view.opened_label, view.opened_by) == ("Recorded", "Sam Rivera")
         assert [(e.actor_name, e.text) for e in view.history] == [("Sam Rivera", "Recorded a settlement: Store credit of €40.00")]
         assert (view.outcome_text, view.support_message) == ("Store credit of €40.00.", MESSAGE)
+        # ORD-1001-3 was delivered 15 days ago: the window's end travels as an instant, for the viewer's zone.
+        assert view.window_summary == "requested 15 days after delivery — window ended"
+        assert view.window_ended_at.endswith("Z") and view.window_ended_at[:10] in view.window_text
     assert (customer.internal_note, agent.internal_note) == ("", INTERNAL)
     assert INTERNAL not in repr(customer)  # not anywhere in what a customer's page is sent
     # The case conversation: the message as a reply from support; the note only for agents.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars.base import Var, VarData
 
 STATUS_COLORS = {
     "open": "blue",
@@ -38,9 +39,31 @@ def field_error(errors: rx.Var, name: str) -> rx.Component:
     )
 
 
+def _zoned_js(iso: str, date: bool, time: bool, seconds: bool) -> str:
+    """A JavaScript expression: the ISO UTC instant ``iso`` as the browser's own time zone
+    reads it, "2026-11-05 15:00 GMT+1" (Intl, so no time zone data to ship; the zone is
+    named whenever a time of day is shown, a bare date needs none)."""
+    options = ['year:"numeric"', 'month:"2-digit"', 'day:"2-digit"', 'hour:"2-digit"', 'minute:"2-digit"',
+               'second:"2-digit"', 'hourCycle:"h23"', 'timeZoneName:"short"']
+    parts = []
+    if date:
+        parts.append('p.year+"-"+p.month+"-"+p.day')
+    if time:
+        parts.append('p.hour+":"+p.minute' + ('+":"+p.second' if seconds else "") + '+" "+p.timeZoneName')
+    text = '+" "+'.join(parts)
+    return ("((s) => { if (!s) return \"—\"; const d = new Date(s); if (isNaN(d)) return s; "
+            "const p = Object.fromEntries(new Intl.DateTimeFormat(\"en-US\", {" + ",".join(options) + "})"
+            ".formatToParts(d).map((x) => [x.type, x.value])); return " + text + "; })(" + iso + ")")
+
+
 def local_time(iso: rx.Var, fmt: str = "YYYY-MM-DD HH:mm") -> rx.Component:
-    """A UTC timestamp shown in the viewer's own time zone."""
-    return rx.cond(iso != "", rx.moment(iso, format=fmt, local=True), rx.text("—"))
+    """A UTC timestamp (ISO, from a read model) in the viewer's own time zone, the zone
+    named: "2026-11-05 15:00 GMT+1". Rendered in the browser, which alone knows its
+    zone, so every viewer (and every live update) gets their own; hovering shows UTC.
+    ``fmt`` picks the parts as moment tokens did: YYYY-MM-DD, HH:mm, ss."""
+    expr = _zoned_js(str(iso), "YYYY" in fmt, "HH" in fmt, "ss" in fmt)
+    text = Var(_js_expr=expr, _var_type=str, _var_data=VarData.merge(iso._get_all_var_data()))
+    return rx.el.time(text, date_time=iso, title=iso.to(str) + " (UTC)", class_name="local-time")
 
 
 def loading(flag: rx.Var) -> rx.Component:

@@ -16,15 +16,21 @@ def _can(action: str) -> rx.Var:
     return refund.actions.contains(action)
 
 
-def _confirm(trigger_label: str, trigger_id: str, title: str, text: str, confirm_label: str, on_confirm, color: str) -> rx.Component:
+def _confirm(trigger_label: str, trigger_id: str, title, text, confirm_label: str, on_confirm, color: str,
+             *, submits: str = "", variant: str = "solid") -> rx.Component:
+    """A button that asks first. ``submits``: the id of a form the confirm button submits
+    (the dialog is rendered outside the form, so it names the form instead of being in it)."""
+    confirm = (rx.button(confirm_label, color_scheme=color, type="submit", form=submits, id=trigger_id + "-confirm") if submits
+               else rx.button(confirm_label, color_scheme=color, on_click=on_confirm, id=trigger_id + "-confirm"))
     return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(rx.button(trigger_label, color_scheme=color, id=trigger_id, loading=RefundState.busy)),
+        rx.alert_dialog.trigger(rx.button(trigger_label, color_scheme=color, variant=variant, type="button", id=trigger_id,
+                                          loading=RefundState.busy)),
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(text),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Back", variant="soft")),
-                rx.alert_dialog.action(rx.button(confirm_label, color_scheme=color, on_click=on_confirm, id=trigger_id + "-confirm")),
+                rx.alert_dialog.action(confirm),
                 justify="end",
                 spacing="3",
             ),
@@ -51,13 +57,16 @@ def _reject_form() -> rx.Component:
             field_error(errors, "reject_code"),
             rx.text_area(name="reject_message", id="reject_message", placeholder="What the customer will read", width="100%", rows="2", max_length=MESSAGE_MAX),
             field_error(errors, "reject_message"),
-            rx.button("Reject refund", type="submit", color_scheme="red", variant="soft", id="reject-submit", loading=RefundState.busy),
+            _confirm("Reject refund", "reject-submit", rx.Var.create("Reject ") + refund.number + "?",
+                     "The customer reads the reason and your message; the items become refundable again.",
+                     "Reject refund", None, "red", submits="reject-form", variant="soft"),
             width="100%",
             spacing="2",
         ),
         on_submit=RefundState.reject,
         reset_on_submit=False,
         width="100%",
+        id="reject-form",
     )
 
 
@@ -107,15 +116,20 @@ def mismatch_alert() -> rx.Component:
 
 def agent_panel() -> rx.Component:
     return rx.vstack(
-        rx.text(refund.window_text, size="2", id="window-verdict"),
+        rx.text(  # the window's end in the agent's own time zone
+            rx.cond(refund.window_ended_at != "", rx.fragment(refund.window_summary, " on ", local_time(refund.window_ended_at)),
+                    refund.window_text),
+            size="2", id="window-verdict",
+        ),
         rx.cond(refund.internal_note != "", rx.box(
             rx.text("Internal note (agents only)", size="1", weight="bold"),
             rx.text(refund.internal_note, size="2", white_space="pre-wrap"),
             id="internal-note", padding="0.5rem", background="var(--amber-2)", border_radius="6px", width="100%",
         )),
         rx.hstack(
-            rx.cond(_can("approve"), _confirm("Approve", "approve", "Approve this refund?",
-                    "The amount goes back to the customer's payment method through the gateway, exactly once.",
+            rx.cond(_can("approve"), _confirm("Approve", "approve",
+                    rx.Var.create("Refund ") + refund.amount + " to the customer's original payment method?",
+                    "It goes back through the payment gateway, exactly once; this cannot be undone.",
                     "Approve and refund", RefundState.approve, "green")),
             rx.cond(_can("retry"), rx.button("Retry", on_click=RefundState.retry, id="retry", loading=RefundState.busy)),
             rx.cond(_can("abandon"), _confirm("Abandon", "abandon", "Abandon this failed refund?",

@@ -5,6 +5,8 @@ Pure: no I/O, imports nothing of ours but the domain.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from support_app.domain.errors import DomainError, ErrorCode
@@ -99,6 +101,61 @@ def check_transition(current: str, target: str, role: Role) -> tuple[CaseStatus,
             f"A case that is {STATUS_LABELS[src].lower()} cannot be moved to {STATUS_LABELS[dst].lower()}.",
         )
     return src, dst
+
+
+# ---------------------------------------------------------------- reopening
+
+REOPEN_DAYS = 14
+# A resolved or closed case may be reopened (by its customer or an agent) for a while
+# after it was resolved or closed, as Zammad does; it goes back to the agents.
+REOPENABLE = frozenset({S.RESOLVED, S.CLOSED})
+REOPENED_STATUS = S.IN_PROGRESS
+
+
+@dataclass(frozen=True)
+class ReopenVerdict:
+    allowed: bool
+    until: datetime | None  # the last instant (inclusive) it may be reopened; None when not resolved or closed
+    text: str  # why not, in words (empty when allowed)
+
+
+def reopen_verdict(status: str, since: datetime | None, now: datetime, days: int = REOPEN_DAYS) -> ReopenVerdict:
+    """May a case in ``status``, resolved or closed at ``since``, be reopened at ``now``?
+
+    Within ``days`` × 24 h of ``since``, boundary included: resolved 2026-11-01 10:00Z with
+    14 days → reopenable until 2026-11-15 10:00:00.000000Z, refused at 10:00:00.000001Z. A
+    case with no recorded ``since`` (never resolved or closed) is not reopenable.
+    Role plays no part: the customer who owns the case and any agent may (the service
+    checks who may see the case)."""
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ValueError("days must be a non-negative int")
+    try:
+        current = CaseStatus(status)
+    except ValueError:
+        return ReopenVerdict(False, None, "This case cannot be reopened.")
+    if current not in REOPENABLE or since is None:
+        return ReopenVerdict(False, None, "Only a resolved or closed case can be reopened.")
+    until = _utc(since, "since") + timedelta(days=days)
+    if _utc(now, "now") <= until:
+        return ReopenVerdict(True, until, "")
+    word = "closed" if current is S.CLOSED else "resolved"
+    return ReopenVerdict(False, until, f"A case can be reopened for {days} day{'s' if days != 1 else ''} after it was "
+                                       f"{word}; that time has passed. Please open a new case about the order.")
+
+
+def check_reopen(status: str, since: datetime | None, now: datetime, days: int = REOPEN_DAYS) -> tuple[CaseStatus, CaseStatus]:
+    """(from, to) of a reopening, or REOPEN_PERIOD_ENDED / INVALID_STATUS_TRANSITION."""
+    verdict = reopen_verdict(status, since, now, days)
+    if verdict.allowed:
+        return CaseStatus(status), REOPENED_STATUS
+    code = ErrorCode.REOPEN_PERIOD_ENDED if verdict.until is not None else ErrorCode.INVALID_STATUS_TRANSITION
+    raise DomainError(code, verdict.text)
+
+
+def _utc(moment: datetime, name: str) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+    return moment.astimezone(UTC)
 
 
 def status_after_reply(current: CaseStatus, author: Role) -> CaseStatus:

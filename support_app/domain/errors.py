@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     USER_NOT_FOUND = "USER_NOT_FOUND"
     INVALID_STATUS_TRANSITION = "INVALID_STATUS_TRANSITION"
     CASE_CLOSED = "CASE_CLOSED"
+    REOPEN_PERIOD_ENDED = "REOPEN_PERIOD_ENDED"
     CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
     ORDER_SYSTEM_UNAVAILABLE = "ORDER_SYSTEM_UNAVAILABLE"
     EMAIL_TAKEN = "EMAIL_TAKEN"
@@ -60,6 +61,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.USER_NOT_FOUND: "That user was not found.",
     ErrorCode.INVALID_STATUS_TRANSITION: "The case cannot move to that status from its current one.",
     ErrorCode.CASE_CLOSED: "This case is closed.",
+    ErrorCode.REOPEN_PERIOD_ENDED: "This case can no longer be reopened. Please open a new case about the order.",
     ErrorCode.CONCURRENT_UPDATE: "Someone else changed this case just now. It has been reloaded.",
     ErrorCode.ORDER_SYSTEM_UNAVAILABLE: "The order system is not answering right now. Please try again shortly.",
     ErrorCode.EMAIL_TAKEN: "An account with that email already exists.",

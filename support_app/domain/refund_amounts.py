@@ -306,7 +306,7 @@ def build_refund(order: OrderFacts, existing: list[ExistingRefund], selection: M
     try:
         why = RefundReason(reason)
     except ValueError:
-        raise DomainError(ErrorCode.INVALID_REASON) from None
+        raise DomainError(ErrorCode.INVALID_REASON, fields={"reason": MESSAGES[ErrorCode.INVALID_REASON]}) from None
     verdict = window_verdict(order.delivered_at, requested_at, window_days)
     lines = {ln.line_id: ln for ln in order.lines}
     chosen: dict[str, int] = {}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.domain.money import format_money
+from support_app.domain.money import AmountError, exponent, format_money, parse_amount
 
 
 class RejectReason(StrEnum):
@@ -93,7 +93,7 @@ def check_settlement(kind: object, amount: object, message: object, internal_not
                      items_value: int, left: int, amount_paid: int, currency: str) -> Settlement:
     """Validate a settlement against what is left of the order's payment.
 
-    ``amount`` in minor units: more than 0, at most ``left`` (what is left of the payment
+    ``amount`` in minor units, or as the agent typed it ("12,50", see money.parse_amount): more than 0, at most ``left`` (what is left of the payment
     without this refund) and, for a replacement, at most ``items_value`` (what the
     settled items, with any shipping, are worth); ``amount_paid`` is what the order cost.
     Field errors: settle_type, settle_amount, settle_message, settle_internal_note. An
@@ -105,9 +105,11 @@ def check_settlement(kind: object, amount: object, message: object, internal_not
     settlement = kind if isinstance(kind, str) and kind in set(SettlementType) else None
     if settlement is None:
         fields["settle_type"] = "Choose how it was settled."
-    value = amount if isinstance(amount, int) and not isinstance(amount, bool) else None
+    value, unreadable = _amount(amount, currency)
     over_payment = False
-    if value is None or value <= 0:
+    if unreadable:
+        fields["settle_amount"] = unreadable
+    elif value is None or value <= 0:
         fields["settle_amount"] = f"Enter an amount above {m(0)}: a settlement always gives the customer something."
     elif value > left:
         over_payment = True
@@ -132,12 +134,21 @@ def check_settlement(kind: object, amount: object, message: object, internal_not
     return Settlement(SettlementType(settlement), value, text, note)  # type: ignore[arg-type]
 
 
+def _amount(amount: object, currency: str) -> tuple[int | None, str]:
+    """Minor units as given, or as typed ("12,50": money.parse_amount); and why not, if not."""
+    if isinstance(amount, int) and not isinstance(amount, bool):
+        return amount, ""
+    if isinstance(amount, str):
+        try:
+            return parse_amount(amount[:40], exponent(currency)), ""
+        except AmountError as err:
+            return None, str(err)
+    return None, ""
+
+
 def parse_money(text: object, exponent: int = 2) -> int | None:
-    """"12.34" → 1234 exactly (no float); None when it is not a plain amount."""
-    if not isinstance(text, str):
+    """"12.34" or "12,34" → 1234 exactly (money.parse_amount); None when it cannot be read."""
+    try:
+        return parse_amount(text, exponent)
+    except AmountError:
         return None
-    raw = text.strip().replace(",", "")
-    whole, _, frac = raw.partition(".")
-    if not whole.isdigit() or len(whole) > 12 or (frac and (not frac.isdigit() or len(frac) > exponent)):
-        return None
-    return int(whole) * 10**exponent + int((frac or "0").ljust(exponent, "0"))

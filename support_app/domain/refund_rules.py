@@ -61,6 +61,8 @@ REASON_LABELS: dict[RefundReason, str] = {
     RefundReason.CHANGED_MIND: "Changed my mind",
     RefundReason.OTHER: "Other",
 }
+# On the customer's own request form, where the order system says the order was delivered.
+REQUEST_REASON_LABELS: dict[RefundReason, str] = {**REASON_LABELS, RefundReason.NOT_RECEIVED: "Never arrived (though marked delivered)"}
 # The shop's fault: the customer also gets the shipping back.
 SHOP_FAULT_REASONS = frozenset({RefundReason.WRONG_ITEM, RefundReason.NOT_RECEIVED})
 
@@ -155,6 +157,9 @@ class Verdict:
     deadline: datetime | None
     days_after_delivery: int | None  # whole days elapsed; 0 on clock skew
     text: str
+    # The text without the deadline's date and time, for pages that show that instant in
+    # the viewer's own time zone beside it: "requested 15 days after delivery — window ended".
+    summary: str = ""
 
 
 def window_verdict(delivered_at: datetime | None, requested_at: datetime, window_days: int = REFUND_WINDOW_DAYS) -> Verdict:
@@ -166,18 +171,56 @@ def window_verdict(delivered_at: datetime | None, requested_at: datetime, window
     requested = as_utc(requested_at, "requested_at")
     days = _check_days(window_days)
     if delivered_at is None:
-        return Verdict(False, ErrorCode.ORDER_NOT_DELIVERED, None, None, "not delivered yet — no refund window")
+        return Verdict(False, ErrorCode.ORDER_NOT_DELIVERED, None, None, "not delivered yet — no refund window",
+                       "not delivered yet — no refund window")
     delivered = as_utc(delivered_at, "delivered_at")
     deadline = delivered + timedelta(days=days)
     elapsed = max(0, (requested - delivered) // timedelta(days=1))
     when = "on the day of delivery" if elapsed == 0 else f"{elapsed} day{'s' if elapsed != 1 else ''} after delivery"
     if requested <= deadline:
-        return Verdict(True, None, deadline, elapsed, f"requested {when} — within window")
+        return Verdict(True, None, deadline, elapsed, f"requested {when} — within window", f"requested {when} — within window")
     return Verdict(False, ErrorCode.REFUND_WINDOW_EXPIRED, deadline, elapsed,
-                   f"requested {when} — window ended on {deadline:%Y-%m-%d} at {deadline:%H:%M} UTC")
+                   f"requested {when} — window ended on {deadline:%Y-%m-%d} at {deadline:%H:%M} UTC",
+                   f"requested {when} — window ended")
 
 
 def allowed_refund_transitions(status: str, actor_role: str) -> frozenset[RefundStatus]:
     table = AGENT_TRANSITIONS if Role(actor_role) is Role.AGENT else CUSTOMER_TRANSITIONS
     return table[RefundStatus(status)]
 
+
+
+# ---------------------------------------------------------------- the request form
+
+class Blocked(StrEnum):
+    """Why a customer's request form has nothing to offer (see ``request_blocked``)."""
+
+    NOT_DELIVERED = "not_delivered"
+    WINDOW_ENDED = "window_ended"
+    ALL_HELD = "all_held"
+
+
+def request_blocked(verdict: Verdict, units_left: int) -> Blocked | None:
+    """Why nothing can be requested now, or None when something can. The order's facts
+    come first: an undelivered order has no window yet, a late one has no window left
+    (either way an agent can still settle), and only then "every unit is already held"."""
+    if verdict.code is ErrorCode.ORDER_NOT_DELIVERED:
+        return Blocked.NOT_DELIVERED
+    if not verdict.eligible:
+        return Blocked.WINDOW_ENDED
+    if units_left <= 0:
+        return Blocked.ALL_HELD
+    return None
+
+
+def offered_reasons(delivered: bool, *, for_settlement: bool) -> list[RefundReason]:
+    """The reasons a form offers. A customer's request is a gateway refund, which needs a
+    delivered order (the window starts at delivery): on an undelivered order it offers
+    none, since nothing can be requested (the form says to reply to the agent instead).
+    On a delivered order "Never arrived" means the carrier reports it delivered but the
+    parcel never reached the customer — the shop's fault, shipping back included — so it
+    stays. An agent's settlement may be about any of them, "Never arrived" above all
+    (a parcel lost before delivery)."""
+    if for_settlement or delivered:
+        return list(RefundReason)
+    return []

@@ -40,6 +40,25 @@ def _summary() -> rx.Component:
             width="100%",
         ),
         width="100%",
+        id="case-summary",
+    )
+
+
+def _close_case() -> rx.Component:
+    """The customer's "Close case" asks first: a closed case takes no more replies."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button("Close case", variant="outline", disabled=CaseState.busy, id="status-closed")),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Close this case?"),
+            rx.alert_dialog.description("Nobody can reply on a closed case, and you cannot request refunds on it. You can reopen it within ",
+                                        case.reopen_days, " days if you need to."),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Keep it open", variant="soft")),
+                rx.alert_dialog.action(rx.button("Close case", on_click=CaseState.set_status("closed"), id="status-closed-confirm")),
+                justify="end",
+                spacing="3",
+            ),
+        ),
     )
 
 
@@ -47,21 +66,55 @@ def _actions() -> rx.Component:
     return rx.hstack(
         rx.cond(
             AppState.is_agent & (case.status != "closed"),
-            rx.button("Assign to me", on_click=CaseState.assign_to_me, variant="soft", id="assign-me", disabled=CaseState.busy),
+            rx.cond(
+                case.assigned_to_viewer,
+                rx.badge("Assigned to you", variant="soft", color_scheme="green", id="assigned-to-you"),
+                rx.button(rx.cond(case.assignee_name != "", "Take over from " + case.assignee_name, "Assign to me"),
+                          on_click=CaseState.assign_to_me, variant="soft", id="assign-me", disabled=CaseState.busy),
+            ),
         ),
         rx.foreach(
             case.next_statuses,
-            lambda opt: rx.button(
-                rx.cond(opt.value == "closed", rx.cond(AppState.is_agent, "Close", "Close case"), "Move to " + opt.label),
-                on_click=CaseState.set_status(opt.value),
-                variant="outline",
-                disabled=CaseState.busy,
-                id="status-" + opt.value,
+            lambda opt: rx.cond(
+                (opt.value == "closed") & ~AppState.is_agent,
+                _close_case(),
+                rx.button(
+                    rx.cond(opt.value == "closed", "Close", "Move to " + opt.label),
+                    on_click=CaseState.set_status(opt.value),
+                    variant="outline",
+                    disabled=CaseState.busy,
+                    id="status-" + opt.value,
+                ),
             ),
         ),
+        _reopen(),
         wrap="wrap",
         spacing="2",
         id="case-actions",
+    )
+
+
+def _reopen() -> rx.Component:
+    """A resolved or closed case: "Reopen case" while the period lasts (until when, in the
+    viewer's zone), afterwards why not and what to do. An agent on a resolved case has
+    "Move to In progress" for that already, so not a second button doing the same."""
+    return rx.cond(
+        AppState.is_agent & (case.status == "resolved"),
+        rx.fragment(),
+        _reopen_button(),
+    )
+
+
+def _reopen_button() -> rx.Component:
+    return rx.cond(
+        case.can_reopen,
+        rx.hstack(
+            rx.button("Reopen case", on_click=CaseState.reopen, variant="soft", color_scheme="amber", disabled=CaseState.busy, id="reopen-case"),
+            rx.text("possible until ", local_time(case.reopen_until), size="1", color_scheme="gray", id="reopen-until"),
+            align="center",
+            spacing="2",
+        ),
+        rx.cond(case.reopen_text != "", rx.text(case.reopen_text, size="2", color_scheme="gray", id="reopen-ended")),
     )
 
 
@@ -119,6 +172,7 @@ def _composer() -> rx.Component:
                 AppState.is_agent,
                 rx.vstack(
                     rx.text_area(value=CaseState.note_text, on_change=CaseState.set_note_text, placeholder="Internal note (only agents see this)…", id="note-text", width="100%", rows="2", background="var(--amber-2)", max_length=MESSAGE_MAX),
+                    field_error(CaseState.field_errors, "note_body"),
                     rx.button("Add internal note", on_click=CaseState.add_note, variant="soft", color_scheme="amber", id="add-note", loading=CaseState.busy),
                     width="100%",
                     spacing="2",

@@ -6,7 +6,7 @@ from support_app.components.bits import field_error, local_time
 from support_app.components.layout import page_shell
 from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.services.views import RefundLineOption
-from support_app.state.refund_form import REASON_OPTIONS, SETTLE_TYPE_OPTIONS, RefundFormState
+from support_app.state.refund_form import SETTLE_TYPE_OPTIONS, RefundFormState
 
 S = RefundFormState
 
@@ -24,11 +24,16 @@ def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
                 wrap="wrap",
                 color_scheme="gray",
             ),
-            rx.cond(
+            rx.cond(  # times in the viewer's own zone; no "until" on a line with nothing left to refund
                 line.eligible,
-                rx.text("Refundable until ", local_time(line.deadline, "YYYY-MM-DD HH:mm"), size="1", color_scheme="green", class_name="window"),
-                rx.text(line.window_text, size="1", color_scheme="red", class_name="window"),
+                rx.cond(line.refundable_now > 0,
+                        rx.text("Refundable until ", local_time(line.deadline), size="1", color_scheme="green", class_name="window")),
+                rx.cond(line.deadline != "",
+                        rx.text("The refund window ended on ", local_time(line.deadline), size="1", color_scheme="red", class_name="window"),
+                        rx.text(line.window_text, size="1", color_scheme="red", class_name="window")),
             ),
+            rx.cond(S.field_errors.contains(line.line_id),
+                    rx.text(S.field_errors[line.line_id], color_scheme="red", size="1", class_name="line-error", role="alert")),
             rx.hstack(
                 rx.icon_button(rx.icon("minus"), on_click=S.decrement(line.line_id), disabled=(qty <= 0), size="1", variant="soft", class_name="dec", aria_label="one less"),
                 rx.text(qty, width="2rem", text_align="center", class_name="qty"),
@@ -44,19 +49,45 @@ def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
     )
 
 
+def blocked() -> rx.Component:
+    """Nothing can be requested: why, and what to do instead, with the way back to the case."""
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("info")),
+        rx.callout.text(
+            S.form.blocked_text,
+            rx.cond(S.form.blocked_deadline != "", rx.fragment(" ", local_time(S.form.blocked_deadline), ".")),
+            id="blocked-why",
+        ),
+        rx.callout.text(S.form.blocked_help, id="blocked-help"),
+        rx.link("Back to case " + S.form.case_number, href="/cases/" + S.form.case_id.to_string(), id="back-to-case"),
+        color_scheme="amber",
+        width="100%",
+        id="refund-blocked",
+    )
+
+
 def refund_form() -> rx.Component:
     return rx.vstack(
         rx.text("Case ", rx.link(S.form.case_number, href="/cases/" + S.form.case_id.to_string()), " · order ", S.form.order_id, size="2"),
         rx.foreach(S.form.lines, line_row),
+        rx.cond(S.form.blocked != "", blocked(), choices()),
+        spacing="3",
+        width="100%",
+    )
+
+
+def choices() -> rx.Component:
+    return rx.vstack(
         rx.text("Reason", size="2", weight="medium"),
         rx.el.select(
             rx.el.option("Choose…", value=""),
-            *[rx.el.option(label, value=value) for value, label in REASON_OPTIONS],
+            rx.foreach(S.form.reasons, lambda r: rx.el.option(r.label, value=r.value)),
             value=S.reason,
             on_change=S.set_reason,
             id="reason",
             style={"padding": "0.4rem", "width": "100%"},
         ),
+        field_error(S.field_errors, "reason"),
         rx.cond(
             S.mode == "settle",
             rx.vstack(
@@ -95,6 +126,7 @@ def refund_form() -> rx.Component:
             ),
         ),
         rx.cond(S.problem != "", rx.callout(S.problem, color_scheme="red", icon="triangle_alert", id="refund-problem")),
+        field_error(S.field_errors, "window"),  # the window ended while the form was open
         rx.hstack(
             rx.text("Refund total", weight="medium"),
             rx.spacer(),
@@ -105,6 +137,7 @@ def refund_form() -> rx.Component:
         rx.cond(S.shipping != "", rx.text("includes shipping ", S.shipping, size="1", color_scheme="gray", id="refund-shipping")),
         rx.button(rx.cond(S.mode == "settle", "Record settlement", "Request refund"), on_click=S.submit,
                   disabled=~S.can_submit, loading=S.busy, id="submit-refund", width="100%"),
+        rx.cond(S.submit_hint != "", rx.text(S.submit_hint, size="1", color_scheme="gray", id="submit-hint")),
         spacing="3",
         width="100%",
     )

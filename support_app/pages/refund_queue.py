@@ -19,7 +19,11 @@ def queue_row(row: rx.Var[RefundQueueRow]) -> rx.Component:
                 rx.text(row.case_number, size="1", color_scheme="gray"),
                 rx.spacer(),
                 rx.text(row.amount, weight="medium"),
-                rx.text("waiting ", rx.moment(row.requested_at, from_now=True, local=True), size="1", color_scheme="gray"),
+                rx.text(  # "waiting 2 minutes" while it needs a decision; otherwise when it was asked for
+                    rx.cond(row.status == "requested", "waiting ", "requested "),
+                    rx.moment(row.requested_at, from_now=True, ago=row.status == "requested", local=True),
+                    size="1", color_scheme="gray", class_name="queue-age",
+                ),
                 wrap="wrap",
                 align="center",
                 width="100%",

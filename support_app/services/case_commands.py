@@ -15,6 +15,7 @@ from support_app.domain.case_rules import (
     CaseStatus,
     Role,
     Visibility,
+    check_reopen,
     check_transition,
     status_after_reply,
     validate_message,
@@ -27,10 +28,11 @@ from support_app.live.changes import changed
 from support_app.models import CaseEvent, CaseMessage, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.security.ratelimit import case_create_limiter
-from support_app.services.case_queries import load_case_for
+from support_app.services.case_queries import load_case_for, reopen_since
 from support_app.services.orders import check_owned, fetch_order, upsert_snapshot
 from support_app.services.runner import writes
 from support_app.services.views import Caller
+from support_app.settings import get_settings
 
 
 def case_number(case_id: int) -> str:
@@ -124,6 +126,23 @@ def change_status(
         values["closed_at"] = now
     case_event(session, case.id, caller.id, "status_changed", src, dst, why, at=now)
     bump_case(session, case, expected_version, now, **values)
+
+
+@writes
+def reopen_case(
+    session: Session, caller: Caller, case_id: object, reason: str = "", expected_version: int | None = None
+) -> None:
+    """The customer who owns a resolved or closed case, or any agent, reopens it within
+    SUPPORT_REOPEN_DAYS of its resolution or closing (case_rules.reopen_verdict); it goes
+    back to the agents (in progress) and the history says who reopened it and why."""
+    if caller.role not in (Role.CUSTOMER, Role.AGENT):
+        raise DomainError(ErrorCode.FORBIDDEN)
+    case = load_case_for(session, caller, case_id, lock=True)  # someone else's case reads as missing
+    why = validate_reason(reason)
+    now = utcnow()
+    src, dst = check_reopen(case.status, reopen_since(case), now, get_settings().reopen_days)
+    case_event(session, case.id, caller.id, "reopened", src, dst, why, at=now)
+    bump_case(session, case, expected_version, now, status=dst)
 
 
 @writes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
@@ -13,13 +15,16 @@ from support_app.domain.case_rules import (
     Category,
     Role,
     allowed_transitions,
+    reopen_verdict,
 )
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.models import CaseEvent, CaseMessage, OrderSnapshot, SupportCase, User
+from support_app.models.base import utcnow
 from support_app.services.orders import snapshot_lines, snapshot_view
 from support_app.services.refund_facts import refund_rows
 from support_app.services.timeline_text import event_text
 from support_app.services.views import CaseDetail, CaseRow, Caller, EventView, MessageView, Option, iso
+from support_app.settings import get_settings
 
 LIST_LIMIT = 100
 
@@ -44,6 +49,15 @@ def load_case_for(session: Session, caller: Caller, case_id: object, *, lock: bo
     if caller.role == Role.CUSTOMER and case.customer_id == caller.id:
         return case
     raise DomainError(ErrorCode.NOT_CASE_OWNER)
+
+
+def reopen_since(case: SupportCase) -> datetime | None:
+    """When the reopening period started: when the case was closed, or resolved."""
+    if case.status == CaseStatus.CLOSED:
+        return case.closed_at
+    if case.status == CaseStatus.RESOLVED:
+        return case.resolved_at
+    return None
 
 
 def list_cases(
@@ -109,6 +123,8 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
     names, email = _people(session, people - {None}, case.customer_id)
     role = Role.AGENT if is_agent else Role.CUSTOMER
     status = CaseStatus(case.status)
+    reopen_days = get_settings().reopen_days
+    reopen = reopen_verdict(case.status, reopen_since(case), utcnow(), reopen_days)
     return CaseDetail(
         id=case.id,
         number=case.number or "",
@@ -149,6 +165,11 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
             for e in events
         ],
         refunds=refund_rows(session, case.id),
+        assigned_to_viewer=is_agent and case.assignee_id == caller.id,
+        can_reopen=reopen.allowed,
+        reopen_until=iso(reopen.until),
+        reopen_text=reopen.text if reopen.until is not None else "",
+        reopen_days=reopen_days,
         next_statuses=[
             Option(value=s.value, label=STATUS_LABELS[s])
             for s in CaseStatus

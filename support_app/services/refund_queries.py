@@ -9,10 +9,14 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
 from support_app.domain.refund_rules import (
     REASON_LABELS,
+    REQUEST_REASON_LABELS,
     STATUS_LABELS,
+    Blocked,
     RefundReason,
     RefundStatus,
     allowed_refund_transitions,
+    offered_reasons,
+    request_blocked,
     window_verdict,
 )
 from support_app.domain.gateway_answers import answer_mismatch
@@ -63,7 +67,10 @@ def refund_form(session: Session, caller: Caller, case_id: object, for_settlemen
     lines = snapshot_lines(session, snap.id)
     facts = order_facts(snap, lines)
     existing = existing_refunds(session, snap.id)
-    rows = preview(facts, existing, utcnow(), get_settings().refund_window_days)
+    window_days = get_settings().refund_window_days
+    rows = preview(facts, existing, utcnow(), window_days)
+    blocked = None if for_settlement or not rows else request_blocked(rows[0].verdict, sum(r.refundable for r in rows))
+    labels = REASON_LABELS if for_settlement else REQUEST_REASON_LABELS
     return RefundForm(
         case_id=case.id,
         case_number=case.number or "",
@@ -85,7 +92,28 @@ def refund_form(session: Session, caller: Caller, case_id: object, for_settlemen
             for row in rows
         ],
         settle_hint=settlement_hint(payment_left(snap.amount_paid, existing), snap.currency) if for_settlement else "",
+        reasons=[] if blocked else [Option(r.value, labels[r]) for r in offered_reasons(snap.delivered_at is not None,
+                                                                                       for_settlement=for_settlement)],
+        **_blocked_words(blocked, rows[0].deadline if rows else None, window_days),
     )
+
+
+def _blocked_words(blocked: Blocked | None, deadline, window_days: int) -> dict[str, str]:
+    """Why a customer's form has nothing to offer, and what to do instead."""
+    settle = "they can still settle it another way (store credit, a replacement or a transfer)."
+    words = {
+        Blocked.NOT_DELIVERED: ("This order has not been delivered yet, so nothing on it can be refunded to your payment method.",
+                                f"What to do: reply to the agent on the case — they can check with the carrier, and {settle}"),
+        Blocked.WINDOW_ENDED: (f"The {window_days}-day refund window for this order ended on",
+                               f"What to do: reply to the agent on the case — {settle}"),
+        Blocked.ALL_HELD: ("Every item of this order is already in a refund request, refunded or settled.",
+                           "What to do: see the refunds on the case, or reply to the agent there."),
+    }
+    if blocked is None:
+        return {}
+    text, help_ = words[blocked]
+    return {"blocked": blocked.value, "blocked_text": text, "blocked_help": help_,
+            "blocked_deadline": iso(deadline) if blocked is Blocked.WINDOW_ENDED else ""}
 
 
 def _unit_price_text(amounts: tuple[int, ...], currency: str) -> str:
@@ -137,6 +165,7 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
     status = RefundStatus(refund.status)
     first = events[0][0] if events else None
     recorded = first is not None and first.kind == "settled" and first.from_status is None  # an agent's record
+    verdict = window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days)
     return RefundDetail(
         id=refund.id,
         number=refund.number or "",
@@ -174,8 +203,10 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         ],
         can_cancel=RefundStatus.CANCELLED in allowed_refund_transitions(status, Role(caller.role)),
         version=refund.version,
-        window_text=window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days).text,
-        outcome_text=outcome_text(refund),
+        window_text=verdict.text,
+        window_summary=verdict.summary,
+        window_ended_at=iso(verdict.deadline) if verdict.code is ErrorCode.REFUND_WINDOW_EXPIRED else "",
+        outcome_text=outcome_text(refund, for_agent=caller.role == Role.AGENT),
         gateway_reference=refund.gateway_reference or "",
         opened_label="Recorded" if recorded else "Requested",
         opened_by=(events[0][1] or "Unknown") if recorded else customer.full_name,
@@ -184,10 +215,13 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
     )
 
 
-def outcome_text(refund: RefundCase) -> str:
+def outcome_text(refund: RefundCase, *, for_agent: bool = False) -> str:
+    """What was decided, addressed to whoever reads it: the customer reads "your",
+    an agent "the customer's"."""
     money = lambda amount: format_money(amount, refund.currency)  # noqa: E731
+    whose = "the customer's" if for_agent else "your"
     if refund.status == RefundStatus.REFUNDED:
-        return f"{money(refund.amount)} was refunded to your original payment method (reference {refund.gateway_reference})."
+        return f"{money(refund.amount)} was refunded to {whose} original payment method (reference {refund.gateway_reference})."
     if refund.status == RefundStatus.REJECTED:
         label = REJECT_LABELS.get(RejectReason(refund.decision_code), "") if refund.decision_code in set(RejectReason) else ""
         return f"Not approved — {label}. {refund.decision_note or ''}".strip()
@@ -197,7 +231,7 @@ def outcome_text(refund: RefundCase) -> str:
     if refund.status == RefundStatus.FAILED:
         return f"The payment provider could not refund this: {refund.failure_reason or 'declined'}."
     if refund.status == RefundStatus.PROCESSING:
-        return "Approved — the refund is on its way to your payment method."
+        return f"Approved — the refund is on its way to {whose} payment method."
     return ""
 
 

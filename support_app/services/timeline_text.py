@@ -18,6 +18,9 @@ def event_text(kind: str, from_status: str | None, to_status: str | None, detail
     if kind == "status_changed":
         text = f"Changed status from {_label(from_status)} to {_label(to_status)}"
         return f"{text}: {detail}" if detail else text
+    if kind == "reopened":
+        text = f"Reopened the case ({_label(from_status)} to {_label(to_status)})"
+        return f"{text}: {detail}" if detail else text
     if kind == "assigned":
         return f"Assigned the case to {detail}" if detail else "Unassigned the case"
     if kind == "reply":

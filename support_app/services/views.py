@@ -116,6 +116,12 @@ class CaseDetail:
     timeline: list[EventView]
     next_statuses: list[Option]
     refunds: list[RefundRow] = field(default_factory=list)
+    assigned_to_viewer: bool = False  # the signed-in agent is the assignee: no "Assign to me"
+    # Reopening a resolved or closed case (case_rules.reopen_verdict, SUPPORT_REOPEN_DAYS):
+    can_reopen: bool = False
+    reopen_until: str = ""  # ISO UTC, the last instant it may be reopened ("" when not resolved or closed)
+    reopen_text: str = ""  # why it cannot be reopened any more
+    reopen_days: int = 0
 
 
 @dataclass
@@ -142,6 +148,12 @@ class RefundForm:
     lines: list[RefundLineOption]
     shipping: str
     settle_hint: str = ""  # agents' settlement form: the amount's limits, in words
+    reasons: list[Option] = field(default_factory=list)  # the reasons this form offers
+    # A customer's form with nothing to offer: why (refund_rules.Blocked), in words, and what to do.
+    blocked: str = ""
+    blocked_text: str = ""
+    blocked_deadline: str = ""  # ISO UTC: when the window ended (shown in the viewer's zone)
+    blocked_help: str = ""
 
 
 @dataclass
@@ -208,6 +220,8 @@ class RefundDetail:
     opened_label: str = "Requested"  # "Recorded" when an agent recorded it as a settlement
     opened_by: str = ""  # who asked (the customer), or the agent who recorded it
     support_message: str = ""  # a settlement's message to the customer, shown as from support
+    window_ended_at: str = ""  # ISO UTC, when the request came after the window: the page shows it in the viewer's zone
+    window_summary: str = ""  # window_text without that instant: "requested 15 days after delivery — window ended"
     # Agents only (empty for customers):
     earlier_refunds: list[RefundRow] = field(default_factory=list)
     attempts: list[AttemptView] = field(default_factory=list)

@@ -44,8 +44,9 @@ class CaseState(AppState):
         except DomainError:
             pass  # the session ended or the case went: the tab's next event says so
 
-    async def _act(self, fn, *args, success: str = ""):
-        """Identify, run one command, reload the read model, map the error."""
+    async def _act(self, fn, *args, success: str = "", field_prefix: str = ""):
+        """Identify, run one command, reload the read model, map the error (its field
+        messages under ``field_prefix`` + name: the note box's "body" is "note_body")."""
         self._ok = False
         if self.busy:
             return
@@ -58,6 +59,8 @@ class CaseState(AppState):
             await call(fn, caller, self._case_id, *args, expected_version=version)
             await self._reload()
         except DomainError as err:
+            if field_prefix and err.fields:
+                err = DomainError(err.code, err.message, {field_prefix + k: v for k, v in err.fields.items()})
             yield self._fail(err)
             try:
                 await self._reload()
@@ -85,7 +88,8 @@ class CaseState(AppState):
 
     @rx.event
     async def add_note(self):
-        async for update in self._act(case_commands.add_message, self.note_text, True, success="Internal note added"):
+        async for update in self._act(case_commands.add_message, self.note_text, True, success="Internal note added",
+                                      field_prefix="note_"):
             yield update
         if self._ok:
             self.note_text = ""
@@ -103,4 +107,10 @@ class CaseState(AppState):
             yield self._fail(err)
             return
         async for update in self._act(case_commands.assign, caller.id, success="Assigned to you"):
+            yield update
+
+    @rx.event
+    async def reopen(self):
+        """"Reopen case": the owner or an agent, within the reopening period (the service decides)."""
+        async for update in self._act(case_commands.reopen_case, success="Case reopened"):
             yield update

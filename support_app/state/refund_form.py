@@ -7,15 +7,12 @@ import secrets
 import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.domain.money import exponent
-from support_app.domain.refund_decisions import SETTLEMENT_LABELS, parse_money
-from support_app.domain.refund_rules import REASON_LABELS
+from support_app.domain.refund_decisions import SETTLEMENT_LABELS
 from support_app.services import refund_commands, refund_queries
 from support_app.services.runner import call
 from support_app.services.views import RefundForm
 from support_app.state.base import AppState
 
-REASON_OPTIONS = [[r.value, label] for r, label in REASON_LABELS.items()]
 SETTLE_TYPE_OPTIONS = [[s.value, label] for s, label in SETTLEMENT_LABELS.items()]
 
 
@@ -43,6 +40,19 @@ class RefundFormState(AppState):
     def can_submit(self) -> bool:
         ready = self.chosen_units > 0 and self.reason != "" and self.problem == "" and not self.busy
         return ready and (self.mode == "request" or self.settle_type != "")
+
+    @rx.var
+    def submit_hint(self) -> str:
+        """What the button still waits for, said next to it (a disabled button alone says nothing)."""
+        if self.form is None or self.busy or self.problem:
+            return ""
+        if self.chosen_units == 0:
+            return "Choose at least one item."
+        if self.reason == "":
+            return "Choose a reason."
+        if self.mode == "settle" and self.settle_type == "":
+            return "Choose how it was settled."
+        return ""
 
     @property
     def _settling(self) -> bool:
@@ -128,11 +138,9 @@ class RefundFormState(AppState):
         try:
             if self._settling:
                 caller = await self._caller("agent")
-                amount = parse_money(self.settle_amount, exponent(self.form.currency if self.form else "EUR"))
-                if amount is None:
-                    raise DomainError(ErrorCode.VALIDATION_FAILED, fields={"settle_amount": "Enter an amount like 12.50."})
+                # The amount as typed: the domain reads it ("12,50" too) and answers under its field, with the others.
                 refund_id = await call(refund_commands.record_settlement, caller, self._case_id, chosen, self.reason,
-                                       self.settle_type, amount, self.note, self._request_key, self.internal_note)
+                                       self.settle_type, self.settle_amount, self.note, self._request_key, self.internal_note)
             else:
                 caller = await self._caller("customer")
                 refund_id = await call(refund_commands.request_refund, caller, self._case_id, chosen, self.reason,

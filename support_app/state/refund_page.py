@@ -6,8 +6,7 @@ import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.live.changes import Change
-from support_app.domain.money import exponent
-from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS, parse_money
+from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS
 from support_app.services import refund_commands, refund_queries, refund_review
 from support_app.services.runner import call
 from support_app.services.views import RefundDetail
@@ -105,11 +104,9 @@ class RefundState(AppState):
 
     @rx.event
     async def settle(self, form: dict):
-        amount = parse_money(form.get("settle_amount", ""), exponent(self.refund.currency if self.refund else "EUR"))
-        if amount is None:
-            yield self._fail(DomainError(ErrorCode.VALIDATION_FAILED, fields={"settle_amount": "Enter an amount like 12.50."}))
-            return
-        args = (form.get("settle_type", ""), amount, form.get("settle_message", ""), form.get("settle_internal_note", ""))
+        # The amount as typed: the domain reads it ("12,50" too) and answers under its field, with the others.
+        args = (form.get("settle_type", ""), form.get("settle_amount", ""), form.get("settle_message", ""),
+                form.get("settle_internal_note", ""))
         async for update in self._decide(refund_review.settle_refund, *args, success="Settlement recorded"):
             yield update
 

@@ -184,8 +184,9 @@ def sign_in(browser, base_url):
     """sign_in(email) -> a signed-in Page in its own browser context (its own cookies)."""
     contexts = []
 
-    def _sign_in(email: str, width: int = 1280):
-        ctx = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900})
+    def _sign_in(email: str, width: int = 1280, timezone: str | None = None):
+        """``timezone``: the browser's IANA time zone (Chromium's own when None)."""
+        ctx = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900}, timezone_id=timezone)
         ctx.set_default_timeout(15000)
         contexts.append(ctx)
         page = ctx.new_page()

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
+
+# A zone with no daylight saving time, so its name never depends on the date.
+KOLKATA = "Asia/Kolkata"
+
+
+def expect_kolkata_times(where: Locator, at_least: int = 1) -> None:
+    """Every time shown in ``where`` reads as the browser's zone (Asia/Kolkata) reads the
+    UTC instant behind it, with the zone named: "2026-11-05 19:30 GMT+5:30"."""
+    times = where.locator("time.local-time")
+    expect(times.first).to_be_visible()
+    assert times.count() >= at_least
+    for n in range(times.count()):
+        instant = datetime.fromisoformat(times.nth(n).get_attribute("datetime").replace("Z", "+00:00"))
+        local = instant.astimezone(ZoneInfo(KOLKATA))
+        text = times.nth(n).inner_text()
+        assert text.endswith(" GMT+5:30"), (text, instant)
+        assert text.removesuffix(" GMT+5:30") in (f"{local:%Y-%m-%d %H:%M}", f"{local:%Y-%m-%d %H:%M:%S}", f"{local:%H:%M:%S}"), (
+            text, instant)
 
 
 def open_case(page: Page, order_id: str, subject: str) -> str:

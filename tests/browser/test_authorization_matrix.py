@@ -59,6 +59,7 @@ RULES: dict[str, Rule] = {
     "CaseState.add_note": Rule("/cases/{case}", AGENT),
     "CaseState.set_status": Rule("/cases/{case}", CASE_PEOPLE),
     "CaseState.assign_to_me": Rule("/cases/{case}", AGENT),
+    "CaseState.reopen": Rule("/cases/{case}", CASE_PEOPLE),
     "RefundFormState.load": Rule("/cases/{case}/refund", CUSTOMERS),
     "RefundFormState.increment": Rule("/cases/{case}/refund", CUSTOMERS),
     "RefundFormState.decrement": Rule("/cases/{case}/refund", CUSTOMERS),

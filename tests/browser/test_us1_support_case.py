@@ -4,9 +4,10 @@ works it; the customer sees replies and status live, never the internal note."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
-from helpers import open_case
+from helpers import KOLKATA, expect_kolkata_times, open_case
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -34,16 +35,22 @@ def test_customer_and_agent_work_a_case(sign_in):
     customer.locator(".case-row").first.click()
     customer.wait_for_url(re.compile(rf"/cases/{case_id}$"))
 
-    agent = sign_in("agent@example.com")
+    agent = sign_in("agent@example.com", timezone=KOLKATA)
     expect(agent.locator("#page-title")).to_have_text("Case queue")
+    expect_kolkata_times(agent.locator(".case-row").first)  # the list, in the agent's zone
     row = agent.locator(".case-row", has_text="Cracked mugs")
     expect(row).to_contain_text("Alice Martin")
     row.click()
     agent.wait_for_url(re.compile(rf"/cases/{case_id}$"))
     agent.locator("#assign-me").click()
     expect(agent.locator("#case-assignee")).to_have_text("Assigned to Sam Rivera")
+    expect(agent.locator("#assigned-to-you")).to_be_visible()  # nothing left to take
+    expect(agent.locator("#assign-me")).to_have_count(0)
     agent.locator("#status-in_progress").click()
     expect(agent.locator("#case-status")).to_have_text("In progress")
+    agent.locator("#add-note").click()  # empty: the message is under the note box, not the reply box
+    expect(agent.locator("#error-note_body")).to_be_visible()
+    expect(agent.locator("#error-body")).to_have_count(0)
     agent.locator("#note-text").fill(NOTE)
     agent.locator("#add-note").click()
     expect(agent.locator(".internal-note")).to_contain_text(NOTE)
@@ -69,13 +76,23 @@ def test_customer_and_agent_work_a_case(sign_in):
 
     agent.locator("#status-resolved").click()
     expect(customer.locator("#case-status")).to_have_text("Resolved", timeout=15000)
+    customer.locator("#status-closed").click()  # asks first: backing out leaves the case as it was
+    expect(customer.get_by_role("alertdialog")).to_contain_text("Close this case?")
+    customer.get_by_role("button", name="Keep it open").click()
+    expect(customer.get_by_role("alertdialog")).to_have_count(0)
+    expect(customer.locator("#case-status")).to_have_text("Resolved")
     customer.locator("#status-closed").click()
+    customer.locator("#status-closed-confirm").click()
     expect(customer.locator("#case-status")).to_have_text("Closed")
     expect(customer.locator("#case-closed")).to_be_visible()
     timeline = customer.locator("#timeline")
     for text in ("Opened the case", "Assigned the case to Sam Rivera", "from Open to In progress", "to Waiting on customer", "from Resolved to Closed"):
         expect(timeline).to_contain_text(text)
     expect(agent.locator("#timeline")).to_contain_text("Added an internal note", timeout=15000)
+    # Every time on the agent's page (opened, conversation, history) is in the agent's zone, named.
+    expect_kolkata_times(agent.locator("#case-summary"))
+    expect_kolkata_times(agent.locator("#conversation"), at_least=3)
+    expect_kolkata_times(agent.locator("#timeline"), at_least=8)
 
     # Not even the websocket ever carried the note to the customer's browser.
     assert frames, "no websocket frames were recorded"
@@ -132,3 +149,46 @@ def test_phone_width_layout(sign_in):
     expect(page.locator(".order-card")).to_have_count(1)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"page scrolls sideways on a phone: {width}px"
+
+
+def test_a_closed_case_reopens_within_the_period_and_says_when_it_has_passed(sign_in, app_server):
+    customer = sign_in("carol@example.com", timezone=KOLKATA)
+    case_id = open_case(customer, "ORD-1003-1", "Tins dented, closed too soon")
+    agent = sign_in("agent2@example.com")
+    agent.goto(f"/cases/{case_id}")
+    for target, label in (("in_progress", "In progress"), ("resolved", "Resolved")):
+        agent.locator(f"#status-{target}").click()
+        expect(agent.locator("#case-status")).to_have_text(label)
+    # An agent's way back from resolved is "Move to In progress", not a second button.
+    expect(agent.locator("#status-in_progress")).to_be_visible()
+    expect(agent.locator("#reopen-case")).to_have_count(0)
+
+    expect(customer.locator("#case-status")).to_have_text("Resolved", timeout=15000)
+    customer.locator("#status-closed").click()
+    expect(customer.get_by_role("alertdialog")).to_contain_text("You can reopen it within 14 days")
+    customer.locator("#status-closed-confirm").click()
+    expect(customer.locator("#case-status")).to_have_text("Closed")
+    expect(customer.locator("#reopen-until")).to_contain_text("possible until")
+    expect_kolkata_times(customer.locator("#reopen-until"))
+    customer.locator("#reopen-case").click()
+    expect(customer.locator("#case-status")).to_have_text("In progress")
+    expect(customer.locator("#timeline")).to_contain_text("Carol")
+    expect(customer.locator("#timeline")).to_contain_text("Reopened the case (Closed to In progress)")
+    expect(customer.locator("#reopen-case")).to_have_count(0)
+    expect(customer.locator("#reply-text")).to_be_visible()  # she can write again
+    expect(agent.locator("#case-status")).to_have_text("In progress", timeout=15000)
+
+    # Closed again, long ago: the button is gone and the page says why and what to do.
+    agent.locator("#status-resolved").click()
+    expect(customer.locator("#case-status")).to_have_text("Resolved", timeout=15000)
+    customer.locator("#status-closed").click()
+    customer.locator("#status-closed-confirm").click()
+    expect(customer.locator("#case-status")).to_have_text("Closed")
+    expect(agent.locator("#reopen-case")).to_be_visible(timeout=15000)  # a closed case: agents reopen it like the customer
+    path = app_server[1]["SUPPORT_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        db.execute("update support_cases set closed_at = datetime(closed_at, '-14 days', '-1 minute') where id=?", (case_id,))
+    customer.reload()
+    expect(customer.locator("#reopen-ended")).to_have_text(
+        "A case can be reopened for 14 days after it was closed; that time has passed. Please open a new case about the order.")
+    expect(customer.locator("#reopen-case")).to_have_count(0)

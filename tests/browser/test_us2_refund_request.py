@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from helpers import open_case
+from helpers import KOLKATA, expect_kolkata_times, open_case
 from playwright.sync_api import expect
 
 from support_app.integrations.order_data import OrderData, OrderLineData
@@ -25,8 +25,10 @@ def test_customer_refunds_two_of_three_mugs(sign_in):
     expect(mugs).to_contain_text("Bought 3")
     expect(mugs.locator(".refundable-now")).to_contain_text("3")
     expect(mugs.locator(".window")).to_contain_text("Refundable until")
+    expect(mugs.locator(".window")).to_contain_text(re.compile(r"until \d{4}-\d{2}-\d{2} \d{2}:\d{2} \S+$"))  # zone named
     expect(page.locator("#refund-total")).to_have_text("€0.00")
     expect(page.locator("#submit-refund")).to_be_disabled()
+    expect(page.locator("#submit-hint")).to_have_text("Choose at least one item.")  # the button says why it waits
     expect(mugs.locator(".dec")).to_be_disabled()
 
     for expected in ("1", "2", "3"):
@@ -38,9 +40,12 @@ def test_customer_refunds_two_of_three_mugs(sign_in):
     # 3 × €12.00 − €1.00 discount + €6.65 tax = €41.65 for the line; two units: €13.89 + €13.88.
     expect(page.locator("#refund-total")).to_have_text("€27.77")
     expect(page.locator("#submit-refund")).to_be_disabled()  # no reason yet
+    expect(page.locator("#submit-hint")).to_have_text("Choose a reason.")
+    expect(page.locator("#reason option[value=not_received]")).to_have_text("Never arrived (though marked delivered)")
     page.locator("#reason").select_option("damaged")
     page.locator("#note").fill("Handles snapped off in transit.")
     expect(page.locator("#submit-refund")).to_be_enabled()
+    expect(page.locator("#submit-hint")).to_have_count(0)
     page.locator("#submit-refund").click()
 
     page.wait_for_url(re.compile(r"/refunds/\d+$"))
@@ -82,19 +87,29 @@ def test_customer_refunds_two_of_three_mugs(sign_in):
 
 
 def test_out_of_window_and_undelivered_lines_cannot_be_chosen(sign_in):
-    page = sign_in("alice@example.com")
+    page = sign_in("alice@example.com", timezone=KOLKATA)
     old = open_case(page, "ORD-1001-3", "Teapot lid chipped")
     page.goto(f"/cases/{old}/refund")
     teapot = page.locator("#line-L1")
     expect(teapot.locator(".window")).to_contain_text("window ended on")
+    expect_kolkata_times(teapot.locator(".window"))  # in her zone, named; not UTC
+    expect_kolkata_times(page.locator("#blocked-why"))
     expect(teapot.locator(".refundable-now")).to_contain_text("0")
     expect(teapot.locator(".inc")).to_be_disabled()
-    expect(page.locator("#submit-refund")).to_be_disabled()
+    # Not a dead form: why nothing can be asked for, and what to do instead.
+    expect(page.locator("#submit-refund")).to_have_count(0)
+    expect(page.locator("#blocked-why")).to_contain_text(re.compile(r"14-day refund window for this order ended on \d{4}-\d{2}-\d{2}"))
+    expect(page.locator("#blocked-help")).to_contain_text("reply to the agent on the case")
+    page.locator("#back-to-case").click()
+    page.wait_for_url(re.compile(rf"/cases/{old}$"))
 
     pending = open_case(page, "ORD-1001-4", "Grinder not here yet")
     page.goto(f"/cases/{pending}/refund")
     expect(page.locator("#line-L1 .window")).to_contain_text("not delivered yet")
     expect(page.locator("#line-L1 .inc")).to_be_disabled()
+    expect(page.locator("#blocked-why")).to_contain_text("not been delivered yet")
+    expect(page.locator("#reason")).to_have_count(0)  # no "Never arrived" to pick on a form that cannot be sent
+    expect(page.locator("#back-to-case")).to_have_attribute("href", f"/cases/{pending}")
 
 
 def test_an_order_delivered_after_the_case_was_opened_becomes_refundable(sign_in, app_server):
@@ -130,3 +145,8 @@ def test_an_order_delivered_after_the_case_was_opened_becomes_refundable(sign_in
     page.wait_for_url(re.compile(r"/refunds/\d+$"))
     expect(page.locator("#refund-status")).to_have_text("Requested")
     expect(page.locator("#refund-amount")).to_have_text("€46.41")
+    # Nothing left on the lamp: no "Refundable until", and the form says why.
+    page.goto(f"/cases/{case_id}/refund")
+    expect(page.locator("#blocked-why")).to_have_text("Every item of this order is already in a refund request, refunded or settled.")
+    expect(page.locator("#line-L1 .refundable-now")).to_contain_text("0")
+    expect(page.locator("#line-L1 .window")).to_have_count(0)

@@ -8,7 +8,7 @@ import sqlite3
 
 import httpx
 import pytest
-from helpers import open_case, request_refund
+from helpers import KOLKATA, expect_kolkata_times, open_case, request_refund
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -27,21 +27,26 @@ def test_agent_approves_and_customer_sees_refunded(sign_in, app_server):
     refund_id = request_refund(customer, case_id, "L1", 2)
     expect(customer.locator("#refund-status")).to_have_text("Requested")
 
-    agent = sign_in("agent@example.com")
+    agent = sign_in("agent@example.com", timezone=KOLKATA)
     agent.locator("#nav-refunds").click()
     agent.wait_for_url(re.compile(r"/refunds$"))
     row = agent.locator(".refund-queue-row", has_text="Alice Martin").first
     expect(row).to_contain_text("€27.77")
+    expect(row.locator(".queue-age")).to_have_text(re.compile(r"^waiting (a few seconds|a minute|\d+ minutes)$"))  # not "… ago"
     agent.goto(f"/refunds/{refund_id}")
     expect(agent.locator("#window-verdict")).to_contain_text("within window")
     agent.locator("#approve").click()
+    expect(agent.get_by_role("alertdialog")).to_contain_text("Refund €27.77 to the customer's original payment method?")
     agent.locator("#approve-confirm").click()
     expect(agent.locator("#refund-status")).to_have_text("Refunded", timeout=20000)
     expect(agent.locator(".attempt")).to_contain_text("succeeded")
+    expect(agent.locator("#refund-outcome")).to_contain_text("refunded to the customer's original payment method")
+    for where in ("#refund-opened", "#timeline", "#agent-panel"):  # requested, history, gateway attempts: the agent's zone
+        expect_kolkata_times(agent.locator(where))
 
     # The customer's open page turns Refunded by itself, with the amount and reference.
     expect(customer.locator("#refund-status")).to_have_text("Refunded", timeout=20000)
-    expect(customer.locator("#refund-outcome")).to_contain_text("€27.77 was refunded")
+    expect(customer.locator("#refund-outcome")).to_contain_text("€27.77 was refunded to your original payment method")
     with _db(app_server) as db:
         (attempts,) = db.execute("select count(*) from refund_attempts where refund_case_id=?", (refund_id,)).fetchone()
     assert attempts == 1
@@ -55,11 +60,19 @@ def test_agent_rejects_and_customer_reads_why(sign_in):
     refund_id = request_refund(customer, case_id, "L2", 1, reason="changed_mind")
     agent = sign_in("agent2@example.com")
     agent.goto(f"/refunds/{refund_id}")
+    agent.locator("#reject-submit").click()  # asks first; backing out sends nothing
+    dialog = agent.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("Reject RF-")
+    dialog.get_by_role("button", name="Back").click()
+    expect(dialog).to_have_count(0)
+    expect(agent.locator("#refund-status")).to_have_text("Requested")
     agent.locator("#reject-submit").click()
+    agent.locator("#reject-submit-confirm").click()
     expect(agent.locator("#error-reject_code")).to_be_visible()
     agent.locator("#reject_code").select_option("outside_policy")
     agent.locator("#reject_message").fill("Opened cutlery sets cannot be returned for hygiene reasons.")
     agent.locator("#reject-submit").click()
+    agent.locator("#reject-submit-confirm").click()
     expect(agent.locator("#refund-status")).to_have_text("Rejected")
     expect(customer.locator("#refund-status")).to_have_text("Rejected", timeout=20000)
     expect(customer.locator("#refund-outcome")).to_contain_text("hygiene reasons")
@@ -126,7 +139,11 @@ def test_settlement_for_an_out_of_window_complaint(sign_in, app_server):
     agent.locator("#settle-submit").click()
     expect(agent.locator("#error-settle_amount")).to_have_text("Enter at most €53.54: that is what was paid for this order.")
     expect(agent.locator("#refund-status")).to_have_text("Requested")
-    agent.locator("#settle_amount").fill("20.00")
+    agent.locator("#settle_amount").fill("1,234,5")  # the comma is named as the problem, under the amount
+    agent.locator("#settle-submit").click()
+    expect(agent.locator("#error-settle_amount")).to_contain_text("The comma in this amount cannot be read")
+    expect(agent.locator("#refund-status")).to_have_text("Requested")
+    agent.locator("#settle_amount").fill("20,00")  # a decimal comma is read as one
     agent.locator("#settle-submit").click()
     expect(agent.locator("#refund-status")).to_have_text("Settled")
     expect(agent.locator("#internal-note")).to_contain_text(INTERNAL)
@@ -152,7 +169,7 @@ def test_settlement_for_an_out_of_window_complaint(sign_in, app_server):
 def test_agent_settles_out_of_window_items_from_the_case(sign_in, app_server):
     customer = sign_in("alice@example.com")
     case_id = open_case(customer, "ORD-1001-3", "Teapot lid chipped, too late?")
-    agent = sign_in("agent@example.com")
+    agent = sign_in("agent@example.com", timezone=KOLKATA)
     agent.goto(f"/cases/{case_id}")
     agent.locator("#record-settlement").click()
     agent.wait_for_url(re.compile(rf"/cases/{case_id}/settle$"))
@@ -178,6 +195,8 @@ def test_agent_settles_out_of_window_items_from_the_case(sign_in, app_server):
     expect(agent.locator("#refund-status")).to_have_text("Settled")
     expect(agent.locator("#refund-opened")).to_contain_text("Recorded")
     expect(agent.locator("#refund-opened")).to_contain_text("by Sam Rivera")
+    expect(agent.locator("#window-verdict")).to_contain_text("requested 15 days after delivery — window ended on")
+    expect_kolkata_times(agent.locator("#window-verdict"))  # the window's end in the agent's zone, like every other time
     refund_id = agent.url.rsplit("/", 1)[-1]
     customer.goto(f"/refunds/{refund_id}")
     expect(customer.locator("#refund-outcome")).to_have_text("Replacement of €38.08.")
