@@ -42,6 +42,8 @@ def _backend_routes() -> Starlette:
 app = rx.App(
     api_transformer=_backend_routes(),
     toaster=rx.toast.provider(position="top-center", close_button=True),
+    # The shell's phone layout, touch targets and focus rings (assets/shell.css).
+    stylesheets=["/shell.css"],
     backend_exception_handler=on_backend_error,
 )
 # Events are checked (handler, arguments, sizes, text) before Reflex queues them.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_components_radix.themes.components.checkbox import Checkbox
 
 from support_app.components.bits import loading
 from support_app.components.case_table import case_row
@@ -29,10 +30,11 @@ def _filters(agent: bool) -> rx.Component:
         ),
         *(
             [
-                rx.hstack(
-                    rx.checkbox(checked=CasesState.assigned_to_me, on_change=CasesState.toggle_mine, id="assigned-to-me"),
+                rx.el.label(
+                    Checkbox.create(checked=CasesState.assigned_to_me, on_change=CasesState.toggle_mine, id="assigned-to-me"),
                     rx.text("Assigned to me", size="2"),
-                    align="center",
+                    class_name="touch-target",
+                    style={"display": "inline-flex", "alignItems": "center", "gap": "0.4rem", "cursor": "pointer"},
                 )
             ]
             if agent

@@ -3,6 +3,7 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.components.bits import local_time, status_badge
+from support_app.components.filter_panel import filter_panel
 from support_app.components.layout import page_shell
 from support_app.domain.case_rules import STATUS_LABELS
 from support_app.domain.overview_rules import DEFAULT_PAGE_SIZE, PAGE_SIZES
@@ -26,6 +27,7 @@ def _status_boxes(labels: dict) -> rx.Component:
                             default_checked=O.statuses.contains(s.value), key=O.statuses.to_string() + s.value),
                 " " + label,
                 style={"fontSize": "0.85rem", "marginRight": "0.6rem"},
+                class_name="touch-target",
             )
             for s, label in labels.items()
         ],
@@ -41,7 +43,7 @@ def _select(name: str, options: list[tuple[str, str]], default: str = "") -> rx.
 
 def _filters(refund: bool) -> rx.Component:
     sorts = [("created", "Created"), ("updated", "Updated")] + ([("amount", "Amount")] if refund else [])
-    return rx.form(
+    return filter_panel(rx.form(
         rx.vstack(
             _status_boxes(REFUND_STATUS_LABELS if refund else STATUS_LABELS),
             rx.hstack(
@@ -71,7 +73,7 @@ def _filters(refund: bool) -> rx.Component:
         ),
         on_submit=O.apply,
         width="100%",
-    )
+    ), panel_id="overview-filters")
 
 
 def _case_row(row: rx.Var[SupportOverviewRow]) -> rx.Component:

@@ -30,9 +30,9 @@ def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
                 rx.text(line.window_text, size="1", color_scheme="red", class_name="window"),
             ),
             rx.hstack(
-                rx.icon_button(rx.icon("minus"), on_click=S.decrement(line.line_id), disabled=(qty <= 0), size="1", variant="soft", class_name="dec", aria_label="one less"),
-                rx.text(qty, width="2rem", text_align="center", class_name="qty"),
-                rx.icon_button(rx.icon("plus"), on_click=S.increment(line.line_id), disabled=(qty >= line.refundable_now), size="1", variant="soft", class_name="inc", aria_label="one more"),
+                rx.icon_button(rx.icon("minus"), on_click=S.decrement(line.line_id), disabled=(qty <= 0), size="3", variant="soft", class_name="dec", aria_label="One less " + line.name),
+                rx.text(qty, width="2.5rem", text_align="center", class_name="qty", aria_live="polite"),
+                rx.icon_button(rx.icon("plus"), on_click=S.increment(line.line_id), disabled=(qty >= line.refundable_now), size="3", variant="soft", class_name="inc", aria_label="One more " + line.name),
                 align="center",
             ),
             spacing="2",
