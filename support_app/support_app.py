@@ -41,7 +41,8 @@ def _backend_routes() -> Starlette:
 
 app = rx.App(
     api_transformer=_backend_routes(),
-    toaster=rx.toast.provider(position="top-center", close_button=True),
+    # Bottom-right, clear of the navigation; toasts replace each other (state/toasts.py).
+    toaster=rx.toast.provider(position="bottom-right", close_button=True),
     # The shell's phone layout, touch targets and focus rings (assets/shell.css).
     stylesheets=["/shell.css"],
     backend_exception_handler=on_backend_error,
