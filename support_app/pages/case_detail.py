@@ -3,7 +3,7 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.case_rules import MESSAGE_MAX
-from support_app.components.bits import field_error, local_time, status_badge
+from support_app.components.bits import field_error, local_time, skeleton_until, status_badge
 from support_app.components.conversation import conversation
 from support_app.components.layout import page_shell
 from support_app.components.timeline import timeline
@@ -135,6 +135,7 @@ def _composer() -> rx.Component:
 def case_page() -> rx.Component:
     return page_shell(
         rx.cond(CaseState.load_error != "", rx.callout(CaseState.load_error, color_scheme="red", icon="triangle_alert", id="case-error")),
+        skeleton_until(case, CaseState.load_error),
         rx.cond(
             case,
             rx.vstack(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex_components_radix.themes.components.checkbox import Checkbox
 
-from support_app.components.bits import loading
+from support_app.components.bits import loading, page_skeleton
 from support_app.components.case_table import case_row
 from support_app.components.layout import page_shell
 from support_app.state.cases import CasesState
@@ -50,6 +50,7 @@ def _list(agent: bool, empty: str) -> rx.Component:
     return rx.vstack(
         _filters(agent),
         loading(CasesState.busy),
+        page_skeleton(~CasesState.loaded),
         rx.cond(CasesState.loaded & (CasesState.rows.length() == 0), rx.text(empty, id="no-cases")),
         rx.foreach(CasesState.rows, lambda row: case_row(row, agent)),
         spacing="3",

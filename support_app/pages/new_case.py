@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import field_error
+from support_app.components.bits import field_error, skeleton_until
 from support_app.components.layout import page_shell
 from support_app.state.new_case import CATEGORY_OPTIONS, PRIORITY_OPTIONS, NewCaseState
 
@@ -58,6 +58,7 @@ def new_case_page() -> rx.Component:
             NewCaseState.order_error != "",
             rx.callout(NewCaseState.order_error, color_scheme="red", icon="triangle_alert", id="order-error"),
         ),
+        skeleton_until(NewCaseState.order, NewCaseState.order_error),
         rx.cond(NewCaseState.order, case_form()),
         title="Open a support case",
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import local_time, status_badge
+from support_app.components.bits import local_time, page_skeleton, status_badge
 from support_app.components.filter_panel import filter_panel
 from support_app.components.layout import page_shell
 from support_app.domain.case_rules import STATUS_LABELS
@@ -131,7 +131,7 @@ def _problems() -> rx.Component:
 @rx.page(route="/overview/cases", title="Support cases · Support & Refunds", on_load=O.load)
 def cases_overview() -> rx.Component:
     return page_shell(
-        _filters(False), _problems(), _pager(),
+        _filters(False), _problems(), page_skeleton(~O.loaded), _pager(),
         _table(["Case", "Status", "Subject", "Customer", "Order", "Assignee", "Created", "Updated"], rx.foreach(O.cases, _case_row)),
         _pager(),
         title="Support cases",
@@ -141,7 +141,7 @@ def cases_overview() -> rx.Component:
 @rx.page(route="/overview/refunds", title="Refund cases · Support & Refunds", on_load=O.load)
 def refunds_overview() -> rx.Component:
     return page_shell(
-        _filters(True), _problems(), _pager(),
+        _filters(True), _problems(), page_skeleton(~O.loaded), _pager(),
         _table(["Refund", "Status", "Reason", "Amount", "Customer", "Case", "Requested"], rx.foreach(O.refunds, _refund_row)),
         _pager(),
         title="Refund cases",

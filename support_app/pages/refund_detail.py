@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import local_time, status_badge
+from support_app.components.bits import local_time, skeleton_until, status_badge
 from support_app.components.layout import page_shell
 from support_app.components.refund_actions import agent_panel, mismatch_alert
 from support_app.components.timeline import timeline
@@ -71,6 +71,7 @@ def _summary() -> rx.Component:
 def refund_page() -> rx.Component:
     return page_shell(
         rx.cond(RefundState.load_error != "", rx.callout(RefundState.load_error, color_scheme="red", icon="triangle_alert", id="refund-error")),
+        skeleton_until(refund, RefundState.load_error),
         rx.cond(
             refund,
             rx.vstack(

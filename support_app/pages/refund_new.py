@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import field_error, local_time
+from support_app.components.bits import field_error, local_time, skeleton_until
 from support_app.components.layout import page_shell
 from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.services.views import RefundLineOption
@@ -114,6 +114,7 @@ def refund_form() -> rx.Component:
 def refund_new_page() -> rx.Component:
     return page_shell(
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
+        skeleton_until(S.form, S.load_error),
         rx.cond(S.form, refund_form()),
         title="Request a refund",
     )
@@ -125,6 +126,7 @@ def settle_page() -> rx.Component:
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
         rx.text("For items the gateway cannot refund (not delivered, or outside the 14-day window) or any other "
                 "settlement: the chosen items are held like a refund's; no money moves through the gateway.", size="2"),
+        skeleton_until(S.form, S.load_error),
         rx.cond(S.form, refund_form()),
         title="Record a settlement",
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
-from helpers import open_case
+from helpers import open_case, request_refund
 
 pytestmark = pytest.mark.browser
 PHONE = 390
@@ -89,3 +89,37 @@ def test_overview_filters_fold_away_on_a_phone(sign_in):
     desk.goto("/overview/cases")
     expect(desk.locator("#overview-filters")).to_be_visible()
     expect(desk.locator("label[for=overview-filters-toggle]")).to_be_hidden()
+
+
+def _held(page: Page) -> Page:
+    """Another tab of the same sign-in whose websocket never reaches the server: it
+    shows what a full page load shows before the first answer, for as long as we look."""
+    held = page.context.new_page()
+    held.route_web_socket(re.compile(r"/_event"), lambda ws: None)
+    return held
+
+
+def test_a_full_page_load_shows_skeletons_and_no_role_links_before_the_role_is_known(sign_in):
+    customer = sign_in("alice@example.com")
+    case_id = open_case(customer, "ORD-1001-1", "Shell: skeletons")
+    refund_id = request_refund(customer, case_id, "L3", 1)
+    agent = sign_in("agent@example.com")
+    pages = {
+        customer: ["/orders", "/cases", "/cases/new?order=ORD-1001-1", f"/cases/{case_id}", f"/cases/{case_id}/refund",
+                   f"/refunds/{refund_id}", "/overview/refunds"],
+        agent: ["/queue", "/refunds", "/overview/cases", "/overview/refunds", "/metrics", f"/cases/{case_id}",
+                f"/refunds/{refund_id}"],
+    }
+    for person, paths in pages.items():
+        held = _held(person)
+        for path in paths:
+            held.goto(path)
+            expect(held.locator("#page-title")).to_be_visible()
+            expect(held.locator("#page-skeleton")).to_be_visible()
+            expect(held.locator("#page-header a[id^='nav-'], #sign-out, #nav-menu")).to_have_count(0)
+        held.close()
+        for path in paths:  # connected: the data replaces the placeholders, the role's links appear
+            person.goto(path)
+            expect(person.locator("#page-skeleton")).to_have_count(0)
+            expect(person.locator("#page-header a[id^='nav-']").first).to_be_visible()
+    expect(agent.locator("#nav-orders")).to_have_count(0)
