@@ -21,6 +21,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     login,
     metrics,
     new_case,
+    not_found,
     orders,
     overview,
     refund_detail,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -123,3 +124,29 @@ def test_a_full_page_load_shows_skeletons_and_no_role_links_before_the_role_is_k
             expect(person.locator("#page-skeleton")).to_have_count(0)
             expect(person.locator("#page-header a[id^='nav-']").first).to_be_visible()
     expect(agent.locator("#nav-orders")).to_have_count(0)
+
+
+def test_an_unknown_address_is_a_404_page_in_the_shell_with_a_way_home(sign_in, browser, base_url):
+    answer = httpx.get(base_url + "/no-such-page")
+    assert answer.status_code == 404  # the page itself is drawn in the browser
+    icon = httpx.get(base_url + "/favicon.ico")
+    assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00", (icon.status_code, icon.content[:8])
+
+    agent = sign_in("agent@example.com")
+    agent.goto("/no-such-page/deeper")
+    expect(agent.locator("#page-title")).to_have_text("Page not found")
+    expect(agent.locator("#nav-queue")).to_be_visible()
+    agent.locator("#go-home").click()
+    agent.wait_for_url(re.compile(r"/queue/?$"))
+
+    stranger = browser.new_context(base_url=base_url)
+    try:
+        page = stranger.new_page()
+        page.goto("/no-such-page")
+        expect(page.locator("#page-title")).to_have_text("Page not found")
+        expect(page.locator("#go-home")).to_be_visible()
+        page.wait_for_timeout(1000)  # its load has answered: still here, with no links
+        assert "/no-such-page" in page.url
+        expect(page.locator("#page-header a[id^='nav-']")).to_have_count(0)
+    finally:
+        stranger.close()
