@@ -10,7 +10,7 @@ import reflex as rx
 def filter_panel(*children: rx.Component, panel_id: str) -> rx.Component:
     toggle = f"{panel_id}-toggle"
     return rx.box(
-        rx.el.input(type="checkbox", id=toggle, class_name="filters-toggle", aria_controls=panel_id),
+        rx.el.input(type="checkbox", id=toggle, class_name="filters-toggle", aria_controls=panel_id, aria_label="Show filters"),
         rx.el.label(rx.icon("sliders-horizontal", size=16), "Filters", html_for=toggle, class_name="filters-toggle-label"),
         rx.box(*children, id=panel_id, class_name="filters-body", width="100%"),
         class_name="filter-panel",

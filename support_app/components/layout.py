@@ -83,6 +83,8 @@ def _compact_bar() -> rx.Component:
         rx.cond(
             AppState.signed_in,
             rx.menu.root(
+                # Not modal: a modal menu hides the page from screen readers with aria-hidden
+                # while its links can still take focus (axe: aria-hidden-focus).
                 rx.menu.trigger(rx.icon_button(rx.icon("menu"), variant="soft", size="3", aria_label="Menu", id="nav-menu")),
                 rx.menu.content(
                     rx.text(AppState.user_name, size="1", color_scheme="gray", padding="0.25rem 0.75rem", id="menu-user"),
@@ -93,6 +95,7 @@ def _compact_bar() -> rx.Component:
                     align="end",
                     id="nav-menu-content",
                 ),
+                modal=False,
             ),
         ),
         align="center",

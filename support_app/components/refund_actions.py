@@ -18,13 +18,13 @@ def _can(action: str) -> rx.Var:
 
 def _confirm(trigger_label: str, trigger_id: str, title: str, text: str, confirm_label: str, on_confirm, color: str) -> rx.Component:
     return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(rx.button(trigger_label, color_scheme=color, id=trigger_id, loading=RefundState.busy)),
+        rx.alert_dialog.trigger(rx.button(trigger_label, color_scheme=color, id=trigger_id, loading=RefundState.busy, high_contrast=True)),
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(text),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Back", variant="soft")),
-                rx.alert_dialog.action(rx.button(confirm_label, color_scheme=color, on_click=on_confirm, id=trigger_id + "-confirm")),
+                rx.alert_dialog.action(rx.button(confirm_label, color_scheme=color, on_click=on_confirm, id=trigger_id + "-confirm", high_contrast=True)),
                 justify="end",
                 spacing="3",
             ),
@@ -38,6 +38,7 @@ def _select(name: str, options: list[list[str]], prompt: str) -> rx.Component:
         *[rx.el.option(label, value=value) for value, label in options],
         name=name,
         id=name,
+        aria_label=prompt.rstrip("…"),
         default_value="",
         style={"padding": "0.35rem", "width": "100%"},
     )
@@ -49,7 +50,7 @@ def _reject_form() -> rx.Component:
             rx.text("Reject", weight="bold", size="2"),
             _select("reject_code", REJECT_OPTIONS, "Reason…"),
             field_error(errors, "reject_code"),
-            rx.text_area(name="reject_message", id="reject_message", placeholder="What the customer will read", width="100%", rows="2", max_length=MESSAGE_MAX),
+            rx.text_area(name="reject_message", id="reject_message", placeholder="What the customer will read", aria_label="Message to the customer", width="100%", rows="2", max_length=MESSAGE_MAX),
             field_error(errors, "reject_message"),
             rx.button("Reject refund", type="submit", color_scheme="red", variant="soft", id="reject-submit", loading=RefundState.busy),
             width="100%",

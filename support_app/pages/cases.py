@@ -26,6 +26,7 @@ def _filters(agent: bool) -> rx.Component:
             value=CasesState.status_filter,
             on_change=CasesState.set_status_filter,
             id="status-filter",
+            aria_label="Which cases",
             style={"padding": "0.35rem"},
         ),
         *(

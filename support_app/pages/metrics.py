@@ -41,6 +41,7 @@ def metrics_page() -> rx.Component:
             value=M.days.to_string(),
             on_change=M.set_days,
             id="metrics-days",
+            aria_label="Period",
             style={"padding": "0.35rem"},
         ),
         page_skeleton(~M.loaded),

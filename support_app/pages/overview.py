@@ -15,7 +15,7 @@ from support_app.state.overview import OverviewState as O
 
 
 def _input(name: str, placeholder: str, type_: str = "text") -> rx.Component:
-    return rx.input(name=name, id=f"f-{name}", placeholder=placeholder, type=type_, default_value=O.params.get(name, ""),
+    return rx.input(name=name, id=f"f-{name}", placeholder=placeholder, aria_label=placeholder, type=type_, default_value=O.params.get(name, ""),
                     key=O.params.get(name, "") + name, width="10rem", max_length=254)
 
 
@@ -35,8 +35,8 @@ def _status_boxes(labels: dict) -> rx.Component:
     )
 
 
-def _select(name: str, options: list[tuple[str, str]], default: str = "") -> rx.Component:
-    return rx.el.select(*[rx.el.option(label, value=value) for value, label in options], name=name, id=f"f-{name}",
+def _select(name: str, options: list[tuple[str, str]], label: str, default: str = "") -> rx.Component:
+    return rx.el.select(*[rx.el.option(label, value=value) for value, label in options], name=name, id=f"f-{name}", aria_label=label,
                         default_value=O.params.get(name, default or options[0][0]), key=O.params.get(name, "") + name,
                         style={"padding": "0.35rem"})
 
@@ -53,12 +53,12 @@ def _filters(refund: bool) -> rx.Component:
                 rx.text(rx.cond(O.params.get("sort", "") == "updated", "Updated", "Created"), " between", size="1"),
                 _input("date_from", "From", "date"),
                 _input("date_to", "To", "date"),
-                *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()]),
+                *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()], "Reason"),
                    _input("amount_min", "Min amount"), _input("amount_max", "Max amount")] if refund
-                  else [rx.cond(AppState.is_agent, _select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]))]),
-                _select("sort", sorts),
-                _select("direction", [("desc", "Newest first"), ("asc", "Oldest first")]),
-                _select("size", [(str(n), f"{n} per page") for n in PAGE_SIZES], default=str(DEFAULT_PAGE_SIZE)),
+                  else [rx.cond(AppState.is_agent, _select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")], "Assignee"))]),
+                _select("sort", sorts, "Sort by"),
+                _select("direction", [("desc", "Newest first"), ("asc", "Oldest first")], "Order"),
+                _select("size", [(str(n), f"{n} per page") for n in PAGE_SIZES], "Rows per page", default=str(DEFAULT_PAGE_SIZE)),
                 wrap="wrap",
                 spacing="2",
             ),

@@ -21,7 +21,7 @@ def _summary() -> rx.Component:
                 wrap="wrap",
                 align="center",
             ),
-            rx.text("Case ", rx.link(refund.case_number, href="/cases/" + refund.case_id.to_string(), id="refund-case-link"), " · order ", refund.order_id, size="2"),
+            rx.text("Case ", rx.link(refund.case_number, href="/cases/" + refund.case_id.to_string(), id="refund-case-link", underline="always"), " · order ", refund.order_id, size="2"),
             rx.text(refund.opened_label, " ", local_time(refund.requested_at), " by ", refund.opened_by, size="2", color_scheme="gray",
                     id="refund-opened"),
             rx.text("Reason: ", refund.reason_label, size="2"),

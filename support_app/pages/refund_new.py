@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import field_error, local_time, skeleton_until
+from support_app.components.bits import field_error, field_label, local_time, skeleton_until
 from support_app.components.layout import page_shell
 from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.services.views import RefundLineOption
@@ -46,9 +46,9 @@ def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
 
 def refund_form() -> rx.Component:
     return rx.vstack(
-        rx.text("Case ", rx.link(S.form.case_number, href="/cases/" + S.form.case_id.to_string()), " · order ", S.form.order_id, size="2"),
+        rx.text("Case ", rx.link(S.form.case_number, href="/cases/" + S.form.case_id.to_string(), underline="always"), " · order ", S.form.order_id, size="2"),
         rx.foreach(S.form.lines, line_row),
-        rx.text("Reason", size="2", weight="medium"),
+        field_label("Reason", "reason"),
         rx.el.select(
             rx.el.option("Choose…", value=""),
             *[rx.el.option(label, value=value) for value, label in REASON_OPTIONS],
@@ -60,7 +60,7 @@ def refund_form() -> rx.Component:
         rx.cond(
             S.mode == "settle",
             rx.vstack(
-                rx.text("How it was settled", size="2", weight="medium"),
+                field_label("How it was settled", "settle-type"),
                 rx.el.select(
                     rx.el.option("Choose…", value=""),
                     *[rx.el.option(label, value=value) for value, label in SETTLE_TYPE_OPTIONS],
@@ -70,16 +70,16 @@ def refund_form() -> rx.Component:
                     style={"padding": "0.4rem", "width": "100%"},
                 ),
                 field_error(S.field_errors, "settle_type"),
-                rx.text("Amount given to the customer", size="2", weight="medium"),
+                field_label("Amount given to the customer", "settle-amount"),
                 rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%", max_length=20),
                 rx.text(S.form.settle_hint, size="1", color_scheme="gray", id="settle-hint"),
                 field_error(S.field_errors, "settle_amount"),
-                rx.text(f"Message to the customer — they read it on their refund and in the case conversation, as a message "
-                        f"from support ({MESSAGE_MIN} to {MESSAGE_MAX:,} characters)", size="2", weight="medium"),
+                field_label(f"Message to the customer — they read it on their refund and in the case conversation, as a message "
+                            f"from support ({MESSAGE_MIN} to {MESSAGE_MAX:,} characters)", "settle-message"),
                 rx.text_area(value=S.note, on_change=S.set_note, id="settle-message", max_length=MESSAGE_MAX, width="100%", rows="3"),
                 field_error(S.field_errors, "settle_message"),
-                rx.text(f"Internal note — agents only, never shown to the customer (optional, up to {INTERNAL_NOTE_MAX:,} characters)",
-                        size="2", weight="medium"),
+                field_label(f"Internal note — agents only, never shown to the customer (optional, up to {INTERNAL_NOTE_MAX:,} characters)",
+                            "settle-internal-note"),
                 rx.text_area(value=S.internal_note, on_change=S.set_internal_note, id="settle-internal-note",
                              max_length=INTERNAL_NOTE_MAX, width="100%", rows="3"),
                 field_error(S.field_errors, "settle_internal_note"),
@@ -87,7 +87,7 @@ def refund_form() -> rx.Component:
                 spacing="2",
             ),
             rx.vstack(
-                rx.text("Note (optional)", size="2", weight="medium"),
+                field_label("Note (optional)", "note"),
                 rx.text_area(value=S.note, on_change=S.set_note, id="note", max_length=1000, width="100%", rows="3"),
                 field_error(S.field_errors, "note"),
                 width="100%",

@@ -42,6 +42,7 @@ def refund_queue_page() -> rx.Component:
             value=Q.status_filter,
             on_change=Q.set_status_filter,
             id="refund-status-filter",
+            aria_label="Which refunds",
             style={"padding": "0.35rem"},
         ),
         rx.cond(

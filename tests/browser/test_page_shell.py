@@ -101,12 +101,12 @@ def _held(page: Page) -> Page:
 
 
 def test_a_full_page_load_shows_skeletons_and_no_role_links_before_the_role_is_known(sign_in):
-    customer = sign_in("alice@example.com")
-    case_id = open_case(customer, "ORD-1001-1", "Shell: skeletons")
-    refund_id = request_refund(customer, case_id, "L3", 1)
+    customer = sign_in("bob@example.com")
+    case_id = open_case(customer, "ORD-1002-2", "Shell: skeletons")
+    refund_id = request_refund(customer, case_id, "L2", 1)
     agent = sign_in("agent@example.com")
     pages = {
-        customer: ["/orders", "/cases", "/cases/new?order=ORD-1001-1", f"/cases/{case_id}", f"/cases/{case_id}/refund",
+        customer: ["/orders", "/cases", "/cases/new?order=ORD-1002-2", f"/cases/{case_id}", f"/cases/{case_id}/refund",
                    f"/refunds/{refund_id}", "/overview/refunds"],
         agent: ["/queue", "/refunds", "/overview/cases", "/overview/refunds", "/metrics", f"/cases/{case_id}",
                 f"/refunds/{refund_id}"],
