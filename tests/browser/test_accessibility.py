@@ -1,10 +1,14 @@
 """One walk over every page, as a customer and as an agent, at a desk (1280 px) and a
-phone (390 px): axe-core finds no serious or critical violation.
+phone (390 px): axe-core finds no serious or critical violation, a screenshot of each
+page is saved (test-results/screenshots/<width>/), and on a phone nothing scrolls
+sideways and every control is at least 44 px tall.
 
 axe-core comes bundled in the PyPI package axe-playwright-python (no download at run time).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -13,7 +17,12 @@ from playwright.sync_api import Page, expect
 from helpers import case_with_refund
 
 pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 BLOCKING = {"serious", "critical"}
+# Controls a thumb must hit; labels around check boxes count as their target. Toasts are left out
+# (their close button is the toaster library's).
+CONTROLS = ("button, select, textarea, .rt-TextFieldRoot, label:has(input[type=checkbox]), label:has(button[role=checkbox]), "
+            "label.filters-toggle-label")
 AXE = Axe()
 
 
@@ -54,9 +63,29 @@ def _blocking(page: Page) -> list[str]:
     return found
 
 
+def _small_controls(page: Page) -> list[str]:
+    return page.evaluate(
+        """selector => [...document.querySelectorAll(selector)]
+            .filter(e => !e.closest('[data-sonner-toaster]') && e.offsetParent !== null && e.type !== 'hidden')
+            .filter(e => !e.matches('button[role=checkbox]'))  // its label is the target
+            .map(e => [e, e.getBoundingClientRect()])
+            .filter(([e, box]) => box.height < 43.5 || (e.matches('button') && box.width < 43.5))
+            .map(([e, box]) => `${e.outerHTML.slice(0, 100)} ${Math.round(box.width)}x${Math.round(box.height)}`)""",
+        CONTROLS,
+    )
+
+
 def _check(page: Page, width: int, who: str, name: str, problems: list[str]) -> None:
     where = f"{who} {name} at {width}px"
+    shot = SHOTS / str(width) / f"{who}-{name}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
     problems += [f"{where}: {v}" for v in _blocking(page)]
+    if width < 640:
+        scroll = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if scroll[0] > scroll[1]:
+            problems.append(f"{where}: scrolls sideways ({scroll[0]}px wide in {scroll[1]}px)")
+        problems += [f"{where}: control under 44px: {c}" for c in _small_controls(page)]
 
 
 def _ready(page: Page) -> None:
@@ -66,7 +95,7 @@ def _ready(page: Page) -> None:
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_every_page_is_accessible(width, sign_in, browser, base_url):
+def test_every_page_is_accessible_and_fits(width, sign_in, browser, base_url):
     problems: list[str] = []
     stranger = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900})
     try:
