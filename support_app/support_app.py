@@ -21,6 +21,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     login,
     metrics,
     new_case,
+    not_found,
     orders,
     overview,
     refund_detail,
@@ -41,7 +42,10 @@ def _backend_routes() -> Starlette:
 
 app = rx.App(
     api_transformer=_backend_routes(),
-    toaster=rx.toast.provider(position="top-center", close_button=True),
+    # Bottom-right, clear of the navigation; toasts replace each other (state/toasts.py).
+    toaster=rx.toast.provider(position="bottom-right", close_button=True),
+    # The shell's phone layout, touch targets and focus rings (assets/shell.css).
+    stylesheets=["/shell.css"],
     backend_exception_handler=on_backend_error,
 )
 # Events are checked (handler, arguments, sizes, text) before Reflex queues them.

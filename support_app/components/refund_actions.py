@@ -20,11 +20,12 @@ def _confirm(trigger_label: str, trigger_id: str, title, text, confirm_label: st
              *, submits: str = "", variant: str = "solid") -> rx.Component:
     """A button that asks first. ``submits``: the id of a form the confirm button submits
     (the dialog is rendered outside the form, so it names the form instead of being in it)."""
-    confirm = (rx.button(confirm_label, color_scheme=color, type="submit", form=submits, id=trigger_id + "-confirm") if submits
-               else rx.button(confirm_label, color_scheme=color, on_click=on_confirm, id=trigger_id + "-confirm"))
+    confirm = (rx.button(confirm_label, color_scheme=color, type="submit", form=submits, id=trigger_id + "-confirm", high_contrast=True)
+               if submits else
+               rx.button(confirm_label, color_scheme=color, on_click=on_confirm, id=trigger_id + "-confirm", high_contrast=True))
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(rx.button(trigger_label, color_scheme=color, variant=variant, type="button", id=trigger_id,
-                                          loading=RefundState.busy)),
+                                          loading=RefundState.busy, high_contrast=True)),
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(text),
@@ -44,6 +45,7 @@ def _select(name: str, options: list[list[str]], prompt: str) -> rx.Component:
         *[rx.el.option(label, value=value) for value, label in options],
         name=name,
         id=name,
+        aria_label=prompt.rstrip("…"),
         default_value="",
         style={"padding": "0.35rem", "width": "100%"},
     )
@@ -55,7 +57,7 @@ def _reject_form() -> rx.Component:
             rx.text("Reject", weight="bold", size="2"),
             _select("reject_code", REJECT_OPTIONS, "Reason…"),
             field_error(errors, "reject_code"),
-            rx.text_area(name="reject_message", id="reject_message", placeholder="What the customer will read", width="100%", rows="2", max_length=MESSAGE_MAX),
+            rx.text_area(name="reject_message", id="reject_message", placeholder="What the customer will read", aria_label="Message to the customer", width="100%", rows="2", max_length=MESSAGE_MAX),
             field_error(errors, "reject_message"),
             _confirm("Reject refund", "reject-submit", rx.Var.create("Reject ") + refund.number + "?",
                      "The customer reads the reason and your message; the items become refundable again.",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.case_rules import MESSAGE_MAX
-from support_app.components.bits import field_error, local_time, status_badge
+from support_app.components.bits import field_error, local_time, skeleton_until, status_badge
 from support_app.components.conversation import conversation
 from support_app.components.layout import page_shell
 from support_app.components.timeline import timeline
@@ -162,7 +162,7 @@ def _composer() -> rx.Component:
     return rx.cond(
         case.status != "closed",
         rx.vstack(
-            rx.text_area(value=CaseState.reply_text, on_change=CaseState.set_reply_text, placeholder="Write a reply…", id="reply-text", width="100%", rows="3", max_length=MESSAGE_MAX),
+            rx.text_area(value=CaseState.reply_text, on_change=CaseState.set_reply_text, placeholder="Write a reply…", aria_label="Reply", id="reply-text", width="100%", rows="3", max_length=MESSAGE_MAX),
             field_error(CaseState.field_errors, "body"),
             rx.hstack(
                 rx.button("Send reply", on_click=CaseState.send_reply, loading=CaseState.busy, id="send-reply"),
@@ -171,9 +171,9 @@ def _composer() -> rx.Component:
             rx.cond(
                 AppState.is_agent,
                 rx.vstack(
-                    rx.text_area(value=CaseState.note_text, on_change=CaseState.set_note_text, placeholder="Internal note (only agents see this)…", id="note-text", width="100%", rows="2", background="var(--amber-2)", max_length=MESSAGE_MAX),
+                    rx.text_area(value=CaseState.note_text, on_change=CaseState.set_note_text, placeholder="Internal note (only agents see this)…", aria_label="Internal note", id="note-text", width="100%", rows="2", background="var(--amber-2)", max_length=MESSAGE_MAX),
                     field_error(CaseState.field_errors, "note_body"),
-                    rx.button("Add internal note", on_click=CaseState.add_note, variant="soft", color_scheme="amber", id="add-note", loading=CaseState.busy),
+                    rx.button("Add internal note", on_click=CaseState.add_note, variant="soft", color_scheme="amber", high_contrast=True, id="add-note", loading=CaseState.busy),
                     width="100%",
                     spacing="2",
                 ),
@@ -189,6 +189,7 @@ def _composer() -> rx.Component:
 def case_page() -> rx.Component:
     return page_shell(
         rx.cond(CaseState.load_error != "", rx.callout(CaseState.load_error, color_scheme="red", icon="triangle_alert", id="case-error")),
+        skeleton_until(case, CaseState.load_error),
         rx.cond(
             case,
             rx.vstack(

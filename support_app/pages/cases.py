@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_components_radix.themes.components.checkbox import Checkbox
 
-from support_app.components.bits import loading
+from support_app.components.bits import loading, page_skeleton
 from support_app.components.case_table import case_row
 from support_app.components.layout import page_shell
 from support_app.state.cases import CasesState
@@ -25,14 +26,16 @@ def _filters(agent: bool) -> rx.Component:
             value=CasesState.status_filter,
             on_change=CasesState.set_status_filter,
             id="status-filter",
+            aria_label="Which cases",
             style={"padding": "0.35rem"},
         ),
         *(
             [
-                rx.hstack(
-                    rx.checkbox(checked=CasesState.assigned_to_me, on_change=CasesState.toggle_mine, id="assigned-to-me"),
+                rx.el.label(
+                    Checkbox.create(checked=CasesState.assigned_to_me, on_change=CasesState.toggle_mine, id="assigned-to-me"),
                     rx.text("Assigned to me", size="2"),
-                    align="center",
+                    class_name="touch-target",
+                    style={"display": "inline-flex", "alignItems": "center", "gap": "0.4rem", "cursor": "pointer"},
                 )
             ]
             if agent
@@ -48,6 +51,7 @@ def _list(agent: bool, empty: str) -> rx.Component:
     return rx.vstack(
         _filters(agent),
         loading(CasesState.busy),
+        page_skeleton(~CasesState.loaded),
         rx.cond(CasesState.loaded & (CasesState.rows.length() == 0), rx.text(empty, id="no-cases")),
         rx.foreach(CasesState.rows, lambda row: case_row(row, agent)),
         spacing="3",

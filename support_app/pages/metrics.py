@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import local_time
+from support_app.components.bits import local_time, page_skeleton
 from support_app.components.layout import page_shell
 from support_app.state.metrics import MetricsState as M
 
@@ -41,8 +41,10 @@ def metrics_page() -> rx.Component:
             value=M.days.to_string(),
             on_change=M.set_days,
             id="metrics-days",
+            aria_label="Period",
             style={"padding": "0.35rem"},
         ),
+        page_skeleton(~M.loaded),
         rx.grid(
             _stat("Median time to first response", M.median_first_response, "m-first-response"),
             _stat("Median time to resolution", M.median_resolution, "m-resolution"),

@@ -2,13 +2,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import field_error
+from support_app.components.bits import field_error, field_label, skeleton_until
 from support_app.components.layout import page_shell
 from support_app.state.new_case import CATEGORY_OPTIONS, PRIORITY_OPTIONS, NewCaseState
-
-
-def _label(text: str) -> rx.Component:
-    return rx.text(text, size="2", weight="medium")
 
 
 def case_form() -> rx.Component:
@@ -16,7 +12,7 @@ def case_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.text("Order ", rx.text.strong(NewCaseState.order.order_id), " · ", NewCaseState.order.total, id="case-order"),
-            _label("Category"),
+            field_label("Category", "category"),
             rx.el.select(
                 rx.el.option("Choose…", value=""),
                 *[rx.el.option(label, value=value) for value, label in CATEGORY_OPTIONS],
@@ -26,7 +22,7 @@ def case_form() -> rx.Component:
                 style={"padding": "0.4rem", "width": "100%"},
             ),
             field_error(errors, "category"),
-            _label("Priority"),
+            field_label("Priority", "priority"),
             rx.el.select(
                 *[rx.el.option(p.capitalize(), value=p) for p in PRIORITY_OPTIONS],
                 name="priority",
@@ -35,10 +31,10 @@ def case_form() -> rx.Component:
                 style={"padding": "0.4rem", "width": "100%"},
             ),
             field_error(errors, "priority"),
-            _label("Subject"),
+            field_label("Subject", "subject"),
             rx.input(name="subject", id="subject", max_length=120, width="100%"),
             field_error(errors, "subject"),
-            _label("Description"),
+            field_label("Description", "description"),
             rx.text_area(name="description", id="description", rows="6", max_length=5000, width="100%"),
             field_error(errors, "description"),
             rx.button("Open case", type="submit", loading=NewCaseState.busy, disabled=NewCaseState.busy, id="submit-case"),
@@ -58,6 +54,7 @@ def new_case_page() -> rx.Component:
             NewCaseState.order_error != "",
             rx.callout(NewCaseState.order_error, color_scheme="red", icon="triangle_alert", id="order-error"),
         ),
+        skeleton_until(NewCaseState.order, NewCaseState.order_error),
         rx.cond(NewCaseState.order, case_form()),
         title="Open a support case",
     )

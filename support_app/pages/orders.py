@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import loading, local_time
+from support_app.components.bits import loading, local_time, page_skeleton
 from support_app.components.layout import page_shell
 from support_app.services.views import OrderView
 from support_app.state.orders import OrdersState
@@ -46,6 +46,7 @@ def order_card(order: rx.Var[OrderView]) -> rx.Component:
 def orders_page() -> rx.Component:
     return page_shell(
         loading(OrdersState.busy),
+        page_skeleton(~OrdersState.loaded & (OrdersState.load_error == "")),
         rx.cond(OrdersState.load_error != "", rx.callout(OrdersState.load_error, color_scheme="red", icon="triangle_alert", id="orders-error")),
         rx.cond(
             OrdersState.loaded & (OrdersState.orders.length() == 0),

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import local_time, status_badge
+from support_app.components.bits import local_time, page_skeleton, status_badge
+from support_app.components.filter_panel import filter_panel
 from support_app.components.layout import page_shell
 from support_app.domain.case_rules import STATUS_LABELS
 from support_app.domain.overview_rules import DEFAULT_PAGE_SIZE, PAGE_SIZES
@@ -14,7 +15,7 @@ from support_app.state.overview import OverviewState as O
 
 
 def _input(name: str, placeholder: str, type_: str = "text") -> rx.Component:
-    return rx.input(name=name, id=f"f-{name}", placeholder=placeholder, type=type_, default_value=O.params.get(name, ""),
+    return rx.input(name=name, id=f"f-{name}", placeholder=placeholder, aria_label=placeholder, type=type_, default_value=O.params.get(name, ""),
                     key=O.params.get(name, "") + name, width="10rem", max_length=254)
 
 
@@ -26,6 +27,7 @@ def _status_boxes(labels: dict) -> rx.Component:
                             default_checked=O.statuses.contains(s.value), key=O.statuses.to_string() + s.value),
                 " " + label,
                 style={"fontSize": "0.85rem", "marginRight": "0.6rem"},
+                class_name="touch-target",
             )
             for s, label in labels.items()
         ],
@@ -33,15 +35,15 @@ def _status_boxes(labels: dict) -> rx.Component:
     )
 
 
-def _select(name: str, options: list[tuple[str, str]], default: str = "") -> rx.Component:
-    return rx.el.select(*[rx.el.option(label, value=value) for value, label in options], name=name, id=f"f-{name}",
+def _select(name: str, options: list[tuple[str, str]], label: str, default: str = "") -> rx.Component:
+    return rx.el.select(*[rx.el.option(label, value=value) for value, label in options], name=name, id=f"f-{name}", aria_label=label,
                         default_value=O.params.get(name, default or options[0][0]), key=O.params.get(name, "") + name,
                         style={"padding": "0.35rem"})
 
 
 def _filters(refund: bool) -> rx.Component:
     sorts = [("created", "Created"), ("updated", "Updated")] + ([("amount", "Amount")] if refund else [])
-    return rx.form(
+    return filter_panel(rx.form(
         rx.vstack(
             _status_boxes(REFUND_STATUS_LABELS if refund else STATUS_LABELS),
             rx.hstack(
@@ -51,12 +53,12 @@ def _filters(refund: bool) -> rx.Component:
                 rx.text(rx.cond(O.params.get("sort", "") == "updated", "Updated", "Created"), " between", size="1"),
                 _input("date_from", "From", "date"),
                 _input("date_to", "To", "date"),
-                *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()]),
+                *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()], "Reason"),
                    _input("amount_min", "Min amount"), _input("amount_max", "Max amount")] if refund
-                  else [rx.cond(AppState.is_agent, _select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]))]),
-                _select("sort", sorts),
-                _select("direction", [("desc", "Newest first"), ("asc", "Oldest first")]),
-                _select("size", [(str(n), f"{n} per page") for n in PAGE_SIZES], default=str(DEFAULT_PAGE_SIZE)),
+                  else [rx.cond(AppState.is_agent, _select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")], "Assignee"))]),
+                _select("sort", sorts, "Sort by"),
+                _select("direction", [("desc", "Newest first"), ("asc", "Oldest first")], "Order"),
+                _select("size", [(str(n), f"{n} per page") for n in PAGE_SIZES], "Rows per page", default=str(DEFAULT_PAGE_SIZE)),
                 wrap="wrap",
                 spacing="2",
             ),
@@ -71,7 +73,7 @@ def _filters(refund: bool) -> rx.Component:
         ),
         on_submit=O.apply,
         width="100%",
-    )
+    ), panel_id="overview-filters")
 
 
 def _case_row(row: rx.Var[SupportOverviewRow]) -> rx.Component:
@@ -129,7 +131,7 @@ def _problems() -> rx.Component:
 @rx.page(route="/overview/cases", title="Support cases · Support & Refunds", on_load=O.load)
 def cases_overview() -> rx.Component:
     return page_shell(
-        _filters(False), _problems(), _pager(),
+        _filters(False), _problems(), page_skeleton(~O.loaded), _pager(),
         _table(["Case", "Status", "Subject", "Customer", "Order", "Assignee", "Created", "Updated"], rx.foreach(O.cases, _case_row)),
         _pager(),
         title="Support cases",
@@ -139,7 +141,7 @@ def cases_overview() -> rx.Component:
 @rx.page(route="/overview/refunds", title="Refund cases · Support & Refunds", on_load=O.load)
 def refunds_overview() -> rx.Component:
     return page_shell(
-        _filters(True), _problems(), _pager(),
+        _filters(True), _problems(), page_skeleton(~O.loaded), _pager(),
         _table(["Refund", "Status", "Reason", "Amount", "Customer", "Case", "Requested"], rx.foreach(O.refunds, _refund_row)),
         _pager(),
         title="Refund cases",

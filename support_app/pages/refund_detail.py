@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import local_time, status_badge
+from support_app.components.bits import local_time, skeleton_until, status_badge
 from support_app.components.layout import page_shell
 from support_app.components.refund_actions import agent_panel, mismatch_alert
 from support_app.components.timeline import timeline
@@ -21,7 +21,7 @@ def _summary() -> rx.Component:
                 wrap="wrap",
                 align="center",
             ),
-            rx.text("Case ", rx.link(refund.case_number, href="/cases/" + refund.case_id.to_string(), id="refund-case-link"), " · order ", refund.order_id, size="2"),
+            rx.text("Case ", rx.link(refund.case_number, href="/cases/" + refund.case_id.to_string(), id="refund-case-link", underline="always"), " · order ", refund.order_id, size="2"),
             rx.text(refund.opened_label, " ", local_time(refund.requested_at), " by ", refund.opened_by, size="2", color_scheme="gray",
                     id="refund-opened"),
             rx.text("Reason: ", refund.reason_label, size="2"),
@@ -71,6 +71,7 @@ def _summary() -> rx.Component:
 def refund_page() -> rx.Component:
     return page_shell(
         rx.cond(RefundState.load_error != "", rx.callout(RefundState.load_error, color_scheme="red", icon="triangle_alert", id="refund-error")),
+        skeleton_until(refund, RefundState.load_error),
         rx.cond(
             refund,
             rx.vstack(

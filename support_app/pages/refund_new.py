@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import field_error, local_time
+from support_app.components.bits import field_error, field_label, local_time, skeleton_until
 from support_app.components.layout import page_shell
 from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.services.views import RefundLineOption
@@ -35,9 +35,9 @@ def line_row(line: rx.Var[RefundLineOption]) -> rx.Component:
             rx.cond(S.field_errors.contains(line.line_id),
                     rx.text(S.field_errors[line.line_id], color_scheme="red", size="1", class_name="line-error", role="alert")),
             rx.hstack(
-                rx.icon_button(rx.icon("minus"), on_click=S.decrement(line.line_id), disabled=(qty <= 0), size="1", variant="soft", class_name="dec", aria_label="one less"),
-                rx.text(qty, width="2rem", text_align="center", class_name="qty"),
-                rx.icon_button(rx.icon("plus"), on_click=S.increment(line.line_id), disabled=(qty >= line.refundable_now), size="1", variant="soft", class_name="inc", aria_label="one more"),
+                rx.icon_button(rx.icon("minus"), on_click=S.decrement(line.line_id), disabled=(qty <= 0), size="3", variant="soft", class_name="dec", aria_label="One less " + line.name),
+                rx.text(qty, width="2.5rem", text_align="center", class_name="qty", aria_live="polite"),
+                rx.icon_button(rx.icon("plus"), on_click=S.increment(line.line_id), disabled=(qty >= line.refundable_now), size="3", variant="soft", class_name="inc", aria_label="One more " + line.name),
                 align="center",
             ),
             spacing="2",
@@ -68,7 +68,7 @@ def blocked() -> rx.Component:
 
 def refund_form() -> rx.Component:
     return rx.vstack(
-        rx.text("Case ", rx.link(S.form.case_number, href="/cases/" + S.form.case_id.to_string()), " · order ", S.form.order_id, size="2"),
+        rx.text("Case ", rx.link(S.form.case_number, href="/cases/" + S.form.case_id.to_string(), underline="always"), " · order ", S.form.order_id, size="2"),
         rx.foreach(S.form.lines, line_row),
         rx.cond(S.form.blocked != "", blocked(), choices()),
         spacing="3",
@@ -78,7 +78,7 @@ def refund_form() -> rx.Component:
 
 def choices() -> rx.Component:
     return rx.vstack(
-        rx.text("Reason", size="2", weight="medium"),
+        field_label("Reason", "reason"),
         rx.el.select(
             rx.el.option("Choose…", value=""),
             rx.foreach(S.form.reasons, lambda r: rx.el.option(r.label, value=r.value)),
@@ -91,7 +91,7 @@ def choices() -> rx.Component:
         rx.cond(
             S.mode == "settle",
             rx.vstack(
-                rx.text("How it was settled", size="2", weight="medium"),
+                field_label("How it was settled", "settle-type"),
                 rx.el.select(
                     rx.el.option("Choose…", value=""),
                     *[rx.el.option(label, value=value) for value, label in SETTLE_TYPE_OPTIONS],
@@ -101,16 +101,16 @@ def choices() -> rx.Component:
                     style={"padding": "0.4rem", "width": "100%"},
                 ),
                 field_error(S.field_errors, "settle_type"),
-                rx.text("Amount given to the customer", size="2", weight="medium"),
+                field_label("Amount given to the customer", "settle-amount"),
                 rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%", max_length=20),
                 rx.text(S.form.settle_hint, size="1", color_scheme="gray", id="settle-hint"),
                 field_error(S.field_errors, "settle_amount"),
-                rx.text(f"Message to the customer — they read it on their refund and in the case conversation, as a message "
-                        f"from support ({MESSAGE_MIN} to {MESSAGE_MAX:,} characters)", size="2", weight="medium"),
+                field_label(f"Message to the customer — they read it on their refund and in the case conversation, as a message "
+                            f"from support ({MESSAGE_MIN} to {MESSAGE_MAX:,} characters)", "settle-message"),
                 rx.text_area(value=S.note, on_change=S.set_note, id="settle-message", max_length=MESSAGE_MAX, width="100%", rows="3"),
                 field_error(S.field_errors, "settle_message"),
-                rx.text(f"Internal note — agents only, never shown to the customer (optional, up to {INTERNAL_NOTE_MAX:,} characters)",
-                        size="2", weight="medium"),
+                field_label(f"Internal note — agents only, never shown to the customer (optional, up to {INTERNAL_NOTE_MAX:,} characters)",
+                            "settle-internal-note"),
                 rx.text_area(value=S.internal_note, on_change=S.set_internal_note, id="settle-internal-note",
                              max_length=INTERNAL_NOTE_MAX, width="100%", rows="3"),
                 field_error(S.field_errors, "settle_internal_note"),
@@ -118,7 +118,7 @@ def choices() -> rx.Component:
                 spacing="2",
             ),
             rx.vstack(
-                rx.text("Note (optional)", size="2", weight="medium"),
+                field_label("Note (optional)", "note"),
                 rx.text_area(value=S.note, on_change=S.set_note, id="note", max_length=1000, width="100%", rows="3"),
                 field_error(S.field_errors, "note"),
                 width="100%",
@@ -147,6 +147,7 @@ def choices() -> rx.Component:
 def refund_new_page() -> rx.Component:
     return page_shell(
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
+        skeleton_until(S.form, S.load_error),
         rx.cond(S.form, refund_form()),
         title="Request a refund",
     )
@@ -158,6 +159,7 @@ def settle_page() -> rx.Component:
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
         rx.text("For items the gateway cannot refund (not delivered, or outside the 14-day window) or any other "
                 "settlement: the chosen items are held like a refund's; no money moves through the gateway.", size="2"),
+        skeleton_until(S.form, S.load_error),
         rx.cond(S.form, refund_form()),
         title="Record a settlement",
     )

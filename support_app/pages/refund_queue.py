@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import status_badge
+from support_app.components.bits import page_skeleton, status_badge
 from support_app.components.layout import page_shell
 from support_app.services.views import RefundQueueRow
 from support_app.state.refund_queue import RefundQueueState as Q
@@ -46,6 +46,7 @@ def refund_queue_page() -> rx.Component:
             value=Q.status_filter,
             on_change=Q.set_status_filter,
             id="refund-status-filter",
+            aria_label="Which refunds",
             style={"padding": "0.35rem"},
         ),
         rx.cond(
@@ -60,6 +61,7 @@ def refund_queue_page() -> rx.Component:
                 spacing="2",
             ),
         ),
+        page_skeleton(~Q.loaded),
         rx.cond(Q.loaded & (Q.rows.length() == 0), rx.text("Nothing waiting here.", id="no-refunds")),
         rx.foreach(Q.rows, queue_row),
         title="Refund queue",

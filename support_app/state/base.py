@@ -27,6 +27,7 @@ from support_app.live.push import WATCHERS
 from support_app.security.tokens import SESSION_COOKIE
 from support_app.services import auth_service
 from support_app.services.runner import call
+from support_app.state import toasts
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +154,11 @@ class AppState(rx.State):
         """Map a domain error to what the person sees: field messages, a toast, or the sign-in page."""
         self.busy = False
         if err.code in SESSION_ENDED:
-            return [rx.toast.warning(err.message, id="session"), rx.redirect(login_path(self._here()))]
+            return [toasts.warning(err.message), rx.redirect(login_path(self._here()))]
         if err.code in REFUSED:
             logs.security(log, "access_refused", "access refused: %s on %s", err.code.value, self.router.url.path[:120])
         self.field_errors = err.fields
-        return rx.toast.error(err.message, id="problem")
+        return toasts.error(err.message)
 
     def _here(self) -> str:
         """This page's path and query, to come back to after signing in."""
@@ -205,5 +206,5 @@ class AppState(rx.State):
         if err.code in SESSION_ENDED:
             return rx.redirect(login_path(self._here()))
         if err.code is ErrorCode.FORBIDDEN and self.user_role:
-            return [rx.toast.info("That page is not available to you.", id="problem"), rx.redirect(home_for(self.user_role))]
+            return [toasts.info("That page is not available to you."), rx.redirect(home_for(self.user_role))]
         return self._fail(err)

@@ -10,6 +10,7 @@ from support_app.services import case_commands, case_queries
 from support_app.services.runner import call
 from support_app.services.views import CaseDetail
 from support_app.state.base import AppState
+from support_app.state import toasts
 
 
 class CaseState(AppState):
@@ -69,7 +70,7 @@ class CaseState(AppState):
             return
         self.busy, self._ok = False, True
         if success:
-            yield rx.toast.success(success)
+            yield toasts.success(success)
 
     @rx.event
     def set_reply_text(self, value: str):

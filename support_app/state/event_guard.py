@@ -35,6 +35,7 @@ from reflex_base.registry import RegistrationContext
 from support_app import logs
 from support_app.domain.errors import MESSAGES, ErrorCode
 from support_app.security.inputs import MAX_EVENT_CHARS, MAX_NAME_CHARS, BadInput, check_payload, matches
+from support_app.state import toasts
 
 log = logging.getLogger(__name__)
 TOO_BIG = "That was too large to send. Please shorten it and try again."
@@ -155,5 +156,5 @@ async def _answer(namespace: Any, sid: str, message: str) -> None:
     token = namespace.sid_to_token.get(sid)
     if token is None:
         return
-    events = Event.from_event_type([rx.toast.error(message, id="problem")])
+    events = Event.from_event_type([toasts.error(message)])
     await namespace.emit_update(StateUpdate(events=events), token)

@@ -9,13 +9,13 @@ import asyncio
 import logging
 import uuid
 
-import reflex as rx
 from reflex_base.event import EventSpec
 from sqlalchemy.exc import OperationalError
 
 from support_app.domain.errors import MESSAGES, DomainError, ErrorCode
 from support_app.services.runner import is_transient
 from support_app.state.base import AppState
+from support_app.state import toasts
 
 log = logging.getLogger(__name__)
 
@@ -41,4 +41,4 @@ def on_backend_error(exception: Exception) -> list[EventSpec]:
         message = f"{MESSAGES[ErrorCode.INTERNAL_ERROR]} (reference {reference})"
     log.error("event %s failed (reference %s): %s", _event_name(), reference, type(exception).__name__,
               exc_info=(type(exception), exception, exception.__traceback__))
-    return [rx.toast.error(message, id="problem"), AppState.clear_busy()]
+    return [toasts.error(message), AppState.clear_busy()]

@@ -9,6 +9,7 @@ from support_app.services import orders as order_service
 from support_app.services.runner import call
 from support_app.services.views import OrderView
 from support_app.state.base import AppState
+from support_app.state import toasts
 
 CATEGORY_OPTIONS = [[c.value, label] for c, label in CATEGORY_LABELS.items()]
 PRIORITY_OPTIONS = [p.value for p in Priority]
@@ -51,4 +52,4 @@ class NewCaseState(AppState):
             yield self._fail(err)
             return
         self.busy = False
-        yield [rx.toast.success("Your case is open. We will get back to you soon."), rx.redirect(f"/cases/{case_id}")]
+        yield [toasts.success("Your case is open. We will get back to you soon."), rx.redirect(f"/cases/{case_id}")]

@@ -12,6 +12,7 @@ from support_app.services import refund_commands, refund_queries
 from support_app.services.runner import call
 from support_app.services.views import RefundForm
 from support_app.state.base import AppState
+from support_app.state import toasts
 
 SETTLE_TYPE_OPTIONS = [[s.value, label] for s, label in SETTLEMENT_LABELS.items()]
 
@@ -150,4 +151,4 @@ class RefundFormState(AppState):
             return
         self.busy = False
         done = "Settlement recorded" if self._settling else "Refund requested"
-        yield [rx.toast.success(done), rx.redirect(f"/refunds/{refund_id}")]
+        yield [toasts.success(done), rx.redirect(f"/refunds/{refund_id}")]

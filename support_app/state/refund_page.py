@@ -11,6 +11,7 @@ from support_app.services import refund_commands, refund_queries, refund_review
 from support_app.services.runner import call
 from support_app.services.views import RefundDetail
 from support_app.state.base import AppState
+from support_app.state import toasts
 
 
 REJECT_OPTIONS = [[r.value, label] for r, label in REJECT_LABELS.items()]
@@ -79,7 +80,7 @@ class RefundState(AppState):
                 pass
             return
         self.busy = False
-        yield rx.toast.success(success)
+        yield toasts.success(success)
 
     @rx.event
     async def approve(self):
@@ -120,4 +121,4 @@ class RefundState(AppState):
             await call(refund_review.check_with_gateway, caller, self._refund_id)
         except DomainError as err:
             return self._fail(err)
-        return rx.toast.info("Asking the payment gateway…")
+        return toasts.info("Asking the payment gateway…")

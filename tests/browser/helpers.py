@@ -57,3 +57,9 @@ def request_refund(page: Page, case_id: str, line: str, quantity: int, reason: s
     page.locator("#submit-refund").click()
     page.wait_for_url(re.compile(r"/refunds/\d+$"))
     return page.url.rsplit("/", 1)[-1]
+
+
+def case_with_refund(page: Page, order_id: str, line: str, subject: str) -> tuple[str, str]:
+    """A new case on the order with a refund requested for one unit of ``line``: (case id, refund id)."""
+    case_id = open_case(page, order_id, subject)
+    return case_id, request_refund(page, case_id, line, 1)

@@ -85,6 +85,7 @@ RULES: dict[str, Rule] = {
     "OverviewState.export": Rule("/overview/cases", ANYONE - {"anonymous"}),
     "MetricsState.load": Rule("/metrics", AGENT),
     "MetricsState.set_days": Rule("/metrics", AGENT),
+    "NotFoundState.load": Rule("/no-such-page", ANYONE),
 }
 # Plausible arguments by parameter name: what the page itself would send.
 ARGS = {"value": lambda: f"matrix {uuid.uuid4().hex[:8]}", "target": lambda: "resolved", "line_id": lambda: "L1",
