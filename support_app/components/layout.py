@@ -18,7 +18,7 @@ def nav_bar() -> rx.Component:
         rx.spacer(),
         rx.cond(
             AppState.is_agent,
-            rx.hstack(_link("Case queue", "/queue", "nav-queue"), _link("Refund queue", "/refunds", "nav-refunds"),
+            rx.hstack(_link("Workspace", "/workspace", "nav-workspace"), _link("Case queue", "/queue", "nav-queue"), _link("Refund queue", "/refunds", "nav-refunds"),
                 _link("Cases", "/overview/cases", "nav-overview-cases"),
                 _link("Refunds", "/overview/refunds", "nav-overview-refunds"),
                 _link("Metrics", "/metrics", "nav-metrics"),
