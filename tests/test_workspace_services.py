@@ -149,6 +149,14 @@ def test_the_sidebar_customer_order_lines_and_refunds(engine, people, order_clie
     assert set(by_id) == {rid, settled}
     assert "approve" in by_id[rid].actions and "reject" in by_id[rid].actions and by_id[settled].actions == []
     assert {a.label for a in view.agents} == {"Sam Rivera", "Riley Park"}
+    # Totals are per customer and per currency: Bob's USD and EUR settlements stay apart, Alice's are not his.
+    usd = open_case(engine, people.bob, order_client, "Bob's USD", "ORD-1002-2")
+    for case_id, line, key, amount in ((usd, "L1", "form-key-3", 500), (bobs, "L1", "form-key-4", 250),
+                                       (usd, "L2", "form-key-5", 125)):
+        held = run(engine, rc.request_refund, people.bob, case_id, {line: 1}, "damaged", request_key=key)
+        run(engine, rv.settle_refund, people.sam, held, "goodwill", amount, "We sent you a voucher for it.")
+    totals = run(engine, wq.open_case, people.sam, usd).refunded_totals
+    assert [(t.value, t.label) for t in totals] == [("EUR", "€2.50"), ("USD", "$6.25")]
 
 
 def test_resolve_from_open_records_each_step_and_refuses_a_resolved_case(engine, people, cases):
@@ -184,3 +192,13 @@ def test_assign_to_a_colleague_and_unassign_agents_only(engine, people, cases):
     assert cid in ids(engine, people.sam, scope="unassigned")
     assert code_of(engine, cmd.assign, people.bob, cid, people.sam.id) is E.FORBIDDEN
     assert code_of(engine, cmd.assign, people.sam, cid, people.alice.id) is E.USER_NOT_FOUND
+
+
+def test_any_status_puts_cases_never_due_after_the_due_ones_oldest_first_within_the_limit(engine, people, cases, monkeypatch):
+    run(engine, wc.resolve, people.sam, cases["normal_mid"])  # 10 h old
+    run(engine, wc.resolve, people.sam, cases["low_old"])  # 50 h old
+    assert ids(engine, people.sam, status="all") == [cases[n] for n in ("urgent_new", "high_new", "low_old", "normal_mid")]
+    monkeypatch.setattr(wq, "QUEUE_LIMIT", 3)
+    assert ids(engine, people.sam, status="all") == [cases[n] for n in ("urgent_new", "high_new", "low_old")]
+    monkeypatch.setattr(wq, "QUEUE_LIMIT", 1)
+    assert ids(engine, people.sam, status="resolved") == [cases["low_old"]]

@@ -1,20 +1,20 @@
 """The agents' workspace: the queue sorted by what is due, and one case with its sidebar.
 
-The queue is read in two steps: first the unencrypted columns of every case the
-filters match (status, priority, times, when the customer and the agents last wrote,
-this agent's mark), which are enough to sort by the due rule (domain/case_due.py);
-then the subjects and names of the first ``QUEUE_LIMIT`` only, so nothing beyond
-what the page shows is decrypted.
+The queue is read in steps: first the unencrypted columns of the cases the filters
+match (status, priority, times, this agent's mark) — for cases waiting on an agent,
+all of them with when the customer and the agents last wrote, enough to sort by the
+due rule (domain/case_due.py); for the other statuses, which are never due, only the
+oldest ``QUEUE_LIMIT`` — then the subjects and names of the first ``QUEUE_LIMIT``
+only, so nothing beyond what the page shows is decrypted.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from sqlalchemy import and_, func
+from sqlalchemy import and_, case as when, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from support_app.domain.case_due import due_at, is_overdue, queue_key
+from support_app.domain.case_due import WAITING_ON_AGENT, due_at, is_overdue, queue_key
 from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Priority, Role
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
@@ -51,33 +51,22 @@ def queue(session: Session, caller: Caller, scope: str = "all", status: str = "a
     scope = scope if scope in SCOPES else "all"
     status = status if status in STATUS_FILTERS else "active"
     priority = priority if priority in PRIORITY_FILTERS else ""
-    c, m = SupportCase, CaseMessage
-    customer_last = (select(m.case_id, func.max(m.created_at).label("at"))
-                     .join(c, c.id == m.case_id).where(m.author_id == c.customer_id).group_by(m.case_id).subquery())
-    agent_last = (select(m.case_id, func.max(m.created_at).label("at"))
-                  .join(c, c.id == m.case_id)
-                  .where(m.author_id != c.customer_id, m.visibility == "public").group_by(m.case_id).subquery())
-    stmt = (
-        select(c.id, c.status, c.priority, c.created_at, c.updated_at, customer_last.c.at, agent_last.c.at, CaseSeen.seen_at)
-        .outerjoin(customer_last, customer_last.c.case_id == c.id)
-        .outerjoin(agent_last, agent_last.c.case_id == c.id)
-        .outerjoin(CaseSeen, and_(CaseSeen.case_id == c.id, CaseSeen.agent_id == caller.id))
-    )
-    if status == "active":
-        stmt = stmt.where(c.status.in_([s.value for s in ACTIVE]))  # type: ignore[attr-defined]
-    elif status != "all":
-        stmt = stmt.where(c.status == status)
-    if priority:
-        stmt = stmt.where(c.priority == priority)
-    if scope == "mine":
-        stmt = stmt.where(c.assignee_id == caller.id)
-    elif scope == "unassigned":
-        stmt = stmt.where(c.assignee_id.is_(None))  # type: ignore[union-attr]
+    c = SupportCase
+    wanted = [st.value for st in ACTIVE] if status == "active" else [st.value for st in CaseStatus] if status == "all" else [status]
+    waiting = [st for st in wanted if st in WAITING_ON_AGENT]  # the only ones that can be due
+    others = [st for st in wanted if st not in WAITING_ON_AGENT]
     now = utcnow()
     facts = []
-    for cid, st, prio, created, updated, cust_at, agent_at, seen in session.exec(stmt):
-        due = due_at(st, prio, created, cust_at, agent_at)
-        facts.append((queue_key(due, created, cid), cid, due, seen is None or updated > seen))
+    if waiting:
+        for cid, st, prio, created, updated, seen, cust_at, agent_at in session.exec(
+            _filtered(_plain(caller.id, with_messages=True), caller.id, waiting, scope, priority)
+        ):
+            due = due_at(st, prio, created, cust_at, agent_at)
+            facts.append((queue_key(due, created, cid), cid, due, seen is None or updated > seen))
+    if others:  # never due: only the oldest can make the page, so the database sorts and cuts them
+        stmt = _filtered(_plain(caller.id), caller.id, others, scope, priority)
+        for cid, _, _, created, updated, seen in session.exec(stmt.order_by(c.created_at, c.id).limit(QUEUE_LIMIT)):
+            facts.append((queue_key(None, created, cid), cid, None, seen is None or updated > seen))
     facts.sort(key=lambda f: f[0])
     facts = facts[:QUEUE_LIMIT]
     details = _queue_details(session, [f[1] for f in facts])
@@ -87,6 +76,30 @@ def queue(session: Session, caller: Caller, scope: str = "all", status: str = "a
         )
         for _, cid, due, unread in facts
     ]
+
+
+def _plain(agent_id: int, *, with_messages: bool = False):
+    """The unencrypted columns the order needs, and this agent's mark; with
+    ``with_messages``, when the customer and the agents last wrote (correlated
+    subqueries on the (case_id, created_at) index, one case at a time)."""
+    c, m = SupportCase, CaseMessage
+    columns = [c.id, c.status, c.priority, c.created_at, c.updated_at, CaseSeen.seen_at]
+    if with_messages:
+        last = lambda *where: select(func.max(m.created_at)).where(m.case_id == c.id, *where).correlate(c).scalar_subquery()  # noqa: E731
+        columns += [last(m.author_id == c.customer_id), last(m.author_id != c.customer_id, m.visibility == "public")]
+    return select(*columns).outerjoin(CaseSeen, and_(CaseSeen.case_id == c.id, CaseSeen.agent_id == agent_id))
+
+
+def _filtered(stmt, agent_id: int, statuses: list[str], scope: str, priority: str):
+    c = SupportCase
+    stmt = stmt.where(c.status.in_(statuses))  # type: ignore[attr-defined]
+    if priority:
+        stmt = stmt.where(c.priority == priority)
+    if scope == "mine":
+        stmt = stmt.where(c.assignee_id == agent_id)
+    elif scope == "unassigned":
+        stmt = stmt.where(c.assignee_id.is_(None))  # type: ignore[union-attr]
+    return stmt
 
 
 def _queue_details(session: Session, ids: list[int]) -> dict[int, dict]:
@@ -123,14 +136,15 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
     )
     refunds = list(session.exec(
         select(RefundCase, SupportCase.number).join(SupportCase, SupportCase.id == RefundCase.support_case_id)
-        .where(RefundCase.customer_id == case.customer_id).order_by(RefundCase.id.desc())  # type: ignore[union-attr]
+        .where(RefundCase.customer_id == case.customer_id).order_by(RefundCase.id.desc()).limit(SIDEBAR_LIMIT)  # type: ignore[union-attr]
     ))
-    totals: dict[str, int] = defaultdict(int)
-    for r, _ in refunds:
-        if r.status == RefundStatus.REFUNDED:
-            totals[r.currency] += r.amount
-        elif r.status == RefundStatus.SETTLED:
-            totals[r.currency] += r.settled_amount or 0
+    r = RefundCase
+    given_back = when((r.status == RefundStatus.REFUNDED, r.amount), (r.status == RefundStatus.SETTLED, func.coalesce(r.settled_amount, 0)), else_=0)
+    totals = session.exec(
+        select(r.currency, func.sum(given_back)).where(r.customer_id == case.customer_id,
+                                                        r.status.in_([RefundStatus.REFUNDED, RefundStatus.SETTLED]))  # type: ignore[attr-defined]
+        .group_by(r.currency).order_by(r.currency)
+    )
     snap = session.get(OrderSnapshot, case.order_snapshot_id)
     assert snap is not None
     rows = preview(order_facts(snap, snapshot_lines(session, snap.id)), existing_refunds(session, snap.id), utcnow(),
@@ -141,9 +155,9 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
         customer_refunds=[
             CustomerRefund(r.id, r.number or "", r.status, REFUND_STATUS_LABELS[RefundStatus(r.status)],
                            format_money(r.amount, r.currency), number or "")
-            for r, number in refunds[:SIDEBAR_LIMIT]
+            for r, number in refunds
         ],
-        refunded_totals=[Option(value=cur, label=format_money(total, cur)) for cur, total in sorted(totals.items())],
+        refunded_totals=[Option(value=cur, label=format_money(int(total), cur)) for cur, total in totals],
         lines=[
             RefundableLine(row.line_id, row.name, row.purchased, row.held, row.refundable_now, iso(row.deadline), row.verdict.text)
             for row in rows
