@@ -90,7 +90,7 @@ def _row(row) -> rx.Component:
         rx.hstack(
             rx.cond(row.unread, rx.box(width="8px", height="8px", border_radius="50%", background="var(--accent-9)",
                                        flex_shrink="0", class_name="ws-unread", title="Updated since you last opened it")),
-            rx.text(row.number, weight="bold", size="1"),
+            rx.text(row.number, weight="bold", size="1", white_space="nowrap"),
             status_badge(row.status, row.status_label),
             rx.badge(row.priority, variant="outline", size="1"),
             rx.spacer(),

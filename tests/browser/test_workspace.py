@@ -35,6 +35,7 @@ def test_an_agents_day_in_the_workspace(sign_in):
     refund = request_refund(alice, mugs, "L1", 1)
     bob = sign_in("bob@example.com")
     teapot = open_case(bob, "ORD-1002-1", f"WS {tag} teapot lid")
+    spoons = request_refund(bob, teapot, "L2", 1)
 
     agent = sign_in("agent@example.com")
     agent.wait_for_url(re.compile(r"/workspace/?$"))  # the agents' home
@@ -129,6 +130,21 @@ def test_an_agents_day_in_the_workspace(sign_in):
     expect(agent.locator(f"#ws-row-{fresh}")).to_contain_text(f"WS {tag} live arrival", timeout=15000)
     expect(agent.locator(f"#ws-row-{fresh} .ws-unread")).to_have_count(1)
     assert agent.evaluate("window.__noReload") is True
+
+    # Reject from the sidebar: a reason and a message, confirmed in a dialog; "mine" holds nothing of this.
+    agent.locator(f"#ws-row-{teapot}").click()
+    expect(agent.locator("#ws-case-subject")).to_have_text(f"WS {tag} teapot lid")
+    agent.locator(f"#ws-reject-{spoons}").click()
+    agent.locator("#ws-reject-code").select_option("no_evidence")
+    agent.locator("#ws-reject-message").fill("We need a photo of the spoons before we can refund them.")
+    agent.locator("#ws-reject-confirm").click()
+    expect(agent.locator(".ws-refund", has=agent.locator(f"a[href='/refunds/{spoons}']"))).to_contain_text("Rejected")
+    expect(agent.locator("#conversation")).to_contain_text("photo of the spoons")
+    agent.locator("#ws-scope-mine").click()
+    expect(agent.locator(f"#ws-row-{teapot}")).to_have_count(0)
+    agent.wait_for_url(re.compile(r"scope=mine"))
+    agent.locator("#ws-scope-all").click()
+    expect(agent.locator(f"#ws-row-{teapot}")).to_have_count(1)
 
     # A link opens the selection (and its filters).
     other = agent.context.new_page()
