@@ -160,3 +160,14 @@ def test_customers_are_kept_out_of_the_workspace(sign_in):
     page = sign_in("carol@example.com")
     page.goto("/workspace")
     page.wait_for_url(re.compile(r"/orders/?$"))
+
+
+def test_below_1280_px_the_panes_stack(sign_in):
+    bob = sign_in("bob@example.com")
+    teapot = open_case(bob, "ORD-1002-1", f"WS {uuid.uuid4().hex[:6]} narrow screen")
+    agent = sign_in("agent@example.com", width=800)
+    agent.goto(f"/workspace?case={teapot}")
+    expect(agent.locator("#ws-case-subject")).to_contain_text("narrow screen")
+    queue, case, side = (agent.locator(f"#{i}").bounding_box() for i in ("ws-queue-pane", "ws-case-pane", "ws-sidebar"))
+    assert queue["y"] < case["y"] < side["y"] and abs(queue["x"] - case["x"]) < 5
+    assert agent.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "nothing wider than the screen"
