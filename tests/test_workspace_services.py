@@ -202,3 +202,31 @@ def test_any_status_puts_cases_never_due_after_the_due_ones_oldest_first_within_
     assert ids(engine, people.sam, status="all") == [cases[n] for n in ("urgent_new", "high_new", "low_old")]
     monkeypatch.setattr(wq, "QUEUE_LIMIT", 1)
     assert ids(engine, people.sam, status="resolved") == [cases["low_old"]]
+
+
+def test_the_queue_is_read_in_a_fixed_number_of_statements(engine, people, order_client):
+    """BEGIN, one read for the cases waiting on an agent, one for the never-due
+    statuses (waiting on the customer is one of the active ones), one for the details
+    of the page: never one per case, message or name."""
+    from sqlalchemy import event
+
+    def statements(**filters) -> int:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            run(engine, wq.queue, people.sam, write=False, **filters)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    first = open_case(engine, people.alice, order_client, "first")
+    few, few_all = statements(), statements(status="all")
+    for n in range(5):
+        cid = open_case(engine, people.bob, order_client, f"case {n}", "ORD-1002-1")
+        run(engine, cmd.add_message, people.sam, cid, f"reply {n}")
+        run(engine, cmd.add_message, people.bob, cid, f"answer {n}")
+    run(engine, wc.resolve, people.sam, first)
+    run(engine, wq.open_case, people.sam, cid)
+    assert (statements(), statements(status="all")) == (few, few_all)
+    assert few == few_all == 4
