@@ -124,13 +124,6 @@ def test_an_agents_day_in_the_workspace(sign_in):
     expect(agent.locator("#ws-keys")).to_contain_text("Next / previous case")
     agent.keyboard.press("Escape")
 
-    # A customer opens a case: it appears in the open queue, marked, with no reload.
-    agent.evaluate("window.__noReload = true")
-    fresh = open_case(bob, "ORD-1002-1", f"WS {tag} live arrival")
-    expect(agent.locator(f"#ws-row-{fresh}")).to_contain_text(f"WS {tag} live arrival", timeout=15000)
-    expect(agent.locator(f"#ws-row-{fresh} .ws-unread")).to_have_count(1)
-    assert agent.evaluate("window.__noReload") is True
-
     # Reject from the sidebar: a reason and a message, confirmed in a dialog; "mine" holds nothing of this.
     agent.locator(f"#ws-row-{teapot}").click()
     expect(agent.locator("#ws-case-subject")).to_have_text(f"WS {tag} teapot lid")
@@ -145,6 +138,23 @@ def test_an_agents_day_in_the_workspace(sign_in):
     agent.wait_for_url(re.compile(r"scope=mine"))
     agent.locator("#ws-scope-all").click()
     expect(agent.locator(f"#ws-row-{teapot}")).to_have_count(1)
+
+    # A customer opens a case: it appears in the open queue, marked, with no reload.
+    agent.evaluate("window.__noReload = true")
+    fresh = open_case(bob, "ORD-1002-1", f"WS {tag} live arrival")
+    expect(agent.locator(f"#ws-row-{fresh}")).to_contain_text(f"WS {tag} live arrival", timeout=15000)
+    expect(agent.locator(f"#ws-row-{fresh} .ws-unread")).to_have_count(1)
+    # An update to a case shown in the queue: the customer answers the rejection; its row is marked and due again.
+    agent.locator(f"#ws-row-{fresh}").click()
+    expect(agent.locator(f"#ws-row-{teapot} .ws-unread")).to_have_count(0)
+    expect(agent.locator(f"#ws-row-{teapot} .ws-due")).to_have_text("Nothing due")  # the rejection answered Bob
+    bob.goto(f"/cases/{teapot}")
+    bob.locator("#reply-text").fill("Here is the photo of the spoons, attached.")
+    bob.locator("#send-reply").click()
+    expect(bob.locator(".reply").last).to_contain_text("photo of the spoons, attached")
+    expect(agent.locator(f"#ws-row-{teapot} .ws-unread")).to_have_count(1, timeout=15000)
+    expect(agent.locator(f"#ws-row-{teapot} .ws-due")).to_contain_text("Due")
+    assert agent.evaluate("window.__noReload") is True
 
     # A link opens the selection (and its filters).
     other = agent.context.new_page()
