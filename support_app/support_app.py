@@ -27,6 +27,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     refund_detail,
     refund_new,
     refund_queue,
+    workspace,
 )
 from support_app.live.push import live_updates
 from support_app.state.event_guard import guarded_events

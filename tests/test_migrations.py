@@ -39,7 +39,7 @@ from support_app.settings import ROOT
 APP_TABLES = {
     "users", "sign_ins", "refresh_tokens", "order_snapshots", "order_lines", "support_cases", "case_messages", "case_events",
     "refund_cases", "refund_items", "refund_events", "refund_attempts", "webhook_events",
-    "customer_name_terms", "case_subject_terms",
+    "customer_name_terms", "case_subject_terms", "case_seen_marks",
 }
 
 

@@ -17,6 +17,7 @@ from support_app.state.base import AppState
 # (label, href, id) per role, in the order shown.
 NAV_LINKS: dict[str, list[tuple[str, str, str]]] = {
     "agent": [
+        ("Workspace", "/workspace", "nav-workspace"),
         ("Case queue", "/queue", "nav-queue"),
         ("Refund queue", "/refunds", "nav-refunds"),
         ("Cases", "/overview/cases", "nav-overview-cases"),

@@ -5,10 +5,12 @@ from support_app.models.refund import RefundAttempt, RefundCase, RefundEvent, Re
 from support_app.models.search_index import CaseSubjectTerm, CustomerNameTerm
 from support_app.models.support_case import CaseEvent, CaseMessage, SupportCase
 from support_app.models.user import RefreshToken, SignIn, User
+from support_app.models.workspace_mark import CaseSeen
 
 __all__ = [
     "CaseEvent",
     "CaseMessage",
+    "CaseSeen",
     "CaseSubjectTerm",
     "CustomerNameTerm",
     "OrderLine",

@@ -44,7 +44,7 @@ REFUSED = {ErrorCode.FORBIDDEN, ErrorCode.NOT_CASE_OWNER, ErrorCode.NOT_ORDER_OW
 
 
 def home_for(role: str) -> str:
-    return "/queue" if role == "agent" else "/orders"
+    return "/workspace" if role == "agent" else "/orders"
 
 
 _SAFE_NEXT = re.compile(r"^/(?![/\\])[\x21-\x7e]{0,499}$")

@@ -36,6 +36,8 @@ def test_customer_and_agent_work_a_case(sign_in):
     customer.wait_for_url(re.compile(rf"/cases/{case_id}$"))
 
     agent = sign_in("agent@example.com", timezone=KOLKATA)
+    agent.wait_for_url(re.compile(r"/workspace/?$"))  # an agent's home is the workspace; the queue page stays
+    agent.locator("#nav-queue").click()
     expect(agent.locator("#page-title")).to_have_text("Case queue")
     expect_kolkata_times(agent.locator(".case-row").first)  # the list, in the agent's zone
     row = agent.locator(".case-row", has_text="Cracked mugs")

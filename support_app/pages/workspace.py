@@ -1,0 +1,399 @@
+"""/workspace: the agents' screen — queue, conversation and sidebar side by side at
+1280 px and wider (stacked below), with keyboard shortcuts and live updates."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from support_app.components.bits import field_error, local_time, status_badge
+from support_app.components.conversation import conversation
+from support_app.components.layout import nav_bar
+from support_app.domain.case_rules import MESSAGE_MAX
+from support_app.domain.refund_decisions import MESSAGE_MAX as REJECT_MESSAGE_MAX
+from support_app.state.refund_page import REJECT_OPTIONS
+from support_app.state.workspace import WorkspaceState as W
+
+ws = W.selected
+case = W.selected.case
+SCOPE_LABELS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")]
+STATUS_LABELS = [("active", "Active"), ("all", "Any status"), ("open", "Open"), ("in_progress", "In progress"),
+                 ("waiting_on_customer", "Waiting on customer"), ("resolved", "Resolved"), ("closed", "Closed")]
+PRIORITY_LABELS = [("", "Any priority"), ("urgent", "Urgent"), ("high", "High"), ("normal", "Normal"), ("low", "Low")]
+KEYS = [("j / k", "Next / previous case"), ("r", "Write a reply"), ("n", "Write an internal note"),
+        ("Ctrl+Enter", "Send what you wrote"), ("a", "Approve the first refund that can be approved (asks first)"),
+        ("e", "Resolve the case"), ("?", "This list")]
+
+# Keys go to hidden or visible controls by id, so a key does exactly what a click does
+# (and the server checks it the same way). Ignored while typing in a field, with a
+# modifier held, or while a dialog is open; Ctrl+Enter in the composer sends it.
+KEYS_JS = """
+(() => {
+  if (window.__workspaceKeys) return;
+  window.__workspaceKeys = true;
+  const click = (sel) => { const el = document.querySelector(sel); if (el) el.click(); };
+  const write = (mode) => { click('#ws-mode-' + mode); const d = document.getElementById('ws-draft'); if (d) d.focus(); };
+  const keys = {j: () => click('#ws-next'), k: () => click('#ws-prev'), r: () => write('reply'), n: () => write('note'),
+                a: () => click('.ws-approve'), e: () => click('#ws-resolve'), '?': () => click('#ws-keys-open')};
+  document.addEventListener('keydown', (ev) => {
+    if (!window.location.pathname.startsWith('/workspace')) return;
+    const t = ev.target;
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && t && t.id === 'ws-draft') {
+      ev.preventDefault();
+      const form = document.getElementById('ws-composer');
+      if (form) form.requestSubmit();
+      return;
+    }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    if (document.querySelector('[role=dialog], [role=alertdialog]')) return;
+    const act = keys[ev.key];
+    if (act) { ev.preventDefault(); act(); }
+  });
+})();
+"""
+
+WIDE = "@media (min-width: 1280px)"
+PANE = {"min_width": "0", WIDE: {"height": "calc(100vh - 100px)", "overflow_y": "auto"}}
+
+
+def _select(options, value, on_change, id_: str) -> rx.Component:
+    return rx.el.select(*[rx.el.option(label, value=v) for v, label in options], value=value, on_change=on_change,
+                        id=id_, style={"padding": "0.3rem", "font_size": "0.85rem"})
+
+
+def _filters() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            *[rx.button(label, size="1", variant=rx.cond(W.scope == value, "solid", "soft"), on_click=W.set_scope(value),
+                        id=f"ws-scope-{value}") for value, label in SCOPE_LABELS],
+            spacing="1",
+        ),
+        rx.hstack(_select(STATUS_LABELS, W.status_filter, W.set_status_filter, "ws-status"),
+                  _select(PRIORITY_LABELS, W.priority_filter, W.set_priority_filter, "ws-priority"), spacing="2", wrap="wrap"),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _due(row) -> rx.Component:
+    return rx.cond(
+        row.due_at != "",
+        rx.text(rx.cond(row.overdue, "Overdue since ", "Due "), local_time(row.due_at, "MM-DD HH:mm"), size="1",
+                color_scheme=rx.cond(row.overdue, "red", "gray"), class_name="ws-due"),
+        rx.text("Nothing due", size="1", color_scheme="gray", class_name="ws-due"),
+    )
+
+
+def _row(row) -> rx.Component:
+    chosen = row.id == W.selected_id
+    return rx.box(
+        rx.hstack(
+            rx.cond(row.unread, rx.box(width="8px", height="8px", border_radius="50%", background="var(--accent-9)",
+                                       flex_shrink="0", class_name="ws-unread", title="Updated since you last opened it")),
+            rx.text(row.number, weight="bold", size="1", white_space="nowrap"),
+            status_badge(row.status, row.status_label),
+            rx.badge(row.priority, variant="outline", size="1"),
+            rx.spacer(),
+            _due(row),
+            align="center",
+            spacing="2",
+            width="100%",
+        ),
+        rx.text(row.subject, size="2", weight=rx.cond(row.unread, "bold", "regular"), trim="both", class_name="ws-subject"),
+        rx.text(row.customer_name, " · ", rx.cond(row.assignee_name != "", row.assignee_name, "Unassigned"),
+                size="1", color_scheme="gray"),
+        on_click=W.select_case(row.id.to_string()),
+        id="ws-row-" + row.id.to_string(),
+        class_name=rx.cond(chosen, "ws-row ws-selected", "ws-row"),
+        background=rx.cond(chosen, "var(--accent-3)", "transparent"),
+        border_left=rx.cond(chosen, "3px solid var(--accent-9)", "3px solid transparent"),
+        padding="0.5rem",
+        border_bottom="1px solid var(--gray-4)",
+        cursor="pointer",
+        width="100%",
+    )
+
+
+def _queue() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Queue", size="4"),
+        _filters(),
+        rx.cond(W.loaded & (W.rows.length() == 0), rx.text("No cases match these filters.", size="2", id="ws-empty")),
+        rx.box(rx.foreach(W.rows, _row), width="100%", id="ws-queue"),
+        # Targets of the j / k keys.
+        rx.button("Next case", on_click=W.next_case, id="ws-next", display="none"),
+        rx.button("Previous case", on_click=W.previous_case, id="ws-prev", display="none"),
+        spacing="2",
+        width="100%",
+        style=PANE,
+        padding="0.75rem",
+        id="ws-queue-pane",
+    )
+
+
+def _header() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading(case.number, size="4", id="ws-case-number"),
+            rx.box(status_badge(case.status, case.status_label), id="ws-case-status"),
+            rx.badge(case.priority, variant="outline"),
+            rx.spacer(),
+            rx.link("Full case page", href="/cases/" + case.id.to_string(), size="1", id="ws-case-link"),
+            align="center",
+            width="100%",
+            wrap="wrap",
+        ),
+        rx.text(case.subject, weight="medium", id="ws-case-subject"),
+        rx.text(case.description, white_space="pre-wrap", size="2"),
+        rx.hstack(
+            rx.text("Assigned to", size="1", color_scheme="gray"),
+            rx.el.select(
+                rx.el.option("Nobody", value=""),
+                rx.foreach(ws.agents, lambda a: rx.el.option(a.label, value=a.value)),
+                value=rx.cond(case.assignee_id == 0, "", case.assignee_id.to_string()),
+                on_change=W.assign,
+                id="ws-assignee",
+                disabled=(case.status == "closed") | W.busy,
+                style={"padding": "0.25rem", "font_size": "0.85rem"},
+            ),
+            rx.spacer(),
+            rx.cond((case.status != "resolved") & (case.status != "closed"),
+                    rx.button("Resolve (e)", on_click=W.resolve, size="1", color_scheme="green", variant="soft",
+                              id="ws-resolve", disabled=W.busy)),
+            align="center",
+            width="100%",
+            wrap="wrap",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _composer() -> rx.Component:
+    note = W.compose_mode == "note"
+    return rx.cond(
+        case.status != "closed",
+        rx.form(
+            rx.vstack(
+                rx.hstack(
+                    rx.button("Reply (r)", type="button", size="1", variant=rx.cond(note, "soft", "solid"),
+                              on_click=W.set_compose_mode("reply"), id="ws-mode-reply"),
+                    rx.button("Internal note (n)", type="button", size="1", color_scheme="amber",
+                              variant=rx.cond(note, "solid", "soft"), on_click=W.set_compose_mode("note"), id="ws-mode-note"),
+                    spacing="2",
+                ),
+                rx.text_area(name="body", id="ws-draft", width="100%", rows="3", max_length=MESSAGE_MAX,
+                             placeholder=rx.cond(note, "Internal note — only agents see this…", "Reply to the customer…"),
+                             background=rx.cond(note, "var(--amber-2)", "transparent")),
+                field_error(W.field_errors, "body"),
+                rx.hstack(
+                    rx.button(rx.cond(note, "Add internal note", "Send reply"), type="submit", size="2",
+                              color_scheme=rx.cond(note, "amber", "accent"), loading=W.busy, id="ws-send"),
+                    rx.text("Ctrl+Enter sends", size="1", color_scheme="gray"),
+                    align="center",
+                    spacing="2",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            on_submit=W.send,
+            reset_on_submit=False,
+            id="ws-composer",
+            width="100%",
+        ),
+        rx.text("This case is closed.", color_scheme="gray", id="ws-case-closed"),
+    )
+
+
+def _middle() -> rx.Component:
+    return rx.box(
+        rx.cond(W.load_error != "", rx.callout(W.load_error, color_scheme="red", icon="triangle_alert", id="ws-error")),
+        rx.cond(
+            ws,
+            rx.vstack(_header(), rx.divider(), conversation(case.messages), _composer(), spacing="3", width="100%",
+                      id="ws-case"),
+            rx.text("Pick a case from the queue (or press j).", color_scheme="gray", id="ws-no-case"),
+        ),
+        style=PANE,
+        padding="0.75rem",
+        border_left="1px solid var(--gray-5)",
+        border_right="1px solid var(--gray-5)",
+        id="ws-case-pane",
+    )
+
+
+def _section(title: str, *children: rx.Component, id_: str) -> rx.Component:
+    return rx.vstack(rx.text(title, weight="bold", size="2"), *children, spacing="1", width="100%", id=id_)
+
+
+def _approve(r) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button("Approve (a)", size="1", color_scheme="green", class_name="ws-approve",
+                                          id="ws-approve-" + r.id.to_string(), disabled=W.busy)),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Approve the refund of " + r.amount + "?", id="ws-approve-title"),
+            rx.alert_dialog.description(r.amount + " goes back to the customer's payment method through the gateway, exactly once."),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Back", variant="soft")),
+                rx.alert_dialog.action(rx.button("Approve " + r.amount, color_scheme="green",
+                                                 on_click=W.approve(r.id.to_string()), id="ws-approve-confirm")),
+                justify="end",
+                spacing="3",
+                margin_top="1rem",
+            ),
+        ),
+    )
+
+
+def _reject(r) -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(rx.button("Reject", size="1", color_scheme="red", variant="soft", id="ws-reject-" + r.id.to_string(),
+                                    disabled=W.busy)),
+        rx.dialog.content(
+            rx.dialog.title("Reject " + r.number + " (" + r.amount + ")?"),
+            rx.form(
+                rx.vstack(
+                    rx.el.input(type="hidden", name="refund_id", value=r.id.to_string()),
+                    rx.el.select(rx.el.option("Reason…", value=""),
+                                 *[rx.el.option(label, value=value) for value, label in REJECT_OPTIONS],
+                                 name="reject_code", id="ws-reject-code", default_value="",
+                                 style={"padding": "0.35rem", "width": "100%"}),
+                    rx.text_area(name="reject_message", id="ws-reject-message", placeholder="What the customer will read",
+                                 width="100%", rows="3", max_length=REJECT_MESSAGE_MAX),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Back", type="button", variant="soft")),
+                        rx.dialog.close(rx.button("Reject refund", type="submit", color_scheme="red", id="ws-reject-confirm")),
+                        justify="end",
+                        spacing="3",
+                        width="100%",
+                    ),
+                    spacing="2",
+                    width="100%",
+                ),
+                on_submit=W.reject,
+                reset_on_submit=False,
+            ),
+        ),
+    )
+
+
+def _case_refund(r) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.link(r.number, href="/refunds/" + r.id.to_string(), size="2", weight="bold"),
+            status_badge(r.status, r.status_label),
+            rx.spacer(),
+            rx.text(r.amount, size="2", weight="medium"),
+            width="100%",
+            align="center",
+        ),
+        rx.text(r.window_text, size="1", color_scheme="gray"),
+        rx.cond(r.mismatch_alert != "", rx.text(r.mismatch_alert, size="1", color_scheme="red")),
+        rx.hstack(
+            rx.cond(r.actions.contains("approve"), _approve(r)),
+            rx.cond(r.actions.contains("reject"), _reject(r)),
+            # Settling needs the amount's limits and two texts: the refund page has that form.
+            rx.cond(r.actions.contains("settle"),
+                    rx.link(rx.button("Settle…", size="1", variant="soft"), href="/refunds/" + r.id.to_string())),
+            spacing="2",
+            wrap="wrap",
+        ),
+        spacing="1",
+        width="100%",
+        padding="0.4rem",
+        border="1px solid var(--gray-5)",
+        border_radius="6px",
+        class_name="ws-refund",
+    )
+
+
+def _sidebar() -> rx.Component:
+    return rx.box(
+        rx.cond(
+            ws,
+            rx.vstack(
+                _section(
+                    "Customer",
+                    rx.text(case.customer_name, size="2", id="ws-customer-name"),
+                    rx.text(case.customer_email, size="1", color_scheme="gray"),
+                    rx.cond(ws.refunded_totals.length() == 0, rx.text("Nothing refunded so far", size="1")),
+                    rx.foreach(ws.refunded_totals, lambda t: rx.text("Refunded ", t.label, size="1", class_name="ws-total")),
+                    id_="ws-customer",
+                ),
+                _section(
+                    "Their other cases",
+                    rx.cond(ws.customer_cases.length() == 0, rx.text("None", size="1", color_scheme="gray")),
+                    rx.foreach(ws.customer_cases, lambda c: rx.hstack(
+                        rx.link(c.number, on_click=W.select_case(c.id.to_string()), size="1", cursor="pointer"),
+                        status_badge(c.status, c.status_label), rx.text(c.subject, size="1", trim="both"),
+                        align="center", spacing="2", class_name="ws-other-case")),
+                    id_="ws-other-cases",
+                ),
+                _section(
+                    "Their refunds",
+                    rx.cond(ws.customer_refunds.length() == 0, rx.text("None", size="1", color_scheme="gray")),
+                    rx.foreach(ws.customer_refunds, lambda r: rx.hstack(
+                        rx.link(r.number, href="/refunds/" + r.id.to_string(), size="1"),
+                        status_badge(r.status, r.status_label), rx.text(r.amount, size="1"),
+                        rx.text(r.case_number, size="1", color_scheme="gray"), align="center", spacing="2")),
+                    id_="ws-customer-refunds",
+                ),
+                _section(
+                    "Order " + case.order.order_id,
+                    rx.foreach(ws.lines, lambda ln: rx.vstack(
+                        rx.text(ln.name, size="1", weight="medium"),
+                        rx.text(ln.refundable_now, " of ", ln.purchased, " refundable now",
+                                rx.cond(ln.deadline != "", rx.fragment(" · until ", local_time(ln.deadline)), ""),
+                                size="1", color_scheme="gray"),
+                        spacing="0", class_name="ws-line", id="ws-line-" + ln.line_id)),
+                    id_="ws-order",
+                ),
+                _section(
+                    "Refunds on this case",
+                    rx.cond(ws.refunds.length() == 0, rx.text("None", size="1", color_scheme="gray")),
+                    rx.foreach(ws.refunds, _case_refund),
+                    rx.cond(case.status != "closed",
+                            rx.link("Record a settlement", href="/cases/" + case.id.to_string() + "/settle", size="1")),
+                    id_="ws-refunds",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        style=PANE,
+        padding="0.75rem",
+        id="ws-sidebar",
+    )
+
+
+def _keys_sheet() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(rx.button("?", size="1", variant="soft", id="ws-keys-open", title="Keyboard shortcuts")),
+        rx.dialog.content(
+            rx.dialog.title("Keyboard shortcuts"),
+            rx.vstack(*[rx.hstack(rx.code(key), rx.text(what, size="2"), spacing="3") for key, what in KEYS], spacing="2",
+                      id="ws-keys"),
+            rx.text("Keys are ignored while you type in a field.", size="1", color_scheme="gray", margin_top="0.75rem"),
+            rx.flex(rx.dialog.close(rx.button("Close", variant="soft")), justify="end", margin_top="1rem"),
+        ),
+    )
+
+
+@rx.page(route="/workspace", title="Workspace · Support & Refunds", on_load=W.load)
+def workspace_page() -> rx.Component:
+    return rx.box(
+        nav_bar(),
+        rx.hstack(rx.heading("Workspace", size="3", id="page-title"), _keys_sheet(), align="center", spacing="3",
+                  padding="0.25rem 0.75rem"),
+        rx.box(
+            _queue(),
+            _middle(),
+            _sidebar(),
+            style={"display": "grid", "grid_template_columns": "minmax(0, 1fr)",
+                   WIDE: {"grid_template_columns": "340px minmax(0, 1fr) 360px"}},
+            width="100%",
+            id="workspace",
+        ),
+        on_mount=rx.call_script(KEYS_JS),
+        width="100%",
+    )

@@ -1,0 +1,188 @@
+"""The agents' workspace: the queue sorted by what is due, and one case with its sidebar.
+
+The queue is read in steps: first the unencrypted columns of the cases the filters
+match (status, priority, times, this agent's mark) — for cases waiting on an agent,
+all of them with when the customer and the agents last wrote, enough to sort by the
+due rule (domain/case_due.py); for the other statuses, which are never due, only the
+oldest ``QUEUE_LIMIT`` — then the subjects and names of the first ``QUEUE_LIMIT``
+only, so nothing beyond what the page shows is decrypted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, case as when, func
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from support_app.domain.case_due import WAITING_ON_AGENT, due_at, is_overdue, queue_key
+from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Priority, Role
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.money import format_money
+from support_app.domain.refund_amounts import preview
+from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS, RefundStatus
+from support_app.models import CaseMessage, CaseSeen, OrderSnapshot, RefundCase, SupportCase, User
+from support_app.models.base import utcnow
+from support_app.services.case_queries import get_case, list_agents, load_case_for
+from support_app.services.orders import snapshot_lines
+from support_app.services.refund_facts import existing_refunds, order_facts
+from support_app.services.refund_queries import get_refund
+from support_app.services.runner import writes
+from support_app.services.views import Caller, Option, iso
+from support_app.services.workspace_views import CustomerCase, CustomerRefund, QueueItem, RefundableLine, WorkspaceCase
+from support_app.settings import get_settings
+
+QUEUE_LIMIT = 100
+SIDEBAR_LIMIT = 20
+SCOPES = ("mine", "unassigned", "all")
+ACTIVE = (CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.WAITING_ON_CUSTOMER)
+STATUS_FILTERS = ("active", "all", *(s.value for s in CaseStatus))
+PRIORITY_FILTERS = ("", *(p.value for p in Priority))
+
+
+def _agent(caller: Caller) -> None:
+    if caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+
+
+def queue(session: Session, caller: Caller, scope: str = "all", status: str = "active", priority: str = "") -> list[QueueItem]:
+    """The cases the filters match, due first (soonest due first), then oldest first.
+    Unknown filter values fall back to the defaults (they come from the URL)."""
+    _agent(caller)
+    scope = scope if scope in SCOPES else "all"
+    status = status if status in STATUS_FILTERS else "active"
+    priority = priority if priority in PRIORITY_FILTERS else ""
+    c = SupportCase
+    wanted = [st.value for st in ACTIVE] if status == "active" else [st.value for st in CaseStatus] if status == "all" else [status]
+    waiting = [st for st in wanted if st in WAITING_ON_AGENT]  # the only ones that can be due
+    others = [st for st in wanted if st not in WAITING_ON_AGENT]
+    now = utcnow()
+    facts = []
+    if waiting:
+        for cid, st, prio, created, updated, seen, cust_at, agent_at in session.exec(
+            _filtered(_plain(caller.id, with_messages=True), caller.id, waiting, scope, priority)
+        ):
+            due = due_at(st, prio, created, cust_at, agent_at)
+            facts.append((queue_key(due, created, cid), cid, due, seen is None or updated > seen))
+    if others:  # never due: only the oldest can make the page, so the database sorts and cuts them
+        stmt = _filtered(_plain(caller.id), caller.id, others, scope, priority)
+        for cid, _, _, created, updated, seen in session.exec(stmt.order_by(c.created_at, c.id).limit(QUEUE_LIMIT)):
+            facts.append((queue_key(None, created, cid), cid, None, seen is None or updated > seen))
+    facts.sort(key=lambda f: f[0])
+    facts = facts[:QUEUE_LIMIT]
+    details = _queue_details(session, [f[1] for f in facts])
+    return [
+        QueueItem(
+            id=cid, due_at=iso(due), overdue=is_overdue(due, now), unread=unread, **details[cid],
+        )
+        for _, cid, due, unread in facts
+    ]
+
+
+def _plain(agent_id: int, *, with_messages: bool = False):
+    """The unencrypted columns the order needs, and this agent's mark; with
+    ``with_messages``, when the customer and the agents last wrote (correlated
+    subqueries on the (case_id, created_at) index, one case at a time)."""
+    c, m = SupportCase, CaseMessage
+    columns = [c.id, c.status, c.priority, c.created_at, c.updated_at, CaseSeen.seen_at]
+    if with_messages:
+        last = lambda *where: select(func.max(m.created_at)).where(m.case_id == c.id, *where).correlate(c).scalar_subquery()  # noqa: E731
+        columns += [last(m.author_id == c.customer_id), last(m.author_id != c.customer_id, m.visibility == "public")]
+    return select(*columns).outerjoin(CaseSeen, and_(CaseSeen.case_id == c.id, CaseSeen.agent_id == agent_id))
+
+
+def _filtered(stmt, agent_id: int, statuses: list[str], scope: str, priority: str):
+    c = SupportCase
+    stmt = stmt.where(c.status.in_(statuses))  # type: ignore[attr-defined]
+    if priority:
+        stmt = stmt.where(c.priority == priority)
+    if scope == "mine":
+        stmt = stmt.where(c.assignee_id == agent_id)
+    elif scope == "unassigned":
+        stmt = stmt.where(c.assignee_id.is_(None))  # type: ignore[union-attr]
+    return stmt
+
+
+def _queue_details(session: Session, ids: list[int]) -> dict[int, dict]:
+    if not ids:
+        return {}
+    customer, assignee = aliased(User), aliased(User)
+    c = SupportCase
+    rows = session.exec(
+        select(c.id, c.number, c.subject, c.status, c.priority, c.created_at, c.updated_at,
+               customer.full_name, assignee.full_name)
+        .join(customer, customer.id == c.customer_id)
+        .outerjoin(assignee, assignee.id == c.assignee_id)
+        .where(c.id.in_(ids))  # type: ignore[union-attr]
+    )
+    return {
+        row[0]: dict(number=row[1] or "", subject=row[2], status=row[3], status_label=STATUS_LABELS[CaseStatus(row[3])],
+                     priority=row[4], created_at=iso(row[5]), updated_at=iso(row[6]),
+                     customer_name=row[7], assignee_name=row[8] or "")
+        for row in rows
+    }
+
+
+def workspace_case(session: Session, caller: Caller, case_id: object) -> WorkspaceCase:
+    """One case as the workspace shows it: the conversation (case_queries.get_case),
+    the customer's other cases and refunds with what was given back per currency, the
+    order's lines with what is refundable now and until when, and this case's refunds
+    with the actions an agent may take (refund_queries.get_refund)."""
+    _agent(caller)
+    case = load_case_for(session, caller, case_id)
+    detail = get_case(session, caller, case.id)
+    others = session.exec(
+        select(SupportCase).where(SupportCase.customer_id == case.customer_id, SupportCase.id != case.id)
+        .order_by(SupportCase.created_at.desc(), SupportCase.id.desc()).limit(SIDEBAR_LIMIT)  # type: ignore[attr-defined]
+    )
+    refunds = list(session.exec(
+        select(RefundCase, SupportCase.number).join(SupportCase, SupportCase.id == RefundCase.support_case_id)
+        .where(RefundCase.customer_id == case.customer_id).order_by(RefundCase.id.desc()).limit(SIDEBAR_LIMIT)  # type: ignore[union-attr]
+    ))
+    r = RefundCase
+    given_back = when((r.status == RefundStatus.REFUNDED, r.amount), (r.status == RefundStatus.SETTLED, func.coalesce(r.settled_amount, 0)), else_=0)
+    totals = session.exec(
+        select(r.currency, func.sum(given_back)).where(r.customer_id == case.customer_id,
+                                                        r.status.in_([RefundStatus.REFUNDED, RefundStatus.SETTLED]))  # type: ignore[attr-defined]
+        .group_by(r.currency).order_by(r.currency)
+    )
+    snap = session.get(OrderSnapshot, case.order_snapshot_id)
+    assert snap is not None
+    rows = preview(order_facts(snap, snapshot_lines(session, snap.id)), existing_refunds(session, snap.id), utcnow(),
+                   get_settings().refund_window_days)
+    return WorkspaceCase(
+        case=detail,
+        customer_cases=[CustomerCase(o.id, o.number or "", o.subject, o.status, STATUS_LABELS[CaseStatus(o.status)]) for o in others],
+        customer_refunds=[
+            CustomerRefund(r.id, r.number or "", r.status, REFUND_STATUS_LABELS[RefundStatus(r.status)],
+                           format_money(r.amount, r.currency), number or "")
+            for r, number in refunds
+        ],
+        refunded_totals=[Option(value=cur, label=format_money(int(total), cur)) for cur, total in totals],
+        lines=[
+            RefundableLine(row.line_id, row.name, row.purchased, row.held, row.refundable_now, iso(row.deadline), row.verdict.text)
+            for row in rows
+        ],
+        refunds=[get_refund(session, caller, r.id) for r in detail.refunds],
+        agents=list_agents(session, caller),
+    )
+
+
+@writes
+def open_case(session: Session, caller: Caller, case_id: object) -> WorkspaceCase:
+    """The agent opens (or is looking at) a case: its mark moves to now, then the case is read."""
+    _agent(caller)
+    case = load_case_for(session, caller, case_id)
+    mark_seen(session, caller.id, case.id)
+    return workspace_case(session, caller, case.id)
+
+
+def mark_seen(session: Session, agent_id: int, case_id: int) -> None:
+    """Insert or move the agent's mark (an upsert: two tabs may open the case at once)."""
+    table = CaseSeen.__table__
+    values = dict(agent_id=agent_id, case_id=case_id, seen_at=utcnow())
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values(**values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["agent_id", "case_id"], set_={"seen_at": stmt.excluded.seen_at}))

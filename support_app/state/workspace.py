@@ -1,0 +1,255 @@
+"""The agents' workspace: queue, conversation and sidebar on one screen, kept live.
+
+The URL names the selection and the filters (/workspace?case=<id>&scope=&status=&priority=)
+so a link opens it; handlers that change them rewrite the address in place. Reading
+and writing go through the services (workspace_queries, workspace_commands,
+case_commands, refund_review); nothing here builds SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import reflex as rx
+
+from support_app.domain.errors import DomainError, ErrorCode
+from support_app.live.changes import Change
+from support_app.services import case_commands, refund_review, workspace_commands, workspace_queries
+from support_app.services.runner import call
+from support_app.services.workspace_queries import PRIORITY_FILTERS, SCOPES, STATUS_FILTERS
+from support_app.services.workspace_views import QueueItem, WorkspaceCase
+from support_app.state import toasts
+from support_app.state.base import AppState
+
+MODES = ("reply", "note")
+MAX_PARAM = 32
+
+
+def _param(value: object) -> str:
+    return value if isinstance(value, str) and len(value) <= MAX_PARAM else ""
+
+
+class WorkspaceState(AppState):
+    rows: list[QueueItem] = []
+    selected: WorkspaceCase | None = None
+    scope: str = "all"
+    status_filter: str = "active"
+    priority_filter: str = ""
+    compose_mode: str = "reply"
+    loaded: bool = False
+    load_error: str = ""
+    _case_id: str = ""
+    _ok: bool = False
+
+    @rx.var
+    def selected_id(self) -> int:
+        return self.selected.case.id if self.selected else 0
+
+    # -- reading ---------------------------------------------------------------
+
+    async def _read_queue(self, caller) -> None:
+        self.rows = await call(workspace_queries.queue, caller, self.scope, self.status_filter, self.priority_filter)
+        self._seen_selected()
+
+    async def _open(self, caller, case_id: object) -> None:
+        """Open a case (moves this agent's mark) and watch it."""
+        self.selected = await call(workspace_queries.open_case, caller, case_id)
+        self._case_id = str(self.selected.case.id)
+        self._seen_selected()
+        self._watch("cases", "refunds", f"case:{self._case_id}")
+
+    def _seen_selected(self) -> None:
+        """The open case is being looked at: its row carries no mark."""
+        if self.selected is not None:
+            for row in self.rows:
+                if row.id == self.selected.case.id:
+                    row.unread = False
+
+    def _address(self):
+        query = {"case": self._case_id, "scope": self.scope, "status": self.status_filter, "priority": self.priority_filter}
+        url = "/workspace?" + urlencode({k: v for k, v in query.items() if v})
+        return rx.call_script(f"window.history.replaceState(window.history.state, '', {json.dumps(url)})")
+
+    @rx.event
+    async def load(self):
+        try:
+            caller = await self._enter("agent")
+            params = self.router.url.query_parameters
+            scope, status, priority = _param(params.get("scope")), _param(params.get("status")), _param(params.get("priority"))
+            self.scope = scope if scope in SCOPES else "all"
+            self.status_filter = status if status in STATUS_FILTERS else "active"
+            self.priority_filter = priority if priority in PRIORITY_FILTERS else ""
+            self.selected, self._case_id, self.load_error, self.compose_mode = None, "", "", "reply"
+            await self._read_queue(caller)
+            self.loaded = True
+            self._watch("cases", "refunds")
+            wanted = _param(params.get("case"))
+            if wanted:
+                await self._open(caller, wanted)
+        except DomainError as err:
+            self.load_error = err.message if err.code is ErrorCode.CASE_NOT_FOUND else ""
+            return self._turn_away(err)
+
+    async def _live_update(self, change: Change) -> None:
+        if not self.loaded:
+            return
+        try:
+            caller = await self._caller("agent")
+            if self.selected is not None and (self.selected.case.id in change.cases):
+                await self._open(caller, self._case_id)
+            await self._read_queue(caller)
+        except DomainError:
+            pass  # the session ended or the case went: the tab's next event says so
+
+    # -- selection and filters -------------------------------------------------
+
+    async def _select(self, case_id: object):
+        try:
+            caller = await self._caller("agent")
+            await self._open(caller, case_id)
+        except DomainError as err:
+            return self._fail(err)
+        self.compose_mode = "reply"
+        return [rx.set_value("ws-draft", ""), self._address()]
+
+    @rx.event
+    async def select_case(self, value: str):
+        return await self._select(value)
+
+    async def _step(self, offset: int):
+        ids = [row.id for row in self.rows]
+        if not ids:
+            try:
+                await self._caller("agent")
+            except DomainError as err:
+                return self._fail(err)
+            return toasts.info("No cases match these filters.")
+        current = self.selected.case.id if self.selected else None
+        if current in ids:
+            index = min(max(ids.index(current) + offset, 0), len(ids) - 1)
+        else:
+            index = 0 if offset > 0 else len(ids) - 1
+        return await self._select(ids[index])
+
+    @rx.event
+    async def next_case(self):
+        return await self._step(1)
+
+    @rx.event
+    async def previous_case(self):
+        return await self._step(-1)
+
+    async def _filter(self, name: str, value: object, allowed: tuple[str, ...]):
+        try:
+            caller = await self._caller("agent")
+            if not isinstance(value, str) or value not in allowed:
+                raise DomainError(ErrorCode.VALIDATION_FAILED, "That filter is not available.")
+            setattr(self, name, value)
+            await self._read_queue(caller)
+        except DomainError as err:
+            return self._fail(err)
+        return self._address()
+
+    @rx.event
+    async def set_scope(self, value: str):
+        return await self._filter("scope", value, SCOPES)
+
+    @rx.event
+    async def set_status_filter(self, value: str):
+        return await self._filter("status_filter", value, STATUS_FILTERS)
+
+    @rx.event
+    async def set_priority_filter(self, value: str):
+        return await self._filter("priority_filter", value, PRIORITY_FILTERS)
+
+    @rx.event
+    async def set_compose_mode(self, value: str):
+        try:
+            await self._caller("agent")
+            if value not in MODES:
+                raise DomainError(ErrorCode.VALIDATION_FAILED, "Choose a reply or an internal note.")
+        except DomainError as err:
+            return self._fail(err)
+        self.compose_mode = value
+
+    # -- acting on the open case -----------------------------------------------
+
+    async def _act(self, fn, *args, success: str, refund_id: object = None):
+        """Identify, run one command on the open case (or on one of its refunds, with
+        that refund's version), read the case again, map the error."""
+        self._ok = False
+        if self.busy:
+            return
+        try:
+            caller = await self._caller("agent")
+            if self.selected is None:  # an action on a case this tab never showed
+                raise DomainError(ErrorCode.CASE_NOT_FOUND)
+            version = self.selected.case.version if refund_id is None else self._refund_version(refund_id)
+        except DomainError as err:
+            yield self._fail(err)
+            return
+        self._clear_errors()
+        self.busy = True
+        yield
+        try:
+            target = self._case_id if refund_id is None else str(refund_id)
+            await call(fn, caller, target, *args, expected_version=version)
+            await self._open(caller, self._case_id)
+            await self._read_queue(caller)
+        except DomainError as err:
+            yield self._fail(err)
+            try:
+                await self._open(caller, self._case_id)
+            except DomainError:
+                pass
+            return
+        self.busy, self._ok = False, True
+        yield toasts.success(success)
+
+    def _refund_version(self, refund_id: object) -> int:
+        """The version of a refund of the open case; anything else is not found here."""
+        for refund in self.selected.refunds if self.selected else ():
+            if str(refund.id) == refund_id:
+                return refund.version
+        raise DomainError(ErrorCode.REFUND_NOT_FOUND)
+
+    @rx.event
+    async def send(self, form: dict):
+        """The composer: a reply, or an internal note, as its switch says."""
+        note = self.compose_mode == "note"
+        async for update in self._act(case_commands.add_message, form.get("body", ""), note,
+                                      success="Internal note added" if note else "Reply sent"):
+            yield update
+        if self._ok:
+            yield rx.set_value("ws-draft", "")
+
+    @rx.event
+    async def resolve(self):
+        async for update in self._act(workspace_commands.resolve, success="Case resolved"):
+            yield update
+
+    @rx.event
+    async def assign(self, value: str):
+        """Assign the open case to an agent (their id), or to nobody ("")."""
+        if isinstance(value, str) and value.isdigit() and len(value) < 19:
+            assignee: int | None = int(value)
+        elif value == "":
+            assignee = None
+        else:
+            assignee = -1  # nobody's id: the service answers "user not found"
+        async for update in self._act(case_commands.assign, assignee, success="Assigned" if assignee else "Unassigned"):
+            yield update
+
+    @rx.event
+    async def approve(self, value: str):
+        async for update in self._act(refund_review.approve_refund, refund_id=value,
+                                      success="Approved — sent to the payment gateway"):
+            yield update
+
+    @rx.event
+    async def reject(self, form: dict):
+        code, message = form.get("reject_code", ""), form.get("reject_message", "")
+        async for update in self._act(refund_review.reject_refund, code, message, refund_id=form.get("refund_id", ""),
+                                      success="Rejected; the customer was told why"):
+            yield update

@@ -1,0 +1,232 @@
+"""The agents' workspace services on a real SQLite file, order sandbox over HTTP:
+the queue (filters, due order, marks), one case with its sidebar, resolve in one go,
+and assigning through the existing command (agents only)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import select
+
+from fixtures_db import code_of, order_client, orders_server, orders_server_session, people, run  # noqa: F401
+from support_app.db import session_scope
+from support_app.domain.errors import ErrorCode
+from support_app.models import CaseEvent, CaseSeen, SupportCase
+from support_app.models.base import utcnow
+from support_app.services import case_commands as cmd
+from support_app.services import refund_commands as rc
+from support_app.services import refund_review as rv
+from support_app.services import workspace_commands as wc
+from support_app.services import workspace_queries as wq
+
+E = ErrorCode
+CASE = dict(description="Something is wrong with this order.", category="damaged_item")
+_keys = iter(range(10**6))
+
+
+def open_case(engine, who, client, subject, order="ORD-1001-1", priority="normal") -> int:
+    return run(engine, cmd.create_case, who, order, subject=subject, priority=priority, client=client, **CASE)
+
+
+def set_case(engine, case_id, **values) -> None:
+    with session_scope(engine, write=True) as s:
+        s.execute(update(SupportCase).where(SupportCase.id == case_id).values(**values))
+
+
+def ids(engine, who, **filters) -> list[int]:
+    return [row.id for row in run(engine, wq.queue, who, write=False, **filters)]
+
+
+@pytest.fixture
+def cases(engine, people, order_client):
+    """Four of alice's and bob's cases with known ages and priorities (oldest first)."""
+    now = utcnow()
+    made = {}
+    for name, who, order, prio, age_h in [("low_old", people.alice, "ORD-1001-1", "low", 50),
+                                          ("urgent_new", people.bob, "ORD-1002-1", "urgent", 2),
+                                          ("normal_mid", people.alice, "ORD-1001-2", "normal", 10),
+                                          ("high_new", people.bob, "ORD-1002-1", "high", 1)]:
+        cid = open_case(engine, who, order_client, name, order, prio)
+        set_case(engine, cid, created_at=now - timedelta(hours=age_h), updated_at=now - timedelta(hours=age_h))
+        made[name] = cid
+    return made
+
+
+def test_queue_is_sorted_by_what_is_due_then_age(engine, people, cases):
+    # urgent opened 2 h ago: due 1 h ago (overdue); high 1 h ago: due in 3 h; normal 10 h: in 14 h; low 50 h: in 22 h.
+    rows = run(engine, wq.queue, people.sam, write=False)
+    assert [r.id for r in rows] == [cases[n] for n in ("urgent_new", "high_new", "normal_mid", "low_old")]
+    assert [r.overdue for r in rows] == [True, False, False, False]
+    assert rows[0].subject == "urgent_new" and rows[0].customer_name == "Bob Chen" and rows[0].due_at.endswith("Z")
+
+
+def test_a_case_waiting_on_the_customer_or_answered_sorts_after_the_due_ones_oldest_first(engine, people, cases):
+    run(engine, cmd.change_status, people.sam, cases["urgent_new"], "in_progress")
+    run(engine, cmd.change_status, people.sam, cases["urgent_new"], "waiting_on_customer")
+    run(engine, cmd.add_message, people.sam, cases["high_new"], "We are looking into it.")  # answered: owes nothing now
+    order = ids(engine, people.sam)
+    assert order == [cases["normal_mid"], cases["low_old"], cases["urgent_new"], cases["high_new"]]
+    row = {r.id: r for r in run(engine, wq.queue, people.sam, write=False)}[cases["high_new"]]
+    assert row.due_at == "" and not row.overdue
+    # The customer writes again: due again, from that message (high: 4 h from now).
+    run(engine, cmd.add_message, people.bob, cases["high_new"], "Any news?")
+    assert ids(engine, people.sam)[:2] == [cases["high_new"], cases["normal_mid"]]
+
+
+def test_an_internal_note_is_not_an_answer(engine, people, cases):
+    run(engine, cmd.add_message, people.sam, cases["urgent_new"], "Checking the warehouse.", True)
+    assert ids(engine, people.sam)[0] == cases["urgent_new"]
+
+
+def test_filters_mine_unassigned_status_priority(engine, people, cases):
+    run(engine, cmd.assign, people.sam, cases["low_old"], people.sam.id)
+    run(engine, cmd.assign, people.sam, cases["normal_mid"], people.riley.id)
+    assert ids(engine, people.sam, scope="mine") == [cases["low_old"]]
+    assert ids(engine, people.riley, scope="mine") == [cases["normal_mid"]]
+    assert set(ids(engine, people.sam, scope="unassigned")) == {cases["urgent_new"], cases["high_new"]}
+    assert ids(engine, people.sam, priority="high") == [cases["high_new"]]
+    run(engine, cmd.change_status, people.sam, cases["high_new"], "in_progress")
+    assert ids(engine, people.sam, status="in_progress") == [cases["high_new"]]
+    assert ids(engine, people.sam, status="open", priority="high") == []
+    run(engine, wc.resolve, people.sam, cases["high_new"])
+    assert cases["high_new"] not in ids(engine, people.sam)  # active: open, in progress, waiting on customer
+    assert cases["high_new"] in ids(engine, people.sam, status="all")
+    assert ids(engine, people.sam, status="resolved") == [cases["high_new"]]
+    # Values from the URL that are not filters fall back to the defaults.
+    assert ids(engine, people.sam, scope="nobody'; --", status="<x>", priority="9" * 50) == ids(engine, people.sam)
+
+
+def test_the_queue_is_for_agents_only(engine, people, cases):
+    assert code_of(engine, wq.queue, people.alice) is E.FORBIDDEN
+    assert code_of(engine, wq.open_case, people.alice, cases["low_old"]) is E.FORBIDDEN
+    assert code_of(engine, wq.workspace_case, people.bob, cases["urgent_new"]) is E.FORBIDDEN
+
+
+def unread(engine, who) -> dict[int, bool]:
+    return {r.id: r.unread for r in run(engine, wq.queue, who, write=False)}
+
+
+def test_marks_a_case_updated_since_this_agent_last_opened_it(engine, people, cases):
+    assert all(unread(engine, people.sam).values())  # never opened
+    run(engine, wq.open_case, people.sam, cases["low_old"])
+    assert not unread(engine, people.sam)[cases["low_old"]]
+    assert unread(engine, people.riley)[cases["low_old"]]  # marks are per agent
+    run(engine, wq.open_case, people.sam, cases["low_old"])  # opening again moves the mark, one row
+    with session_scope(engine) as s:
+        assert len(list(s.exec(select(CaseSeen).where(CaseSeen.agent_id == people.sam.id)))) == 1
+    run(engine, cmd.add_message, people.alice, cases["low_old"], "Hello? Anyone?")
+    assert unread(engine, people.sam)[cases["low_old"]]
+    run(engine, wq.open_case, people.sam, cases["low_old"])
+    assert not unread(engine, people.sam)[cases["low_old"]]
+
+
+def test_open_case_refuses_unknown_ids_and_marks_nothing(engine, people, cases):
+    for bad in ("999999", "abc", "", -1, True):
+        assert code_of(engine, wq.open_case, people.sam, bad) is E.CASE_NOT_FOUND
+    with session_scope(engine) as s:
+        assert list(s.exec(select(CaseSeen))) == []
+
+
+def test_the_sidebar_customer_order_lines_and_refunds(engine, people, order_client):
+    first = open_case(engine, people.alice, order_client, "Cracked mug")
+    other = open_case(engine, people.alice, order_client, "Late parcel", "ORD-1001-2")
+    bobs = open_case(engine, people.bob, order_client, "Bob's", "ORD-1002-1")
+    rid = run(engine, rc.request_refund, people.alice, first, {"L1": 2}, "damaged", request_key="form-key-1")
+    settled = run(engine, rc.request_refund, people.alice, first, {"L2": 1}, "damaged", request_key="form-key-2")
+    run(engine, rv.settle_refund, people.sam, settled, "goodwill", 1000, "We sent you a voucher for it.")
+    view = run(engine, wq.open_case, people.sam, first)
+    assert view.case.id == first and view.case.subject == "Cracked mug"
+    assert [c.id for c in view.customer_cases] == [other] and bobs not in [c.id for c in view.customer_cases]
+    assert {r.id for r in view.customer_refunds} == {rid, settled}
+    assert [(t.value, t.label) for t in view.refunded_totals] == [("EUR", "€10.00")]  # the settlement; requested: nothing yet
+    lines = {ln.line_id: ln for ln in view.lines}
+    assert (lines["L1"].purchased, lines["L1"].held, lines["L1"].refundable_now) == (3, 2, 1)
+    assert lines["L2"].refundable_now == 0  # settled holds it
+    assert lines["L1"].deadline.endswith("Z") and lines["L1"].window_text
+    by_id = {r.id: r for r in view.refunds}
+    assert set(by_id) == {rid, settled}
+    assert "approve" in by_id[rid].actions and "reject" in by_id[rid].actions and by_id[settled].actions == []
+    assert {a.label for a in view.agents} == {"Sam Rivera", "Riley Park"}
+    # Totals are per customer and per currency: Bob's USD and EUR settlements stay apart, Alice's are not his.
+    usd = open_case(engine, people.bob, order_client, "Bob's USD", "ORD-1002-2")
+    for case_id, line, key, amount in ((usd, "L1", "form-key-3", 500), (bobs, "L1", "form-key-4", 250),
+                                       (usd, "L2", "form-key-5", 125)):
+        held = run(engine, rc.request_refund, people.bob, case_id, {line: 1}, "damaged", request_key=key)
+        run(engine, rv.settle_refund, people.sam, held, "goodwill", amount, "We sent you a voucher for it.")
+    totals = run(engine, wq.open_case, people.sam, usd).refunded_totals
+    assert [(t.value, t.label) for t in totals] == [("EUR", "€2.50"), ("USD", "$6.25")]
+
+
+def test_resolve_from_open_records_each_step_and_refuses_a_resolved_case(engine, people, cases):
+    cid = cases["low_old"]
+    run(engine, wc.resolve, people.sam, cid)
+    with session_scope(engine) as s:
+        case = s.get(SupportCase, cid)
+        assert case.status == "resolved" and case.resolved_at is not None
+        steps = [(e.from_status, e.to_status) for e in s.exec(select(CaseEvent).where(CaseEvent.case_id == cid,
+                                                                                    CaseEvent.kind == "status_changed"))]
+    assert steps == [("open", "in_progress"), ("in_progress", "resolved")]
+    assert code_of(engine, wc.resolve, people.sam, cid) is E.INVALID_STATUS_TRANSITION
+    assert code_of(engine, wc.resolve, people.alice, cases["normal_mid"]) is E.FORBIDDEN
+    assert code_of(engine, wc.resolve, people.sam, cases["normal_mid"], expected_version=99) is E.CONCURRENT_UPDATE
+    with session_scope(engine) as s:
+        assert s.get(SupportCase, cases["normal_mid"]).status == "open"
+
+
+def test_resolve_from_waiting_on_customer(engine, people, cases):
+    cid = cases["normal_mid"]
+    run(engine, cmd.change_status, people.sam, cid, "in_progress")
+    run(engine, cmd.change_status, people.sam, cid, "waiting_on_customer")
+    run(engine, wc.resolve, people.sam, cid)
+    with session_scope(engine) as s:
+        assert s.get(SupportCase, cid).status == "resolved"
+
+
+def test_assign_to_a_colleague_and_unassign_agents_only(engine, people, cases):
+    cid = cases["urgent_new"]
+    run(engine, cmd.assign, people.sam, cid, people.riley.id)
+    assert ids(engine, people.riley, scope="mine") == [cid]
+    run(engine, cmd.assign, people.sam, cid, None)
+    assert cid in ids(engine, people.sam, scope="unassigned")
+    assert code_of(engine, cmd.assign, people.bob, cid, people.sam.id) is E.FORBIDDEN
+    assert code_of(engine, cmd.assign, people.sam, cid, people.alice.id) is E.USER_NOT_FOUND
+
+
+def test_any_status_puts_cases_never_due_after_the_due_ones_oldest_first_within_the_limit(engine, people, cases, monkeypatch):
+    run(engine, wc.resolve, people.sam, cases["normal_mid"])  # 10 h old
+    run(engine, wc.resolve, people.sam, cases["low_old"])  # 50 h old
+    assert ids(engine, people.sam, status="all") == [cases[n] for n in ("urgent_new", "high_new", "low_old", "normal_mid")]
+    monkeypatch.setattr(wq, "QUEUE_LIMIT", 3)
+    assert ids(engine, people.sam, status="all") == [cases[n] for n in ("urgent_new", "high_new", "low_old")]
+    monkeypatch.setattr(wq, "QUEUE_LIMIT", 1)
+    assert ids(engine, people.sam, status="resolved") == [cases["low_old"]]
+
+
+def test_the_queue_is_read_in_a_fixed_number_of_statements(engine, people, order_client):
+    """BEGIN, one read for the cases waiting on an agent, one for the never-due
+    statuses (waiting on the customer is one of the active ones), one for the details
+    of the page: never one per case, message or name."""
+    from sqlalchemy import event
+
+    def statements(**filters) -> int:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            run(engine, wq.queue, people.sam, write=False, **filters)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    first = open_case(engine, people.alice, order_client, "first")
+    few, few_all = statements(), statements(status="all")
+    for n in range(5):
+        cid = open_case(engine, people.bob, order_client, f"case {n}", "ORD-1002-1")
+        run(engine, cmd.add_message, people.sam, cid, f"reply {n}")
+        run(engine, cmd.add_message, people.bob, cid, f"answer {n}")
+    run(engine, wc.resolve, people.sam, first)
+    run(engine, wq.open_case, people.sam, cid)
+    assert (statements(), statements(status="all")) == (few, few_all)
+    assert few == few_all == 4
