@@ -41,7 +41,9 @@ def test_metrics_count_cases_refunds_and_money(engine, people, order_client, gat
     today = datetime.now(timezone.utc).strftime("%m-%d")
     day = next(d for d in got.per_day if d["day"] == today)
     assert (day["opened"], day["resolved"], day["refund_requests"]) == (2, 1, 2)
-    assert day["refunded_amount"] == 27.77 and got.refunded_total == "€27.77"
+    [eur] = got.refunded
+    assert (eur.currency, eur.total, eur.total_minor) == ("EUR", "€27.77", 2777)
+    assert next(d for d in eur.per_day if d["day"] == today)["amount"] == 27.77
     reasons = {r["reason"]: r for r in got.by_reason}
     assert reasons["Arrived damaged"]["refunded"] == 1 and reasons["Arrived damaged"]["rate"] == 100.0
     assert reasons["Changed my mind"]["refunded"] == 0 and reasons["Changed my mind"]["rate"] == 0
@@ -51,6 +53,27 @@ def test_metrics_count_cases_refunds_and_money(engine, people, order_client, gat
     assert ("case", "SC-000002") in kinds and ("refund", "RF-000002") in kinds  # still open / requested
     assert ("case", "SC-000001") not in kinds  # resolved is not open
     assert len(got.per_day) == 30
+
+
+def test_metrics_keep_each_currency_apart(engine, people, order_client, gateway_server):
+    """A $37.89 refund beside a €27.77 one: two totals and two series, never one sum."""
+    case_eur = run(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, **CASE)
+    case_usd = run(engine, cmd.create_case, people.bob, "ORD-1002-2", client=order_client, **CASE)
+    eur_refund = run(engine, rc.request_refund, people.alice, case_eur, {"L1": 2}, "damaged", "", "cur-key-1")
+    usd_refund = run(engine, rc.request_refund, people.bob, case_usd, {"L1": 1}, "damaged", "", "cur-key-2")
+    sent = {run(engine, review.approve_refund, people.sam, r).attempt_id for r in (eur_refund, usd_refund)}
+    with gateway_client_for(gateway_server.url) as client:
+        assert send_due(engine, client) == {a: "succeeded" for a in sent}
+
+    got = run(engine, m.metrics, people.sam, 7, write=False)
+    by = {r.currency: r for r in got.refunded}
+    assert list(by) == ["EUR", "USD"]
+    assert (by["EUR"].total, by["EUR"].total_minor) == ("€27.77", 2777)
+    assert (by["USD"].total, by["USD"].total_minor) == ("$37.89", 3789)
+    today = datetime.now(timezone.utc).strftime("%m-%d")
+    assert [d["amount"] for d in by["USD"].per_day if d["day"] == today] == [37.89]
+    assert sum(d["amount"] for d in by["USD"].per_day) == 37.89  # nothing of the euros in it
+    assert len(by["USD"].per_day) == len(got.per_day)  # the same days on every chart
 
 
 def test_metrics_are_for_agents_only(engine, people):

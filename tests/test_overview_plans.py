@@ -64,6 +64,8 @@ CASES = [
     ("refund", {"reason": "damaged", "status": "refunded"}, "agent", False),
     ("refund", {"amount_min": "10", "amount_max": "30"}, "agent", True),
     ("refund", {"date_from": "2026-03-03"}, "agent", True),
+    ("refund", {"currency": "EUR"}, "agent", True),
+    ("refund", {"currency": "EUR", "status": "requested"}, "agent", False),
     ("refund", {"customer": "bob"}, "agent", True),
     ("refund", {"q": "lamp"}, "agent", True),
     ("refund", {"q": "kettle", "reason": "damaged"}, "agent", True),

@@ -40,6 +40,11 @@ STATUSES: dict[str, tuple[str, ...]] = {
     "refund": tuple(s.value for s in RefundStatus),
 }
 REASONS = tuple(r.value for r in RefundReason)
+# Amounts are compared only within one currency (€100 and $100 are not the same
+# amount, and there is no exchange rate here): sorting or bounding refunds by amount
+# is done within the chosen currency, this one when none is chosen.
+AMOUNT_CURRENCY = "EUR"
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$", re.ASCII)
 CUSTOMER_MAX = 100
 Q_MAX = 254
 ORDER_ID_MAX = 64
@@ -94,6 +99,7 @@ class OverviewQuery:
     reason: str = ""  # refund only
     amount_min: int | None = None  # minor units (2 decimals), refund only
     amount_max: int | None = None
+    currency: str = ""  # ISO code, refund only; set whenever amounts are sorted or bounded
     q: str = ""
     sort: str = "created"
     direction: str = "desc"
@@ -154,7 +160,7 @@ class OverviewQuery:
             params["date_from"] = q.date_from.isoformat()
         if q.date_to:
             params["date_to"] = q.date_to.isoformat()
-        for name in ("customer", "order_id", "assignee", "reason", "q"):
+        for name in ("customer", "order_id", "assignee", "reason", "currency", "q"):
             if getattr(q, name):
                 params[name] = getattr(q, name)
         if q.amount_min is not None:
@@ -239,7 +245,7 @@ def parse_overview_query(raw: dict | None, kind: Kind) -> OverviewQuery:
         elif value:
             problems["assignee"] = "Unknown assignee; the filter was left out."
 
-    reason, amount_min, amount_max = "", None, None
+    reason, amount_min, amount_max, currency = "", None, None, ""
     if kind == "refund":
         value = _one(raw, "reason").strip()
         if value in REASONS:
@@ -250,6 +256,11 @@ def parse_overview_query(raw: dict | None, kind: Kind) -> OverviewQuery:
         amount_max = _parse_amount(_one(raw, "amount_max"), "amount_max", problems)
         if amount_min is not None and amount_max is not None and amount_min > amount_max:
             amount_min, amount_max = amount_max, amount_min
+        value = _one(raw, "currency").strip().upper()
+        if CURRENCY_RE.match(value):
+            currency = value
+        elif value:
+            problems["currency"] = "Unknown currency; the filter was left out."
 
     sort = _one(raw, "sort").strip() or "created"
     if sort not in SORTS[kind]:
@@ -266,11 +277,14 @@ def parse_overview_query(raw: dict | None, kind: Kind) -> OverviewQuery:
             problems["size"] = f"Page size must be one of {', '.join(map(str, PAGE_SIZES))}."
         size = DEFAULT_PAGE_SIZE
 
+    if kind == "refund" and not currency and (sort == "amount" or amount_min is not None or amount_max is not None):
+        currency = AMOUNT_CURRENCY
     raw_cursor = _one(raw, "cursor").strip()
     cursor = decode_cursor(raw_cursor, sort)
     return OverviewQuery(
         kind=kind, statuses=statuses, date_from=date_from, date_to=date_to, customer=customer,
         order_id=order_id, assignee=assignee, reason=reason, amount_min=amount_min, amount_max=amount_max,
+        currency=currency,
         q=q, sort=sort, direction=direction, size=size, cursor=cursor,
         raw_cursor=raw_cursor if cursor else "", matches_nothing=nothing, problems=problems,
     )

@@ -4,6 +4,7 @@ import reflex as rx
 
 from support_app.components.bits import local_time
 from support_app.components.layout import page_shell
+from support_app.services.metrics import CurrencyRefunds
 from support_app.state.metrics import MetricsState as M
 
 
@@ -33,6 +34,27 @@ def _chart(title: str, *series: tuple[str, str], kind: str = "bar") -> rx.Compon
     )
 
 
+def _refunded_chart(r: rx.Var[CurrencyRefunds]) -> rx.Component:
+    """One chart per currency: amounts in different currencies share no axis."""
+    return rx.card(
+        rx.vstack(
+            rx.text("Refunded per day in ", r.currency, " (", r.total, " in the period)", weight="bold", size="2"),
+            rx.recharts.line_chart(
+                rx.recharts.line(data_key="amount", name=r.currency, stroke="var(--green-9)"),
+                rx.recharts.x_axis(data_key="day"),
+                rx.recharts.y_axis(),
+                rx.recharts.graphing_tooltip(),
+                data=r.per_day,
+                width="100%",
+                height=220,
+            ),
+            width="100%",
+        ),
+        width="100%",
+        class_name="refunded-chart",
+    )
+
+
 @rx.page(route="/metrics", title="Metrics · Support & Refunds", on_load=M.load)
 def metrics_page() -> rx.Component:
     return page_shell(
@@ -47,14 +69,19 @@ def metrics_page() -> rx.Component:
             _stat("Median time to first response", M.median_first_response, "m-first-response"),
             _stat("Median time to resolution", M.median_resolution, "m-resolution"),
             _stat("Median approve → refunded", M.median_approve_to_refunded, "m-approve-refunded"),
-            _stat("Refunded in the period", M.refunded_total, "m-refunded-total"),
+            rx.card(rx.vstack(
+                rx.text("Refunded in the period", size="1", color_scheme="gray"),
+                rx.cond(M.refunded.length() > 0,
+                        rx.foreach(M.refunded, lambda r: rx.heading(r.total, size="5", class_name="m-refunded-total")),
+                        rx.heading("Nothing yet", size="5", class_name="m-refunded-total")),
+                spacing="1", id="m-refunded-total")),
             columns=rx.breakpoints(initial="1", sm="2", md="4"),
             spacing="3",
             width="100%",
         ),
         _chart("Cases opened and resolved per day", ("opened", "Opened"), ("resolved", "Resolved")),
         _chart("Refund requests per day", ("refund_requests", "Requests")),
-        _chart("Refunded amount per day (major units)", ("refunded_amount", "Refunded"), kind="line"),
+        rx.foreach(M.refunded, _refunded_chart),
         rx.card(
             rx.vstack(
                 rx.text("Refund rate by reason", weight="bold", size="2"),

@@ -13,6 +13,10 @@ from support_app.state.base import AppState
 from support_app.state.overview import OverviewState as O
 
 
+# Amount sort and amount bounds compare one currency (the query picks EUR when none is chosen).
+CURRENCIES = ("EUR", "USD", "GBP")
+
+
 def _input(name: str, placeholder: str, type_: str = "text") -> rx.Component:
     return rx.input(name=name, id=f"f-{name}", placeholder=placeholder, type=type_, default_value=O.params.get(name, ""),
                     key=O.params.get(name, "") + name, width="10rem", max_length=254)
@@ -52,6 +56,7 @@ def _filters(refund: bool) -> rx.Component:
                 _input("date_from", "From", "date"),
                 _input("date_to", "To", "date"),
                 *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()]),
+                   _select("currency", [("", "Any currency")] + [(c, c) for c in CURRENCIES]),
                    _input("amount_min", "Min amount"), _input("amount_max", "Max amount")] if refund
                   else [rx.cond(AppState.is_agent, _select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]))]),
                 _select("sort", sorts),

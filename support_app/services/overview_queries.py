@@ -368,6 +368,8 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table)
             eq.append(_Term(5, m.reason, lambda c: c == query.reason, True))
         _add_range(plan, m.amount, None if query.amount_min is None else (query.amount_min, True),
                    None if query.amount_max is None else (query.amount_max, True))
+        if query.currency:  # amounts of one currency are the ones compared: (currency, amount, id) serves it
+            eq.append(_Term(5, m.currency, lambda c, cur=query.currency: c == cur, query.sort == "amount"))
     search = query.search
     if search is not None:
         term = _search_term(session, table, search)

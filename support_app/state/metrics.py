@@ -5,7 +5,7 @@ import reflex as rx
 from support_app.domain.errors import DomainError
 from support_app.services import metrics as metrics_service
 from support_app.services.runner import call
-from support_app.services.metrics import OldItem
+from support_app.services.metrics import CurrencyRefunds, OldItem
 from support_app.state.base import AppState
 
 
@@ -15,7 +15,7 @@ class MetricsState(AppState):
     median_first_response: str = ""
     median_resolution: str = ""
     median_approve_to_refunded: str = ""
-    refunded_total: str = ""
+    refunded: list[CurrencyRefunds] = []  # per currency: never summed across currencies
     oldest: list[OldItem] = []
     days: int = 30
     loaded: bool = False
@@ -29,7 +29,7 @@ class MetricsState(AppState):
             return self._turn_away(err)
         self.per_day, self.by_reason, self.oldest = m.per_day, m.by_reason, m.oldest
         self.median_first_response, self.median_resolution = m.median_first_response_hours, m.median_resolution_hours
-        self.median_approve_to_refunded, self.refunded_total = m.median_approve_to_refunded_seconds, m.refunded_total
+        self.median_approve_to_refunded, self.refunded = m.median_approve_to_refunded_seconds, m.refunded
         self.loaded = True
 
     @rx.event

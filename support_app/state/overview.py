@@ -18,7 +18,7 @@ from support_app.state.base import AppState
 
 PATHS = {"support": "/overview/cases", "refund": "/overview/refunds"}
 FILTER_FIELDS = ("date_from", "date_to", "customer", "order_id", "assignee", "reason", "amount_min", "amount_max",
-                 "q", "sort", "direction", "size")
+                 "currency", "q", "sort", "direction", "size")
 
 
 class OverviewState(AppState):
