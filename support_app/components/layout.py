@@ -27,7 +27,7 @@ def nav_bar() -> rx.Component:
             rx.hstack(
                 _link("My orders", "/orders", "nav-orders"),
                 _link("My cases", "/cases", "nav-cases"),
-                _link("My refunds", "/overview/refunds", "nav-overview-refunds"),
+                _link("My refunds", "/my/refunds", "nav-my-refunds"),
                 spacing="4",
             ),
         ),

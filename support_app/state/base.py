@@ -42,6 +42,12 @@ SESSION_ENDED = {
 REFUSED = {ErrorCode.FORBIDDEN, ErrorCode.NOT_CASE_OWNER, ErrorCode.NOT_ORDER_OWNER}
 
 
+PAGE_FOR_OTHERS = {  # said when someone opens a page of the other role (and is taken home)
+    "customer": "That page is for support agents. Here are your orders.",
+    "agent": "That page is for customers. Here is the case queue.",
+}
+
+
 def home_for(role: str) -> str:
     return "/queue" if role == "agent" else "/orders"
 
@@ -205,5 +211,6 @@ class AppState(rx.State):
         if err.code in SESSION_ENDED:
             return rx.redirect(login_path(self._here()))
         if err.code is ErrorCode.FORBIDDEN and self.user_role:
-            return [rx.toast.info("That page is not available to you.", id="problem"), rx.redirect(home_for(self.user_role))]
+            return [rx.toast.info(PAGE_FOR_OTHERS.get(self.user_role, "That page is not available to you."), id="problem"),
+                    rx.redirect(home_for(self.user_role))]
         return self._fail(err)

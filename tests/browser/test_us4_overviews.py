@@ -95,11 +95,11 @@ def test_agent_filters_pages_opens_and_exports(sign_in, many_cases, tmp_path):
     assert len({r["number"] for r in exported}) == total
 
 
-def test_customer_overview_shows_only_her_own(sign_in, many_cases):
+def test_customer_is_sent_to_her_own_cases_not_the_agents_overview(sign_in, many_cases):
     page = sign_in("bob@example.com")
     page.goto("/overview/cases?size=100")
-    rows = page.locator(".overview-row")
-    expect(rows.first).to_be_visible()
-    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
-    assert texts and all("Bob Chen" in t for t in texts)
-    assert not any("Alice Martin" in t for t in texts)
+    page.wait_for_url(re.compile(r"/cases$"))  # My cases: no agents' filters, only his own
+    expect(page.locator("[data-sonner-toast]").last).to_contain_text("for support agents")
+    expect(page.locator("#apply-filters")).to_have_count(0)
+    expect(page.locator("#case-list")).to_contain_text("Overview case 16")
+    expect(page.locator("#case-list")).not_to_contain_text("Overview case 00")
