@@ -76,6 +76,15 @@ def test_amounts_are_sorted_and_bounded_within_one_currency():
     assert parse_overview_query({"currency": "USD"}, "support").currency == ""
 
 
+def test_priority_and_category_are_allow_listed_and_for_support_cases():
+    q = parse_overview_query({"priority": "URGENT", "category": "billing"}, "support")
+    assert (q.priority, q.category) == ("urgent", "billing") and not q.problems
+    assert q.to_params() == {"priority": "urgent", "category": "billing"}
+    bad = parse_overview_query({"priority": "asap", "category": "' OR 1=1"}, "support")
+    assert (bad.priority, bad.category) == ("", "") and set(bad.problems) == {"priority", "category"}
+    assert parse_overview_query({"priority": "urgent"}, "refund").priority == ""
+
+
 def test_assignee_reason_sort_direction_size():
     assert parse_overview_query({"assignee": "ME"}, "support").assignee == "me"
     assert parse_overview_query({"assignee": "42"}, "support").assignee == "42"

@@ -4,12 +4,12 @@ import reflex as rx
 
 from support_app.components.bits import local_time, status_badge
 from support_app.components.layout import page_shell
-from support_app.domain.case_rules import STATUS_LABELS
+from support_app.domain.case_rules import CATEGORY_LABELS, STATUS_LABELS
+from support_app.domain.priorities import PRIORITY_LABELS
 from support_app.domain.overview_rules import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from support_app.domain.refund_rules import REASON_LABELS
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS
 from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
-from support_app.state.base import AppState
 from support_app.state.overview import OverviewState as O
 
 
@@ -58,7 +58,9 @@ def _filters(refund: bool) -> rx.Component:
                 *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()]),
                    _select("currency", [("", "Any currency")] + [(c, c) for c in CURRENCIES]),
                    _input("amount_min", "Min amount"), _input("amount_max", "Max amount")] if refund
-                  else [rx.cond(AppState.is_agent, _select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]))]),
+                  else [_select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]),
+                        _select("priority", [("", "Any priority")] + [(p.value, l) for p, l in PRIORITY_LABELS.items()]),
+                        _select("category", [("", "Any category")] + [(c.value, l) for c, l in CATEGORY_LABELS.items()])]),
                 _select("sort", sorts),
                 _select("direction", [("desc", "Newest first"), ("asc", "Oldest first")]),
                 _select("size", [(str(n), f"{n} per page") for n in PAGE_SIZES], default=str(DEFAULT_PAGE_SIZE)),
@@ -83,6 +85,8 @@ def _case_row(row: rx.Var[SupportOverviewRow]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link(row.number, href="/cases/" + row.id.to_string())),
         rx.table.cell(status_badge(row.status, row.status_label)),
+        rx.table.cell(row.priority_label, class_name="priority"),
+        rx.table.cell(row.category_label, class_name="category"),
         rx.table.cell(row.subject),
         rx.table.cell(row.customer_name),
         rx.table.cell(row.order_id),
@@ -135,7 +139,7 @@ def _problems() -> rx.Component:
 def cases_overview() -> rx.Component:
     return page_shell(
         _filters(False), _problems(), _pager(),
-        _table(["Case", "Status", "Subject", "Customer", "Order", "Assignee", "Created", "Updated"], rx.foreach(O.cases, _case_row)),
+        _table(["Case", "Status", "Priority", "Category", "Subject", "Customer", "Order", "Assignee", "Created", "Updated"], rx.foreach(O.cases, _case_row)),
         _pager(),
         title="Support cases",
     )

@@ -19,7 +19,7 @@ from support_app.state.base import AppState
 PATHS = {"support": "/overview/cases", "refund": "/overview/refunds"}
 CUSTOMER_ELSEWHERE = ("The case and refund overviews are for support agents. "
                       "Your own cases are under My cases, your refunds under My refunds.")
-FILTER_FIELDS = ("date_from", "date_to", "customer", "order_id", "assignee", "reason", "amount_min", "amount_max",
+FILTER_FIELDS = ("date_from", "date_to", "customer", "order_id", "assignee", "priority", "category", "reason", "amount_min", "amount_max",
                  "currency", "q", "sort", "direction", "size")
 
 

@@ -39,8 +39,12 @@ def many_cases(app_server):
             made.append(case_commands.create_case(
                 s, users[who], order, f"Overview case {n:02d}", "Something about this order needs a look.", "other",
                 client=client))
+    with session_scope(engine, write=True) as s:  # one urgent delivery case about a kettle, for search and the queue
+        made.append(case_commands.create_case(
+            s, users["bob@example.com"], "ORD-1002-1", "Kettle whistles before it boils", "It whistles at 60 degrees.",
+            "delivery", "urgent", client=client))
     settings.case_create_max = limit
-    for case_id in made[:4]:  # four of Alice's are being worked on
+    for case_id in made[:4]:  # four of Alice's are being worked on (the last case is Bob's kettle)
         with session_scope(engine, write=True) as s:
             case_commands.change_status(s, users["agent@example.com"], case_id, "in_progress")
     client.close()
@@ -103,3 +107,34 @@ def test_customer_is_sent_to_her_own_cases_not_the_agents_overview(sign_in, many
     expect(page.locator("#apply-filters")).to_have_count(0)
     expect(page.locator("#case-list")).to_contain_text("Overview case 16")
     expect(page.locator("#case-list")).not_to_contain_text("Overview case 00")
+
+
+def test_subject_words_priority_and_category_and_the_queue_by_priority(sign_in, many_cases):
+    agent = sign_in("agent@example.com")
+    agent.goto("/overview/cases")
+    agent.locator("#f-q").fill("KETTLE")  # a word of an encrypted subject, any case
+    agent.locator("#apply-filters").click()
+    agent.wait_for_url(re.compile(r"q=KETTLE"))
+    row = agent.locator(".overview-row", has_text="Kettle whistles before it boils")
+    expect(row).to_have_count(1)
+    expect(row.locator(".priority")).to_have_text("Urgent")
+    expect(row.locator(".category")).to_have_text("Delivery")
+    assert all("Kettle" in t or "kettle" in t for t in agent.locator(".overview-row").all_inner_texts())
+
+    agent.goto("/overview/cases?size=100")
+    agent.locator("#f-priority").select_option("urgent")
+    agent.locator("#f-category").select_option("delivery")
+    agent.locator("#apply-filters").click()
+    agent.wait_for_url(re.compile(r"priority=urgent"))
+    assert parse_qs(urlparse(agent.url).query)["category"] == ["delivery"]
+    expect(agent.locator(".overview-row", has_text="Kettle whistles")).to_have_count(1)
+    rows = agent.locator(".overview-row")
+    assert all("Urgent" in t and "Delivery" in t for t in rows.all_inner_texts())
+
+    agent.goto("/queue")  # the most urgent first, then the oldest
+    cards = agent.locator(".case-row")
+    expect(cards.first).to_be_visible()
+    texts = cards.all_inner_texts()
+    kettle = next(i for i, t in enumerate(texts) if "Kettle whistles" in t)
+    first_normal = next(i for i, t in enumerate(texts) if "normal" in t.lower())
+    assert "urgent" in texts[0].lower() and kettle < first_normal
