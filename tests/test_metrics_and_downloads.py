@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlparse
 
+import re
+
 import pytest
 
 from fixtures_db import (  # noqa: F401
     code_of, order_client, orders_server, orders_server_session, people, run,
 )
 from fixtures_gateway import gateway_client_for, gateway_server, gateway_server_session, webhook_receiver  # noqa: F401
+from support_app.db import session_scope
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.models import SupportCase
 from support_app.kv import MemoryKV
 from support_app.security import tokens
 from support_app.services import auth_service as auth
@@ -47,8 +51,9 @@ def test_metrics_count_cases_refunds_and_money(engine, people, order_client, gat
     reasons = {r["reason"]: r for r in got.by_reason}
     assert reasons["Arrived damaged"]["refunded"] == 1 and reasons["Arrived damaged"]["rate"] == 100.0
     assert reasons["Changed my mind"]["refunded"] == 0 and reasons["Changed my mind"]["rate"] == 0
-    assert got.median_first_response_hours.endswith(" h") and got.median_resolution_hours.endswith(" h")
-    assert got.median_approve_to_refunded_seconds.endswith(" s")
+    # Seconds apart in this test: shown in seconds, not as "0.0 h".
+    assert re.fullmatch(r"\d+(\.\d)? s", got.median_first_response), got.median_first_response
+    assert re.fullmatch(r"\d+(\.\d)? s", got.median_resolution) and got.median_approve_to_refunded.endswith(" s")
     kinds = [(o.kind, o.number) for o in got.oldest]
     assert ("case", "SC-000002") in kinds and ("refund", "RF-000002") in kinds  # still open / requested
     assert ("case", "SC-000001") not in kinds  # resolved is not open
@@ -74,6 +79,17 @@ def test_metrics_keep_each_currency_apart(engine, people, order_client, gateway_
     assert [d["amount"] for d in by["USD"].per_day if d["day"] == today] == [37.89]
     assert sum(d["amount"] for d in by["USD"].per_day) == 37.89  # nothing of the euros in it
     assert len(by["USD"].per_day) == len(got.per_day)  # the same days on every chart
+
+
+def test_a_three_minute_first_response_reads_3_min(engine, people, order_client, monkeypatch):
+    case_id = run(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, **CASE)
+    with session_scope(engine, write=True) as s:
+        case = s.get(SupportCase, case_id)
+        case.first_response_at = case.created_at + timedelta(minutes=3)
+        case.resolved_at = case.created_at + timedelta(hours=2, minutes=30)
+    got = run(engine, m.metrics, people.sam, 30, write=False)
+    assert (got.median_first_response, got.median_resolution) == ("3 min", "2.5 h")
+    assert got.median_approve_to_refunded == "—"  # nothing refunded: nothing to show
 
 
 def test_metrics_are_for_agents_only(engine, people):

@@ -14,6 +14,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from support_app.domain.case_rules import Role
+from support_app.domain.durations import human_duration
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import exponent, format_money
 from support_app.domain.refund_rules import REASON_LABELS, RefundReason, RefundStatus
@@ -48,9 +49,10 @@ class Metrics:
     days: int
     per_day: list[dict] = field(default_factory=list)  # day, opened, resolved, refund_requests
     by_reason: list[dict] = field(default_factory=list)  # reason, requests, refunded, rate
-    median_first_response_hours: str = "—"
-    median_resolution_hours: str = "—"
-    median_approve_to_refunded_seconds: str = "—"
+    # Medians as people read them ("3 min", "2.5 h", "1.2 d"; "—" when there is none).
+    median_first_response: str = "—"
+    median_resolution: str = "—"
+    median_approve_to_refunded: str = "—"
     refunded: list[CurrencyRefunds] = field(default_factory=list)  # one per currency refunded in, by code
     oldest: list[OldItem] = field(default_factory=list)
 
@@ -61,8 +63,8 @@ def _day(value) -> str:
     return str(value)[:10]
 
 
-def _median(values: list[float], fmt: str) -> str:
-    return fmt.format(statistics.median(values)) if values else "—"
+def _median(seconds: list[float]) -> str:
+    return human_duration(statistics.median(seconds)) if seconds else "—"
 
 
 def metrics(session: Session, caller: Caller, days: int = 30) -> Metrics:
@@ -117,8 +119,8 @@ def metrics(session: Session, caller: Caller, days: int = 30) -> Metrics:
     pairs = session.exec(
         select(SupportCase.created_at, SupportCase.first_response_at, SupportCase.resolved_at).where(SupportCase.created_at >= since)
     ).all()
-    first = [(r - c).total_seconds() / 3600 for c, r, _ in pairs if r is not None]
-    resolution = [(r - c).total_seconds() / 3600 for c, _, r in pairs if r is not None]
+    first = [(r - c).total_seconds() for c, r, _ in pairs if r is not None]
+    resolution = [(r - c).total_seconds() for c, _, r in pairs if r is not None]
     approve_to_refunded = [
         (u - c).total_seconds()
         for c, u in session.exec(
@@ -138,9 +140,9 @@ def metrics(session: Session, caller: Caller, days: int = 30) -> Metrics:
         days=days,
         per_day=per_day,
         by_reason=sorted(by_reason, key=lambda r: -r["requests"]),
-        median_first_response_hours=_median(first, "{:.1f} h"),
-        median_resolution_hours=_median(resolution, "{:.1f} h"),
-        median_approve_to_refunded_seconds=_median(approve_to_refunded, "{:.2f} s"),
+        median_first_response=_median(first),
+        median_resolution=_median(resolution),
+        median_approve_to_refunded=_median(approve_to_refunded),
         refunded=per_currency,
         oldest=[OldItem(i, n or "", "case", iso(t)) for i, n, t in oldest_cases]
         + [OldItem(i, n or "", "refund", iso(t)) for i, n, t in oldest_refunds],

@@ -138,3 +138,27 @@ def test_subject_words_priority_and_category_and_the_queue_by_priority(sign_in, 
     kettle = next(i for i, t in enumerate(texts) if "Kettle whistles" in t)
     first_normal = next(i for i, t in enumerate(texts) if "normal" in t.lower())
     assert "urgent" in texts[0].lower() and kettle < first_normal
+
+
+def test_metrics_period_in_the_url_labelled_charts_and_human_durations(sign_in, many_cases):
+    agent = sign_in("agent@example.com")
+    agent.locator("#nav-metrics").click()
+    agent.wait_for_url(re.compile(r"/metrics"))
+    expect(agent.locator("#chart-cases .recharts-bar-rectangle").first).to_be_attached()  # drawn with the load's data
+    expect(agent.locator("#metrics-days")).to_have_value("30")
+    agent.locator("#metrics-days").select_option("7")
+    agent.wait_for_url(re.compile(r"/metrics\?days=7$"))
+    expect(agent.locator("#metrics-days")).to_have_value("7")
+    cases_chart = agent.locator("#chart-cases")
+    expect(cases_chart.locator(".recharts-label", has_text="Day")).to_be_visible()
+    expect(cases_chart.locator(".recharts-label", has_text="Cases")).to_be_visible()
+    expect(cases_chart.locator(".recharts-xAxis .recharts-cartesian-axis-tick")).to_have_count(7)
+    expect(agent.locator("#chart-reasons .recharts-label", has_text="Refunded")).to_be_visible()
+    for stat in ("#m-first-response", "#m-resolution", "#m-approve-refunded"):
+        assert re.fullmatch(r"—|\d+(\.\d)? s|\d+ min|\d+\.\d [hd]", agent.locator(stat).inner_text()), stat
+
+    agent.reload()  # the URL keeps the period
+    expect(agent.locator("#metrics-days")).to_have_value("7")
+    agent.go_back()
+    agent.wait_for_url(re.compile(r"/metrics/?$"))
+    expect(agent.locator("#metrics-days")).to_have_value("30")
