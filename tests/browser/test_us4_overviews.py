@@ -162,3 +162,39 @@ def test_metrics_period_in_the_url_labelled_charts_and_human_durations(sign_in, 
     agent.go_back()
     agent.wait_for_url(re.compile(r"/metrics/?$"))
     expect(agent.locator("#metrics-days")).to_have_value("30")
+
+
+def _overflow(page) -> int:
+    """How far the page is wider than the window (0 when nothing scrolls sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_overview_uses_the_width_on_a_desk_and_cards_on_a_phone(sign_in, many_cases, tmp_path):
+    desk = sign_in("agent@example.com", width=1280)
+    desk.goto("/overview/cases?size=10")
+    rows = desk.locator(".overview-row")
+    expect(rows).to_have_count(10)
+    table = desk.locator(".overview-table").bounding_box()
+    assert table["width"] > 1150, table  # the whole window, not the reading column
+    for label in ("Case", "Created", "Updated"):
+        cell = rows.first.locator(f'td[data-label="{label}"]')
+        assert cell.evaluate("c => getComputedStyle(c).whiteSpace") == "nowrap"
+        text = cell.locator("a, span, p, time").first.bounding_box()
+        assert text["height"] < 26, (label, text)  # one line
+    assert _overflow(desk) <= 0
+    desk.screenshot(path=str(tmp_path / "overview-1280.png"), full_page=True)
+
+    phone = sign_in("agent@example.com", width=390)
+    for path in ("/overview/cases?size=10", "/overview/refunds"):
+        phone.goto(path)
+        expect(phone.locator("#overview-count").first).to_contain_text("matching")
+        expect(phone.locator(".overview-table thead")).to_be_hidden()
+        assert _overflow(phone) <= 0, path
+    phone.goto("/overview/cases?size=10")
+    card = phone.locator(".overview-row").first
+    expect(card).to_be_visible()
+    box = card.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert card.locator('td[data-label="Subject"]').bounding_box()["width"] > 250  # a full-width line, not a column
+    assert phone.locator(".overview-table").evaluate("t => t.scrollWidth <= t.clientWidth + 1")  # nothing cut off
+    phone.screenshot(path=str(tmp_path / "overview-390.png"), full_page=True)
