@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlparse
 
+import csv
+import io
 import re
 
 import pytest
@@ -19,7 +21,7 @@ from support_app.models import SupportCase
 from support_app.kv import MemoryKV
 from support_app.security import tokens
 from support_app.services import auth_service as auth
-from support_app.services.exports import csv_stream, export_link
+from support_app.services.exports import csv_stream, decimal_text, export_link
 from support_app.services import case_commands as cmd
 from support_app.services import metrics as m
 from support_app.services import refund_commands as rc
@@ -120,6 +122,50 @@ def test_a_download_link_works_once_for_its_own_sign_in_while_it_lasts(engine, p
     with pytest.raises(DomainError) as ended:
         download(second, family)
     assert ended.value.code is ErrorCode.TOKEN_REVOKED
+
+
+def _link(engine, people, kind: str, params: dict, kv: MemoryKV) -> tuple[str, str]:
+    signed_in = auth.sign_in("agent@example.com", "demo-pass-2026", "c1", kv=kv, engine=engine)
+    family = tokens.decode_session(signed_in.session_token).family_id
+    agent = auth.Identity(people.sam.id, "agent", family)
+    return parse_qs(urlparse(export_link(agent, kind, params)).query)["token"][0], family
+
+
+def test_csv_has_a_bom_and_human_headers_and_still_streams(engine, people, order_client):
+    for n in range(3):
+        run(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, **{**CASE, "subject": f"Crème brûlée {n}"})
+    kv = MemoryKV()
+    token, family = _link(engine, people, "cases", {}, kv)
+    chunks = list(csv_stream(token, family, "cases", {}, batch=1, kv=kv, engine=engine))
+    assert len(chunks) >= 3  # a chunk per batch: streamed, never built whole
+    assert chunks[0].startswith("\ufeff") and not any("\ufeff" in c for c in chunks[1:])  # one BOM, first
+    data = "".join(chunks).encode("utf-8")
+    assert data.startswith(b"\xef\xbb\xbf")  # what Excel looks for
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert list(rows[0]) == ["Case", "Status", "Subject", "Category", "Priority", "Customer", "Customer email", "Order",
+                             "Assignee", "Created (UTC)", "Updated (UTC)"]
+    assert {(r["Status"], r["Priority"], r["Category"], r["Customer email"]) for r in rows} == {
+        ("Open", "Normal", "Damaged item", "alice@example.com")}
+    assert sorted(r["Subject"] for r in rows) == ["Crème brûlée 0", "Crème brûlée 1", "Crème brûlée 2"]
+
+
+def test_refund_csv_amounts_are_decimals_beside_their_currency(engine, people, order_client):
+    case_id = run(engine, cmd.create_case, people.bob, "ORD-1002-2", client=order_client, **CASE)
+    run(engine, rc.request_refund, people.bob, case_id, {"L1": 1}, "damaged", "", "csv-key-1")
+    kv = MemoryKV()
+    token, family = _link(engine, people, "refunds", {}, kv)
+    text = "".join(csv_stream(token, family, "refunds", {}, kv=kv, engine=engine))
+    [row] = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert (row["Refund"], row["Status"], row["Reason"], row["Amount"], row["Currency"]) == (
+        "RF-000001", "Requested", "Arrived damaged", "37.89", "USD")
+    assert list(row) == ["Refund", "Status", "Reason", "Amount", "Currency", "Customer", "Customer email", "Order", "Case",
+                         "Assignee", "Requested (UTC)", "Updated (UTC)"]
+
+
+@pytest.mark.parametrize("minor,currency,text", [(2777, "EUR", "27.77"), (5, "USD", "0.05"), (-1050, "EUR", "-10.50"),
+                                                 (500, "JPY", "500"), (12345, "KWD", "12.345")])
+def test_decimal_amounts_are_exact(minor, currency, text):
+    assert decimal_text(minor, currency) == text
 
 
 def test_download_tokens_are_for_one_purpose_and_two_minutes():

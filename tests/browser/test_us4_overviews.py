@@ -91,12 +91,14 @@ def test_agent_filters_pages_opens_and_exports(sign_in, many_cases, tmp_path):
         agent.locator("#export-csv").click()
     path = tmp_path / "cases.csv"
     download.value.save_as(path)
-    with open(path, newline="") as fh:
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads it as UTF-8
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         exported = list(csv.DictReader(fh))
     assert len(exported) == total
-    assert {r["status"] for r in exported} == {"open"}
-    assert {r["customer_email"] for r in exported} == {"alice@example.com"}
-    assert len({r["number"] for r in exported}) == total
+    assert list(exported[0])[:3] == ["Case", "Status", "Subject"]  # headers a person reads
+    assert {r["Status"] for r in exported} == {"Open"}
+    assert {r["Customer email"] for r in exported} == {"alice@example.com"}
+    assert len({r["Case"] for r in exported}) == total
 
 
 def test_customer_is_sent_to_her_own_cases_not_the_agents_overview(sign_in, many_cases):
