@@ -113,7 +113,7 @@ def metrics_page() -> rx.Component:
                                         is_animation_active=False),
                         rx.recharts.x_axis(data_key="reason", interval=0, height=40,
                                            label={"value": "Reason", "position": "insideBottom", "offset": -4}),
-                        rx.recharts.y_axis(domain=[0, 100], unit=" %",
+                        rx.recharts.y_axis(domain=[0, 100], unit=" %", width=80,
                                            label={"value": "Refunded", "angle": -90, "position": "insideLeft"}),
                         rx.recharts.graphing_tooltip(),
                         data=M.by_reason,

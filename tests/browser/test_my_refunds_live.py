@@ -40,7 +40,8 @@ def bobs_usd_refund(app_server):
     return refund_id, number
 
 
-def test_an_approval_reaches_my_refunds_and_the_overview_without_reload(sign_in, bobs_usd_refund):
+def test_an_approval_reaches_my_refunds_and_the_overview_without_reload(sign_in, bobs_usd_refund, tmp_path):
+    shots = tmp_path
     refund_id, number = bobs_usd_refund
     bob = sign_in("bob@example.com")
     bob.locator("#nav-my-refunds").click()
@@ -67,6 +68,14 @@ def test_an_approval_reaches_my_refunds_and_the_overview_without_reload(sign_in,
     expect(card.locator(".status-badge")).to_have_text("Refunded", timeout=20000)
     expect(row.locator(".status-badge")).to_have_text("Refunded", timeout=20000)
     assert bob.url.endswith("/my/refunds") and "q=" in watcher.url
+
+    # The dollars are counted in their own currency on the metrics page, never left out.
+    agent.goto("/metrics?days=7")
+    expect(agent.locator("#m-refunded-total")).to_contain_text("$37.89")
+    usd = agent.locator(".refunded-chart", has_text="in USD")
+    expect(usd).to_contain_text("$37.89 in the period")
+    expect(usd.locator(".recharts-line")).to_be_visible()
+    agent.screenshot(path=str(shots / "metrics.png"), full_page=True)
 
 
 def test_agents_pages_turn_a_customer_away_with_a_message(sign_in):
