@@ -20,6 +20,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     index,
     login,
     metrics,
+    my_refunds,
     new_case,
     not_found,
     orders,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from support_app.domain.case_rules import CaseStatus
+from support_app.domain.case_rules import CaseStatus, Category, Priority
 from support_app.domain.refund_rules import RefundReason, RefundStatus
 from support_app.models import CaseSubjectTerm, CustomerNameTerm, OrderSnapshot, RefundCase, SupportCase, User
 from support_app.models.search_index import email_index, name_term_rows, subject_term_rows
@@ -24,6 +24,7 @@ FIRST_NAMES = ["Alice", "Bob", "Chloé", "Dmitri", "Erin", "Farah", "Gus", "Hana
 LAST_NAMES = ["Martin", "Chen", "O'Neil", "Dupont", "Okafor", "Smith_Jones", "100% Real"]
 # Subjects: "Kettle about order 7"; every third case's subject has the word kettle.
 SUBJECT_WORDS = ["Kettle", "Lamp", "Broken mug"]
+CATEGORIES, PRIORITIES = [c.value for c in Category], [p.value for p in Priority]  # by case id, no randomness used
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def add_cases(engine: Engine, data: Data, n: int, *, seed: int = 7, start: datet
                           delivered_at=created, shipping_amount=0, shipping_tax=0, amount_paid=10_000,
                           payment_reference=f"PAY-{cid}", fetched_at=created))
         cases.append(dict(id=cid, number=f"SC-{cid:06d}", customer_id=cust.id, order_snapshot_id=cid,
-                          subject=f"{SUBJECT_WORDS[cid % len(SUBJECT_WORDS)]} about order {cid}", description="d", category="other", priority="normal",
+                          subject=f"{SUBJECT_WORDS[cid % len(SUBJECT_WORDS)]} about order {cid}", description="d",
+                          category=CATEGORIES[cid % len(CATEGORIES)], priority=PRIORITIES[cid % len(PRIORITIES)],
                           status=statuses[rnd.randrange(len(statuses))].value, assignee_id=assignee, version=1,
                           created_at=created, updated_at=updated))
         new_cases.append(cid)

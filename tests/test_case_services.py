@@ -322,12 +322,12 @@ def test_list_cases_scoping_filters_and_order(engine, people, order_client):
     def ids(who, **kw):
         return [r.id for r in run(engine, q.list_cases, who, write=False, **kw)]
 
-    assert ids(people.alice) == [a2, a1]
+    assert ids(people.alice) == [a2, a1]  # a customer's own: newest first
     assert ids(people.bob) == [b1]
-    assert ids(people.sam) == [a2, b1, a1]
-    assert ids(people.sam, statuses=["open"]) == [a2, b1]
+    assert ids(people.sam) == [a1, b1, a2]  # the queue: one priority, so the oldest first
+    assert ids(people.sam, statuses=["open"]) == [b1, a2]
     assert ids(people.sam, statuses=["in_progress", "resolved"]) == [a1]
-    assert ids(people.sam, statuses=["bogus"]) == [a2, b1, a1]  # unknown statuses are ignored
+    assert ids(people.sam, statuses=["bogus"]) == [a1, b1, a2]  # unknown statuses are ignored
     assert ids(people.sam, assigned_to_me=True) == [b1]
     assert ids(people.riley, assigned_to_me=True, statuses=["open"]) == [a2]
     assert ids(people.riley, assigned_to_me=True, statuses=["closed"]) == []
@@ -336,6 +336,17 @@ def test_list_cases_scoping_filters_and_order(engine, people, order_client):
     [r] = [r for r in run(engine, q.list_cases, people.sam, write=False) if r.id == b1]
     assert (r.number, r.order_id, r.customer_name, r.assignee_name) == (row(engine, b1).number, "ORD-1002-1", "Bob Chen", "Sam Rivera")
     assert (r.status_label, r.category_label) == ("Open", "Damaged item")
+
+
+def test_the_queue_works_the_most_urgent_first_then_the_oldest(engine, people, order_client, monkeypatch):
+    made = [open_case(engine, people.alice, order_client, priority=p, subject=f"Case {n}")
+            for n, p in enumerate(["low", "normal", "urgent", "high", "urgent", "normal"])]
+    low, normal1, urgent1, high, urgent2, normal2 = made
+    queue = [r.id for r in run(engine, q.list_cases, people.sam, write=False)]
+    assert queue == [urgent1, urgent2, high, normal1, normal2, low]
+    assert [r.id for r in run(engine, q.list_cases, people.alice, write=False)] == made[::-1]  # hers: newest first
+    monkeypatch.setattr(q, "LIST_LIMIT", 3)  # a full list stops inside a priority, oldest first
+    assert [r.id for r in run(engine, q.list_cases, people.sam, write=False)] == [urgent1, urgent2, high]
 
 
 def test_every_command_announces_its_case_after_commit(engine, people, order_client, published):

@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from support_app.domain.overview_rules import (
+    AMOUNT_CURRENCY,
     Cursor, CustomerFilter, OverviewQuery, Search, classify_customer, classify_search, decode_cursor, encode_cursor,
     parse_overview_query,
 )
@@ -62,6 +63,26 @@ def test_amount_range_is_ordered_and_refund_only():
     assert (q.amount_min, q.amount_max) == (1000, 5000)
     assert parse_overview_query({"amount_min": "50", "reason": "damaged"}, "support").amount_min is None
     assert parse_overview_query({"reason": "damaged"}, "support").reason == ""
+
+
+def test_amounts_are_sorted_and_bounded_within_one_currency():
+    assert parse_overview_query({}, "refund").currency == ""  # by date: every currency
+    assert parse_overview_query({"sort": "amount"}, "refund").currency == AMOUNT_CURRENCY
+    assert parse_overview_query({"amount_min": "5"}, "refund").currency == AMOUNT_CURRENCY
+    assert parse_overview_query({"amount_max": "5", "currency": "usd"}, "refund").currency == "USD"
+    assert parse_overview_query({"sort": "amount", "currency": "GBP"}, "refund").currency == "GBP"
+    bad = parse_overview_query({"currency": "US$"}, "refund")
+    assert bad.currency == "" and "currency" in bad.problems
+    assert parse_overview_query({"currency": "USD"}, "support").currency == ""
+
+
+def test_priority_and_category_are_allow_listed_and_for_support_cases():
+    q = parse_overview_query({"priority": "URGENT", "category": "billing"}, "support")
+    assert (q.priority, q.category) == ("urgent", "billing") and not q.problems
+    assert q.to_params() == {"priority": "urgent", "category": "billing"}
+    bad = parse_overview_query({"priority": "asap", "category": "' OR 1=1"}, "support")
+    assert (bad.priority, bad.category) == ("", "") and set(bad.problems) == {"priority", "category"}
+    assert parse_overview_query({"priority": "urgent"}, "refund").priority == ""
 
 
 def test_assignee_reason_sort_direction_size():
@@ -160,7 +181,7 @@ def test_to_params_round_trips_and_drops_the_cursor_when_the_list_changes():
            "sort": "amount", "direction": "asc", "size": "50", "cursor": encode_cursor(1250, 3, "next")}
     q = parse_overview_query(raw, "refund")
     params = q.to_params()
-    assert params == {**raw, "amount_min": "1.50", "amount_max": "20.00"}
+    assert params == {**raw, "amount_min": "1.50", "amount_max": "20.00", "currency": "EUR"}
     assert parse_overview_query(params, "refund") == q
     assert q.to_params(cursor="abc")["cursor"] == "abc"
     assert "cursor" not in q.to_params(cursor="")

@@ -63,7 +63,8 @@ def reference(engine, kind) -> list[dict]:
         if kind == "support":
             return [dict(id=c.id, number=c.number, status=c.status, created=c.created_at, updated=c.updated_at,
                          customer_id=c.customer_id, assignee_id=c.assignee_id, order_id=orders[c.order_snapshot_id],
-                         email=users[c.customer_id].email, name=users[c.customer_id].full_name, subject=c.subject)
+                         email=users[c.customer_id].email, name=users[c.customer_id].full_name, subject=c.subject,
+                         priority=c.priority, category=c.category)
                     for c in s.exec(select(SupportCase))]
         cases = {c.id: c for c in s.exec(select(SupportCase))}
         return [dict(id=r.id, number=r.number, status=r.status, created=r.requested_at, updated=r.updated_at,
@@ -198,6 +199,11 @@ FILTERS = [
      lambda r, d: r["status"] in ("open", "in_progress") and r["assignee_id"] == d.agents[0].id),
     ("support", {"status": "closed", "customer": "Dupont", "date_from": "2026-03-02", "direction": "asc"},
      lambda r, d: r["status"] == "closed" and named("dupont")(r) and r["created"] >= DAY2),
+    ("support", {"priority": "urgent"}, lambda r, d: r["priority"] == "urgent"),
+    ("support", {"category": "billing", "sort": "updated", "direction": "asc"}, lambda r, d: r["category"] == "billing"),
+    ("support", {"priority": "high", "category": "delivery", "status": "open,closed"},
+     lambda r, d: r["priority"] == "high" and r["category"] == "delivery" and r["status"] in ("open", "closed")),
+    ("support", {"priority": "low", "assignee": "none"}, lambda r, d: r["priority"] == "low" and r["assignee_id"] is None),
     ("refund", {"status": "requested,failed"}, lambda r, d: r["status"] in ("requested", "failed")),
     ("refund", {"reason": "damaged", "sort": "amount"}, lambda r, d: r["reason"] == "damaged"),
     ("refund", {"amount_min": "12.5", "amount_max": "30"}, lambda r, d: 1250 <= r["amount"] <= 3000),

@@ -27,7 +27,7 @@ NAV_LINKS: dict[str, list[tuple[str, str, str]]] = {
     "customer": [
         ("My orders", "/orders", "nav-orders"),
         ("My cases", "/cases", "nav-cases"),
-        ("My refunds", "/overview/refunds", "nav-overview-refunds"),
+        ("My refunds", "/my/refunds", "nav-my-refunds"),
     ],
 }
 SIGN_OUT_FORM = "sign-out-form"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
-from support_app.domain.case_rules import CaseStatus
+from support_app.domain.case_rules import CaseStatus, Category, Priority
 from support_app.domain.refund_rules import RefundReason, RefundStatus
 from support_app.domain.search_terms import MAX_QUERY_WORDS, name_query, subject_query
 
@@ -40,6 +40,13 @@ STATUSES: dict[str, tuple[str, ...]] = {
     "refund": tuple(s.value for s in RefundStatus),
 }
 REASONS = tuple(r.value for r in RefundReason)
+PRIORITIES = tuple(p.value for p in Priority)
+CATEGORIES = tuple(c.value for c in Category)
+# Amounts are compared only within one currency (€100 and $100 are not the same
+# amount, and there is no exchange rate here): sorting or bounding refunds by amount
+# is done within the chosen currency, this one when none is chosen.
+AMOUNT_CURRENCY = "EUR"
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$", re.ASCII)
 CUSTOMER_MAX = 100
 Q_MAX = 254
 ORDER_ID_MAX = 64
@@ -91,9 +98,12 @@ class OverviewQuery:
     customer: str = ""  # an exact email or name words/prefixes (agents only): see customer_filter
     order_id: str = ""
     assignee: str = ""  # "me" | "none" | agent id (support cases, agents only)
+    priority: str = ""  # support only
+    category: str = ""  # support only
     reason: str = ""  # refund only
     amount_min: int | None = None  # minor units (2 decimals), refund only
     amount_max: int | None = None
+    currency: str = ""  # ISO code, refund only; set whenever amounts are sorted or bounded
     q: str = ""
     sort: str = "created"
     direction: str = "desc"
@@ -154,7 +164,7 @@ class OverviewQuery:
             params["date_from"] = q.date_from.isoformat()
         if q.date_to:
             params["date_to"] = q.date_to.isoformat()
-        for name in ("customer", "order_id", "assignee", "reason", "q"):
+        for name in ("customer", "order_id", "assignee", "priority", "category", "reason", "currency", "q"):
             if getattr(q, name):
                 params[name] = getattr(q, name)
         if q.amount_min is not None:
@@ -231,15 +241,25 @@ def parse_overview_query(raw: dict | None, kind: Kind) -> OverviewQuery:
     order_id = text("order_id", ORDER_ID_MAX)
     q = text("q", Q_MAX)
 
-    assignee = ""
+    assignee = priority = category = ""
     if kind == "support":
         value = _one(raw, "assignee").strip().lower()
         if value in ("me", "none") or (value.isdigit() and value.isascii() and len(value) <= 18 and int(value) > 0):
             assignee = value
         elif value:
             problems["assignee"] = "Unknown assignee; the filter was left out."
+        value = _one(raw, "priority").strip().lower()
+        if value in PRIORITIES:
+            priority = value
+        elif value:
+            problems["priority"] = "Unknown priority; the filter was left out."
+        value = _one(raw, "category").strip().lower()
+        if value in CATEGORIES:
+            category = value
+        elif value:
+            problems["category"] = "Unknown category; the filter was left out."
 
-    reason, amount_min, amount_max = "", None, None
+    reason, amount_min, amount_max, currency = "", None, None, ""
     if kind == "refund":
         value = _one(raw, "reason").strip()
         if value in REASONS:
@@ -250,6 +270,11 @@ def parse_overview_query(raw: dict | None, kind: Kind) -> OverviewQuery:
         amount_max = _parse_amount(_one(raw, "amount_max"), "amount_max", problems)
         if amount_min is not None and amount_max is not None and amount_min > amount_max:
             amount_min, amount_max = amount_max, amount_min
+        value = _one(raw, "currency").strip().upper()
+        if CURRENCY_RE.match(value):
+            currency = value
+        elif value:
+            problems["currency"] = "Unknown currency; the filter was left out."
 
     sort = _one(raw, "sort").strip() or "created"
     if sort not in SORTS[kind]:
@@ -266,11 +291,14 @@ def parse_overview_query(raw: dict | None, kind: Kind) -> OverviewQuery:
             problems["size"] = f"Page size must be one of {', '.join(map(str, PAGE_SIZES))}."
         size = DEFAULT_PAGE_SIZE
 
+    if kind == "refund" and not currency and (sort == "amount" or amount_min is not None or amount_max is not None):
+        currency = AMOUNT_CURRENCY
     raw_cursor = _one(raw, "cursor").strip()
     cursor = decode_cursor(raw_cursor, sort)
     return OverviewQuery(
         kind=kind, statuses=statuses, date_from=date_from, date_to=date_to, customer=customer,
-        order_id=order_id, assignee=assignee, reason=reason, amount_min=amount_min, amount_max=amount_max,
+        order_id=order_id, assignee=assignee, priority=priority, category=category, reason=reason, amount_min=amount_min, amount_max=amount_max,
+        currency=currency,
         q=q, sort=sort, direction=direction, size=size, cursor=cursor,
         raw_cursor=raw_cursor if cursor else "", matches_nothing=nothing, problems=problems,
     )

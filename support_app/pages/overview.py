@@ -5,13 +5,18 @@ import reflex as rx
 from support_app.components.bits import local_time, page_skeleton, status_badge
 from support_app.components.filter_panel import filter_panel
 from support_app.components.layout import page_shell
-from support_app.domain.case_rules import STATUS_LABELS
+from support_app.components.overview_css import NOWRAP, PAGE_CLASS, TABLE_CLASS, overview_css
+from support_app.domain.case_rules import CATEGORY_LABELS, STATUS_LABELS
+from support_app.domain.priorities import PRIORITY_LABELS
 from support_app.domain.overview_rules import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from support_app.domain.refund_rules import REASON_LABELS
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS
 from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
-from support_app.state.base import AppState
 from support_app.state.overview import OverviewState as O
+
+
+# Amount sort and amount bounds compare one currency (the query picks EUR when none is chosen).
+CURRENCIES = ("EUR", "USD", "GBP")
 
 
 def _input(name: str, placeholder: str, type_: str = "text") -> rx.Component:
@@ -54,8 +59,11 @@ def _filters(refund: bool) -> rx.Component:
                 _input("date_from", "From", "date"),
                 _input("date_to", "To", "date"),
                 *([_select("reason", [("", "Any reason")] + [(r.value, l) for r, l in REASON_LABELS.items()], "Reason"),
+                   _select("currency", [("", "Any currency")] + [(c, c) for c in CURRENCIES], "Currency"),
                    _input("amount_min", "Min amount"), _input("amount_max", "Max amount")] if refund
-                  else [rx.cond(AppState.is_agent, _select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")], "Assignee"))]),
+                  else [_select("assignee", [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")], "Assignee"),
+                        _select("priority", [("", "Any priority")] + [(p.value, l) for p, l in PRIORITY_LABELS.items()], "Priority"),
+                        _select("category", [("", "Any category")] + [(c.value, l) for c, l in CATEGORY_LABELS.items()], "Category")]),
                 _select("sort", sorts, "Sort by"),
                 _select("direction", [("desc", "Newest first"), ("asc", "Oldest first")], "Order"),
                 _select("size", [(str(n), f"{n} per page") for n in PAGE_SIZES], "Rows per page", default=str(DEFAULT_PAGE_SIZE)),
@@ -76,29 +84,37 @@ def _filters(refund: bool) -> rx.Component:
     ), panel_id="overview-filters")
 
 
+def _cell(label: str, *children, nowrap: bool = False, class_name: str = "") -> rx.Component:
+    """A cell that names its column (shown before the value when rows are cards, on a phone)."""
+    classes = " ".join(c for c in (NOWRAP if nowrap else "", class_name) if c)
+    return rx.el.td(*children, custom_attrs={"data-label": label}, class_name=classes or None)
+
+
 def _case_row(row: rx.Var[SupportOverviewRow]) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(rx.link(row.number, href="/cases/" + row.id.to_string())),
-        rx.table.cell(status_badge(row.status, row.status_label)),
-        rx.table.cell(row.subject),
-        rx.table.cell(row.customer_name),
-        rx.table.cell(row.order_id),
-        rx.table.cell(row.assignee_name),
-        rx.table.cell(local_time(row.created_at)),
-        rx.table.cell(local_time(row.updated_at)),
+    return rx.el.tr(
+        _cell("Case", rx.link(row.number, href="/cases/" + row.id.to_string()), nowrap=True),
+        _cell("Status", status_badge(row.status, row.status_label), nowrap=True),
+        _cell("Priority", row.priority_label, nowrap=True, class_name="priority"),
+        _cell("Category", row.category_label, class_name="category"),
+        _cell("Subject", row.subject),
+        _cell("Customer", row.customer_name),
+        _cell("Order", row.order_id, nowrap=True),
+        _cell("Assignee", row.assignee_name),
+        _cell("Created", local_time(row.created_at), nowrap=True),
+        _cell("Updated", local_time(row.updated_at), nowrap=True),
         class_name="overview-row",
     )
 
 
 def _refund_row(row: rx.Var[RefundOverviewRow]) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(rx.link(row.number, href="/refunds/" + row.id.to_string())),
-        rx.table.cell(status_badge(row.status, row.status_label)),
-        rx.table.cell(row.reason_label),
-        rx.table.cell(row.amount),
-        rx.table.cell(row.customer_name),
-        rx.table.cell(rx.link(row.case_number, href="/cases/" + row.case_id.to_string())),
-        rx.table.cell(local_time(row.requested_at)),
+    return rx.el.tr(
+        _cell("Refund", rx.link(row.number, href="/refunds/" + row.id.to_string()), nowrap=True),
+        _cell("Status", status_badge(row.status, row.status_label), nowrap=True),
+        _cell("Reason", row.reason_label),
+        _cell("Amount", row.amount, nowrap=True),
+        _cell("Customer", row.customer_name),
+        _cell("Case", rx.link(row.case_number, href="/cases/" + row.case_id.to_string()), nowrap=True),
+        _cell("Requested", local_time(row.requested_at), nowrap=True),
         class_name="overview-row",
     )
 
@@ -115,11 +131,12 @@ def _pager() -> rx.Component:
 
 
 def _table(headers: list[str], body: rx.Component) -> rx.Component:
+    """A plain HTML table (styled in overview_css): its rows become cards on a phone."""
     return rx.box(
-        rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])), rx.table.body(body),
-                      size="1", width="100%"),
-        overflow_x="auto",
+        rx.el.table(rx.el.thead(rx.el.tr(*[rx.el.th(h, class_name=NOWRAP, scope="col") for h in headers])),
+                    rx.el.tbody(body)),
         width="100%",
+        class_name=f"{TABLE_CLASS} {PAGE_CLASS}",
     )
 
 
@@ -131,8 +148,8 @@ def _problems() -> rx.Component:
 @rx.page(route="/overview/cases", title="Support cases · Support & Refunds", on_load=O.load)
 def cases_overview() -> rx.Component:
     return page_shell(
-        _filters(False), _problems(), page_skeleton(~O.loaded), _pager(),
-        _table(["Case", "Status", "Subject", "Customer", "Order", "Assignee", "Created", "Updated"], rx.foreach(O.cases, _case_row)),
+        overview_css(), _filters(False), _problems(), page_skeleton(~O.loaded), _pager(),
+        _table(["Case", "Status", "Priority", "Category", "Subject", "Customer", "Order", "Assignee", "Created", "Updated"], rx.foreach(O.cases, _case_row)),
         _pager(),
         title="Support cases",
     )
@@ -141,7 +158,7 @@ def cases_overview() -> rx.Component:
 @rx.page(route="/overview/refunds", title="Refund cases · Support & Refunds", on_load=O.load)
 def refunds_overview() -> rx.Component:
     return page_shell(
-        _filters(True), _problems(), page_skeleton(~O.loaded), _pager(),
+        overview_css(), _filters(True), _problems(), page_skeleton(~O.loaded), _pager(),
         _table(["Refund", "Status", "Reason", "Amount", "Customer", "Case", "Requested"], rx.foreach(O.refunds, _refund_row)),
         _pager(),
         title="Refund cases",

@@ -18,6 +18,7 @@ from support_app.domain.case_rules import (
     reopen_verdict,
 )
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.priorities import PRIORITY_ORDER
 from support_app.models import CaseEvent, CaseMessage, OrderSnapshot, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.services.orders import snapshot_lines, snapshot_view
@@ -66,7 +67,8 @@ def list_cases(
     statuses: list[str] | None = None,
     assigned_to_me: bool = False,
 ) -> list[CaseRow]:
-    """Newest first. Customers get their own cases; agents the whole queue."""
+    """Customers get their own cases, newest first; agents the whole queue, by priority
+    (urgent first) and then age (oldest first)."""
     customer, assignee = aliased(User), aliased(User)
     c = SupportCase
     stmt = (  # the columns the list shows, not whole cases: no description to decrypt, no ORM objects
@@ -85,7 +87,17 @@ def list_cases(
         stmt = stmt.where(SupportCase.status.in_(wanted))  # type: ignore[attr-defined]
     if assigned_to_me and caller.role == Role.AGENT:
         stmt = stmt.where(SupportCase.assignee_id == caller.id)
-    stmt = stmt.order_by(SupportCase.created_at.desc(), SupportCase.id.desc()).limit(LIST_LIMIT)  # type: ignore[attr-defined]
+    if caller.role == Role.AGENT:
+        # The queue: most urgent first, the oldest first within a priority — one ordered
+        # index read per priority (priority, created_at, id), until the list is full.
+        rows: list = []
+        for priority in PRIORITY_ORDER:
+            if len(rows) >= LIST_LIMIT:
+                break
+            rows += session.exec(stmt.where(c.priority == priority).order_by(c.created_at, c.id)
+                                 .limit(LIST_LIMIT - len(rows))).all()
+    else:  # a customer's own cases: the newest first
+        rows = session.exec(stmt.order_by(c.created_at.desc(), c.id.desc()).limit(LIST_LIMIT)).all()  # type: ignore[attr-defined]
     return [
         CaseRow(
             id=row.id,
@@ -101,7 +113,7 @@ def list_cases(
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
         )
-        for row in session.exec(stmt)
+        for row in rows
         for customer_name, assignee_name in [(row[9], row[10])]
     ]
 

@@ -1,26 +1,64 @@
-"""CSV export of the overviews: the same filters, streamed in bounded memory."""
+"""CSV export of the overviews: the same filters, streamed in bounded memory, with a
+byte-order mark and headers a person reads (for Excel)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy.engine import Engine
 
 from support_app.db import session_scope
+from support_app.domain.money import exponent
 from support_app.domain.overview_rules import parse_overview_query
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.kv import KV, get_kv
 from support_app.security import tokens
 from support_app.services.auth_service import Identity, check_sign_in
 from support_app.services.overview_queries import iter_refund_case_rows, iter_support_case_rows
+from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
 
 KINDS = {"cases": "support", "refunds": "refund"}
-SUPPORT_COLUMNS = ["number", "status", "subject", "category_label", "priority", "customer_name", "customer_email",
-                   "order_id", "assignee_name", "created_at", "updated_at"]
-REFUND_COLUMNS = ["number", "status", "reason_label", "amount", "currency", "customer_name", "customer_email",
-                  "order_id", "case_number", "assignee_name", "requested_at", "updated_at"]
+# Excel opens a CSV as UTF-8 (names with accents, "€") only when it starts with a byte-order mark.
+BOM = "\ufeff"
+# (header a person reads, the value from an overview row). Statuses and priorities as
+# the pages name them; amounts as plain decimals in the refund's currency (a spreadsheet
+# can add them up; the currency is its own column); times are ISO-8601 UTC.
+SUPPORT_COLUMNS: list[tuple[str, Callable[[SupportOverviewRow], object]]] = [
+    ("Case", lambda r: r.number),
+    ("Status", lambda r: r.status_label),
+    ("Subject", lambda r: r.subject),
+    ("Category", lambda r: r.category_label),
+    ("Priority", lambda r: r.priority_label),
+    ("Customer", lambda r: r.customer_name),
+    ("Customer email", lambda r: r.customer_email),
+    ("Order", lambda r: r.order_id),
+    ("Assignee", lambda r: r.assignee_name),
+    ("Created (UTC)", lambda r: r.created_at),
+    ("Updated (UTC)", lambda r: r.updated_at),
+]
+REFUND_COLUMNS: list[tuple[str, Callable[[RefundOverviewRow], object]]] = [
+    ("Refund", lambda r: r.number),
+    ("Status", lambda r: r.status_label),
+    ("Reason", lambda r: r.reason_label),
+    ("Amount", lambda r: decimal_text(r.amount_minor, r.currency)),
+    ("Currency", lambda r: r.currency),
+    ("Customer", lambda r: r.customer_name),
+    ("Customer email", lambda r: r.customer_email),
+    ("Order", lambda r: r.order_id),
+    ("Case", lambda r: r.case_number),
+    ("Assignee", lambda r: r.assignee_name),
+    ("Requested (UTC)", lambda r: r.requested_at),
+    ("Updated (UTC)", lambda r: r.updated_at),
+]
+
+
+def decimal_text(minor: int, currency: str) -> str:
+    """2777, "EUR" → "27.77"; 500, "JPY" → "500" (exact: no float on the way)."""
+    exp = exponent(currency)
+    sign, whole, frac = "-" if minor < 0 else "", *divmod(abs(minor), 10**exp)
+    return f"{sign}{whole}.{frac:0{exp}d}" if exp else f"{sign}{whole}"
 
 
 def export_link(caller: Identity, kind: str, params: dict[str, str]) -> str:
@@ -52,16 +90,17 @@ def csv_stream(
         raise DomainError(ErrorCode.TOKEN_INVALID, "This download link was already used. Export again.")
     caller = Identity(user.id, user.role, claims.family_id)
     query = parse_overview_query(raw, KINDS[kind])  # type: ignore[arg-type]
-    columns = SUPPORT_COLUMNS if kind == "cases" else REFUND_COLUMNS
+    columns: list = SUPPORT_COLUMNS if kind == "cases" else REFUND_COLUMNS
     rows_of = iter_support_case_rows if kind == "cases" else iter_refund_case_rows
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
+        buffer.write(BOM)
         writer = csv.writer(buffer)
-        writer.writerow(columns)
+        writer.writerow([header for header, _ in columns])
         with session_scope(engine) as session:
             for n, row in enumerate(rows_of(session, caller, query, batch), start=1):
-                writer.writerow([_safe(getattr(row, c)) for c in columns])
+                writer.writerow([_safe(value(row)) for _, value in columns])
                 if n % batch == 0:
                     yield buffer.getvalue()
                     buffer.seek(0)

@@ -14,8 +14,9 @@ from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from support_app.domain.case_rules import Role
+from support_app.domain.durations import human_duration
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.domain.money import format_money
+from support_app.domain.money import exponent, format_money
 from support_app.domain.refund_rules import REASON_LABELS, RefundReason, RefundStatus
 from support_app.models import RefundAttempt, RefundCase, SupportCase
 from support_app.models.base import utcnow
@@ -33,14 +34,26 @@ class OldItem:
 
 
 @dataclass
+class CurrencyRefunds:
+    """Money refunded through the gateway in one currency over the period: amounts of
+    different currencies are never added up or drawn on one axis."""
+
+    currency: str
+    total: str  # formatted, exact, e.g. "$37.89"
+    total_minor: int
+    per_day: list[dict] = field(default_factory=list)  # day, amount (major units: chart axis only)
+
+
+@dataclass
 class Metrics:
     days: int
-    per_day: list[dict] = field(default_factory=list)  # day, opened, resolved, refund_requests, refunded_amount
+    per_day: list[dict] = field(default_factory=list)  # day, opened, resolved, refund_requests
     by_reason: list[dict] = field(default_factory=list)  # reason, requests, refunded, rate
-    median_first_response_hours: str = "—"
-    median_resolution_hours: str = "—"
-    median_approve_to_refunded_seconds: str = "—"
-    refunded_total: str = ""
+    # Medians as people read them ("3 min", "2.5 h", "1.2 d"; "—" when there is none).
+    median_first_response: str = "—"
+    median_resolution: str = "—"
+    median_approve_to_refunded: str = "—"
+    refunded: list[CurrencyRefunds] = field(default_factory=list)  # one per currency refunded in, by code
     oldest: list[OldItem] = field(default_factory=list)
 
 
@@ -50,40 +63,47 @@ def _day(value) -> str:
     return str(value)[:10]
 
 
-def _median(values: list[float], fmt: str) -> str:
-    return fmt.format(statistics.median(values)) if values else "—"
+def _median(seconds: list[float]) -> str:
+    return human_duration(statistics.median(seconds)) if seconds else "—"
 
 
-def metrics(session: Session, caller: Caller, days: int = 30, currency: str = "EUR") -> Metrics:
+def metrics(session: Session, caller: Caller, days: int = 30) -> Metrics:
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
     days = max(1, min(int(days), 365))
     now = utcnow()
     since = now - timedelta(days=days)
-    buckets = {(since + timedelta(days=i + 1)).strftime("%Y-%m-%d"): {"opened": 0, "resolved": 0, "refund_requests": 0, "refunded": 0}
+    buckets = {(since + timedelta(days=i + 1)).strftime("%Y-%m-%d"): {"opened": 0, "resolved": 0, "refund_requests": 0}
                for i in range(days)}
 
     def count_into(column, key: str, *where) -> None:
         day = func.date(column)
         for d, n in session.exec(select(day, func.count()).where(column >= since, *where).group_by(day)):
-            buckets.setdefault(_day(d), {"opened": 0, "resolved": 0, "refund_requests": 0, "refunded": 0})[key] = n
+            buckets.setdefault(_day(d), {"opened": 0, "resolved": 0, "refund_requests": 0})[key] = n
 
     count_into(SupportCase.created_at, "opened")
     count_into(SupportCase.resolved_at, "resolved")
     count_into(RefundCase.requested_at, "refund_requests")
     attempt_day = func.date(RefundAttempt.updated_at)
-    refunded_total = 0
-    for d, amount in session.exec(
-        select(attempt_day, func.sum(RefundAttempt.amount))
-        .where(RefundAttempt.updated_at >= since, RefundAttempt.status == "succeeded", RefundAttempt.currency == currency)
-        .group_by(attempt_day)
+    refunded_by: dict[str, dict[str, int]] = {}  # currency → day → minor units
+    for cur, d, amount in session.exec(
+        select(RefundAttempt.currency, attempt_day, func.sum(RefundAttempt.amount))
+        .where(RefundAttempt.updated_at >= since, RefundAttempt.status == "succeeded")
+        .group_by(RefundAttempt.currency, attempt_day)
     ):
-        buckets.setdefault(_day(d), {"opened": 0, "resolved": 0, "refund_requests": 0, "refunded": 0})["refunded"] = int(amount or 0)
-        refunded_total += int(amount or 0)
+        refunded_by.setdefault(cur, {})[_day(d)] = int(amount or 0)
+    days_shown = sorted(buckets)
     per_day = [
-        {"day": d[5:], "opened": b["opened"], "resolved": b["resolved"], "refund_requests": b["refund_requests"],
-         "refunded_amount": round(b["refunded"] / 100, 2)}  # chart axis only; totals stay exact below
+        {"day": d[5:], "opened": b["opened"], "resolved": b["resolved"], "refund_requests": b["refund_requests"]}
         for d, b in sorted(buckets.items())
+    ]
+    per_currency = [
+        CurrencyRefunds(
+            currency=cur, total=format_money(sum(by_day.values()), cur), total_minor=sum(by_day.values()),
+            # chart axis only (major units); the total above stays exact
+            per_day=[{"day": d[5:], "amount": by_day.get(d, 0) / 10 ** exponent(cur)} for d in days_shown],
+        )
+        for cur, by_day in sorted(refunded_by.items())
     ]
 
     by_reason = []
@@ -99,8 +119,8 @@ def metrics(session: Session, caller: Caller, days: int = 30, currency: str = "E
     pairs = session.exec(
         select(SupportCase.created_at, SupportCase.first_response_at, SupportCase.resolved_at).where(SupportCase.created_at >= since)
     ).all()
-    first = [(r - c).total_seconds() / 3600 for c, r, _ in pairs if r is not None]
-    resolution = [(r - c).total_seconds() / 3600 for c, _, r in pairs if r is not None]
+    first = [(r - c).total_seconds() for c, r, _ in pairs if r is not None]
+    resolution = [(r - c).total_seconds() for c, _, r in pairs if r is not None]
     approve_to_refunded = [
         (u - c).total_seconds()
         for c, u in session.exec(
@@ -120,10 +140,10 @@ def metrics(session: Session, caller: Caller, days: int = 30, currency: str = "E
         days=days,
         per_day=per_day,
         by_reason=sorted(by_reason, key=lambda r: -r["requests"]),
-        median_first_response_hours=_median(first, "{:.1f} h"),
-        median_resolution_hours=_median(resolution, "{:.1f} h"),
-        median_approve_to_refunded_seconds=_median(approve_to_refunded, "{:.2f} s"),
-        refunded_total=format_money(refunded_total, currency),
+        median_first_response=_median(first),
+        median_resolution=_median(resolution),
+        median_approve_to_refunded=_median(approve_to_refunded),
+        refunded=per_currency,
         oldest=[OldItem(i, n or "", "case", iso(t)) for i, n, t in oldest_cases]
         + [OldItem(i, n or "", "refund", iso(t)) for i, n, t in oldest_refunds],
     )

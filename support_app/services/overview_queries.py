@@ -363,11 +363,18 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table)
         assignee = query.assignee
         target = None if assignee == "none" else caller.id if assignee == "me" else int(assignee)
         eq.append(_Term(3, m.assignee_id, lambda c: c.is_(None) if target is None else c == target, True))
+    if table.kind == "support":  # (priority | category, sort key, id) indexes: migration 0008
+        if query.priority:
+            eq.append(_Term(5, m.priority, lambda c: c == query.priority, True))
+        if query.category:
+            eq.append(_Term(5, m.category, lambda c: c == query.category, True))
     if table.kind == "refund":
         if query.reason:
             eq.append(_Term(5, m.reason, lambda c: c == query.reason, True))
         _add_range(plan, m.amount, None if query.amount_min is None else (query.amount_min, True),
                    None if query.amount_max is None else (query.amount_max, True))
+        if query.currency:  # amounts of one currency are the ones compared: (currency, amount, id) serves it
+            eq.append(_Term(5, m.currency, lambda c, cur=query.currency: c == cur, query.sort == "amount"))
     search = query.search
     if search is not None:
         term = _search_term(session, table, search)

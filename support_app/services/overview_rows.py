@@ -9,8 +9,9 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from support_app.domain.case_rules import CATEGORY_LABELS, STATUS_LABELS, CaseStatus, Category, Role
+from support_app.domain.case_rules import CATEGORY_LABELS, STATUS_LABELS, CaseStatus, Category, Priority, Role
 from support_app.domain.money import format_money
+from support_app.domain.priorities import PRIORITY_LABELS
 from support_app.domain.refund_rules import REASON_LABELS, RefundReason, RefundStatus
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS
 from support_app.models import OrderSnapshot, RefundCase, SupportCase, User
@@ -54,6 +55,7 @@ def support_rows(session: Session, caller: Caller, ids: list[int]) -> list[Suppo
         r[0]: SupportOverviewRow(
             id=r[0], number=r[1] or "", status=r[2], status_label=_label(STATUS_LABELS, CaseStatus, r[2]),
             subject=r[3], category_label=_label(CATEGORY_LABELS, Category, r[4]), priority=r[5],
+            priority_label=_label(PRIORITY_LABELS, Priority, r[5]),
             customer_name=r[9], customer_email=r[10] if agent else "", order_id=r[8],
             assignee_name=r[11] or "", created_at=iso(r[6]), updated_at=iso(r[7]),
         )

@@ -16,6 +16,7 @@ class SupportOverviewRow:
     subject: str
     category_label: str
     priority: str
+    priority_label: str
     customer_name: str
     customer_email: str  # agents only; "" for customers
     order_id: str

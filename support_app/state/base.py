@@ -43,6 +43,12 @@ SESSION_ENDED = {
 REFUSED = {ErrorCode.FORBIDDEN, ErrorCode.NOT_CASE_OWNER, ErrorCode.NOT_ORDER_OWNER}
 
 
+PAGE_FOR_OTHERS = {  # said when someone opens a page of the other role (and is taken home)
+    "customer": "That page is for support agents. Here are your orders.",
+    "agent": "That page is for customers. Here is your workspace.",
+}
+
+
 def home_for(role: str) -> str:
     return "/workspace" if role == "agent" else "/orders"
 
@@ -206,5 +212,6 @@ class AppState(rx.State):
         if err.code in SESSION_ENDED:
             return rx.redirect(login_path(self._here()))
         if err.code is ErrorCode.FORBIDDEN and self.user_role:
-            return [toasts.info("That page is not available to you."), rx.redirect(home_for(self.user_role))]
+            return [toasts.info(PAGE_FOR_OTHERS.get(self.user_role, "That page is not available to you.")),
+                    rx.redirect(home_for(self.user_role))]
         return self._fail(err)

@@ -1,4 +1,4 @@
-"""Support and refund case overviews. The URL carries every filter, the sort, the
+"""Support and refund case overviews (agents; customers have My cases and My refunds). The URL carries every filter, the sort, the
 page size and the page position, so a view can be shared and the back button works."""
 
 from __future__ import annotations
@@ -7,18 +7,21 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from support_app.domain.errors import DomainError
+from support_app.domain.errors import DomainError, ErrorCode
 from support_app.live.changes import Change
 from support_app.domain.overview_rules import STATUSES, parse_overview_query
 from support_app.services import overview_queries
 from support_app.services.exports import export_link
 from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
 from support_app.services.runner import call
+from support_app.state import toasts
 from support_app.state.base import AppState
 
 PATHS = {"support": "/overview/cases", "refund": "/overview/refunds"}
-FILTER_FIELDS = ("date_from", "date_to", "customer", "order_id", "assignee", "reason", "amount_min", "amount_max",
-                 "q", "sort", "direction", "size")
+CUSTOMER_ELSEWHERE = ("The case and refund overviews are for support agents. "
+                      "Your own cases are under My cases, your refunds under My refunds.")
+FILTER_FIELDS = ("date_from", "date_to", "customer", "order_id", "assignee", "priority", "category", "reason", "amount_min", "amount_max",
+                 "currency", "q", "sort", "direction", "size")
 
 
 class OverviewState(AppState):
@@ -39,11 +42,15 @@ class OverviewState(AppState):
     @rx.event
     async def load(self):
         try:
-            await self._enter()
-            caller = await self._reload()
+            await self._enter("agent")
+            await self._reload()
         except DomainError as err:
+            if err.code is ErrorCode.FORBIDDEN and self.user_role == "customer":
+                # Agents' tools: a customer is told where her own lists are, not shown them.
+                mine = "/cases" if self.router.url.path.rstrip("/").endswith("/cases") else "/my/refunds"
+                return [toasts.info(CUSTOMER_ELSEWHERE), rx.redirect(mine)]
             return self._turn_away(err)
-        self._watch(("cases" if self.kind == "support" else "refunds") if caller.role == "agent" else f"customer:{caller.id}")
+        self._watch("cases" if self.kind == "support" else "refunds")
 
     async def _live_update(self, change: Change) -> None:
         if self.loaded and self._sees(change):
@@ -57,7 +64,7 @@ class OverviewState(AppState):
         self.kind = "refund" if self.router.url.path.rstrip("/").endswith("/refunds") else "support"
         query = parse_overview_query(dict(self.router.url.query_parameters), self.kind)  # type: ignore[arg-type]
         service = overview_queries.support_case_overview if self.kind == "support" else overview_queries.refund_case_overview
-        caller = await self._caller()
+        caller = await self._caller("agent")
         page = await call(service, caller, query)
         if self.kind == "support":
             self.cases, self.refunds = page.rows, []
@@ -87,7 +94,7 @@ class OverviewState(AppState):
     @rx.event
     async def export(self):
         try:
-            caller = await self._caller()
+            caller = await self._caller("agent")
         except DomainError as err:
             return self._fail(err)
         return rx.download(url=export_link(caller, "cases" if self.kind == "support" else "refunds", self.params))

@@ -39,8 +39,12 @@ def many_cases(app_server):
             made.append(case_commands.create_case(
                 s, users[who], order, f"Overview case {n:02d}", "Something about this order needs a look.", "other",
                 client=client))
+    with session_scope(engine, write=True) as s:  # one urgent delivery case about a kettle, for search and the queue
+        made.append(case_commands.create_case(
+            s, users["bob@example.com"], "ORD-1002-1", "Kettle whistles before it boils", "It whistles at 60 degrees.",
+            "delivery", "urgent", client=client))
     settings.case_create_max = limit
-    for case_id in made[:4]:  # four of Alice's are being worked on
+    for case_id in made[:4]:  # four of Alice's are being worked on (the last case is Bob's kettle)
         with session_scope(engine, write=True) as s:
             case_commands.change_status(s, users["agent@example.com"], case_id, "in_progress")
     client.close()
@@ -87,19 +91,112 @@ def test_agent_filters_pages_opens_and_exports(sign_in, many_cases, tmp_path):
         agent.locator("#export-csv").click()
     path = tmp_path / "cases.csv"
     download.value.save_as(path)
-    with open(path, newline="") as fh:
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads it as UTF-8
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         exported = list(csv.DictReader(fh))
     assert len(exported) == total
-    assert {r["status"] for r in exported} == {"open"}
-    assert {r["customer_email"] for r in exported} == {"alice@example.com"}
-    assert len({r["number"] for r in exported}) == total
+    assert list(exported[0])[:3] == ["Case", "Status", "Subject"]  # headers a person reads
+    assert {r["Status"] for r in exported} == {"Open"}
+    assert {r["Customer email"] for r in exported} == {"alice@example.com"}
+    assert len({r["Case"] for r in exported}) == total
 
 
-def test_customer_overview_shows_only_her_own(sign_in, many_cases):
+def test_customer_is_sent_to_her_own_cases_not_the_agents_overview(sign_in, many_cases):
     page = sign_in("bob@example.com")
     page.goto("/overview/cases?size=100")
-    rows = page.locator(".overview-row")
-    expect(rows.first).to_be_visible()
-    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
-    assert texts and all("Bob Chen" in t for t in texts)
-    assert not any("Alice Martin" in t for t in texts)
+    page.wait_for_url(re.compile(r"/cases$"))  # My cases: no agents' filters, only his own
+    expect(page.locator("[data-sonner-toast]").last).to_contain_text("for support agents")
+    expect(page.locator("#apply-filters")).to_have_count(0)
+    expect(page.locator("#case-list")).to_contain_text("Overview case 16")
+    expect(page.locator("#case-list")).not_to_contain_text("Overview case 00")
+
+
+def test_subject_words_priority_and_category_and_the_queue_by_priority(sign_in, many_cases):
+    agent = sign_in("agent@example.com")
+    agent.goto("/overview/cases")
+    agent.locator("#f-q").fill("KETTLE")  # a word of an encrypted subject, any case
+    agent.locator("#apply-filters").click()
+    agent.wait_for_url(re.compile(r"q=KETTLE"))
+    row = agent.locator(".overview-row", has_text="Kettle whistles before it boils")
+    expect(row).to_have_count(1)
+    expect(row.locator(".priority")).to_have_text("Urgent")
+    expect(row.locator(".category")).to_have_text("Delivery")
+    assert all("Kettle" in t or "kettle" in t for t in agent.locator(".overview-row").all_inner_texts())
+
+    agent.goto("/overview/cases?size=100")
+    agent.locator("#f-priority").select_option("urgent")
+    agent.locator("#f-category").select_option("delivery")
+    agent.locator("#apply-filters").click()
+    agent.wait_for_url(re.compile(r"priority=urgent"))
+    assert parse_qs(urlparse(agent.url).query)["category"] == ["delivery"]
+    expect(agent.locator(".overview-row", has_text="Kettle whistles")).to_have_count(1)
+    rows = agent.locator(".overview-row")
+    assert all("Urgent" in t and "Delivery" in t for t in rows.all_inner_texts())
+
+    agent.goto("/queue")  # the most urgent first, then the oldest
+    cards = agent.locator(".case-row")
+    expect(cards.first).to_be_visible()
+    texts = cards.all_inner_texts()
+    kettle = next(i for i, t in enumerate(texts) if "Kettle whistles" in t)
+    first_normal = next(i for i, t in enumerate(texts) if "normal" in t.lower())
+    assert "urgent" in texts[0].lower() and kettle < first_normal
+
+
+def test_metrics_period_in_the_url_labelled_charts_and_human_durations(sign_in, many_cases):
+    agent = sign_in("agent@example.com")
+    agent.locator("#nav-metrics").click()
+    agent.wait_for_url(re.compile(r"/metrics"))
+    expect(agent.locator("#chart-cases .recharts-bar-rectangle").first).to_be_attached()  # drawn with the load's data
+    expect(agent.locator("#metrics-days")).to_have_value("30")
+    agent.locator("#metrics-days").select_option("7")
+    agent.wait_for_url(re.compile(r"/metrics\?days=7$"))
+    expect(agent.locator("#metrics-days")).to_have_value("7")
+    cases_chart = agent.locator("#chart-cases")
+    expect(cases_chart.locator(".recharts-label", has_text="Day")).to_be_visible()
+    expect(cases_chart.locator(".recharts-label", has_text="Cases")).to_be_visible()
+    expect(cases_chart.locator(".recharts-xAxis .recharts-cartesian-axis-tick")).to_have_count(7)
+    expect(agent.locator("#chart-reasons .recharts-label", has_text="Refunded")).to_be_visible()
+    for stat in ("#m-first-response", "#m-resolution", "#m-approve-refunded"):
+        assert re.fullmatch(r"—|\d+(\.\d)? s|\d+ min|\d+\.\d [hd]", agent.locator(stat).inner_text()), stat
+
+    agent.reload()  # the URL keeps the period
+    expect(agent.locator("#metrics-days")).to_have_value("7")
+    agent.go_back()
+    agent.wait_for_url(re.compile(r"/metrics/?$"))
+    expect(agent.locator("#metrics-days")).to_have_value("30")
+
+
+def _overflow(page) -> int:
+    """How far the page is wider than the window (0 when nothing scrolls sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_overview_uses_the_width_on_a_desk_and_cards_on_a_phone(sign_in, many_cases, tmp_path):
+    desk = sign_in("agent@example.com", width=1280)
+    desk.goto("/overview/cases?size=10")
+    rows = desk.locator(".overview-row")
+    expect(rows).to_have_count(10)
+    table = desk.locator(".overview-table").bounding_box()
+    assert table["width"] > 1150, table  # the whole window, not the reading column
+    for label in ("Case", "Created", "Updated"):
+        cell = rows.first.locator(f'td[data-label="{label}"]')
+        assert cell.evaluate("c => getComputedStyle(c).whiteSpace") == "nowrap"
+        text = cell.locator("a, span, p, time").first.bounding_box()
+        assert text["height"] < 26, (label, text)  # one line
+    assert _overflow(desk) <= 0
+    desk.screenshot(path=str(tmp_path / "overview-1280.png"), full_page=True)
+
+    phone = sign_in("agent@example.com", width=390)
+    for path in ("/overview/cases?size=10", "/overview/refunds"):
+        phone.goto(path)
+        expect(phone.locator("#overview-count").first).to_contain_text("matching")
+        expect(phone.locator(".overview-table thead")).to_be_hidden()
+        assert _overflow(phone) <= 0, path
+    phone.goto("/overview/cases?size=10")
+    card = phone.locator(".overview-row").first
+    expect(card).to_be_visible()
+    box = card.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert card.locator('td[data-label="Subject"]').bounding_box()["width"] > 250  # a full-width line, not a column
+    assert phone.locator(".overview-table").evaluate("t => t.scrollWidth <= t.clientWidth + 1")  # nothing cut off
+    phone.screenshot(path=str(tmp_path / "overview-390.png"), full_page=True)

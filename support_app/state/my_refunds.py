@@ -1,0 +1,50 @@
+"""The customer's "My refunds": her refunds, newest first, updated live (pushed)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import reflex as rx
+
+from support_app.domain.errors import DomainError
+from support_app.live.changes import Change
+from support_app.services import my_refunds
+from support_app.services.my_refunds import MyRefundRow
+from support_app.services.runner import call
+from support_app.state.base import AppState
+
+PATH = "/my/refunds"
+
+
+class MyRefundsState(AppState):
+    rows: list[MyRefundRow] = []
+    count_text: str = ""
+    next_href: str = ""
+    prev_href: str = ""
+    loaded: bool = False
+
+    @rx.event
+    async def load(self):
+        try:
+            caller = await self._enter("customer")
+            await self._reload()
+        except DomainError as err:
+            return self._turn_away(err)
+        self._watch(f"customer:{caller.id}")
+
+    async def _reload(self) -> None:
+        """The page the URL names (its cursor), read again."""
+        cursor = self.router.url.query_parameters.get("cursor", "")
+        caller = await self._caller("customer")
+        page = await call(my_refunds.my_refunds, caller, cursor if isinstance(cursor, str) else "")
+        self.rows, self.count_text = page.rows, page.count_text
+        self.next_href = PATH + "?" + urlencode({"cursor": page.next_cursor}) if page.next_cursor else ""
+        self.prev_href = PATH + "?" + urlencode({"cursor": page.prev_cursor}) if page.prev_cursor else ""
+        self.loaded = True
+
+    async def _live_update(self, change: Change) -> None:
+        if self.loaded and self._sees(change):
+            try:
+                await self._reload()
+            except DomainError:
+                pass  # the session ended: the tab's next event says so
