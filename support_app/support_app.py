@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 
 from support_app.api import auth, export, gateway_webhook, health
 from support_app.api.request_ids import RequestIds
-from support_app.pages import (  # noqa: F401  (registers pages)
+from support_app.pages import (  # noqa: F401  (each module records its pages in registry.PAGES)
     case_detail,
     cases,
     index,
@@ -30,6 +30,7 @@ from support_app.pages import (  # noqa: F401  (registers pages)
     refund_queue,
     workspace,
 )
+from support_app.pages.registry import PAGES
 from support_app.live.push import live_updates
 from support_app.state.event_guard import guarded_events
 from support_app.state.failures import on_backend_error
@@ -50,6 +51,8 @@ app = rx.App(
     stylesheets=["/shell.css"],
     backend_exception_handler=on_backend_error,
 )
+for render, options in PAGES:
+    app.add_page(render, **options)
 # Events are checked (handler, arguments, sizes, text) before Reflex queues them.
 app.register_lifespan_task(guarded_events)
 # Claims and sends refund attempts (SUPPORT_EMBEDDED_WORKER); stops with the server.

@@ -39,7 +39,7 @@ class RefundCase(SQLModel, table=True):
         Index("ix_refund_cases_reason_requested_id", "reason", "requested_at", "id"),
         Index("ix_refund_cases_reason_updated_id", "reason", "updated_at", "id"),
         Index("ix_refund_cases_reason_amount_id", "reason", "amount", "id"),
-        Index("ix_refund_cases_currency_amount_id", "currency", "amount", "id"),  # migration 0008
+        Index("ix_refund_cases_currency_amount_id", "currency", "amount", "id"),  # migration 0009
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -25,7 +25,7 @@ class SupportCase(SQLModel, table=True):
         Index("ix_support_cases_customer_updated_id", "customer_id", "updated_at", "id"),
         Index("ix_support_cases_assignee_created_id", "assignee_id", "created_at", "id"),
         Index("ix_support_cases_assignee_updated_id", "assignee_id", "updated_at", "id"),
-        # Priority and category filters of the overview, and the queue's priority order (migration 0008).
+        # Priority and category filters of the overview, and the queue's priority order (migration 0009).
         Index("ix_support_cases_priority_created_id", "priority", "created_at", "id"),
         Index("ix_support_cases_priority_updated_id", "priority", "updated_at", "id"),
         Index("ix_support_cases_category_created_id", "category", "created_at", "id"),

@@ -9,6 +9,7 @@ from support_app.components.layout import page_shell
 from support_app.components.timeline import timeline
 from support_app.state.base import AppState
 from support_app.state.case_page import CaseState
+from support_app.pages.registry import page
 
 case = CaseState.case
 
@@ -185,7 +186,7 @@ def _composer() -> rx.Component:
     )
 
 
-@rx.page(route="/cases/[case_id]", title="Case · Support & Refunds", on_load=CaseState.load)
+@page(route="/cases/[case_id]", title="Case · Support & Refunds", on_load=CaseState.load)
 def case_page() -> rx.Component:
     return page_shell(
         rx.cond(CaseState.load_error != "", rx.callout(CaseState.load_error, color_scheme="red", icon="triangle_alert", id="case-error")),

@@ -7,6 +7,7 @@ from support_app.components.bits import loading, page_skeleton
 from support_app.components.case_table import case_row
 from support_app.components.layout import page_shell
 from support_app.state.cases import CasesState
+from support_app.pages.registry import page
 
 FILTERS = [
     ("active", "Active"),
@@ -60,11 +61,11 @@ def _list(agent: bool, empty: str) -> rx.Component:
     )
 
 
-@rx.page(route="/cases", title="My cases · Support & Refunds", on_load=CasesState.load)
+@page(route="/cases", title="My cases · Support & Refunds", on_load=CasesState.load)
 def my_cases_page() -> rx.Component:
     return page_shell(_list(False, "You have no cases here. Open one from My orders."), title="My cases")
 
 
-@rx.page(route="/queue", title="Case queue · Support & Refunds", on_load=CasesState.load)
+@page(route="/queue", title="Case queue · Support & Refunds", on_load=CasesState.load)
 def queue_page() -> rx.Component:
     return page_shell(_list(True, "No cases match."), title="Case queue")

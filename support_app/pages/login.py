@@ -7,9 +7,10 @@ import reflex as rx
 
 from support_app.components.native_form import native_form
 from support_app.state.login import LoginState
+from support_app.pages.registry import page
 
 
-@rx.page(route="/login", title="Sign in · Support & Refunds", on_load=LoginState.prepare)
+@page(route="/login", title="Sign in · Support & Refunds", on_load=LoginState.prepare)
 def login() -> rx.Component:
     return rx.center(
         rx.card(

@@ -7,6 +7,7 @@ from support_app.components.layout import page_shell
 from support_app.services.metrics import CurrencyRefunds
 from support_app.state.metrics import PERIODS
 from support_app.state.metrics import MetricsState as M
+from support_app.pages.registry import page
 
 COLORS = ["var(--accent-9)", "var(--green-9)", "var(--amber-9)"]
 CHART_HEIGHT = 240
@@ -76,7 +77,7 @@ def _refunded_chart(r: rx.Var[CurrencyRefunds]) -> rx.Component:
     )
 
 
-@rx.page(route="/metrics", title="Metrics · Support & Refunds", on_load=M.load)
+@page(route="/metrics", title="Metrics · Support & Refunds", on_load=M.load)
 def metrics_page() -> rx.Component:
     return page_shell(
         rx.el.select(

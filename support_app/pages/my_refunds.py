@@ -8,6 +8,7 @@ from support_app.components.bits import local_time, status_badge
 from support_app.components.layout import page_shell
 from support_app.services.my_refunds import MyRefundRow
 from support_app.state.my_refunds import MyRefundsState as S
+from support_app.pages.registry import page
 
 
 def _refund(row: rx.Var[MyRefundRow]) -> rx.Component:
@@ -51,7 +52,7 @@ def _pager() -> rx.Component:
     )
 
 
-@rx.page(route="/my/refunds", title="My refunds · Support & Refunds", on_load=S.load)
+@page(route="/my/refunds", title="My refunds · Support & Refunds", on_load=S.load)
 def my_refunds_page() -> rx.Component:
     return page_shell(
         rx.cond(

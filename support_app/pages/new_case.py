@@ -5,6 +5,7 @@ import reflex as rx
 from support_app.components.bits import field_error, field_label, skeleton_until
 from support_app.components.layout import page_shell
 from support_app.state.new_case import CATEGORY_OPTIONS, PRIORITY_OPTIONS, NewCaseState
+from support_app.pages.registry import page
 
 
 def case_form() -> rx.Component:
@@ -47,7 +48,7 @@ def case_form() -> rx.Component:
     )
 
 
-@rx.page(route="/cases/new", title="Open a case · Support & Refunds", on_load=NewCaseState.load)
+@page(route="/cases/new", title="Open a case · Support & Refunds", on_load=NewCaseState.load)
 def new_case_page() -> rx.Component:
     return page_shell(
         rx.cond(

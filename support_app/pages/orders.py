@@ -6,6 +6,7 @@ from support_app.components.bits import loading, local_time, page_skeleton
 from support_app.components.layout import page_shell
 from support_app.services.views import OrderView
 from support_app.state.orders import OrdersState
+from support_app.pages.registry import page
 
 
 def order_card(order: rx.Var[OrderView]) -> rx.Component:
@@ -42,7 +43,7 @@ def order_card(order: rx.Var[OrderView]) -> rx.Component:
     )
 
 
-@rx.page(route="/orders", title="My orders · Support & Refunds", on_load=OrdersState.load)
+@page(route="/orders", title="My orders · Support & Refunds", on_load=OrdersState.load)
 def orders_page() -> rx.Component:
     return page_shell(
         loading(OrdersState.busy),

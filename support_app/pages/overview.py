@@ -13,6 +13,7 @@ from support_app.domain.refund_rules import REASON_LABELS
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS
 from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
 from support_app.state.overview import OverviewState as O
+from support_app.pages.registry import page
 
 
 # Amount sort and amount bounds compare one currency (the query picks EUR when none is chosen).
@@ -145,7 +146,7 @@ def _problems() -> rx.Component:
                                                        color_scheme="amber", icon="info", id="overview-problems"))
 
 
-@rx.page(route="/overview/cases", title="Support cases · Support & Refunds", on_load=O.load)
+@page(route="/overview/cases", title="Support cases · Support & Refunds", on_load=O.load)
 def cases_overview() -> rx.Component:
     return page_shell(
         overview_css(), _filters(False), _problems(), page_skeleton(~O.loaded), _pager(),
@@ -155,7 +156,7 @@ def cases_overview() -> rx.Component:
     )
 
 
-@rx.page(route="/overview/refunds", title="Refund cases · Support & Refunds", on_load=O.load)
+@page(route="/overview/refunds", title="Refund cases · Support & Refunds", on_load=O.load)
 def refunds_overview() -> rx.Component:
     return page_shell(
         overview_css(), _filters(True), _problems(), page_skeleton(~O.loaded), _pager(),

@@ -8,6 +8,7 @@ from support_app.components.refund_actions import agent_panel, mismatch_alert
 from support_app.components.timeline import timeline
 from support_app.state.base import AppState
 from support_app.state.refund_page import RefundState
+from support_app.pages.registry import page
 
 refund = RefundState.refund
 
@@ -67,7 +68,7 @@ def _summary() -> rx.Component:
     )
 
 
-@rx.page(route="/refunds/[refund_id]", title="Refund · Support & Refunds", on_load=RefundState.load)
+@page(route="/refunds/[refund_id]", title="Refund · Support & Refunds", on_load=RefundState.load)
 def refund_page() -> rx.Component:
     return page_shell(
         rx.cond(RefundState.load_error != "", rx.callout(RefundState.load_error, color_scheme="red", icon="triangle_alert", id="refund-error")),

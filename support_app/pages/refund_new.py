@@ -7,6 +7,7 @@ from support_app.components.layout import page_shell
 from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.services.views import RefundLineOption
 from support_app.state.refund_form import SETTLE_TYPE_OPTIONS, RefundFormState
+from support_app.pages.registry import page
 
 S = RefundFormState
 
@@ -143,7 +144,7 @@ def choices() -> rx.Component:
     )
 
 
-@rx.page(route="/cases/[case_id]/refund", title="Request a refund · Support & Refunds", on_load=S.load)
+@page(route="/cases/[case_id]/refund", title="Request a refund · Support & Refunds", on_load=S.load)
 def refund_new_page() -> rx.Component:
     return page_shell(
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
@@ -153,7 +154,7 @@ def refund_new_page() -> rx.Component:
     )
 
 
-@rx.page(route="/cases/[case_id]/settle", title="Record a settlement · Support & Refunds", on_load=S.load)
+@page(route="/cases/[case_id]/settle", title="Record a settlement · Support & Refunds", on_load=S.load)
 def settle_page() -> rx.Component:
     return page_shell(
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),

@@ -6,6 +6,7 @@ from support_app.components.bits import page_skeleton, status_badge
 from support_app.components.layout import page_shell
 from support_app.services.views import RefundQueueRow
 from support_app.state.refund_queue import RefundQueueState as Q
+from support_app.pages.registry import page
 
 
 
@@ -37,7 +38,7 @@ def queue_row(row: rx.Var[RefundQueueRow]) -> rx.Component:
     )
 
 
-@rx.page(route="/refunds", title="Refund queue · Support & Refunds", on_load=Q.load)
+@page(route="/refunds", title="Refund queue · Support & Refunds", on_load=Q.load)
 def refund_queue_page() -> rx.Component:
     return page_shell(
         rx.el.select(

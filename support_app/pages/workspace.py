@@ -12,6 +12,7 @@ from support_app.domain.case_rules import MESSAGE_MAX
 from support_app.domain.refund_decisions import MESSAGE_MAX as REJECT_MESSAGE_MAX
 from support_app.state.refund_page import REJECT_OPTIONS
 from support_app.state.workspace import WorkspaceState as W
+from support_app.pages.registry import page
 
 ws = W.selected
 case = W.selected.case
@@ -56,9 +57,9 @@ WIDE = "@media (min-width: 1280px)"
 PANE = {"min_width": "0", WIDE: {"height": "calc(100vh - 100px)", "overflow_y": "auto"}}
 
 
-def _select(options, value, on_change, id_: str) -> rx.Component:
+def _select(options, value, on_change, id_: str, label: str) -> rx.Component:
     return rx.el.select(*[rx.el.option(label, value=v) for v, label in options], value=value, on_change=on_change,
-                        id=id_, style={"padding": "0.3rem", "font_size": "0.85rem"})
+                        id=id_, aria_label=label, style={"padding": "0.3rem", "font_size": "0.85rem"})
 
 
 def _filters() -> rx.Component:
@@ -68,8 +69,8 @@ def _filters() -> rx.Component:
                         id=f"ws-scope-{value}") for value, label in SCOPE_LABELS],
             spacing="1",
         ),
-        rx.hstack(_select(STATUS_LABELS, W.status_filter, W.set_status_filter, "ws-status"),
-                  _select(PRIORITY_LABELS, W.priority_filter, W.set_priority_filter, "ws-priority"), spacing="2", wrap="wrap"),
+        rx.hstack(_select(STATUS_LABELS, W.status_filter, W.set_status_filter, "ws-status", "Status"),
+                  _select(PRIORITY_LABELS, W.priority_filter, W.set_priority_filter, "ws-priority", "Priority"), spacing="2", wrap="wrap"),
         spacing="2",
         width="100%",
     )
@@ -153,12 +154,13 @@ def _header() -> rx.Component:
                 value=rx.cond(case.assignee_id == 0, "", case.assignee_id.to_string()),
                 on_change=W.assign,
                 id="ws-assignee",
+                aria_label="Assigned to",
                 disabled=(case.status == "closed") | W.busy,
                 style={"padding": "0.25rem", "font_size": "0.85rem"},
             ),
             rx.spacer(),
             rx.cond((case.status != "resolved") & (case.status != "closed"),
-                    rx.button("Resolve (e)", on_click=W.resolve, size="1", color_scheme="green", variant="soft",
+                    rx.button("Resolve (e)", on_click=W.resolve, size="1", color_scheme="green", variant="soft", high_contrast=True,
                               id="ws-resolve", disabled=W.busy)),
             align="center",
             width="100%",
@@ -178,11 +180,11 @@ def _composer() -> rx.Component:
                 rx.hstack(
                     rx.button("Reply (r)", type="button", size="1", variant=rx.cond(note, "soft", "solid"),
                               on_click=W.set_compose_mode("reply"), id="ws-mode-reply"),
-                    rx.button("Internal note (n)", type="button", size="1", color_scheme="amber",
+                    rx.button("Internal note (n)", type="button", size="1", color_scheme="amber", high_contrast=True,
                               variant=rx.cond(note, "solid", "soft"), on_click=W.set_compose_mode("note"), id="ws-mode-note"),
                     spacing="2",
                 ),
-                rx.text_area(name="body", id="ws-draft", width="100%", rows="3", max_length=MESSAGE_MAX,
+                rx.text_area(name="body", id="ws-draft", aria_label=rx.cond(note, "Internal note", "Reply"), width="100%", rows="3", max_length=MESSAGE_MAX,
                              placeholder=rx.cond(note, "Internal note — only agents see this…", "Reply to the customer…"),
                              background=rx.cond(note, "var(--amber-2)", "transparent")),
                 field_error(W.field_errors, "body"),
@@ -228,14 +230,14 @@ def _section(title: str, *children: rx.Component, id_: str) -> rx.Component:
 
 def _approve(r) -> rx.Component:
     return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(rx.button("Approve (a)", size="1", color_scheme="green", class_name="ws-approve",
+        rx.alert_dialog.trigger(rx.button("Approve (a)", size="1", color_scheme="green", high_contrast=True, class_name="ws-approve",
                                           id="ws-approve-" + r.id.to_string(), disabled=W.busy)),
         rx.alert_dialog.content(
             rx.alert_dialog.title("Approve the refund of " + r.amount + "?", id="ws-approve-title"),
             rx.alert_dialog.description(r.amount + " goes back to the customer's payment method through the gateway, exactly once."),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Back", variant="soft")),
-                rx.alert_dialog.action(rx.button("Approve " + r.amount, color_scheme="green",
+                rx.alert_dialog.action(rx.button("Approve " + r.amount, color_scheme="green", high_contrast=True,
                                                  on_click=W.approve(r.id.to_string()), id="ws-approve-confirm")),
                 justify="end",
                 spacing="3",
@@ -256,9 +258,9 @@ def _reject(r) -> rx.Component:
                     rx.el.input(type="hidden", name="refund_id", value=r.id.to_string()),
                     rx.el.select(rx.el.option("Reason…", value=""),
                                  *[rx.el.option(label, value=value) for value, label in REJECT_OPTIONS],
-                                 name="reject_code", id="ws-reject-code", default_value="",
+                                 name="reject_code", id="ws-reject-code", default_value="", aria_label="Reason",
                                  style={"padding": "0.35rem", "width": "100%"}),
-                    rx.text_area(name="reject_message", id="ws-reject-message", placeholder="What the customer will read",
+                    rx.text_area(name="reject_message", id="ws-reject-message", placeholder="What the customer will read", aria_label="Message to the customer",
                                  width="100%", rows="3", max_length=REJECT_MESSAGE_MAX),
                     rx.hstack(
                         rx.dialog.close(rx.button("Back", type="button", variant="soft")),
@@ -379,7 +381,7 @@ def _keys_sheet() -> rx.Component:
     )
 
 
-@rx.page(route="/workspace", title="Workspace · Support & Refunds", on_load=W.load)
+@page(route="/workspace", title="Workspace · Support & Refunds", on_load=W.load)
 def workspace_page() -> rx.Component:
     return rx.box(
         nav_bar(),

@@ -363,7 +363,7 @@ def _plan(session: Session, caller: Caller, query: OverviewQuery, table: _Table)
         assignee = query.assignee
         target = None if assignee == "none" else caller.id if assignee == "me" else int(assignee)
         eq.append(_Term(3, m.assignee_id, lambda c: c.is_(None) if target is None else c == target, True))
-    if table.kind == "support":  # (priority | category, sort key, id) indexes: migration 0008
+    if table.kind == "support":  # (priority | category, sort key, id) indexes: migration 0009
         if query.priority:
             eq.append(_Term(5, m.priority, lambda c: c == query.priority, True))
         if query.category:

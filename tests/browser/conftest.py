@@ -65,6 +65,8 @@ def _python(module: str) -> list[str]:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:  # it exited by itself (the start-up error is what gets reported)
+        return
     os.killpg(proc.pid, 2)  # Ctrl-C: shuts down cleanly and coverage is saved
     try:
         proc.wait(timeout=30)

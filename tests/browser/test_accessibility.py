@@ -36,10 +36,11 @@ def _pages(case_id: str, refund_id: str) -> dict[str, list[tuple[str, str]]]:
             ("case", f"/cases/{case_id}"),
             ("refund-form", f"/cases/{case_id}/refund"),
             ("refund", f"/refunds/{refund_id}"),
-            ("my-refunds", "/overview/refunds"),
+            ("my-refunds", "/my/refunds"),
             ("404", "/no-such-page"),
         ],
         "agent": [
+            ("workspace", f"/workspace?case={case_id}"),
             ("queue", "/queue"),
             ("refund-queue", "/refunds"),
             ("cases-overview", "/overview/cases"),

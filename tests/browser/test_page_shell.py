@@ -17,7 +17,7 @@ PHONE = 390
 
 def test_phone_header_is_one_line_with_the_roles_menu(sign_in):
     agent = sign_in("agent@example.com", width=PHONE)
-    expect(agent.locator("#page-title")).to_have_text("Case queue")
+    expect(agent.locator("#page-title")).to_have_text("Workspace")
     header = agent.locator("#page-header").bounding_box()
     assert header["height"] <= 72, f"the header wraps on a phone: {header['height']}px"
     expect(agent.locator("#nav-queue")).to_be_hidden()
@@ -30,7 +30,7 @@ def test_phone_header_is_one_line_with_the_roles_menu(sign_in):
     content.evaluate("e => Promise.all(e.getAnimations({subtree: true}).map(a => a.finished))")  # sizes after the zoom-in
     expect(agent.locator("#menu-user")).to_have_text("Sam Rivera")
     expect(content.get_by_role("menuitem")).to_have_text(
-        ["Case queue", "Refund queue", "Cases", "Refunds", "Metrics", "Sign out"])
+        ["Workspace", "Case queue", "Refund queue", "Cases", "Refunds", "Metrics", "Sign out"])
     for item in content.get_by_role("menuitem").all():
         assert item.bounding_box()["height"] >= 44
     agent.locator("#menu-nav-refunds").click()
@@ -137,7 +137,7 @@ def test_an_unknown_address_is_a_404_page_in_the_shell_with_a_way_home(sign_in, 
     expect(agent.locator("#page-title")).to_have_text("Page not found")
     expect(agent.locator("#nav-queue")).to_be_visible()
     agent.locator("#go-home").click()
-    agent.wait_for_url(re.compile(r"/queue/?$"))
+    agent.wait_for_url(re.compile(r"/workspace/?$"))
 
     stranger = browser.new_context(base_url=base_url)
     try:
