@@ -2,7 +2,8 @@
 # The whole suite, as `make test` runs it (the Makefile sets PATH and the Reflex env).
 #  1. unit, service, integration and security tests
 #  2. the browser suite against the app with the in-memory state manager
-#  3. the browser suite again with Reflex's Redis state manager (REFLEX_REDIS_URL)
+#  3. the browser suite again with Reflex's Redis state manager (REFLEX_REDIS_URL), but for
+#     the checks of how pages look
 #  4. the cluster test: PostgreSQL, Redis, two app processes, a worker and the sandbox
 #     behind Debian's nginx (tests/cluster; Redis databases CLUSTER_REDIS_URL and
 #     CLUSTER_REFLEX_REDIS_URL, default 10 and 11)
@@ -17,8 +18,11 @@ export COVERAGE_APP=1
 $COV erase
 
 $COV run -p -m pytest -q -n 2 --ignore=tests/browser --ignore=tests/cluster
-$COV run -p -m pytest -q tests/browser --browser chromium
-BROWSER_STATE_REDIS=1 $COV run -p -m pytest -q tests/browser --browser chromium
+$COV run -p -m pytest -q tests/browser --browser chromium --durations=5
+# The Redis pass leaves out the checks of how pages look (axe scan, screenshots, the phone
+# shell): they do not depend on where the state lives, and would add minutes to every run.
+BROWSER_STATE_REDIS=1 $COV run -p -m pytest -q tests/browser --browser chromium \
+  --ignore=tests/browser/test_accessibility.py --ignore=tests/browser/test_page_shell.py
 $COV run -p -m pytest -q tests/cluster --browser chromium
 
 $COV combine -q
