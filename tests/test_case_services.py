@@ -190,7 +190,7 @@ def test_customer_cannot_touch_another_customers_case(engine, people, case_id):
     assert run(engine, q.list_cases, bob, write=False) == []
 
 
-@pytest.mark.parametrize("bad", ["abc", None, "1 OR 1=1", "1; DROP TABLE support_cases", "", 999, "999", [1], {}])
+@pytest.mark.parametrize("bad", ["abc", None, "1 OR 1=1", "1; DROP TABLE support_cases", "", 999, "999", [1], {}, "²", "١"])
 @pytest.mark.parametrize("who", ["alice", "sam"])
 def test_garbage_or_unknown_ids_are_case_not_found(engine, people, case_id, bad, who):
     caller = getattr(people, who)

@@ -316,7 +316,7 @@ def test_cancel_refusals_change_nothing(engine, people, case_id):
     assert code_of(engine, rc.cancel_refund, people.bob, rid) is E.NOT_CASE_OWNER
     assert code_of(engine, rc.cancel_refund, people.alice, rid, expected_version=2) is E.CONCURRENT_UPDATE
     assert code_of(engine, rc.cancel_refund, people.alice, rid, expected_version=0) is E.CONCURRENT_UPDATE
-    for bad in ("abc", None, 999, "999", True, [rid], "-1"):
+    for bad in ("abc", None, 999, "999", True, [rid], "-1", "²", "١٢"):  # digits to isdigit(), not to int()
         assert code_of(engine, rc.cancel_refund, people.alice, bad) is E.REFUND_NOT_FOUND
     assert footprint(engine) == before and (refund(engine, rid).status, refund(engine, rid).version) == ("requested", 1)
     run(engine, rc.cancel_refund, people.alice, str(rid))

@@ -26,7 +26,7 @@ MAX_BODY = 64 * 1024
 
 async def gateway_webhook(request: Request) -> JSONResponse:
     declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > MAX_BODY:
+    if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY:
         return JSONResponse({"error": "too_large"}, status_code=413)
     body = b""
     async for chunk in request.stream():  # never buffer more than MAX_BODY, whatever the header said

@@ -35,7 +35,7 @@ def load_case_for(session: Session, caller: Caller, case_id: object, *, lock: bo
     gets the same answer as for a case that does not exist."""
     if isinstance(case_id, int) and not isinstance(case_id, bool):
         cid = case_id
-    elif isinstance(case_id, str) and case_id.isdigit() and len(case_id) < 19:
+    elif isinstance(case_id, str) and case_id.isascii() and case_id.isdigit() and len(case_id) < 19:
         cid = int(case_id)
     else:
         raise DomainError(ErrorCode.CASE_NOT_FOUND)

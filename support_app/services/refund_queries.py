@@ -127,7 +127,7 @@ def _unit_price_text(amounts: tuple[int, ...], currency: str) -> str:
 
 def load_refund_for(session: Session, caller: Caller, refund_id: object, *, lock: bool = False) -> RefundCase:
     """The refund if the caller may see it; someone else's looks like a missing one."""
-    if isinstance(refund_id, str) and refund_id.isdigit() and len(refund_id) < 19:
+    if isinstance(refund_id, str) and refund_id.isascii() and refund_id.isdigit() and len(refund_id) < 19:
         refund_id = int(refund_id)
     if not isinstance(refund_id, int) or isinstance(refund_id, bool):
         raise DomainError(ErrorCode.REFUND_NOT_FOUND)

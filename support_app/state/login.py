@@ -20,7 +20,7 @@ def refusal_text(code: str, wait: str) -> str:
         error = ErrorCode(code)
     except ValueError:
         return ""
-    if error is ErrorCode.RATE_LIMITED and wait.isdigit() and 0 < int(wait) <= 86400:
+    if error is ErrorCode.RATE_LIMITED and wait.isascii() and wait.isdigit() and 0 < int(wait) <= 86400:
         seconds = int(wait)
         span = f"{-(-seconds // 60)} minute(s)" if seconds >= 90 else f"{seconds} second(s)"
         return f"Too many failed sign-in attempts. Please wait {span} and try again."

@@ -18,7 +18,7 @@ DEFAULT_DAYS = 30
 def period(value: object) -> int:
     """A period offered on the page, from untrusted text; the default otherwise."""
     text = value if isinstance(value, str) else ""
-    return int(text) if text.isdigit() and len(text) <= 3 and int(text) in PERIODS else DEFAULT_DAYS
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 3 and int(text) in PERIODS else DEFAULT_DAYS
 
 
 class MetricsState(AppState):
@@ -47,6 +47,10 @@ class MetricsState(AppState):
         self.loaded = True
 
     @rx.event
-    def set_days(self, value: str):
-        """The period picker: into the URL, which loads the page for it."""
+    async def set_days(self, value: str):
+        """The period picker: into the URL, which loads the page for it (agents only, as the page)."""
+        try:
+            await self._caller("agent")
+        except DomainError as err:
+            return self._fail(err)
         return rx.redirect(f"/metrics?days={period(value)}")
