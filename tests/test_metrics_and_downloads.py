@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from urllib.parse import parse_qs, urlparse
 
 import csv
@@ -17,11 +17,12 @@ from fixtures_db import (  # noqa: F401
 from fixtures_gateway import gateway_client_for, gateway_server, gateway_server_session, webhook_receiver  # noqa: F401
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.models import SupportCase
+from support_app.models import RefundAttempt, SupportCase
 from support_app.kv import MemoryKV
 from support_app.security import tokens
 from support_app.services import auth_service as auth
-from support_app.services.exports import csv_stream, decimal_text, export_link
+from support_app.domain.money import decimal_text
+from support_app.services.exports import csv_stream, export_link
 from support_app.services import case_commands as cmd
 from support_app.services import metrics as m
 from support_app.services import refund_commands as rc
@@ -81,6 +82,30 @@ def test_metrics_keep_each_currency_apart(engine, people, order_client, gateway_
     assert [d["amount"] for d in by["USD"].per_day if d["day"] == today] == [37.89]
     assert sum(d["amount"] for d in by["USD"].per_day) == 37.89  # nothing of the euros in it
     assert len(by["USD"].per_day) == len(got.per_day)  # the same days on every chart
+
+
+def test_each_currency_total_is_the_sum_of_its_chart_at_the_edges_of_the_period(engine, people, order_client, gateway_server):
+    """The period is whole UTC days, today included: a refund in the first second of the
+    first day is in the total and on the chart; one a second earlier is in neither."""
+    case_usd = run(engine, cmd.create_case, people.bob, "ORD-1002-2", client=order_client, **CASE)
+    usd_refund = run(engine, rc.request_refund, people.bob, case_usd, {"L1": 1}, "damaged", "", "edge-key-1")
+    attempt = run(engine, review.approve_refund, people.sam, usd_refund)
+    with gateway_client_for(gateway_server.url) as client:
+        assert send_due(engine, client) == {attempt.attempt_id: "succeeded"}
+    first_day = datetime.combine(datetime.now(timezone.utc).date() - timedelta(days=6), time.min, tzinfo=timezone.utc)
+    for at, inside in ((first_day, True), (first_day - timedelta(seconds=1), False)):
+        with session_scope(engine, write=True) as s:
+            row = s.get(RefundAttempt, attempt.attempt_id)
+            row.updated_at = at
+            s.add(row)
+        got = run(engine, m.metrics, people.sam, 7, write=False)
+        assert len(got.per_day) == 7 and got.per_day[0]["day"] == first_day.strftime("%m-%d")
+        usd = [r for r in got.refunded if r.currency == "USD"]
+        if inside:
+            assert usd[0].total_minor == 3789 and sum(d["amount"] for d in usd[0].per_day) == 37.89
+            assert usd[0].per_day[0]["amount"] == 37.89
+        else:
+            assert usd == []
 
 
 def test_a_three_minute_first_response_reads_3_min(engine, people, order_client, monkeypatch):

@@ -15,7 +15,7 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.gateway_answers import answer_mismatch, describe
 from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFacts
 from support_app.domain.refund_decisions import (
-    INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN, Settlement, SettlementType, check_settlement, settlement_hint,
+    AMOUNT_TEXT_MAX, INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN, Settlement, SettlementType, check_settlement, settlement_hint,
 )
 
 E = ErrorCode
@@ -109,6 +109,14 @@ def test_every_settlement_gives_something(amount):
     err = raised(check, "goodwill", amount)
     assert err.code is E.VALIDATION_FAILED
     assert err.fields == {"settle_amount": "Enter an amount above €0.00: a settlement always gives the customer something."}
+
+
+def test_an_amount_is_read_whole_or_refused_never_cut():
+    padded = "12.50" + " " * (AMOUNT_TEXT_MAX - 5)  # exactly the limit: spaces group digits, so read as 12.50
+    assert check("goodwill", padded).amount == 1250
+    for text in (padded + "9", "12.50" + " " * 35 + "abc"):  # over it: refused, not cut back to "12.50"
+        err = raised(check, "goodwill", text)
+        assert err.fields == {"settle_amount": "Enter an amount like 12.50."}
 
 
 def test_one_cent_is_enough():

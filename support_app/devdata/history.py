@@ -40,8 +40,7 @@ from sqlmodel import select
 from support_app.db import get_engine, session_scope
 from support_app.devdata.demo import DEMO_AGENTS, DEMO_PASSWORD
 from support_app.devdata.history_plan import HISTORY_DAYS, Step, Story, plan_history
-from support_app.domain.money import exponent, format_money
-from support_app.domain.refund_decisions import parse_money
+from support_app.domain.money import AmountError, exponent, format_money, parse_amount
 from support_app.integrations.gateway_client import GatewayClient
 from support_app.integrations.order_client import OrderClient
 from support_app.integrations.order_data import OrderData, parse_ts
@@ -297,10 +296,10 @@ class _StoryState:
 
 def _minor(text: str, currency: str) -> int:
     """"€1,234.56" → 123456, as the refund page reads an amount back."""
-    value = parse_money(text.lstrip("€$£¥"), exponent(currency))
-    if value is None:
-        raise HistoryError(f"unreadable amount {text!r}")
-    return value
+    try:
+        return parse_amount(text.lstrip("€$£¥"), exponent(currency))
+    except AmountError:
+        raise HistoryError(f"unreadable amount {text!r}") from None
 
 
 def _settled(plan: Any, total: int) -> int:

@@ -105,7 +105,6 @@ def check_transition(current: str, target: str, role: Role) -> tuple[CaseStatus,
 
 # ---------------------------------------------------------------- reopening
 
-REOPEN_DAYS = 14
 # A resolved or closed case may be reopened (by its customer or an agent) for a while
 # after it was resolved or closed, as Zammad does; it goes back to the agents.
 REOPENABLE = frozenset({S.RESOLVED, S.CLOSED})
@@ -119,7 +118,7 @@ class ReopenVerdict:
     text: str  # why not, in words (empty when allowed)
 
 
-def reopen_verdict(status: str, since: datetime | None, now: datetime, days: int = REOPEN_DAYS) -> ReopenVerdict:
+def reopen_verdict(status: str, since: datetime | None, now: datetime, days: int) -> ReopenVerdict:
     """May a case in ``status``, resolved or closed at ``since``, be reopened at ``now``?
 
     Within ``days`` × 24 h of ``since``, boundary included: resolved 2026-11-01 10:00Z with
@@ -143,7 +142,7 @@ def reopen_verdict(status: str, since: datetime | None, now: datetime, days: int
                                        f"{word}; that time has passed. Please open a new case about the order.")
 
 
-def check_reopen(status: str, since: datetime | None, now: datetime, days: int = REOPEN_DAYS) -> tuple[CaseStatus, CaseStatus]:
+def check_reopen(status: str, since: datetime | None, now: datetime, days: int) -> tuple[CaseStatus, CaseStatus]:
     """(from, to) of a reopening, or REOPEN_PERIOD_ENDED / INVALID_STATUS_TRANSITION."""
     verdict = reopen_verdict(status, since, now, days)
     if verdict.allowed:

@@ -15,14 +15,23 @@ def exponent(currency: str) -> int:
 
 def format_money(minor: int, currency: str) -> str:
     """12345, "EUR" → "€123.45"; exact integer arithmetic, no float on the way."""
+    sign, number = _sign_and_number(minor, currency, grouped=True)
+    symbol = _SYMBOLS.get(currency.upper())
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency.upper()}"
+
+
+def decimal_text(minor: int, currency: str) -> str:
+    """2777, "EUR" → "27.77"; 500, "JPY" → "500": a plain number a spreadsheet can sum."""
+    sign, number = _sign_and_number(minor, currency, grouped=False)
+    return sign + number
+
+
+def _sign_and_number(minor: int, currency: str, *, grouped: bool) -> tuple[str, str]:
     if not isinstance(minor, int) or isinstance(minor, bool):
         raise TypeError("money must be integer minor units")
     exp = exponent(currency)
-    sign = "-" if minor < 0 else ""
     whole, frac = divmod(abs(minor), 10**exp) if exp else (abs(minor), 0)
-    number = f"{whole:,}" + (f".{frac:0{exp}d}" if exp else "")
-    symbol = _SYMBOLS.get(currency.upper())
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency.upper()}"
+    return "-" if minor < 0 else "", (f"{whole:,}" if grouped else str(whole)) + (f".{frac:0{exp}d}" if exp else "")
 
 
 class AmountError(ValueError):

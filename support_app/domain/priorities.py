@@ -16,11 +16,3 @@ PRIORITY_LABELS: dict[Priority, str] = {
     Priority.NORMAL: "Normal",
     Priority.LOW: "Low",
 }
-
-
-def priority_rank(priority: str) -> int:
-    """0 for urgent … 3 for low; an unknown value ranks after every known one."""
-    try:
-        return PRIORITY_ORDER.index(Priority(priority))
-    except ValueError:
-        return len(PRIORITY_ORDER)

@@ -54,6 +54,7 @@ SETTLEMENT_LABELS = {
 }
 MESSAGE_MIN, MESSAGE_MAX = 10, 2000
 INTERNAL_NOTE_MAX = 2000
+AMOUNT_TEXT_MAX = 40  # an amount as typed ("1 234 567,89 " and the like fit)
 
 
 def check_rejection(code: object, message: object) -> tuple[RejectReason, str]:
@@ -139,16 +140,10 @@ def _amount(amount: object, currency: str) -> tuple[int | None, str]:
     if isinstance(amount, int) and not isinstance(amount, bool):
         return amount, ""
     if isinstance(amount, str):
+        if len(amount) > AMOUNT_TEXT_MAX:  # refused, never cut: "12.50" and 35 spaces and "abc" is not 12.50
+            return None, "Enter an amount like 12.50."
         try:
-            return parse_amount(amount[:40], exponent(currency)), ""
+            return parse_amount(amount, exponent(currency)), ""
         except AmountError as err:
             return None, str(err)
     return None, ""
-
-
-def parse_money(text: object, exponent: int = 2) -> int | None:
-    """"12.34" or "12,34" → 1234 exactly (money.parse_amount); None when it cannot be read."""
-    try:
-        return parse_amount(text, exponent)
-    except AmountError:
-        return None

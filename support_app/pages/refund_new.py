@@ -4,7 +4,7 @@ import reflex as rx
 
 from support_app.components.bits import field_error, field_label, local_time, skeleton_until
 from support_app.components.layout import page_shell
-from support_app.domain.refund_decisions import INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
+from support_app.domain.refund_decisions import AMOUNT_TEXT_MAX, INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
 from support_app.services.views import RefundLineOption
 from support_app.state.refund_form import SETTLE_TYPE_OPTIONS, RefundFormState
 from support_app.pages.registry import page
@@ -103,7 +103,7 @@ def choices() -> rx.Component:
                 ),
                 field_error(S.field_errors, "settle_type"),
                 field_label("Amount given to the customer", "settle-amount"),
-                rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%", max_length=20),
+                rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%", max_length=AMOUNT_TEXT_MAX),
                 rx.text(S.form.settle_hint, size="1", color_scheme="gray", id="settle-hint"),
                 field_error(S.field_errors, "settle_amount"),
                 field_label(f"Message to the customer — they read it on their refund and in the case conversation, as a message "
@@ -158,7 +158,7 @@ def refund_new_page() -> rx.Component:
 def settle_page() -> rx.Component:
     return page_shell(
         rx.cond(S.load_error != "", rx.callout(S.load_error, color_scheme="red", icon="triangle_alert", id="refund-form-error")),
-        rx.text("For items the gateway cannot refund (not delivered, or outside the 14-day window) or any other "
+        rx.text("For items the gateway cannot refund (not delivered, or outside the refund window) or any other "
                 "settlement: the chosen items are held like a refund's; no money moves through the gateway.", size="2"),
         skeleton_until(S.form, S.load_error),
         rx.cond(S.form, refund_form()),

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from sqlalchemy.engine import Engine
 
 from support_app.db import session_scope
-from support_app.domain.money import exponent
+from support_app.domain.money import decimal_text
 from support_app.domain.overview_rules import parse_overview_query
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.kv import KV, get_kv
@@ -52,13 +52,6 @@ REFUND_COLUMNS: list[tuple[str, Callable[[RefundOverviewRow], object]]] = [
     ("Requested (UTC)", lambda r: r.requested_at),
     ("Updated (UTC)", lambda r: r.updated_at),
 ]
-
-
-def decimal_text(minor: int, currency: str) -> str:
-    """2777, "EUR" → "27.77"; 500, "JPY" → "500" (exact: no float on the way)."""
-    exp = exponent(currency)
-    sign, whole, frac = "-" if minor < 0 else "", *divmod(abs(minor), 10**exp)
-    return f"{sign}{whole}.{frac:0{exp}d}" if exp else f"{sign}{whole}"
 
 
 def export_link(caller: Identity, kind: str, params: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import case, func
 from sqlmodel import Session, select
@@ -72,8 +72,10 @@ def metrics(session: Session, caller: Caller, days: int = 30) -> Metrics:
         raise DomainError(ErrorCode.FORBIDDEN)
     days = max(1, min(int(days), 365))
     now = utcnow()
-    since = now - timedelta(days=days)
-    buckets = {(since + timedelta(days=i + 1)).strftime("%Y-%m-%d"): {"opened": 0, "resolved": 0, "refund_requests": 0}
+    # The last ``days`` calendar days in UTC, today included: every bar is a whole day (the
+    # first from midnight), so each total is the sum of its chart.
+    since = datetime.combine(now.date() - timedelta(days=days - 1), time.min, tzinfo=timezone.utc)
+    buckets = {(since + timedelta(days=i)).strftime("%Y-%m-%d"): {"opened": 0, "resolved": 0, "refund_requests": 0}
                for i in range(days)}
 
     def count_into(column, key: str, *where) -> None:

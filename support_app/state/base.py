@@ -189,8 +189,22 @@ class AppState(rx.State):
         WATCHERS.watch(self.router.session.client_token, type(self), topics)
 
     async def _live_update(self, change: Change) -> None:
-        """A watched topic changed (pushed, not an event of the tab). Pages override it;
-        a change customers cannot see (an internal note) must not reach them."""
+        """A watched topic changed (pushed, not an event of the tab): a page showing
+        something (``_showing``) reads it again (``_reload``). A change customers cannot
+        see (an internal note) must not reach them."""
+        if not self._showing() or not self._sees(change):
+            return
+        try:
+            await self._reload()
+        except DomainError:
+            pass  # the session ended or what the page shows went: the tab's next event says so
+
+    def _showing(self) -> bool:
+        """Whether this page has loaded something a change could make stale."""
+        return False
+
+    async def _reload(self) -> None:
+        """Read what this page shows again (pages that watch topics define it)."""
 
     def _sees(self, change: Change) -> bool:
         return self.user_role == "agent" or not change.internal

@@ -5,7 +5,6 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.errors import DomainError
-from support_app.live.changes import Change
 from support_app.services import case_commands, case_queries
 from support_app.services.runner import call
 from support_app.services.views import CaseDetail
@@ -37,13 +36,8 @@ class CaseState(AppState):
             self.load_error = err.message
             return self._turn_away(err)
 
-    async def _live_update(self, change: Change) -> None:
-        if self.case is None or not self._sees(change):
-            return
-        try:
-            await self._reload()
-        except DomainError:
-            pass  # the session ended or the case went: the tab's next event says so
+    def _showing(self) -> bool:
+        return self.case is not None
 
     async def _act(self, fn, *args, success: str = "", field_prefix: str = ""):
         """Identify, run one command, reload the read model, map the error (its field

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from support_app.domain.errors import DomainError
-from support_app.live.changes import Change
 from support_app.services import my_refunds
 from support_app.services.my_refunds import MyRefundRow
 from support_app.services.runner import call
@@ -42,9 +41,5 @@ class MyRefundsState(AppState):
         self.prev_href = PATH + "?" + urlencode({"cursor": page.prev_cursor}) if page.prev_cursor else ""
         self.loaded = True
 
-    async def _live_update(self, change: Change) -> None:
-        if self.loaded and self._sees(change):
-            try:
-                await self._reload()
-            except DomainError:
-                pass  # the session ended: the tab's next event says so
+    def _showing(self) -> bool:
+        return self.loaded

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.live.changes import Change
 from support_app.domain.overview_rules import STATUSES, parse_overview_query
 from support_app.services import overview_queries
 from support_app.services.exports import export_link
@@ -52,12 +51,8 @@ class OverviewState(AppState):
             return self._turn_away(err)
         self._watch("cases" if self.kind == "support" else "refunds")
 
-    async def _live_update(self, change: Change) -> None:
-        if self.loaded and self._sees(change):
-            try:
-                await self._reload()
-            except DomainError:
-                pass  # the session ended: the tab's next event says so
+    def _showing(self) -> bool:
+        return self.loaded
 
     async def _reload(self):
         """The page the URL names, read again."""

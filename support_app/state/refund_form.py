@@ -7,7 +7,7 @@ import secrets
 import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.domain.refund_decisions import SETTLEMENT_LABELS
+from support_app.domain.refund_decisions import AMOUNT_TEXT_MAX, SETTLEMENT_LABELS
 from support_app.services import refund_commands, refund_queries
 from support_app.services.runner import call
 from support_app.services.views import RefundForm
@@ -126,7 +126,7 @@ class RefundFormState(AppState):
 
     @rx.event
     def set_settle_amount(self, value: str):
-        self.settle_amount = str(value)[:20]
+        self.settle_amount = str(value)[:AMOUNT_TEXT_MAX + 1]  # longer is refused with a message, never cut to fit
 
     @rx.event
     async def submit(self):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.live.changes import Change
 from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS
 from support_app.services import refund_commands, refund_queries, refund_review
 from support_app.services.runner import call
@@ -39,13 +38,8 @@ class RefundState(AppState):
             self.load_error = err.message
             return self._turn_away(err)
 
-    async def _live_update(self, change: Change) -> None:
-        if self.refund is None or not self._sees(change):
-            return
-        try:
-            await self._reload()
-        except DomainError:
-            pass  # the session ended: the tab's next event says so
+    def _showing(self) -> bool:
+        return self.refund is not None
 
     @rx.event
     async def cancel(self):

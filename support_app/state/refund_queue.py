@@ -5,7 +5,6 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.errors import DomainError
-from support_app.live.changes import Change
 from support_app.services import refund_queries
 from support_app.services.runner import call
 from support_app.services.views import Option, RefundQueueRow
@@ -42,9 +41,5 @@ class RefundQueueState(AppState):
         except DomainError as err:
             return self._fail(err)
 
-    async def _live_update(self, change: Change) -> None:
-        if self.loaded:
-            try:
-                await self._reload()
-            except DomainError:
-                pass  # the session ended: the tab's next event says so
+    def _showing(self) -> bool:
+        return self.loaded
