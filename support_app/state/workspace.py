@@ -179,10 +179,10 @@ class WorkspaceState(AppState):
         """Identify, run one command on the open case (or on one of its refunds, with
         that refund's version), read the case again, map the error."""
         self._ok = False
-        if self.busy:
-            return
         try:
             caller = await self._caller("agent")
+            if self.busy:  # one action at a time; asked again while it runs: nothing to add
+                return
             if self.selected is None:  # an action on a case this tab never showed
                 raise DomainError(ErrorCode.CASE_NOT_FOUND)
             version = self.selected.case.version if refund_id is None else self._refund_version(refund_id)
