@@ -248,33 +248,43 @@ def _approve(r) -> rx.Component:
 
 
 def _reject(r) -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.trigger(rx.button("Reject", size="1", color_scheme="red", variant="soft", id="ws-reject-" + r.id.to_string(),
-                                    disabled=W.busy)),
-        rx.dialog.content(
-            rx.dialog.title("Reject " + r.number + " (" + r.amount + ")?"),
-            rx.form(
-                rx.vstack(
-                    rx.el.input(type="hidden", name="refund_id", value=r.id.to_string()),
-                    rx.el.select(rx.el.option("Reason…", value=""),
-                                 *[rx.el.option(label, value=value) for value, label in REJECT_OPTIONS],
-                                 name="reject_code", id="ws-reject-code", default_value="", aria_label="Reason",
-                                 style={"padding": "0.35rem", "width": "100%"}),
-                    rx.text_area(name="reject_message", id="ws-reject-message", placeholder="What the customer will read", aria_label="Message to the customer",
-                                 width="100%", rows="3", max_length=REJECT_MESSAGE_MAX),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Back", type="button", variant="soft")),
-                        rx.dialog.close(rx.button("Reject refund", type="submit", color_scheme="red", id="ws-reject-confirm")),
-                        justify="end",
-                        spacing="3",
+    """Opened and closed by the state: it stays open when the rejection is refused (the
+    reason and the message say why under themselves, what was typed stays) and closes
+    once it went through."""
+    rid = r.id.to_string()
+    return rx.fragment(
+        rx.button("Reject", size="1", color_scheme="red", variant="soft", id="ws-reject-" + rid, on_click=W.open_reject(rid),
+                  disabled=W.busy),
+        rx.dialog.root(
+            rx.dialog.content(
+                rx.dialog.title("Reject " + r.number + " (" + r.amount + ")?"),
+                rx.form(
+                    rx.vstack(
+                        rx.el.input(type="hidden", name="refund_id", value=rid),
+                        rx.el.select(rx.el.option("Reason…", value=""),
+                                     *[rx.el.option(label, value=value) for value, label in REJECT_OPTIONS],
+                                     name="reject_code", id="ws-reject-code", default_value="", aria_label="Reason",
+                                     style={"padding": "0.35rem", "width": "100%"}),
+                        field_error(W.field_errors, "reject_code"),
+                        rx.text_area(name="reject_message", id="ws-reject-message", placeholder="What the customer will read",
+                                     aria_label="Message to the customer", width="100%", rows="3", max_length=REJECT_MESSAGE_MAX),
+                        field_error(W.field_errors, "reject_message"),
+                        rx.hstack(
+                            rx.dialog.close(rx.button("Back", type="button", variant="soft")),
+                            rx.button("Reject refund", type="submit", color_scheme="red", loading=W.busy, id="ws-reject-confirm"),
+                            justify="end",
+                            spacing="3",
+                            width="100%",
+                        ),
+                        spacing="2",
                         width="100%",
                     ),
-                    spacing="2",
-                    width="100%",
+                    on_submit=W.reject,
+                    reset_on_submit=False,
                 ),
-                on_submit=W.reject,
-                reset_on_submit=False,
             ),
+            open=W.reject_for == rid,
+            on_open_change=W.close_reject,
         ),
     )
 

@@ -37,6 +37,7 @@ class WorkspaceState(AppState):
     status_filter: str = "active"
     priority_filter: str = ""
     compose_mode: str = "reply"
+    reject_for: str = ""  # the refund whose reject dialog is open: it stays open until the rejection goes through
     loaded: bool = False
     load_error: str = ""
     _case_id: str = ""
@@ -81,6 +82,7 @@ class WorkspaceState(AppState):
             self.status_filter = status if status in STATUS_FILTERS else "active"
             self.priority_filter = priority if priority in PRIORITY_FILTERS else ""
             self.selected, self._case_id, self.load_error, self.compose_mode = None, "", "", "reply"
+            self.reject_for = ""
             await self._read_queue(caller)
             self.loaded = True
             self._watch("cases", "refunds")
@@ -110,7 +112,7 @@ class WorkspaceState(AppState):
             await self._open(caller, case_id)
         except DomainError as err:
             return self._fail(err)
-        self.compose_mode = "reply"
+        self.compose_mode, self.reject_for = "reply", ""
         return [rx.set_value("ws-draft", ""), self._address()]
 
     @rx.event
@@ -248,8 +250,34 @@ class WorkspaceState(AppState):
             yield update
 
     @rx.event
+    async def open_reject(self, value: str):
+        """Open the reject dialog of one of the open case's refunds, with no old errors."""
+        try:
+            await self._caller("agent")
+            self._refund_version(value)
+        except DomainError as err:
+            return self._fail(err)
+        self._clear_errors()
+        self.reject_for = value
+
+    @rx.event
+    async def close_reject(self):
+        """Back, Escape or a click outside: the dialog closes (its errors with it)."""
+        try:
+            await self._caller("agent")
+        except DomainError as err:
+            return self._fail(err)
+        self._clear_errors()
+        self.reject_for = ""
+
+    @rx.event
     async def reject(self, form: dict):
+        """The dialog closes only once the rejection went through: a missing reason or
+        message is said under its field, and what was typed stays."""
         code, message = form.get("reject_code", ""), form.get("reject_message", "")
         async for update in self._act(refund_review.reject_refund, code, message, refund_id=form.get("refund_id", ""),
                                       success="Rejected; the customer was told why"):
             yield update
+        if self._ok:
+            self.reject_for = ""
+            yield
