@@ -14,6 +14,7 @@ from sqlalchemy import and_, case as when, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from support_app.db import session_scope
 from support_app.domain.case_due import WAITING_ON_AGENT, due_at, is_overdue, queue_key
 from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Priority, Role
 from support_app.domain.errors import DomainError, ErrorCode
@@ -123,10 +124,11 @@ def _queue_details(session: Session, ids: list[int]) -> dict[int, dict]:
 
 
 def workspace_case(session: Session, caller: Caller, case_id: object) -> WorkspaceCase:
-    """One case as the workspace shows it: the conversation (case_queries.get_case),
-    the customer's other cases and refunds with what was given back per currency, the
-    order's lines with what is refundable now and until when, and this case's refunds
-    with the actions an agent may take (refund_queries.get_refund)."""
+    """One case as the workspace shows it, a plain read (no lock, nothing written): the
+    conversation (case_queries.get_case), the customer's other cases and refunds with
+    what was given back per currency, the order's lines with what is refundable now and
+    until when, and this case's refunds with the actions an agent may take
+    (refund_queries.get_refund). Live updates and the reread after an action use this."""
     _agent(caller)
     case = load_case_for(session, caller, case_id)
     detail = get_case(session, caller, case.id)
@@ -167,19 +169,42 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
     )
 
 
+def open_case(session: Session, caller: Caller, case_id: object, leaving: object = None) -> WorkspaceCase:
+    """The agent picks a case (a click, j / k, a link): the marks move in a short write
+    transaction of their own, committed before anything is read; then the case is read
+    in this session, a plain read, so decrypting and assembling the sidebar never holds
+    the write lock. ``leaving`` is the case the agent was looking at until now: its mark
+    moves too, so what they watched live and their own replies and decisions on it do
+    not come back as unread."""
+    _agent(caller)
+    with session_scope(session.get_bind(), write=True) as write:
+        seen = mark_seen(write, caller, case_id, leaving)
+    return workspace_case(session, caller, seen)
+
+
 @writes
-def open_case(session: Session, caller: Caller, case_id: object) -> WorkspaceCase:
-    """The agent opens (or is looking at) a case: its mark moves to now, then the case is read."""
+def mark_seen(session: Session, caller: Caller, case_id: object, leaving: object = None) -> int:
+    """Move this agent's marks on the case they open (and on the one they leave, if it
+    still exists) to now; returns the id of the case opened. Only an explicit pick of a
+    case marks it: live updates and the reread after an action do not write."""
     _agent(caller)
     case = load_case_for(session, caller, case_id)
-    mark_seen(session, caller.id, case.id)
-    return workspace_case(session, caller, case.id)
+    now = utcnow()
+    ids = {case.id}
+    if leaving not in (None, ""):
+        try:
+            ids.add(load_case_for(session, caller, leaving).id)
+        except DomainError:
+            pass  # the case left behind is gone: nothing to mark
+    for cid in sorted(ids):
+        _upsert_seen(session, caller.id, cid, now)
+    return case.id
 
 
-def mark_seen(session: Session, agent_id: int, case_id: int) -> None:
+def _upsert_seen(session: Session, agent_id: int, case_id: int, at) -> None:
     """Insert or move the agent's mark (an upsert: two tabs may open the case at once)."""
     table = CaseSeen.__table__
-    values = dict(agent_id=agent_id, case_id=case_id, seen_at=utcnow())
+    values = dict(agent_id=agent_id, case_id=case_id, seen_at=at)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

@@ -54,9 +54,17 @@ class WorkspaceState(AppState):
         self._seen_selected()
 
     async def _open(self, caller, case_id: object) -> None:
-        """Open a case (moves this agent's mark) and watch it."""
-        self.selected = await call(workspace_queries.open_case, caller, case_id)
-        self._case_id = str(self.selected.case.id)
+        """The agent picks a case: this agent's marks move (on it, and on the one left)
+        in one short write, then it is read; and it is watched."""
+        self._show(await call(workspace_queries.open_case, caller, case_id, self._case_id))
+
+    async def _reread(self, caller) -> None:
+        """Read the open case again (live update, after an action): a plain read, no mark."""
+        self._show(await call(workspace_queries.workspace_case, caller, self._case_id))
+
+    def _show(self, selected: WorkspaceCase) -> None:
+        self.selected = selected
+        self._case_id = str(selected.case.id)
         self._seen_selected()
         self._watch("cases", "refunds", f"case:{self._case_id}")
 
@@ -99,7 +107,7 @@ class WorkspaceState(AppState):
         try:
             caller = await self._caller("agent")
             if self.selected is not None and (self.selected.case.id in change.cases):
-                await self._open(caller, self._case_id)
+                await self._reread(caller)
             await self._read_queue(caller)
         except DomainError:
             pass  # the session ended or the case went: the tab's next event says so
@@ -197,12 +205,12 @@ class WorkspaceState(AppState):
         try:
             target = self._case_id if refund_id is None else str(refund_id)
             await call(fn, caller, target, *args, expected_version=version)
-            await self._open(caller, self._case_id)
+            await self._reread(caller)
             await self._read_queue(caller)
         except DomainError as err:
             yield self._fail(err)
             try:
-                await self._open(caller, self._case_id)
+                await self._reread(caller)
             except DomainError:
                 pass
             return
