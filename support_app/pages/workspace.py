@@ -11,15 +11,12 @@ from support_app.components.layout import nav_bar
 from support_app.domain.case_rules import MESSAGE_MAX
 from support_app.domain.refund_decisions import MESSAGE_MAX as REJECT_MESSAGE_MAX
 from support_app.state.refund_page import REJECT_OPTIONS
-from support_app.state.workspace import WorkspaceState as W
+from support_app.state.workspace import PRIORITY_OPTIONS, STATUS_OPTIONS, WorkspaceState as W
 from support_app.pages.registry import page
 
 ws = W.selected
 case = W.selected.case
 SCOPE_LABELS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")]
-STATUS_LABELS = [("active", "Active"), ("all", "Any status"), ("open", "Open"), ("in_progress", "In progress"),
-                 ("waiting_on_customer", "Waiting on customer"), ("resolved", "Resolved"), ("closed", "Closed")]
-PRIORITY_LABELS = [("", "Any priority"), ("urgent", "Urgent"), ("high", "High"), ("normal", "Normal"), ("low", "Low")]
 KEYS = [("j / k", "Next / previous case"), ("r", "Write a reply"), ("n", "Write an internal note"),
         ("Ctrl+Enter", "Send what you wrote"), ("a", "Approve the first refund that can be approved (asks first)"),
         ("e", "Resolve the case"), ("?", "This list")]
@@ -69,8 +66,8 @@ def _filters() -> rx.Component:
                         id=f"ws-scope-{value}") for value, label in SCOPE_LABELS],
             spacing="1",
         ),
-        rx.hstack(_select(STATUS_LABELS, W.status_filter, W.set_status_filter, "ws-status", "Status"),
-                  _select(PRIORITY_LABELS, W.priority_filter, W.set_priority_filter, "ws-priority", "Priority"), spacing="2", wrap="wrap"),
+        rx.hstack(_select(STATUS_OPTIONS, W.status_filter, W.set_status_filter, "ws-status", "Status"),
+                  _select(PRIORITY_OPTIONS, W.priority_filter, W.set_priority_filter, "ws-priority", "Priority"), spacing="2", wrap="wrap"),
         spacing="2",
         width="100%",
     )
@@ -93,7 +90,7 @@ def _row(row) -> rx.Component:
                                        flex_shrink="0", class_name="ws-unread", title="Updated since you last opened it")),
             rx.text(row.number, weight="bold", size="1", white_space="nowrap"),
             status_badge(row.status, row.status_label),
-            rx.badge(row.priority, variant="outline", size="1"),
+            rx.badge(row.priority_label, variant="outline", size="1"),
             rx.spacer(),
             _due(row),
             align="center",
@@ -137,7 +134,7 @@ def _header() -> rx.Component:
         rx.hstack(
             rx.heading(case.number, size="4", id="ws-case-number"),
             rx.box(status_badge(case.status, case.status_label), id="ws-case-status"),
-            rx.badge(case.priority, variant="outline"),
+            rx.badge(case.priority_label, variant="outline", id="ws-case-priority"),
             rx.spacer(),
             rx.link("Full case page", href="/cases/" + case.id.to_string(), size="1", id="ws-case-link"),
             align="center",
@@ -351,7 +348,7 @@ def _sidebar() -> rx.Component:
                     id_="ws-customer-refunds",
                 ),
                 _section(
-                    "Order " + case.order.order_id,
+                    "Order " + case.order_id,
                     rx.foreach(ws.lines, lambda ln: rx.vstack(
                         rx.text(ln.name, size="1", weight="medium"),
                         rx.text(ln.refundable_now, " of ", ln.purchased, " refundable now",

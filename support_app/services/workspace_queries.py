@@ -16,9 +16,10 @@ from sqlmodel import Session, select
 
 from support_app.db import session_scope
 from support_app.domain.case_due import WAITING_ON_AGENT, due_at, is_overdue, queue_key
-from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Priority, Role
+from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Role
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
+from support_app.domain.priorities import PRIORITY_LABELS, PRIORITY_ORDER
 from support_app.domain.refund_amounts import preview
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS, RefundStatus
 from support_app.models import CaseMessage, CaseSeen, OrderSnapshot, RefundCase, SupportCase, User
@@ -28,8 +29,10 @@ from support_app.services.orders import snapshot_lines
 from support_app.services.refund_facts import existing_refunds, order_facts
 from support_app.services.refund_queries import get_refund
 from support_app.services.runner import writes
-from support_app.services.views import Caller, Option, iso
-from support_app.services.workspace_views import CustomerCase, CustomerRefund, QueueItem, RefundableLine, WorkspaceCase
+from support_app.services.views import Caller, Option, RefundDetail, iso
+from support_app.services.workspace_views import (
+    CustomerCase, CustomerRefund, OpenCase, QueueItem, RefundableLine, WorkspaceCase, WorkspaceRefund,
+)
 from support_app.settings import get_settings
 
 QUEUE_LIMIT = 100
@@ -37,7 +40,7 @@ SIDEBAR_LIMIT = 20
 SCOPES = ("mine", "unassigned", "all")
 ACTIVE = (CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.WAITING_ON_CUSTOMER)
 STATUS_FILTERS = ("active", "all", *(s.value for s in CaseStatus))
-PRIORITY_FILTERS = ("", *(p.value for p in Priority))
+PRIORITY_FILTERS = ("", *(p.value for p in PRIORITY_ORDER))  # most pressing first, as the filter offers them
 
 
 def _agent(caller: Caller) -> None:
@@ -109,16 +112,15 @@ def _queue_details(session: Session, ids: list[int]) -> dict[int, dict]:
     customer, assignee = aliased(User), aliased(User)
     c = SupportCase
     rows = session.exec(
-        select(c.id, c.number, c.subject, c.status, c.priority, c.created_at, c.updated_at,
-               customer.full_name, assignee.full_name)
+        select(c.id, c.number, c.subject, c.status, c.priority, customer.full_name, assignee.full_name)
         .join(customer, customer.id == c.customer_id)
         .outerjoin(assignee, assignee.id == c.assignee_id)
         .where(c.id.in_(ids))  # type: ignore[union-attr]
     )
     return {
         row[0]: dict(number=row[1] or "", subject=row[2], status=row[3], status_label=STATUS_LABELS[CaseStatus(row[3])],
-                     priority=row[4], created_at=iso(row[5]), updated_at=iso(row[6]),
-                     customer_name=row[7], assignee_name=row[8] or "")
+                     priority_label=_priority_label(row[4]),
+                     customer_name=row[5], assignee_name=row[6] or "")
         for row in rows
     }
 
@@ -152,7 +154,12 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
     rows = preview(order_facts(snap, snapshot_lines(session, snap.id)), existing_refunds(session, snap.id), utcnow(),
                    get_settings().refund_window_days)
     return WorkspaceCase(
-        case=detail,
+        case=OpenCase(
+            id=detail.id, number=detail.number, subject=detail.subject, description=detail.description,
+            status=detail.status, status_label=detail.status_label, priority_label=_priority_label(detail.priority), customer_name=detail.customer_name,
+            customer_email=detail.customer_email, assignee_id=detail.assignee_id, order_id=detail.order.order_id,
+            version=detail.version, messages=detail.messages,
+        ),
         customer_cases=[CustomerCase(o.id, o.number or "", o.subject, o.status, STATUS_LABELS[CaseStatus(o.status)]) for o in others],
         customer_refunds=[
             CustomerRefund(r.id, r.number or "", r.status, REFUND_STATUS_LABELS[RefundStatus(r.status)],
@@ -161,12 +168,21 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
         ],
         refunded_totals=[Option(value=cur, label=format_money(int(total), cur)) for cur, total in totals],
         lines=[
-            RefundableLine(row.line_id, row.name, row.purchased, row.held, row.refundable_now, iso(row.deadline), row.verdict.text)
+            RefundableLine(row.line_id, row.name, row.purchased, row.refundable_now, iso(row.deadline))
             for row in rows
         ],
-        refunds=[get_refund(session, caller, r.id) for r in detail.refunds],
+        refunds=[_sidebar_refund(get_refund(session, caller, r.id)) for r in detail.refunds],
         agents=list_agents(session, caller),
     )
+
+
+def _sidebar_refund(r: RefundDetail) -> WorkspaceRefund:
+    return WorkspaceRefund(id=r.id, number=r.number, status=r.status, status_label=r.status_label, amount=r.amount,
+                           window_text=r.window_text, mismatch_alert=r.mismatch_alert, actions=r.actions, version=r.version)
+
+
+def _priority_label(priority: str) -> str:
+    return PRIORITY_LABELS.get(priority, priority)  # type: ignore[call-overload]
 
 
 def open_case(session: Session, caller: Caller, case_id: object, leaving: object = None) -> WorkspaceCase:

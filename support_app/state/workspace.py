@@ -13,7 +13,9 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
+from support_app.domain.case_rules import STATUS_LABELS
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.priorities import PRIORITY_LABELS
 from support_app.live.changes import Change
 from support_app.services import case_commands, refund_review, workspace_commands, workspace_queries
 from support_app.services.runner import call
@@ -24,6 +26,11 @@ from support_app.state.base import AppState
 
 MODES = ("reply", "note")
 MAX_PARAM = 32
+# The filters' choices: the values the service accepts, named as the domain names them.
+_STATUS_WORDS: dict[str, str] = {"active": "Active", "all": "Any status", **STATUS_LABELS}
+_PRIORITY_WORDS: dict[str, str] = {"": "Any priority", **PRIORITY_LABELS}
+STATUS_OPTIONS = [(value, _STATUS_WORDS[value]) for value in STATUS_FILTERS]
+PRIORITY_OPTIONS = [(value, _PRIORITY_WORDS[value]) for value in PRIORITY_FILTERS]
 
 
 def _param(value: object) -> str:

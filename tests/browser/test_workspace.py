@@ -54,6 +54,8 @@ def test_an_agents_day_in_the_workspace(sign_in):
     agent.wait_for_url(re.compile(rf"/workspace\?case={mugs}"))
     expect(agent.locator(f"#ws-row-{mugs} .ws-unread")).to_have_count(0)
     expect(agent.locator("#ws-customer-name")).to_have_text("Alice Martin")
+    expect(agent.locator("#ws-case-priority")).to_have_text("Normal")  # the priority's name, not its code
+    expect(agent.locator(f"#ws-row-{mugs}")).to_contain_text("Normal")
     expect(agent.locator("#ws-line-L1")).to_contain_text("refundable now")
     expect(agent.locator("#ws-line-L1")).to_contain_text("until")
 
