@@ -188,7 +188,7 @@ def test_the_sidebar_customer_order_lines_and_refunds(engine, people, order_clie
     assert (view.case.priority_label, view.case.order_id, view.case.customer_email) == ("Normal", "ORD-1001-1", "alice@example.com")
     assert [c.id for c in view.customer_cases] == [other] and bobs not in [c.id for c in view.customer_cases]
     assert {r.id for r in view.customer_refunds} == {rid, settled}
-    assert [(t.value, t.label) for t in view.refunded_totals] == [("EUR", "€10.00")]  # the settlement; requested: nothing yet
+    assert [(t.value, t.label) for t in view.given_back] == [("EUR", "€10.00")]  # the settlement; requested: nothing yet
     lines = {ln.line_id: ln for ln in view.lines}
     assert (lines["L1"].purchased, lines["L1"].refundable_now) == (3, 1)  # 2 are held by the request
     assert lines["L2"].refundable_now == 0  # settled holds it
@@ -204,7 +204,7 @@ def test_the_sidebar_customer_order_lines_and_refunds(engine, people, order_clie
                                        (usd, "L2", "form-key-5", 125)):
         held = run(engine, rc.request_refund, people.bob, case_id, {line: 1}, "damaged", request_key=key)
         run(engine, rv.settle_refund, people.sam, held, "goodwill", amount, "We sent you a voucher for it.")
-    totals = run(engine, wq.workspace_case, people.sam, usd, write=False).refunded_totals
+    totals = run(engine, wq.workspace_case, people.sam, usd, write=False).given_back
     assert [(t.value, t.label) for t in totals] == [("EUR", "€2.50"), ("USD", "$6.25")]
 
 

@@ -325,8 +325,11 @@ def _sidebar() -> rx.Component:
                     "Customer",
                     rx.text(case.customer_name, size="2", id="ws-customer-name"),
                     rx.text(case.customer_email, size="1", color_scheme="gray"),
-                    rx.cond(ws.refunded_totals.length() == 0, rx.text("Nothing refunded so far", size="1")),
-                    rx.foreach(ws.refunded_totals, lambda t: rx.text("Refunded ", t.label, size="1", class_name="ws-total")),
+                    # Refunds to the payment method and settlements (store credit, replacement,
+                    # goodwill) together: "refunded" on the metrics page means the former only.
+                    rx.cond(ws.given_back.length() == 0, rx.text("Nothing given back so far", size="1")),
+                    rx.foreach(ws.given_back, lambda t: rx.text("Given back ", t.label, size="1", class_name="ws-total",
+                                                                  title="Refunded to the payment method and settled")),
                     id_="ws-customer",
                 ),
                 _section(

@@ -166,7 +166,7 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
                            format_money(r.amount, r.currency), number or "")
             for r, number in refunds
         ],
-        refunded_totals=[Option(value=cur, label=format_money(int(total), cur)) for cur, total in totals],
+        given_back=[Option(value=cur, label=format_money(int(total), cur)) for cur, total in totals],
         lines=[
             RefundableLine(row.line_id, row.name, row.purchased, row.refundable_now, iso(row.deadline))
             for row in rows

@@ -92,7 +92,7 @@ class WorkspaceCase:
     case: OpenCase
     customer_cases: list[CustomerCase]  # the customer's other cases
     customer_refunds: list[CustomerRefund]
-    refunded_totals: list[Option]  # per currency: value = currency, label = "EUR 12.00"
+    given_back: list[Option]  # per currency, refunded and settled together: value = currency, label = "€12.00"
     lines: list[RefundableLine]
     refunds: list[WorkspaceRefund] = field(default_factory=list)  # this case's refunds, with the actions allowed
     agents: list[Option] = field(default_factory=list)  # whom the case may be assigned to

@@ -110,7 +110,7 @@ def test_an_agents_day_in_the_workspace(sign_in):
     expect(agent.locator(".ws-approve")).to_have_count(0)
     # The worker sends it to the gateway; the open case follows by itself.
     expect(row).to_contain_text("Refunded", timeout=20000)
-    expect(agent.locator("#ws-customer")).to_contain_text("Refunded €")
+    expect(agent.locator("#ws-customer")).to_contain_text("Given back €")  # refunds and settlements: not "Refunded"
 
     # e: resolve (an open case goes through "in progress").
     expect(agent.locator("[role=alertdialog]")).to_have_count(0)
