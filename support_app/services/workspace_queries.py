@@ -156,9 +156,9 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
     return WorkspaceCase(
         case=OpenCase(
             id=detail.id, number=detail.number, subject=detail.subject, description=detail.description,
-            status=detail.status, status_label=detail.status_label, priority_label=_priority_label(detail.priority), customer_name=detail.customer_name,
-            customer_email=detail.customer_email, assignee_id=detail.assignee_id, order_id=detail.order.order_id,
-            version=detail.version, messages=detail.messages,
+            status=detail.status, status_label=detail.status_label, priority_label=_priority_label(detail.priority),
+            customer_name=detail.customer_name, customer_email=detail.customer_email, assignee_id=detail.assignee_id,
+            order_id=detail.order.order_id, version=detail.version, messages=detail.messages,
         ),
         customer_cases=[CustomerCase(o.id, o.number or "", o.subject, o.status, STATUS_LABELS[CaseStatus(o.status)]) for o in others],
         customer_refunds=[
