@@ -137,6 +137,13 @@ def test_an_agents_day_in_the_workspace(sign_in):
     expect(dialog.locator("#error-reject_code")).to_have_text("Choose a reason.")
     expect(dialog).to_be_visible()
     expect(agent.locator("#ws-reject-message")).to_have_value("We need a photo of the spoons before we can refund them.")
+    # Back closes it; opened again, it starts clean.
+    dialog.get_by_role("button", name="Back").click()
+    expect(dialog).to_have_count(0)
+    agent.locator(f"#ws-reject-{spoons}").click()
+    expect(agent.locator("#ws-reject-message")).to_have_value("")
+    expect(dialog.locator("#error-reject_code")).to_have_count(0)
+    agent.locator("#ws-reject-message").fill("We need a photo of the spoons before we can refund them.")
     agent.locator("#ws-reject-code").select_option("no_evidence")
     agent.locator("#ws-reject-confirm").click()
     expect(dialog).to_have_count(0)
