@@ -4,6 +4,7 @@ and assigning through the existing command (agents only)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -60,6 +61,7 @@ def test_queue_is_sorted_by_what_is_due_then_age(engine, people, cases):
     assert [r.id for r in rows] == [cases[n] for n in ("urgent_new", "high_new", "normal_mid", "low_old")]
     assert [r.overdue for r in rows] == [True, False, False, False]
     assert rows[0].subject == "urgent_new" and rows[0].customer_name == "Bob Chen" and rows[0].due_at.endswith("Z")
+    assert [r.priority_label for r in rows] == ["Urgent", "High", "Normal", "Low"]
 
 
 def test_a_case_waiting_on_the_customer_or_answered_sorts_after_the_due_ones_oldest_first(engine, people, cases):
@@ -100,7 +102,8 @@ def test_filters_mine_unassigned_status_priority(engine, people, cases):
 
 def test_the_queue_is_for_agents_only(engine, people, cases):
     assert code_of(engine, wq.queue, people.alice) is E.FORBIDDEN
-    assert code_of(engine, wq.open_case, people.alice, cases["low_old"]) is E.FORBIDDEN
+    assert code_of(engine, wq.open_case, people.alice, cases["low_old"], write=False) is E.FORBIDDEN
+    assert code_of(engine, wq.mark_seen, people.alice, cases["low_old"]) is E.FORBIDDEN
     assert code_of(engine, wq.workspace_case, people.bob, cases["urgent_new"]) is E.FORBIDDEN
 
 
@@ -110,21 +113,65 @@ def unread(engine, who) -> dict[int, bool]:
 
 def test_marks_a_case_updated_since_this_agent_last_opened_it(engine, people, cases):
     assert all(unread(engine, people.sam).values())  # never opened
-    run(engine, wq.open_case, people.sam, cases["low_old"])
+    run(engine, wq.open_case, people.sam, cases["low_old"], write=False)
     assert not unread(engine, people.sam)[cases["low_old"]]
     assert unread(engine, people.riley)[cases["low_old"]]  # marks are per agent
-    run(engine, wq.open_case, people.sam, cases["low_old"])  # opening again moves the mark, one row
+    run(engine, wq.open_case, people.sam, cases["low_old"], write=False)  # opening again moves the mark, one row
     with session_scope(engine) as s:
         assert len(list(s.exec(select(CaseSeen).where(CaseSeen.agent_id == people.sam.id)))) == 1
     run(engine, cmd.add_message, people.alice, cases["low_old"], "Hello? Anyone?")
     assert unread(engine, people.sam)[cases["low_old"]]
-    run(engine, wq.open_case, people.sam, cases["low_old"])
+    run(engine, wq.workspace_case, people.sam, cases["low_old"], write=False)  # a live update's reread marks nothing
+    assert unread(engine, people.sam)[cases["low_old"]]
+    run(engine, wq.open_case, people.sam, cases["low_old"], write=False)
     assert not unread(engine, people.sam)[cases["low_old"]]
+
+
+def test_leaving_a_case_marks_it_too_so_the_agents_own_changes_are_not_unread(engine, people, cases):
+    run(engine, wq.open_case, people.sam, cases["low_old"], write=False)
+    run(engine, cmd.add_message, people.sam, cases["low_old"], "We are on it.")  # the agent's own reply, seen live
+    assert unread(engine, people.sam)[cases["low_old"]]
+    run(engine, wq.open_case, people.sam, cases["normal_mid"], str(cases["low_old"]), write=False)
+    marks = unread(engine, people.sam)
+    assert not marks[cases["low_old"]] and not marks[cases["normal_mid"]]
+    assert marks[cases["urgent_new"]] and unread(engine, people.riley)[cases["low_old"]]
+    # A case left behind that is not there (any more): the pick still goes through.
+    view = run(engine, wq.open_case, people.sam, cases["urgent_new"], "999999", write=False)
+    assert view.case.id == cases["urgent_new"]
+
+
+def test_only_the_marks_are_written_under_the_write_lock(engine, people, cases):
+    """open_case's write transaction reads the cases and upserts the marks, nothing else:
+    the conversation, the sidebar and the refunds are read after it committed."""
+    from sqlalchemy import event
+
+    seen: list[tuple[object, str]] = []  # the connections themselves: an id() could be reused
+    listener = lambda conn, cursor, statement, *rest: seen.append((conn, statement))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        view = run(engine, wq.open_case, people.sam, cases["low_old"], str(cases["high_new"]), write=False)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert view.case.subject == "low_old" and view.case.messages == [] and view.agents  # the read was done
+    [writer] = [conn for conn, sql in seen if sql == "BEGIN IMMEDIATE"]
+    under_lock = [re.match(r"\w+", sql).group(0) + " " + re.search(r"(?:FROM|INTO|BEGIN) ?(\w*)", sql).group(1)
+                  for conn, sql in seen if conn is writer]
+    assert under_lock == ["BEGIN IMMEDIATE", "SELECT support_cases", "SELECT support_cases",
+                          "INSERT case_seen_marks", "INSERT case_seen_marks"]
+
+
+def test_reading_the_open_case_does_not_wait_for_the_write_lock(engine, people, cases):
+    """Live updates reread the case while other tabs write: a plain read goes through
+    while another transaction holds the write lock (it would wait, then fail, if it wrote)."""
+    with session_scope(engine, write=True) as holder:
+        holder.execute(update(SupportCase).where(SupportCase.id == cases["high_new"]).values(subject="high_new"))
+        view = run(engine, wq.workspace_case, people.sam, cases["low_old"], write=False)
+    assert view.case.subject == "low_old"
 
 
 def test_open_case_refuses_unknown_ids_and_marks_nothing(engine, people, cases):
     for bad in ("999999", "abc", "", -1, True):
-        assert code_of(engine, wq.open_case, people.sam, bad) is E.CASE_NOT_FOUND
+        assert code_of(engine, wq.open_case, people.sam, bad, str(cases["low_old"]), write=False) is E.CASE_NOT_FOUND
     with session_scope(engine) as s:
         assert list(s.exec(select(CaseSeen))) == []
 
@@ -136,18 +183,20 @@ def test_the_sidebar_customer_order_lines_and_refunds(engine, people, order_clie
     rid = run(engine, rc.request_refund, people.alice, first, {"L1": 2}, "damaged", request_key="form-key-1")
     settled = run(engine, rc.request_refund, people.alice, first, {"L2": 1}, "damaged", request_key="form-key-2")
     run(engine, rv.settle_refund, people.sam, settled, "goodwill", 1000, "We sent you a voucher for it.")
-    view = run(engine, wq.open_case, people.sam, first)
+    view = run(engine, wq.open_case, people.sam, first, write=False)
     assert view.case.id == first and view.case.subject == "Cracked mug"
+    assert (view.case.priority_label, view.case.order_id, view.case.customer_email) == ("Normal", "ORD-1001-1", "alice@example.com")
     assert [c.id for c in view.customer_cases] == [other] and bobs not in [c.id for c in view.customer_cases]
     assert {r.id for r in view.customer_refunds} == {rid, settled}
-    assert [(t.value, t.label) for t in view.refunded_totals] == [("EUR", "€10.00")]  # the settlement; requested: nothing yet
+    assert [(t.value, t.label) for t in view.given_back] == [("EUR", "€10.00")]  # the settlement; requested: nothing yet
     lines = {ln.line_id: ln for ln in view.lines}
-    assert (lines["L1"].purchased, lines["L1"].held, lines["L1"].refundable_now) == (3, 2, 1)
+    assert (lines["L1"].purchased, lines["L1"].refundable_now) == (3, 1)  # 2 are held by the request
     assert lines["L2"].refundable_now == 0  # settled holds it
-    assert lines["L1"].deadline.endswith("Z") and lines["L1"].window_text
+    assert lines["L1"].deadline.endswith("Z")
     by_id = {r.id: r for r in view.refunds}
     assert set(by_id) == {rid, settled}
     assert "approve" in by_id[rid].actions and "reject" in by_id[rid].actions and by_id[settled].actions == []
+    assert by_id[rid].version >= 1 and by_id[rid].window_text and by_id[rid].status_label == "Requested"
     assert {a.label for a in view.agents} == {"Sam Rivera", "Riley Park"}
     # Totals are per customer and per currency: Bob's USD and EUR settlements stay apart, Alice's are not his.
     usd = open_case(engine, people.bob, order_client, "Bob's USD", "ORD-1002-2")
@@ -155,7 +204,7 @@ def test_the_sidebar_customer_order_lines_and_refunds(engine, people, order_clie
                                        (usd, "L2", "form-key-5", 125)):
         held = run(engine, rc.request_refund, people.bob, case_id, {line: 1}, "damaged", request_key=key)
         run(engine, rv.settle_refund, people.sam, held, "goodwill", amount, "We sent you a voucher for it.")
-    totals = run(engine, wq.open_case, people.sam, usd).refunded_totals
+    totals = run(engine, wq.workspace_case, people.sam, usd, write=False).given_back
     assert [(t.value, t.label) for t in totals] == [("EUR", "€2.50"), ("USD", "$6.25")]
 
 
@@ -227,6 +276,6 @@ def test_the_queue_is_read_in_a_fixed_number_of_statements(engine, people, order
         run(engine, cmd.add_message, people.sam, cid, f"reply {n}")
         run(engine, cmd.add_message, people.bob, cid, f"answer {n}")
     run(engine, wc.resolve, people.sam, first)
-    run(engine, wq.open_case, people.sam, cid)
+    run(engine, wq.open_case, people.sam, cid, write=False)
     assert (statements(), statements(status="all")) == (few, few_all)
     assert few == few_all == 4

@@ -11,15 +11,12 @@ from support_app.components.layout import nav_bar
 from support_app.domain.case_rules import MESSAGE_MAX
 from support_app.domain.refund_decisions import MESSAGE_MAX as REJECT_MESSAGE_MAX
 from support_app.state.refund_page import REJECT_OPTIONS
-from support_app.state.workspace import WorkspaceState as W
+from support_app.state.workspace import PRIORITY_OPTIONS, STATUS_OPTIONS, WorkspaceState as W
 from support_app.pages.registry import page
 
 ws = W.selected
 case = W.selected.case
 SCOPE_LABELS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")]
-STATUS_LABELS = [("active", "Active"), ("all", "Any status"), ("open", "Open"), ("in_progress", "In progress"),
-                 ("waiting_on_customer", "Waiting on customer"), ("resolved", "Resolved"), ("closed", "Closed")]
-PRIORITY_LABELS = [("", "Any priority"), ("urgent", "Urgent"), ("high", "High"), ("normal", "Normal"), ("low", "Low")]
 KEYS = [("j / k", "Next / previous case"), ("r", "Write a reply"), ("n", "Write an internal note"),
         ("Ctrl+Enter", "Send what you wrote"), ("a", "Approve the first refund that can be approved (asks first)"),
         ("e", "Resolve the case"), ("?", "This list")]
@@ -69,8 +66,8 @@ def _filters() -> rx.Component:
                         id=f"ws-scope-{value}") for value, label in SCOPE_LABELS],
             spacing="1",
         ),
-        rx.hstack(_select(STATUS_LABELS, W.status_filter, W.set_status_filter, "ws-status", "Status"),
-                  _select(PRIORITY_LABELS, W.priority_filter, W.set_priority_filter, "ws-priority", "Priority"), spacing="2", wrap="wrap"),
+        rx.hstack(_select(STATUS_OPTIONS, W.status_filter, W.set_status_filter, "ws-status", "Status"),
+                  _select(PRIORITY_OPTIONS, W.priority_filter, W.set_priority_filter, "ws-priority", "Priority"), spacing="2", wrap="wrap"),
         spacing="2",
         width="100%",
     )
@@ -93,7 +90,7 @@ def _row(row) -> rx.Component:
                                        flex_shrink="0", class_name="ws-unread", title="Updated since you last opened it")),
             rx.text(row.number, weight="bold", size="1", white_space="nowrap"),
             status_badge(row.status, row.status_label),
-            rx.badge(row.priority, variant="outline", size="1"),
+            rx.badge(row.priority_label, variant="outline", size="1"),
             rx.spacer(),
             _due(row),
             align="center",
@@ -137,7 +134,7 @@ def _header() -> rx.Component:
         rx.hstack(
             rx.heading(case.number, size="4", id="ws-case-number"),
             rx.box(status_badge(case.status, case.status_label), id="ws-case-status"),
-            rx.badge(case.priority, variant="outline"),
+            rx.badge(case.priority_label, variant="outline", id="ws-case-priority"),
             rx.spacer(),
             rx.link("Full case page", href="/cases/" + case.id.to_string(), size="1", id="ws-case-link"),
             align="center",
@@ -248,33 +245,43 @@ def _approve(r) -> rx.Component:
 
 
 def _reject(r) -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.trigger(rx.button("Reject", size="1", color_scheme="red", variant="soft", id="ws-reject-" + r.id.to_string(),
-                                    disabled=W.busy)),
-        rx.dialog.content(
-            rx.dialog.title("Reject " + r.number + " (" + r.amount + ")?"),
-            rx.form(
-                rx.vstack(
-                    rx.el.input(type="hidden", name="refund_id", value=r.id.to_string()),
-                    rx.el.select(rx.el.option("Reason…", value=""),
-                                 *[rx.el.option(label, value=value) for value, label in REJECT_OPTIONS],
-                                 name="reject_code", id="ws-reject-code", default_value="", aria_label="Reason",
-                                 style={"padding": "0.35rem", "width": "100%"}),
-                    rx.text_area(name="reject_message", id="ws-reject-message", placeholder="What the customer will read", aria_label="Message to the customer",
-                                 width="100%", rows="3", max_length=REJECT_MESSAGE_MAX),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Back", type="button", variant="soft")),
-                        rx.dialog.close(rx.button("Reject refund", type="submit", color_scheme="red", id="ws-reject-confirm")),
-                        justify="end",
-                        spacing="3",
+    """Opened and closed by the state: it stays open when the rejection is refused (the
+    reason and the message say why under themselves, what was typed stays) and closes
+    once it went through."""
+    rid = r.id.to_string()
+    return rx.fragment(
+        rx.button("Reject", size="1", color_scheme="red", variant="soft", id="ws-reject-" + rid, on_click=W.open_reject(rid),
+                  disabled=W.busy),
+        rx.dialog.root(
+            rx.dialog.content(
+                rx.dialog.title("Reject " + r.number + " (" + r.amount + ")?"),
+                rx.form(
+                    rx.vstack(
+                        rx.el.input(type="hidden", name="refund_id", value=rid),
+                        rx.el.select(rx.el.option("Reason…", value=""),
+                                     *[rx.el.option(label, value=value) for value, label in REJECT_OPTIONS],
+                                     name="reject_code", id="ws-reject-code", default_value="", aria_label="Reason",
+                                     style={"padding": "0.35rem", "width": "100%"}),
+                        field_error(W.field_errors, "reject_code"),
+                        rx.text_area(name="reject_message", id="ws-reject-message", placeholder="What the customer will read",
+                                     aria_label="Message to the customer", width="100%", rows="3", max_length=REJECT_MESSAGE_MAX),
+                        field_error(W.field_errors, "reject_message"),
+                        rx.hstack(
+                            rx.dialog.close(rx.button("Back", type="button", variant="soft")),
+                            rx.button("Reject refund", type="submit", color_scheme="red", loading=W.busy, id="ws-reject-confirm"),
+                            justify="end",
+                            spacing="3",
+                            width="100%",
+                        ),
+                        spacing="2",
                         width="100%",
                     ),
-                    spacing="2",
-                    width="100%",
+                    on_submit=W.reject,
+                    reset_on_submit=False,
                 ),
-                on_submit=W.reject,
-                reset_on_submit=False,
             ),
+            open=W.reject_for == rid,
+            on_open_change=W.close_reject,
         ),
     )
 
@@ -318,8 +325,11 @@ def _sidebar() -> rx.Component:
                     "Customer",
                     rx.text(case.customer_name, size="2", id="ws-customer-name"),
                     rx.text(case.customer_email, size="1", color_scheme="gray"),
-                    rx.cond(ws.refunded_totals.length() == 0, rx.text("Nothing refunded so far", size="1")),
-                    rx.foreach(ws.refunded_totals, lambda t: rx.text("Refunded ", t.label, size="1", class_name="ws-total")),
+                    # Refunds to the payment method and settlements (store credit, replacement,
+                    # goodwill) together: "refunded" on the metrics page means the former only.
+                    rx.cond(ws.given_back.length() == 0, rx.text("Nothing given back so far", size="1")),
+                    rx.foreach(ws.given_back, lambda t: rx.text("Given back ", t.label, size="1", class_name="ws-total",
+                                                                  title="Refunded to the payment method and settled")),
                     id_="ws-customer",
                 ),
                 _section(
@@ -341,7 +351,7 @@ def _sidebar() -> rx.Component:
                     id_="ws-customer-refunds",
                 ),
                 _section(
-                    "Order " + case.order.order_id,
+                    "Order " + case.order_id,
                     rx.foreach(ws.lines, lambda ln: rx.vstack(
                         rx.text(ln.name, size="1", weight="medium"),
                         rx.text(ln.refundable_now, " of ", ln.purchased, " refundable now",

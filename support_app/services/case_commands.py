@@ -119,13 +119,23 @@ def change_status(
     src, dst = check_transition(case.status, target, Role(caller.role))
     why = validate_reason(reason)
     now = utcnow()
+    values = status_step(session, case.id, caller.id, src, dst, why, at=now)
+    bump_case(session, case, expected_version, now, **values)
+
+
+def status_step(
+    session: Session, case_id: int, actor_id: int, src: CaseStatus, dst: CaseStatus, why: str | None = None, *, at: datetime
+) -> dict[str, object]:
+    """One checked workflow step: its history event, and the columns it sets on the case
+    (the status; when it was resolved or closed). change_status and the workspace's
+    resolve both go through here so a status change means the same wherever it is made."""
+    case_event(session, case_id, actor_id, "status_changed", src, dst, why, at=at)
     values: dict[str, object] = {"status": dst}
     if dst is CaseStatus.RESOLVED:
-        values["resolved_at"] = now
+        values["resolved_at"] = at
     if dst is CaseStatus.CLOSED:
-        values["closed_at"] = now
-    case_event(session, case.id, caller.id, "status_changed", src, dst, why, at=now)
-    bump_case(session, case, expected_version, now, **values)
+        values["closed_at"] = at
+    return values
 
 
 @writes

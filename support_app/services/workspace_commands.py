@@ -7,7 +7,7 @@ from sqlmodel import Session
 from support_app.domain.case_rules import CaseStatus, Role, check_transition
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.models.base import utcnow
-from support_app.services.case_commands import bump_case, case_event
+from support_app.services.case_commands import bump_case, status_step
 from support_app.services.case_queries import load_case_for
 from support_app.services.runner import writes
 from support_app.services.views import Caller
@@ -33,9 +33,10 @@ def resolve(session: Session, caller: Caller, case_id: object, expected_version:
     if steps is None:  # resolved or closed: the rules say why
         steps = (CaseStatus.RESOLVED,)
     now = utcnow()
+    values: dict[str, object] = {}
     src = status
     for dst in steps:
         src, dst = check_transition(src, dst, Role.AGENT)
-        case_event(session, case.id, caller.id, "status_changed", src, dst, None, at=now)
+        values.update(status_step(session, case.id, caller.id, src, dst, at=now))
         src = dst
-    bump_case(session, case, expected_version, now, status=CaseStatus.RESOLVED, resolved_at=now)
+    bump_case(session, case, expected_version, now, **values)

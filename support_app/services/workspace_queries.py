@@ -14,10 +14,12 @@ from sqlalchemy import and_, case as when, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from support_app.db import session_scope
 from support_app.domain.case_due import WAITING_ON_AGENT, due_at, is_overdue, queue_key
-from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Priority, Role
+from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Role
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
+from support_app.domain.priorities import PRIORITY_LABELS, PRIORITY_ORDER
 from support_app.domain.refund_amounts import preview
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS, RefundStatus
 from support_app.models import CaseMessage, CaseSeen, OrderSnapshot, RefundCase, SupportCase, User
@@ -27,8 +29,10 @@ from support_app.services.orders import snapshot_lines
 from support_app.services.refund_facts import existing_refunds, order_facts
 from support_app.services.refund_queries import get_refund
 from support_app.services.runner import writes
-from support_app.services.views import Caller, Option, iso
-from support_app.services.workspace_views import CustomerCase, CustomerRefund, QueueItem, RefundableLine, WorkspaceCase
+from support_app.services.views import Caller, Option, RefundDetail, iso
+from support_app.services.workspace_views import (
+    CustomerCase, CustomerRefund, OpenCase, QueueItem, RefundableLine, WorkspaceCase, WorkspaceRefund,
+)
 from support_app.settings import get_settings
 
 QUEUE_LIMIT = 100
@@ -36,7 +40,7 @@ SIDEBAR_LIMIT = 20
 SCOPES = ("mine", "unassigned", "all")
 ACTIVE = (CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.WAITING_ON_CUSTOMER)
 STATUS_FILTERS = ("active", "all", *(s.value for s in CaseStatus))
-PRIORITY_FILTERS = ("", *(p.value for p in Priority))
+PRIORITY_FILTERS = ("", *(p.value for p in PRIORITY_ORDER))  # most pressing first, as the filter offers them
 
 
 def _agent(caller: Caller) -> None:
@@ -108,25 +112,25 @@ def _queue_details(session: Session, ids: list[int]) -> dict[int, dict]:
     customer, assignee = aliased(User), aliased(User)
     c = SupportCase
     rows = session.exec(
-        select(c.id, c.number, c.subject, c.status, c.priority, c.created_at, c.updated_at,
-               customer.full_name, assignee.full_name)
+        select(c.id, c.number, c.subject, c.status, c.priority, customer.full_name, assignee.full_name)
         .join(customer, customer.id == c.customer_id)
         .outerjoin(assignee, assignee.id == c.assignee_id)
         .where(c.id.in_(ids))  # type: ignore[union-attr]
     )
     return {
         row[0]: dict(number=row[1] or "", subject=row[2], status=row[3], status_label=STATUS_LABELS[CaseStatus(row[3])],
-                     priority=row[4], created_at=iso(row[5]), updated_at=iso(row[6]),
-                     customer_name=row[7], assignee_name=row[8] or "")
+                     priority_label=_priority_label(row[4]),
+                     customer_name=row[5], assignee_name=row[6] or "")
         for row in rows
     }
 
 
 def workspace_case(session: Session, caller: Caller, case_id: object) -> WorkspaceCase:
-    """One case as the workspace shows it: the conversation (case_queries.get_case),
-    the customer's other cases and refunds with what was given back per currency, the
-    order's lines with what is refundable now and until when, and this case's refunds
-    with the actions an agent may take (refund_queries.get_refund)."""
+    """One case as the workspace shows it, a plain read (no lock, nothing written): the
+    conversation (case_queries.get_case), the customer's other cases and refunds with
+    what was given back per currency, the order's lines with what is refundable now and
+    until when, and this case's refunds with the actions an agent may take
+    (refund_queries.get_refund). Live updates and the reread after an action use this."""
     _agent(caller)
     case = load_case_for(session, caller, case_id)
     detail = get_case(session, caller, case.id)
@@ -150,36 +154,73 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
     rows = preview(order_facts(snap, snapshot_lines(session, snap.id)), existing_refunds(session, snap.id), utcnow(),
                    get_settings().refund_window_days)
     return WorkspaceCase(
-        case=detail,
+        case=OpenCase(
+            id=detail.id, number=detail.number, subject=detail.subject, description=detail.description,
+            status=detail.status, status_label=detail.status_label, priority_label=_priority_label(detail.priority),
+            customer_name=detail.customer_name, customer_email=detail.customer_email, assignee_id=detail.assignee_id,
+            order_id=detail.order.order_id, version=detail.version, messages=detail.messages,
+        ),
         customer_cases=[CustomerCase(o.id, o.number or "", o.subject, o.status, STATUS_LABELS[CaseStatus(o.status)]) for o in others],
         customer_refunds=[
             CustomerRefund(r.id, r.number or "", r.status, REFUND_STATUS_LABELS[RefundStatus(r.status)],
                            format_money(r.amount, r.currency), number or "")
             for r, number in refunds
         ],
-        refunded_totals=[Option(value=cur, label=format_money(int(total), cur)) for cur, total in totals],
+        given_back=[Option(value=cur, label=format_money(int(total), cur)) for cur, total in totals],
         lines=[
-            RefundableLine(row.line_id, row.name, row.purchased, row.held, row.refundable_now, iso(row.deadline), row.verdict.text)
+            RefundableLine(row.line_id, row.name, row.purchased, row.refundable_now, iso(row.deadline))
             for row in rows
         ],
-        refunds=[get_refund(session, caller, r.id) for r in detail.refunds],
+        refunds=[_sidebar_refund(get_refund(session, caller, r.id)) for r in detail.refunds],
         agents=list_agents(session, caller),
     )
 
 
+def _sidebar_refund(r: RefundDetail) -> WorkspaceRefund:
+    return WorkspaceRefund(id=r.id, number=r.number, status=r.status, status_label=r.status_label, amount=r.amount,
+                           window_text=r.window_text, mismatch_alert=r.mismatch_alert, actions=r.actions, version=r.version)
+
+
+def _priority_label(priority: str) -> str:
+    return PRIORITY_LABELS.get(priority, priority)  # type: ignore[call-overload]
+
+
+def open_case(session: Session, caller: Caller, case_id: object, leaving: object = None) -> WorkspaceCase:
+    """The agent picks a case (a click, j / k, a link): the marks move in a short write
+    transaction of their own, committed before anything is read; then the case is read
+    in this session, a plain read, so decrypting and assembling the sidebar never holds
+    the write lock. ``leaving`` is the case the agent was looking at until now: its mark
+    moves too, so what they watched live and their own replies and decisions on it do
+    not come back as unread."""
+    _agent(caller)
+    with session_scope(session.get_bind(), write=True) as write:
+        seen = mark_seen(write, caller, case_id, leaving)
+    return workspace_case(session, caller, seen)
+
+
 @writes
-def open_case(session: Session, caller: Caller, case_id: object) -> WorkspaceCase:
-    """The agent opens (or is looking at) a case: its mark moves to now, then the case is read."""
+def mark_seen(session: Session, caller: Caller, case_id: object, leaving: object = None) -> int:
+    """Move this agent's marks on the case they open (and on the one they leave, if it
+    still exists) to now; returns the id of the case opened. Only an explicit pick of a
+    case marks it: live updates and the reread after an action do not write."""
     _agent(caller)
     case = load_case_for(session, caller, case_id)
-    mark_seen(session, caller.id, case.id)
-    return workspace_case(session, caller, case.id)
+    now = utcnow()
+    ids = {case.id}
+    if leaving not in (None, ""):
+        try:
+            ids.add(load_case_for(session, caller, leaving).id)
+        except DomainError:
+            pass  # the case left behind is gone: nothing to mark
+    for cid in sorted(ids):
+        _upsert_seen(session, caller.id, cid, now)
+    return case.id
 
 
-def mark_seen(session: Session, agent_id: int, case_id: int) -> None:
+def _upsert_seen(session: Session, agent_id: int, case_id: int, at) -> None:
     """Insert or move the agent's mark (an upsert: two tabs may open the case at once)."""
     table = CaseSeen.__table__
-    values = dict(agent_id=agent_id, case_id=case_id, seen_at=utcnow())
+    values = dict(agent_id=agent_id, case_id=case_id, seen_at=at)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

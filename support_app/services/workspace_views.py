@@ -1,10 +1,13 @@
-"""Read models of the agents' workspace (one screen: queue, conversation, sidebar)."""
+"""Read models of the agents' workspace (one screen: queue, conversation, sidebar).
+
+They hold only what the page renders (or the state needs to act: versions): the whole
+selection is sent to the browser on every change, so nothing rides along unshown."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from support_app.services.views import CaseDetail, Option, RefundDetail
+from support_app.services.views import MessageView, Option
 
 
 @dataclass
@@ -14,11 +17,9 @@ class QueueItem:
     subject: str
     status: str
     status_label: str
-    priority: str
+    priority_label: str
     customer_name: str
     assignee_name: str
-    created_at: str
-    updated_at: str
     due_at: str  # "" when the agents owe nothing now (domain/case_due.py)
     overdue: bool
     unread: bool  # updated since this agent last opened it in the workspace
@@ -48,18 +49,50 @@ class RefundableLine:
     line_id: str
     name: str
     purchased: int
-    held: int
     refundable_now: int
     deadline: str  # ISO; "" when the order was not delivered
+
+
+@dataclass
+class OpenCase:
+    """The case in the middle pane: its header, the assignee picker and the conversation."""
+
+    id: int
+    number: str
+    subject: str
+    description: str
+    status: str
+    status_label: str
+    priority_label: str
+    customer_name: str
+    customer_email: str
+    assignee_id: int  # 0: nobody
+    order_id: str
+    version: int  # the expected version of the commands on the case
+    messages: list[MessageView]
+
+
+@dataclass
+class WorkspaceRefund:
+    """One of the case's refunds in the sidebar, with the actions an agent may take."""
+
+    id: int
+    number: str
+    status: str
+    status_label: str
+    amount: str
     window_text: str
+    mismatch_alert: str
+    actions: list[str]
+    version: int  # the expected version of approve / reject
 
 
 @dataclass
 class WorkspaceCase:
-    case: CaseDetail
+    case: OpenCase
     customer_cases: list[CustomerCase]  # the customer's other cases
     customer_refunds: list[CustomerRefund]
-    refunded_totals: list[Option]  # per currency: value = currency, label = "EUR 12.00"
+    given_back: list[Option]  # per currency, refunded and settled together: value = currency, label = "€12.00"
     lines: list[RefundableLine]
-    refunds: list[RefundDetail] = field(default_factory=list)  # this case's refunds, with the actions allowed
+    refunds: list[WorkspaceRefund] = field(default_factory=list)  # this case's refunds, with the actions allowed
     agents: list[Option] = field(default_factory=list)  # whom the case may be assigned to

@@ -13,7 +13,9 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
+from support_app.domain.case_rules import STATUS_LABELS
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.domain.priorities import PRIORITY_LABELS
 from support_app.live.changes import Change
 from support_app.services import case_commands, refund_review, workspace_commands, workspace_queries
 from support_app.services.runner import call
@@ -24,6 +26,11 @@ from support_app.state.base import AppState
 
 MODES = ("reply", "note")
 MAX_PARAM = 32
+# The filters' choices: the values the service accepts, named as the domain names them.
+_STATUS_WORDS: dict[str, str] = {"active": "Active", "all": "Any status", **STATUS_LABELS}
+_PRIORITY_WORDS: dict[str, str] = {"": "Any priority", **PRIORITY_LABELS}
+STATUS_OPTIONS = [(value, _STATUS_WORDS[value]) for value in STATUS_FILTERS]
+PRIORITY_OPTIONS = [(value, _PRIORITY_WORDS[value]) for value in PRIORITY_FILTERS]
 
 
 def _param(value: object) -> str:
@@ -37,6 +44,7 @@ class WorkspaceState(AppState):
     status_filter: str = "active"
     priority_filter: str = ""
     compose_mode: str = "reply"
+    reject_for: str = ""  # the refund whose reject dialog is open: it stays open until the rejection goes through
     loaded: bool = False
     load_error: str = ""
     _case_id: str = ""
@@ -53,9 +61,17 @@ class WorkspaceState(AppState):
         self._seen_selected()
 
     async def _open(self, caller, case_id: object) -> None:
-        """Open a case (moves this agent's mark) and watch it."""
-        self.selected = await call(workspace_queries.open_case, caller, case_id)
-        self._case_id = str(self.selected.case.id)
+        """The agent picks a case: this agent's marks move (on it, and on the one left)
+        in one short write, then it is read; and it is watched."""
+        self._show(await call(workspace_queries.open_case, caller, case_id, self._case_id))
+
+    async def _reread(self, caller) -> None:
+        """Read the open case again (live update, after an action): a plain read, no mark."""
+        self._show(await call(workspace_queries.workspace_case, caller, self._case_id))
+
+    def _show(self, selected: WorkspaceCase) -> None:
+        self.selected = selected
+        self._case_id = str(selected.case.id)
         self._seen_selected()
         self._watch("cases", "refunds", f"case:{self._case_id}")
 
@@ -81,6 +97,7 @@ class WorkspaceState(AppState):
             self.status_filter = status if status in STATUS_FILTERS else "active"
             self.priority_filter = priority if priority in PRIORITY_FILTERS else ""
             self.selected, self._case_id, self.load_error, self.compose_mode = None, "", "", "reply"
+            self.reject_for = ""
             await self._read_queue(caller)
             self.loaded = True
             self._watch("cases", "refunds")
@@ -97,7 +114,7 @@ class WorkspaceState(AppState):
         try:
             caller = await self._caller("agent")
             if self.selected is not None and (self.selected.case.id in change.cases):
-                await self._open(caller, self._case_id)
+                await self._reread(caller)
             await self._read_queue(caller)
         except DomainError:
             pass  # the session ended or the case went: the tab's next event says so
@@ -110,7 +127,7 @@ class WorkspaceState(AppState):
             await self._open(caller, case_id)
         except DomainError as err:
             return self._fail(err)
-        self.compose_mode = "reply"
+        self.compose_mode, self.reject_for = "reply", ""
         return [rx.set_value("ws-draft", ""), self._address()]
 
     @rx.event
@@ -179,10 +196,10 @@ class WorkspaceState(AppState):
         """Identify, run one command on the open case (or on one of its refunds, with
         that refund's version), read the case again, map the error."""
         self._ok = False
-        if self.busy:
-            return
         try:
             caller = await self._caller("agent")
+            if self.busy:  # one action at a time; asked again while it runs: nothing to add
+                return
             if self.selected is None:  # an action on a case this tab never showed
                 raise DomainError(ErrorCode.CASE_NOT_FOUND)
             version = self.selected.case.version if refund_id is None else self._refund_version(refund_id)
@@ -195,12 +212,12 @@ class WorkspaceState(AppState):
         try:
             target = self._case_id if refund_id is None else str(refund_id)
             await call(fn, caller, target, *args, expected_version=version)
-            await self._open(caller, self._case_id)
+            await self._reread(caller)
             await self._read_queue(caller)
         except DomainError as err:
             yield self._fail(err)
             try:
-                await self._open(caller, self._case_id)
+                await self._reread(caller)
             except DomainError:
                 pass
             return
@@ -248,8 +265,34 @@ class WorkspaceState(AppState):
             yield update
 
     @rx.event
+    async def open_reject(self, value: str):
+        """Open the reject dialog of one of the open case's refunds, with no old errors."""
+        try:
+            await self._caller("agent")
+            self._refund_version(value)
+        except DomainError as err:
+            return self._fail(err)
+        self._clear_errors()
+        self.reject_for = value
+
+    @rx.event
+    async def close_reject(self):
+        """Back, Escape or a click outside: the dialog closes (its errors with it)."""
+        try:
+            await self._caller("agent")
+        except DomainError as err:
+            return self._fail(err)
+        self._clear_errors()
+        self.reject_for = ""
+
+    @rx.event
     async def reject(self, form: dict):
+        """The dialog closes only once the rejection went through: a missing reason or
+        message is said under its field, and what was typed stays."""
         code, message = form.get("reject_code", ""), form.get("reject_message", "")
         async for update in self._act(refund_review.reject_refund, code, message, refund_id=form.get("refund_id", ""),
                                       success="Rejected; the customer was told why"):
             yield update
+        if self._ok:
+            self.reject_for = ""
+            yield

@@ -100,6 +100,8 @@ RULES: dict[str, Rule] = {
     "WorkspaceState.assign": Rule("/workspace?case={case}", AGENT),
     "WorkspaceState.approve": Rule("/workspace?case={case}", AGENT),
     "WorkspaceState.reject": Rule("/workspace?case={case}", AGENT),
+    "WorkspaceState.open_reject": Rule("/workspace?case={case}", AGENT),
+    "WorkspaceState.close_reject": Rule("/workspace?case={case}", AGENT),
 }
 # Plausible arguments by parameter name: what the page itself would send.
 ARGS = {"value": lambda: f"matrix {uuid.uuid4().hex[:8]}", "target": lambda: "resolved", "line_id": lambda: "L1",

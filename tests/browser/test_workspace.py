@@ -54,6 +54,8 @@ def test_an_agents_day_in_the_workspace(sign_in):
     agent.wait_for_url(re.compile(rf"/workspace\?case={mugs}"))
     expect(agent.locator(f"#ws-row-{mugs} .ws-unread")).to_have_count(0)
     expect(agent.locator("#ws-customer-name")).to_have_text("Alice Martin")
+    expect(agent.locator("#ws-case-priority")).to_have_text("Normal")  # the priority's name, not its code
+    expect(agent.locator(f"#ws-row-{mugs}")).to_contain_text("Normal")
     expect(agent.locator("#ws-line-L1")).to_contain_text("refundable now")
     expect(agent.locator("#ws-line-L1")).to_contain_text("until")
 
@@ -108,7 +110,7 @@ def test_an_agents_day_in_the_workspace(sign_in):
     expect(agent.locator(".ws-approve")).to_have_count(0)
     # The worker sends it to the gateway; the open case follows by itself.
     expect(row).to_contain_text("Refunded", timeout=20000)
-    expect(agent.locator("#ws-customer")).to_contain_text("Refunded €")
+    expect(agent.locator("#ws-customer")).to_contain_text("Given back €")  # refunds and settlements: not "Refunded"
 
     # e: resolve (an open case goes through "in progress").
     expect(agent.locator("[role=alertdialog]")).to_have_count(0)
@@ -128,9 +130,23 @@ def test_an_agents_day_in_the_workspace(sign_in):
     agent.locator(f"#ws-row-{teapot}").click()
     expect(agent.locator("#ws-case-subject")).to_have_text(f"WS {tag} teapot lid")
     agent.locator(f"#ws-reject-{spoons}").click()
-    agent.locator("#ws-reject-code").select_option("no_evidence")
+    dialog = agent.locator("[role=dialog]")
+    # No reason chosen: the dialog stays open, says so under the field, and keeps the message.
     agent.locator("#ws-reject-message").fill("We need a photo of the spoons before we can refund them.")
     agent.locator("#ws-reject-confirm").click()
+    expect(dialog.locator("#error-reject_code")).to_have_text("Choose a reason.")
+    expect(dialog).to_be_visible()
+    expect(agent.locator("#ws-reject-message")).to_have_value("We need a photo of the spoons before we can refund them.")
+    # Back closes it; opened again, it starts clean.
+    dialog.get_by_role("button", name="Back").click()
+    expect(dialog).to_have_count(0)
+    agent.locator(f"#ws-reject-{spoons}").click()
+    expect(agent.locator("#ws-reject-message")).to_have_value("")
+    expect(dialog.locator("#error-reject_code")).to_have_count(0)
+    agent.locator("#ws-reject-message").fill("We need a photo of the spoons before we can refund them.")
+    agent.locator("#ws-reject-code").select_option("no_evidence")
+    agent.locator("#ws-reject-confirm").click()
+    expect(dialog).to_have_count(0)
     expect(agent.locator(".ws-refund", has=agent.locator(f"a[href='/refunds/{spoons}']"))).to_contain_text("Rejected")
     expect(agent.locator("#conversation")).to_contain_text("photo of the spoons")
     agent.locator("#ws-scope-mine").click()
