@@ -249,7 +249,7 @@ class WorkspaceState(AppState):
     @rx.event
     async def assign(self, value: str):
         """Assign the open case to an agent (their id), or to nobody ("")."""
-        if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
             assignee: int | None = int(value)
         elif value == "":
             assignee = None
