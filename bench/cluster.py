@@ -145,6 +145,7 @@ def run_config(apps: int, args, tmp: Path, nginx_port: int | None, build: bool) 
             "refunded_per_s": len(done) / max(1e-9, (last_refunded - first_sent).total_seconds()),
             "ack": [(answered - sent).total_seconds() * 1000 for sent, answered in times.values()],
             "to_refunded": [(done[rid] - sent).total_seconds() * 1000 for rid, (sent, _) in times.items() if rid in done],
+            "attempts": attempts,
             "ok": money["refund_count"] == len(refund_ids) == len(done) == attempts and not errors,
             "money": money,
             "build_s": stack.timings.get("build"),
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{percentile(r['ack'], 50):.0f} / {percentile(r['ack'], 95):.0f} | "
               f"{percentile(r['to_refunded'], 50):.0f} / {percentile(r['to_refunded'], 95):.0f} | "
               f"{r['refunded_per_s']:.1f} | "
-              f"{'OK' if r['ok'] else 'MISMATCH'} ({r['money']['refund_count']} gateway refunds, {r['errors']} errors) |")
+              f"{'OK' if r['ok'] else 'MISMATCH'} ({r['money']['refund_count']} gateway refunds, {r['refunded']} refunded, "
+              f"{r['attempts']} attempts, {r['errors']} errors) |")
     for r in rows:
         build = f"build {r['build_s']:.0f} s, " if r["build_s"] else ""
         print(f"  {r['apps']} app(s): {build}stack up in {r['start_s']:.0f} s, {args.refunds} requests made in "

@@ -362,7 +362,7 @@ class Stack:
             "--webhook-url", f"{self.url}/api/gateway/webhook", coverage=self.coverage))
         self.sandbox_service.start()
         self._migrate_twice()
-        self._cli("seed-demo")
+        self._cli("seed-demo", "--accounts-only")  # the accounts; the 90-day history is make run's
         wait_http(f"{self.sandbox}/health", self.sandbox_service, "the sandbox")
         if build is not None:
             self._finish_build(*build)
