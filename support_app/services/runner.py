@@ -43,9 +43,9 @@ def writes(fn: Callable[..., T]) -> Callable[..., T]:
     return fn
 
 
-def is_transient(err: OperationalError) -> bool:
+def is_transient(err: BaseException) -> bool:
     """The database refused for now (lock, deadlock, serialization), not for good."""
-    return any(text in str(err.orig).lower() for text in _TRANSIENT)
+    return isinstance(err, OperationalError) and any(text in str(err.orig).lower() for text in _TRANSIENT)
 
 
 def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

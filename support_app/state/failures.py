@@ -10,7 +10,6 @@ import logging
 import uuid
 
 from reflex_base.event import EventSpec
-from sqlalchemy.exc import OperationalError
 
 from support_app.domain.errors import MESSAGES, DomainError, ErrorCode
 from support_app.services.runner import is_transient
@@ -33,7 +32,7 @@ def on_backend_error(exception: Exception) -> list[EventSpec]:
     reference = uuid.uuid4().hex[:8]
     if isinstance(exception, DomainError):
         message = exception.message
-    elif isinstance(exception, OperationalError) and is_transient(exception):
+    elif is_transient(exception):
         message = MESSAGES[ErrorCode.SERVICE_BUSY]
     elif isinstance(exception, (TypeError, ValueError, KeyError, AttributeError)):
         message = MESSAGES[ErrorCode.BAD_REQUEST]
