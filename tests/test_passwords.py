@@ -50,6 +50,18 @@ def test_malformed_hash_is_a_mismatch_not_a_crash(bad):
     assert passwords.verify_password("whatever", bad) is False
 
 
+def test_cost_is_owasps_first_argon2id_configuration():
+    """m=19 MiB, t=2, p=1 is written into every new hash (and so checked at every verify)."""
+    assert "$m=19456,t=2,p=1$" in passwords.hash_password("pw-12345")
+
+
+def test_hash_made_with_the_earlier_default_cost_still_verifies_and_is_upgraded():
+    earlier = CryptContext(schemes=["argon2"], argon2__type="ID").hash("pw-12345")  # passlib's m=64 MiB, t=3, p=4
+    assert "$m=65536,t=3,p=4$" in earlier
+    assert passwords.verify_password("pw-12345", earlier)
+    assert passwords.needs_rehash(earlier) is True
+
+
 def test_needs_rehash_only_for_other_parameters():
     assert passwords.needs_rehash(passwords.hash_password("pw-12345")) is False
     weak = CryptContext(schemes=["argon2"], argon2__type="ID", argon2__memory_cost=1024, argon2__rounds=1)

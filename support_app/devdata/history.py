@@ -171,7 +171,7 @@ class _Player:
                   for cid, email, name in HISTORY_CUSTOMERS]
         wanted += [(email, name, "agent", None, self.anchor - timedelta(days=120)) for email, name in HISTORY_AGENTS]
         missing = [w for w in wanted if w[0] not in found]
-        shared = passwords.hash_password(DEMO_PASSWORD) if missing else ""  # once: argon2 costs ~170 ms a hash
+        shared = passwords.hash_password(DEMO_PASSWORD) if missing else ""  # once: a hash costs ~30 ms of CPU
         for email, name, role, cid, since in missing:
             with frozen_time(since):
                 user = self.run(create_user, email, name, role, DEMO_PASSWORD, cid, password_hash=shared)

@@ -145,7 +145,7 @@ def sign_in(
 ) -> SignInResult:
     """Check the password and start a new sign-in.
 
-    The expensive part (argon2, ~170 ms) runs outside any transaction, so a sign-in
+    The expensive part (argon2, ~30 ms of CPU) runs outside any transaction, so a sign-in
     never holds SQLite's write lock while hashing: a short read finds the account,
     the password is verified with no transaction open, and only then a short write
     records the sign-in. Throttling counts failures (ratelimit.LoginThrottle).
