@@ -614,7 +614,7 @@ def run_config(name: str, args, results: dict, say) -> None:
         workers = 1
     stack = Stack(cfg, app_port=args.port, sandbox_port=args.port + 1, workers=workers,
                   app_redis_url=args.redis_app, state_redis_url=args.redis_state,
-                  customers=args.customers, agents=args.agents, keep_tmp=args.keep_tmp)
+                  customers=args.customers, agents=args.agents, keep_tmp=args.keep_tmp, app_env=args.app_env)
     entry = results["configs"].setdefault(name, {"workers": workers, "notes": notes, "levels": []})
     guard = LockfileGuard()
     try:
@@ -678,7 +678,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pause", type=float, default=3.0, help="idle seconds between levels (default 3)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--keep-tmp", action="store_true", help="keep each configuration's temporary directory (logs, dbs)")
+    p.add_argument("--app-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="a setting for the app process, e.g. SUPPORT_SERVICE_THREADS=4 (repeatable); printed with the figures")
     args = p.parse_args(argv)
+    if any("=" not in pair or not pair.split("=", 1)[0] for pair in args.app_env):
+        p.error("--app-env takes NAME=VALUE")
+    args.app_env = dict(pair.split("=", 1) for pair in args.app_env)
     try:
         args.levels = [int(x) for x in args.levels.split(",") if x.strip()]
         lo, hi = (float(x) for x in args.think.split("-"))
@@ -709,7 +714,8 @@ def main(argv: list[str] | None = None) -> int:
         "configs": {},
     }
     say(f"load benchmark: configs {','.join(args.configs)}, levels {args.levels}, {args.duration:.0f} s each, "
-        f"think {args.think[0]}-{args.think[1]} s, workers {args.workers} (redis configs), ports {args.port}/{args.port + 1}")
+        f"think {args.think[0]}-{args.think[1]} s, workers {args.workers} (redis configs), ports {args.port}/{args.port + 1}"
+        + "".join(f", {k}={v}" for k, v in args.app_env.items()))
     t0 = time.monotonic()
     for name in args.configs:
         run_config(name, args, results, say)

@@ -118,6 +118,7 @@ class Stack:
     agents: int = 10
     password: str = "bench-pass-2026"
     keep_tmp: bool = False
+    app_env: dict[str, str] = field(default_factory=dict)  # --app-env: settings under test, applied last
     tmp: Path = field(init=False)
     env: dict[str, str] = field(init=False)
     seed: dict = field(init=False, default_factory=dict)
@@ -167,6 +168,7 @@ class Stack:
                        SUPPORT_REDIS_PREFIX=f"bench-{secrets.token_hex(4)}:")
         else:
             env["REFLEX_STATE_MANAGER_MODE"] = self.config.state
+        env.update(self.app_env)
         self.env = env
 
         say(f"  [{self.config.name}] migrate, sandbox on :{self.sandbox_port}, seed ...")
