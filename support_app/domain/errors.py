@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     ORDER_OVER_REFUNDED = "ORDER_OVER_REFUNDED"
     REFUND_NOT_FOUND = "REFUND_NOT_FOUND"
     SERVICE_BUSY = "SERVICE_BUSY"
+    PAGE_BUSY = "PAGE_BUSY"
     BAD_REQUEST = "BAD_REQUEST"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -78,6 +79,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.ORDER_OVER_REFUNDED: "This refund would return more than was paid for the order.",
     ErrorCode.REFUND_NOT_FOUND: "That refund was not found.",
     ErrorCode.SERVICE_BUSY: "We are very busy right now and could not save that. Please try again in a moment.",
+    ErrorCode.PAGE_BUSY: "We are very busy right now and this page could not keep up. Please reload it to see where things stand.",
     ErrorCode.BAD_REQUEST: "That request could not be understood. Please reload the page and try again.",
     ErrorCode.INTERNAL_ERROR: "Something went wrong on our side. Please try again; if it keeps happening, tell us the reference.",
 }
