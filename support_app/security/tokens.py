@@ -172,12 +172,12 @@ def _int_claim(payload: dict[str, Any], name: str) -> int:
     return value
 
 
-def _key_for(token: str, keys: str) -> str:
+def _key_for(token: str) -> str:
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError:
         raise _invalid() from None
-    key = _keyring(keys)[1].get(kid) if isinstance(kid, str) else None
+    key = keyring()[1].get(kid) if isinstance(kid, str) else None
     if key is None:
         raise _invalid()
     return key
@@ -188,28 +188,9 @@ def _decode(token: str, typ: str, extra: tuple[str, ...], now: datetime | None, 
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
         raise _invalid()
     s = get_settings()
-    payload = dict(_signed_claims(token, typ, extra, s.jwt_keys, s.jwt_audience, s.jwt_issuer))
-    current = _now(now).timestamp()
-    exp, nbf, iat = (_int_claim(payload, n) for n in ("exp", "nbf", "iat"))
-    if nbf > current + LEEWAY_SECONDS or iat > current + LEEWAY_SECONDS:
-        raise _invalid()
-    if exp <= current - LEEWAY_SECONDS and not allow_expired:
-        raise DomainError(ErrorCode.TOKEN_EXPIRED)
-    return payload
-
-
-@lru_cache(maxsize=4096)
-def _signed_claims(token: str, typ: str, extra: tuple[str, ...], keys: str, audience: str, issuer: str
-                   ) -> tuple[tuple[str, Any], ...]:
-    """The claims of a token whose signature, key id, issuer, audience, type and
-    required claims check out; everything here depends only on the token and the
-    keys, so a tab's access token is verified once, not at every event (PyJWT's
-    checks cost ~0.2 ms of Python each time). Times are checked by the caller at
-    every use. Keyed by the key list too: a key taken out of SUPPORT_JWT_KEYS stops
-    its tokens at once. Refusals raise, and are not kept."""
     try:
         payload = jwt.decode(
-            token, _key_for(token, keys), algorithms=[ALGORITHM], audience=audience, issuer=issuer,
+            token, _key_for(token), algorithms=[ALGORITHM], audience=s.jwt_audience, issuer=s.jwt_issuer,
             options={"require": [*_BASE_CLAIMS, *extra], "verify_exp": False, "verify_nbf": False,
                      "verify_iat": False, "strict_aud": True},
         )
@@ -222,7 +203,13 @@ def _signed_claims(token: str, typ: str, extra: tuple[str, ...], keys: str, audi
             raise _invalid()
     if not payload["sub"].isdigit():
         raise _invalid()
-    return tuple(payload.items())
+    current = _now(now).timestamp()
+    exp, nbf, iat = (_int_claim(payload, n) for n in ("exp", "nbf", "iat"))
+    if nbf > current + LEEWAY_SECONDS or iat > current + LEEWAY_SECONDS:
+        raise _invalid()
+    if exp <= current - LEEWAY_SECONDS and not allow_expired:
+        raise DomainError(ErrorCode.TOKEN_EXPIRED)
+    return payload
 
 
 def _ts(value: int) -> datetime:

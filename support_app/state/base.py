@@ -13,8 +13,8 @@ access control.
 from __future__ import annotations
 
 import logging
-import random
 import re
+import uuid
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote
 
@@ -111,9 +111,7 @@ class AppState(rx.State):
         if caller is None:
             caller = await self._renew()
         if "event_id" not in logs.context():
-            # A log correlation id, not a secret: random's generator, not os.urandom (a
-            # system call that drops the GIL and queues the event loop behind busy threads).
-            logs.bind(event_id=f"{random.getrandbits(48):012x}", tab=self.router.session.client_token[:8], user=caller.id)
+            logs.bind(event_id=uuid.uuid4().hex[:12], tab=self.router.session.client_token[:8], user=caller.id)
         if role is not None and caller.role != role:
             raise DomainError(ErrorCode.FORBIDDEN)
         return caller
