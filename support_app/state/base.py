@@ -87,6 +87,7 @@ class AppState(rx.State):
     user_role: str = ""
     field_errors: dict[str, str] = {}
     busy: bool = False
+    _ok: bool = False  # the last _command went through
 
     @rx.var
     def is_agent(self) -> bool:
@@ -208,6 +209,42 @@ class AppState(rx.State):
 
     def _sees(self, change: Change) -> bool:
         return self.user_role == "agent" or not change.internal
+
+    async def _command(self, fn, *args, target, reread, role: str | None = None, success: str = "",
+                       field_prefix: str = ""):
+        """Every page action: identify, call one command service, read the page again,
+        map the error. ``target()`` names what the command acts on and the version this
+        tab saw, ``(id, version)``, or raises when the tab never showed it; ``reread(caller)``
+        reads the page again, also after a refusal. Field messages go under
+        ``field_prefix`` + name (the note box's "body" is "note_body"). ``_ok`` says
+        whether it went through (a page then clears its text box)."""
+        self._ok = False
+        if self.busy:
+            return  # a double click: the first one is being handled
+        try:
+            caller = await self._caller(role)
+            what, version = target()
+        except DomainError as err:
+            yield self._fail(err)
+            return
+        self._clear_errors()
+        self.busy = True
+        yield
+        try:
+            await call(fn, caller, what, *args, expected_version=version)
+            await reread(caller)
+        except DomainError as err:
+            if field_prefix and err.fields:
+                err = DomainError(err.code, err.message, {field_prefix + k: v for k, v in err.fields.items()})
+            yield self._fail(err)
+            try:
+                await reread(caller)
+            except DomainError:
+                pass
+            return
+        self.busy, self._ok = False, True
+        if success:
+            yield toasts.success(success)
 
     @rx.event
     def clear_busy(self):

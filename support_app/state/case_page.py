@@ -18,7 +18,6 @@ class CaseState(AppState):
     reply_text: str = ""
     note_text: str = ""
     _case_id: str = ""
-    _ok: bool = False
 
     async def _reload(self) -> None:
         caller = await self._caller()
@@ -40,31 +39,13 @@ class CaseState(AppState):
         return self.case is not None
 
     async def _act(self, fn, *args, success: str = "", field_prefix: str = ""):
-        """Identify, run one command, reload the read model, map the error (its field
-        messages under ``field_prefix`` + name: the note box's "body" is "note_body")."""
-        self._ok = False
-        if self.busy:
-            return
-        self._clear_errors()
-        self.busy = True
-        yield
-        try:
-            caller = await self._caller()
-            version = self.case.version if self.case and self.case.version else None
-            await call(fn, caller, self._case_id, *args, expected_version=version)
-            await self._reload()
-        except DomainError as err:
-            if field_prefix and err.fields:
-                err = DomainError(err.code, err.message, {field_prefix + k: v for k, v in err.fields.items()})
-            yield self._fail(err)
-            try:
-                await self._reload()
-            except DomainError:
-                pass
-            return
-        self.busy, self._ok = False, True
-        if success:
-            yield toasts.success(success)
+        """One command on this case, with the version this tab saw."""
+        async for update in self._command(fn, *args, target=self._target, reread=lambda _caller: self._reload(),
+                                          success=success, field_prefix=field_prefix):
+            yield update
+
+    def _target(self) -> tuple[str, int | None]:
+        return self._case_id, (self.case.version or None) if self.case else None
 
     @rx.event
     def set_reply_text(self, value: str):

@@ -47,34 +47,17 @@ class RefundState(AppState):
             yield update
 
     async def _decide(self, fn, *args, success: str, role: str = "agent"):
-        """Every action on this page: identify, call one service, reload, map the error.
-        An approval or retry only commits the gateway attempt; a worker sends it, so no
-        lock is held while the gateway answers; open pages see the outcome through
-        their change checks."""
-        if self.busy:
-            return  # a double click: the first one is being handled
-        try:
-            caller = await self._caller(role)
-            if self.refund is None:  # an action on a refund this tab never showed
-                raise DomainError(ErrorCode.REFUND_NOT_FOUND)
-        except DomainError as err:
-            yield self._fail(err)
-            return
-        self._clear_errors()
-        self.busy = True
-        yield
-        try:
-            await call(fn, caller, self._refund_id, *args, expected_version=self.refund.version)
-            await self._reload()
-        except DomainError as err:
-            yield self._fail(err)
-            try:
-                await self._reload()
-            except DomainError:
-                pass
-            return
-        self.busy = False
-        yield toasts.success(success)
+        """Every action on this page. An approval or retry only commits the gateway
+        attempt; a worker sends it, so no lock is held while the gateway answers; the
+        outcome reaches open pages as a live update."""
+        async for update in self._command(fn, *args, role=role, target=self._target,
+                                          reread=lambda _caller: self._reload(), success=success):
+            yield update
+
+    def _target(self) -> tuple[str, int]:
+        if self.refund is None:  # an action on a refund this tab never showed
+            raise DomainError(ErrorCode.REFUND_NOT_FOUND)
+        return self._refund_id, self.refund.version
 
     @rx.event
     async def approve(self):

@@ -48,7 +48,6 @@ class WorkspaceState(AppState):
     loaded: bool = False
     load_error: str = ""
     _case_id: str = ""
-    _ok: bool = False
 
     @rx.var
     def selected_id(self) -> int:
@@ -193,36 +192,21 @@ class WorkspaceState(AppState):
     # -- acting on the open case -----------------------------------------------
 
     async def _act(self, fn, *args, success: str, refund_id: object = None):
-        """Identify, run one command on the open case (or on one of its refunds, with
-        that refund's version), read the case again, map the error."""
-        self._ok = False
-        try:
-            caller = await self._caller("agent")
-            if self.busy:  # one action at a time; asked again while it runs: nothing to add
-                return
+        """One command on the open case (or on one of its refunds, with that refund's
+        version); the case and the queue are read again."""
+        def target() -> tuple[str, int]:
             if self.selected is None:  # an action on a case this tab never showed
                 raise DomainError(ErrorCode.CASE_NOT_FOUND)
-            version = self.selected.case.version if refund_id is None else self._refund_version(refund_id)
-        except DomainError as err:
-            yield self._fail(err)
-            return
-        self._clear_errors()
-        self.busy = True
-        yield
-        try:
-            target = self._case_id if refund_id is None else str(refund_id)
-            await call(fn, caller, target, *args, expected_version=version)
+            if refund_id is None:
+                return self._case_id, self.selected.case.version
+            return str(refund_id), self._refund_version(refund_id)
+
+        async def reread(caller) -> None:
             await self._reread(caller)
             await self._read_queue(caller)
-        except DomainError as err:
-            yield self._fail(err)
-            try:
-                await self._reread(caller)
-            except DomainError:
-                pass
-            return
-        self.busy, self._ok = False, True
-        yield toasts.success(success)
+
+        async for update in self._command(fn, *args, role="agent", target=target, reread=reread, success=success):
+            yield update
 
     def _refund_version(self, refund_id: object) -> int:
         """The version of a refund of the open case; anything else is not found here."""
