@@ -105,7 +105,6 @@ ERROR_VARS = {  # vars whose non-empty value means the action failed (besides er
     "refund_form": ("load_error",),
     "refund": ("load_error",),
 }
-HOME = {"customer": "/orders", "agent": "/queue"}  # where sign-in redirects
 CUSTOMER_MOVES = {"my cases": 24, "case page": 24, "my orders": 8, "case form": 10, "refund form": 16, "view refund": 14,
                   "reload page": 3, "sign out": 1}
 AGENT_MOVES = {"agent queue": 28, "case page": 24, "refund page": 34, "refund queue": 10, "reload page": 3, "sign out": 1}
