@@ -279,6 +279,9 @@ def test_fault_switch_validates_and_spares_health(orders_server: OrdersServer) -
 def test_get_order_client_uses_settings() -> None:
     from support_app.settings import get_settings
 
+    # Other tests rebuild the settings (get_settings.cache_clear with their own env): a
+    # client cached under those would name their URL; this test is about building one.
+    get_order_client.cache_clear()
     client = get_order_client()
     assert client is get_order_client()
     assert client.base_url == get_settings().order_system_url.rstrip("/")

@@ -7,7 +7,7 @@ something (domain/delivery): services/order_refresh.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from support_app.domain.case_rules import Role
@@ -157,8 +157,11 @@ def store_delivery(session: Session, snapshot_id: int, customer_id: int, deliver
             changed(session, case=case_id, customer=customer_id)
 
 
+_LINES = select(OrderLine).where(OrderLine.snapshot_id == bindparam("snapshot_id")).order_by(OrderLine.id)  # built once
+
+
 def snapshot_lines(session: Session, snapshot_id: int) -> list[OrderLine]:
-    return list(session.exec(select(OrderLine).where(OrderLine.snapshot_id == snapshot_id).order_by(OrderLine.id)))
+    return list(session.exec(_LINES, params={"snapshot_id": snapshot_id}))
 
 
 def get_my_order(session: Session, caller: Caller, order_id: str, client: OrderClient | None = None) -> OrderView:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from support_app.domain.money import format_money
@@ -9,6 +10,16 @@ from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFa
 from support_app.domain.refund_rules import STATUS_LABELS, RefundStatus
 from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundItem
 from support_app.services.views import RefundRow, iso
+
+# Built once (see case_queries): these run on every case and refund page.
+_ORDER_REFUNDS = select(RefundCase).where(RefundCase.order_snapshot_id == bindparam("snapshot_id"))
+_ITEMS_OF = (
+    select(RefundItem.refund_case_id, OrderLine.line_id, RefundItem.quantity, RefundItem.amount)
+    .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
+    .where(RefundItem.refund_case_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+)
+_CASE_REFUNDS = (select(RefundCase).where(RefundCase.support_case_id == bindparam("case_id"))
+                 .order_by(RefundCase.id.desc()))  # type: ignore[union-attr]
 
 
 def order_facts(snap: OrderSnapshot, lines: list[OrderLine]) -> OrderFacts:
@@ -27,15 +38,11 @@ def order_facts(snap: OrderSnapshot, lines: list[OrderLine]) -> OrderFacts:
 def existing_refunds(session: Session, snapshot_id: int) -> list[ExistingRefund]:
     """Every refund on the order, with the amounts each line recorded and the money
     each took from the payment (refund_amounts.payment_left)."""
-    refunds = list(session.exec(select(RefundCase).where(RefundCase.order_snapshot_id == snapshot_id)))
+    refunds = list(session.exec(_ORDER_REFUNDS, params={"snapshot_id": snapshot_id}))
     if not refunds:
         return []
     ids = [r.id for r in refunds]
-    rows = session.exec(
-        select(RefundItem.refund_case_id, OrderLine.line_id, RefundItem.quantity, RefundItem.amount)
-        .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
-        .where(RefundItem.refund_case_id.in_(ids))  # type: ignore[attr-defined]
-    )
+    rows = session.exec(_ITEMS_OF, params={"ids": ids})
     items: dict[int, list[tuple[str, int, int]]] = {}
     for refund_id, line_id, qty, amount in rows:
         items.setdefault(refund_id, []).append((line_id, qty, amount))
@@ -47,9 +54,7 @@ def existing_refunds(session: Session, snapshot_id: int) -> list[ExistingRefund]
 
 def refund_rows(session: Session, support_case_id: int) -> list[RefundRow]:
     """The refunds of one support case, newest first."""
-    refunds = session.exec(
-        select(RefundCase).where(RefundCase.support_case_id == support_case_id).order_by(RefundCase.id.desc())  # type: ignore[union-attr]
-    )
+    refunds = session.exec(_CASE_REFUNDS, params={"case_id": support_case_id})
     return [refund_row(r) for r in refunds]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from support_app.domain.case_rules import Role
@@ -49,6 +50,47 @@ from support_app.services.views import (
 from support_app.settings import get_settings
 
 R = RefundStatus
+
+# The refund page's reads, built once (see case_queries).
+_REFUND = select(RefundCase).where(RefundCase.id == bindparam("refund_id"))
+# A locked read is a fresh one, whatever this session loaded before.
+_REFUND_LOCKED = _REFUND.with_for_update().execution_options(populate_existing=True)
+_ITEMS = (
+    select(RefundItem, OrderLine.name)
+    .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
+    .where(RefundItem.refund_case_id == bindparam("refund_id"))
+    .order_by(RefundItem.id)
+)
+_HISTORY = (
+    select(RefundEvent, User.full_name)
+    .outerjoin(User, User.id == RefundEvent.actor_id)
+    .where(RefundEvent.refund_case_id == bindparam("refund_id"))
+    .order_by(RefundEvent.created_at, RefundEvent.id)
+)
+_EARLIER = (
+    select(RefundCase)
+    .where(RefundCase.customer_id == bindparam("customer_id"), RefundCase.id != bindparam("refund_id"))
+    .order_by(RefundCase.id.desc())  # type: ignore[union-attr]
+    .limit(20)
+)
+QUEUE_LIMIT = 200
+# The refund queue: the columns a row shows (no whole refunds to build), oldest first.
+_STATUS_COUNTS = select(RefundCase.status, func.count()).group_by(RefundCase.status)
+_QUEUE_ROWS = (
+    select(RefundCase.id, RefundCase.number, RefundCase.status, RefundCase.amount, RefundCase.currency,
+           RefundCase.requested_at, User.full_name, SupportCase.number)
+    .join(User, User.id == RefundCase.customer_id)
+    .join(SupportCase, SupportCase.id == RefundCase.support_case_id)
+)
+_QUEUE = _QUEUE_ROWS.order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT)
+_QUEUE_BY_STATUS = (_QUEUE_ROWS.where(RefundCase.status == bindparam("status"))
+                    .order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT))
+_ATTENTION = (  # processing refunds whose gateway answer did not match what was sent
+    _QUEUE_ROWS.where(RefundCase.id.in_(select(RefundAttempt.refund_case_id).where(RefundAttempt.status == "mismatch")),  # type: ignore[union-attr]
+                      RefundCase.status == RefundStatus.PROCESSING)
+    .order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT)
+)
+_ATTEMPTS = select(RefundAttempt).where(RefundAttempt.refund_case_id == bindparam("refund_id")).order_by(RefundAttempt.id)
 
 
 def refund_form(session: Session, caller: Caller, case_id: object, for_settlement: bool = False,
@@ -131,10 +173,7 @@ def load_refund_for(session: Session, caller: Caller, refund_id: object, *, lock
         refund_id = int(refund_id)
     if not isinstance(refund_id, int) or isinstance(refund_id, bool):
         raise DomainError(ErrorCode.REFUND_NOT_FOUND)
-    stmt = select(RefundCase).where(RefundCase.id == refund_id)
-    if lock:  # a locked read is a fresh one, whatever this session loaded before
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    refund = session.exec(stmt).first()
+    refund = session.exec(_REFUND_LOCKED if lock else _REFUND, params={"refund_id": refund_id}).first()
     if refund is None:
         raise DomainError(ErrorCode.REFUND_NOT_FOUND)
     if caller.role == Role.AGENT or (caller.role == Role.CUSTOMER and refund.customer_id == caller.id):
@@ -149,19 +188,8 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
     customer = session.get(User, refund.customer_id)
     assert case is not None and snap is not None and customer is not None
     money = lambda amount: format_money(amount, refund.currency)  # noqa: E731
-    items = session.exec(
-        select(RefundItem, OrderLine.name)
-        .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
-        .where(RefundItem.refund_case_id == refund.id)
-        .order_by(RefundItem.id)
-    )
-    events = session.exec(
-        select(RefundEvent, User.full_name)
-        .outerjoin(User, User.id == RefundEvent.actor_id)
-        .where(RefundEvent.refund_case_id == refund.id)
-        .order_by(RefundEvent.created_at, RefundEvent.id)
-    )
-    events = list(events)
+    items = session.exec(_ITEMS, params={"refund_id": refund.id})
+    events = list(session.exec(_HISTORY, params={"refund_id": refund.id}))
     status = RefundStatus(refund.status)
     first = events[0][0] if events else None
     recorded = first is not None and first.kind == "settled" and first.from_status is None  # an agent's record
@@ -236,13 +264,8 @@ def outcome_text(refund: RefundCase, *, for_agent: bool = False) -> str:
 
 
 def _agent_extras(session: Session, refund: RefundCase) -> dict:
-    earlier = session.exec(
-        select(RefundCase)
-        .where(RefundCase.customer_id == refund.customer_id, RefundCase.id != refund.id)
-        .order_by(RefundCase.id.desc())  # type: ignore[union-attr]
-        .limit(20)
-    )
-    attempts = list(session.exec(select(RefundAttempt).where(RefundAttempt.refund_case_id == refund.id).order_by(RefundAttempt.id)))
+    earlier = session.exec(_EARLIER, params={"customer_id": refund.customer_id, "refund_id": refund.id})
+    attempts = list(session.exec(_ATTEMPTS, params={"refund_id": refund.id}))
     status = RefundStatus(refund.status)
     actions = [name for name, target in (("approve", R.APPROVED), ("reject", R.REJECTED), ("settle", R.SETTLED))
                if target in allowed_refund_transitions(status, Role.AGENT) and not (status is R.FAILED and refund.abandoned)]
@@ -281,41 +304,23 @@ def mismatch_alert(attempt: RefundAttempt) -> str:
             f"case conversation what they will receive.")
 
 
-QUEUE_LIMIT = 200
-
-
 def refund_queue(session: Session, caller: Caller, status: str = "") -> RefundQueue:
     """Agents' refund queue: oldest first (who waited longest), with counts per status."""
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
-    counts = dict(session.exec(select(RefundCase.status, func.count()).group_by(RefundCase.status)).all())
-    stmt = (
-        select(RefundCase, User.full_name, SupportCase.number)
-        .join(User, User.id == RefundCase.customer_id)
-        .join(SupportCase, SupportCase.id == RefundCase.support_case_id)
-    )
-    if status in set(RefundStatus):
-        stmt = stmt.where(RefundCase.status == status)
-    stmt = stmt.order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT)
-    mismatched = select(RefundAttempt.refund_case_id).where(RefundAttempt.status == "mismatch")
-    attention = (
-        select(RefundCase, User.full_name, SupportCase.number)
-        .join(User, User.id == RefundCase.customer_id)
-        .join(SupportCase, SupportCase.id == RefundCase.support_case_id)
-        .where(RefundCase.id.in_(mismatched), RefundCase.status == RefundStatus.PROCESSING)  # type: ignore[union-attr]
-        .order_by(RefundCase.requested_at, RefundCase.id)
-        .limit(QUEUE_LIMIT)
-    )
+    counts = dict(session.exec(_STATUS_COUNTS).all())
+    rows = session.exec(_QUEUE_BY_STATUS if status in set(RefundStatus) else _QUEUE, params={"status": status})
     return RefundQueue(
-        rows=[_queue_row(*row) for row in session.exec(stmt)],
+        rows=[_queue_row(*row) for row in rows],
         counts=[Option(value=s.value, label=f"{STATUS_LABELS[s]} ({counts.get(s.value, 0)})") for s in RefundStatus],
-        attention=[_queue_row(*row) for row in session.exec(attention)],
+        attention=[_queue_row(*row) for row in session.exec(_ATTENTION)],
     )
 
 
-def _queue_row(r: RefundCase, name: str, case_number: str | None) -> RefundQueueRow:
-    return RefundQueueRow(r.id, r.number or "", r.status, STATUS_LABELS[RefundStatus(r.status)],
-                          format_money(r.amount, r.currency), name, case_number or "", iso(r.requested_at))
+def _queue_row(rid: int, number: str | None, status: str, amount: int, currency: str, requested_at, name: str,
+               case_number: str | None) -> RefundQueueRow:
+    return RefundQueueRow(rid, number or "", status, STATUS_LABELS[RefundStatus(status)],
+                          format_money(amount, currency), name, case_number or "", iso(requested_at))
 
 
 def list_case_refunds(session: Session, caller: Caller, case_id: object) -> list[RefundRow]:

@@ -9,7 +9,6 @@ from support_app.services import case_commands, case_queries
 from support_app.services.runner import call
 from support_app.services.views import CaseDetail
 from support_app.state.base import AppState
-from support_app.state import toasts
 
 
 class CaseState(AppState):
