@@ -10,7 +10,9 @@ only, so nothing beyond what the page shows is decrypted.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case as when, func
+from functools import lru_cache
+
+from sqlalchemy import and_, bindparam, case as when, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -55,21 +57,20 @@ def queue(session: Session, caller: Caller, scope: str = "all", status: str = "a
     scope = scope if scope in SCOPES else "all"
     status = status if status in STATUS_FILTERS else "active"
     priority = priority if priority in PRIORITY_FILTERS else ""
-    c = SupportCase
     wanted = [st.value for st in ACTIVE] if status == "active" else [st.value for st in CaseStatus] if status == "all" else [status]
     waiting = [st for st in wanted if st in WAITING_ON_AGENT]  # the only ones that can be due
     others = [st for st in wanted if st not in WAITING_ON_AGENT]
     now = utcnow()
     facts = []
+    agent = {"agent_id": caller.id}
     if waiting:
         for cid, st, prio, created, updated, seen, cust_at, agent_at in session.exec(
-            _filtered(_plain(caller.id, with_messages=True), caller.id, waiting, scope, priority)
+            _queue_stmt(True, tuple(waiting), scope, priority), params=agent
         ):
             due = due_at(st, prio, created, cust_at, agent_at)
             facts.append((queue_key(due, created, cid), cid, due, seen is None or updated > seen))
     if others:  # never due: only the oldest can make the page, so the database sorts and cuts them
-        stmt = _filtered(_plain(caller.id), caller.id, others, scope, priority)
-        for cid, _, _, created, updated, seen in session.exec(stmt.order_by(c.created_at, c.id).limit(QUEUE_LIMIT)):
+        for cid, _, _, created, updated, seen in session.exec(_queue_stmt(False, tuple(others), scope, priority), params=agent):
             facts.append((queue_key(None, created, cid), cid, None, seen is None or updated > seen))
     facts.sort(key=lambda f: f[0])
     facts = facts[:QUEUE_LIMIT]
@@ -82,46 +83,53 @@ def queue(session: Session, caller: Caller, scope: str = "all", status: str = "a
     ]
 
 
-def _plain(agent_id: int, *, with_messages: bool = False):
-    """The unencrypted columns the order needs, and this agent's mark; with
-    ``with_messages``, when the customer and the agents last wrote (correlated
-    subqueries on the (case_id, created_at) index, one case at a time)."""
+@lru_cache(maxsize=128)  # bounded: every argument comes from a short list of known values
+def _queue_stmt(waiting: bool, statuses: tuple[str, ...], scope: str, priority: str):
+    """The queue's statement for one shape of filters, built once per shape (the agent's
+    id is its parameter): the unencrypted columns the order needs and this agent's mark;
+    for cases waiting on an agent (``waiting``) also when the customer and the agents
+    last wrote (correlated subqueries on the (case_id, created_at) index, one case at a
+    time); the others are never due, so only the oldest can make the page and the
+    database sorts and cuts them."""
     c, m = SupportCase, CaseMessage
+    agent_id = bindparam("agent_id")
     columns = [c.id, c.status, c.priority, c.created_at, c.updated_at, CaseSeen.seen_at]
-    if with_messages:
+    if waiting:
         last = lambda *where: select(func.max(m.created_at)).where(m.case_id == c.id, *where).correlate(c).scalar_subquery()  # noqa: E731
         columns += [last(m.author_id == c.customer_id), last(m.author_id != c.customer_id, m.visibility == "public")]
-    return select(*columns).outerjoin(CaseSeen, and_(CaseSeen.case_id == c.id, CaseSeen.agent_id == agent_id))
-
-
-def _filtered(stmt, agent_id: int, statuses: list[str], scope: str, priority: str):
-    c = SupportCase
-    stmt = stmt.where(c.status.in_(statuses))  # type: ignore[attr-defined]
+    stmt = (select(*columns).outerjoin(CaseSeen, and_(CaseSeen.case_id == c.id, CaseSeen.agent_id == agent_id))
+            .where(c.status.in_(statuses)))  # type: ignore[attr-defined]
     if priority:
         stmt = stmt.where(c.priority == priority)
     if scope == "mine":
         stmt = stmt.where(c.assignee_id == agent_id)
     elif scope == "unassigned":
         stmt = stmt.where(c.assignee_id.is_(None))  # type: ignore[union-attr]
-    return stmt
+    return stmt if waiting else stmt.order_by(c.created_at, c.id).limit(QUEUE_LIMIT)
+
+
+def _details_stmt():
+    customer, assignee = aliased(User), aliased(User)
+    c = SupportCase
+    return (
+        select(c.id, c.number, c.subject, c.status, c.priority, customer.full_name, assignee.full_name)
+        .join(customer, customer.id == c.customer_id)
+        .outerjoin(assignee, assignee.id == c.assignee_id)
+        .where(c.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+    )
+
+
+_DETAILS = _details_stmt()  # built once
 
 
 def _queue_details(session: Session, ids: list[int]) -> dict[int, dict]:
     if not ids:
         return {}
-    customer, assignee = aliased(User), aliased(User)
-    c = SupportCase
-    rows = session.exec(
-        select(c.id, c.number, c.subject, c.status, c.priority, customer.full_name, assignee.full_name)
-        .join(customer, customer.id == c.customer_id)
-        .outerjoin(assignee, assignee.id == c.assignee_id)
-        .where(c.id.in_(ids))  # type: ignore[union-attr]
-    )
     return {
         row[0]: dict(number=row[1] or "", subject=row[2], status=row[3], status_label=STATUS_LABELS[CaseStatus(row[3])],
                      priority_label=_priority_label(row[4]),
                      customer_name=row[5], assignee_name=row[6] or "")
-        for row in rows
+        for row in session.exec(_DETAILS, params={"ids": ids})
     }
 
 
