@@ -20,16 +20,12 @@ $COV erase
 $COV run -p -m pytest -q -n 2 --ignore=tests/browser --ignore=tests/cluster
 $COV run -p -m pytest -q tests/browser --browser chromium --durations=5
 # The Redis pass leaves out what does not depend on where the state lives and would add
-# minutes to every run: how pages look (axe scan, screenshots, the phone shell, toasts), the
-# input checks made before an event reaches any state, the overview filters (their live
-# updates and CSV links stay in, in test_my_refunds_live and test_sessions), and the
-# authorization matrix (a minute; the handlers' checks are the same code whichever manager
-# holds the state, and every page state is still loaded and saved through Redis by the
-# user-story, workspace, session and raw-event tests).
+# minutes to every run: how pages look (axe scan, screenshots, the phone shell), the input
+# checks made before an event reaches any state, and the overview filters (their live
+# updates and CSV links stay in, in test_my_refunds_live and test_sessions).
 BROWSER_STATE_REDIS=1 $COV run -p -m pytest -q tests/browser --browser chromium \
   --ignore=tests/browser/test_accessibility.py --ignore=tests/browser/test_page_shell.py \
-  --ignore=tests/browser/test_bad_input.py --ignore=tests/browser/test_us4_overviews.py \
-  --ignore=tests/browser/test_authorization_matrix.py --ignore=tests/browser/test_toasts.py
+  --ignore=tests/browser/test_bad_input.py --ignore=tests/browser/test_us4_overviews.py
 $COV run -p -m pytest -q tests/cluster --browser chromium
 
 # A test process killed on purpose (SIGKILL of workers and servers) can leave an empty data
