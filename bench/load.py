@@ -570,6 +570,9 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
         "totals": {
             "actions": n_actions, "errors": n_errors, "error_pct": 100 * n_errors / max(1, n_actions),
             "actions_per_s": n_actions / args.duration,
+            # what these sessions could ask for at all, were every answer instant: one action
+            # per mean think time each (200 sessions at 0.5-1.5 s: 200/s)
+            "offered_max_per_s": sessions / (sum(args.think) / 2) if sum(args.think) else None,
             "p50_ms": _r(percentile(every, 50)), "p95_ms": _r(percentile(every, 95)), "p99_ms": _r(percentile(every, 99)),
             "msgs_out_per_s": counts[0] / args.duration, "msgs_in_per_s": counts[1] / args.duration,
             "refunds_waiting": len(pool),

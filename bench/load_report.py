@@ -94,7 +94,8 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
             out.append("    warm-up errors: " + "; ".join(f"{n}x {k}" for k, n in kinds.most_common(4)))
     out.append("  steady window:")
     out += action_table(level["actions"], order)
-    out.append(f"  total {t['actions']} actions, {t['actions_per_s']:.1f}/s, {t['errors']} errors ({t['error_pct']:.1f}%); "
+    most = f" of at most {t['offered_max_per_s']:.0f}/s these sessions ask for" if t.get("offered_max_per_s") else ""
+    out.append(f"  total {t['actions']} actions, {t['actions_per_s']:.1f}/s{most}, {t['errors']} errors ({t['error_pct']:.1f}%); "
                f"all-action p50 {_ms(t['p50_ms'])} / p95 {_ms(t['p95_ms'])} / p99 {_ms(t['p99_ms'])} ms")
     gw = ""
     if "webhooks" in t:

@@ -200,6 +200,14 @@ class AppState(rx.State):
         except DomainError:
             pass  # the session ended or what the page shows went: the tab's next event says so
 
+    def _update(self, **values) -> None:
+        """Set these vars, leaving alone each one whose value is unchanged: Reflex sends
+        (and, with Redis state, stores) every var assigned, equal or not, so a live update
+        that finds a list as it was then sends the browser nothing and re-renders nothing."""
+        for name, value in values.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+
     def _showing(self) -> bool:
         """Whether this page has loaded something a change could make stale."""
         return False

@@ -24,8 +24,7 @@ class CasesState(AppState):
 
     async def _reload(self) -> None:
         caller = await self._caller()
-        self.rows = await call(case_queries.list_cases, caller, self._statuses(), self.assigned_to_me)
-        self.loaded = True
+        self._update(rows=await call(case_queries.list_cases, caller, self._statuses(), self.assigned_to_me), loaded=True)
         self._watch("cases" if caller.role == "agent" else f"customer:{caller.id}")
 
     @rx.event

@@ -36,10 +36,11 @@ class MyRefundsState(AppState):
         cursor = self.router.url.query_parameters.get("cursor", "")
         caller = await self._caller("customer")
         page = await call(my_refunds.my_refunds, caller, cursor if isinstance(cursor, str) else "")
-        self.rows, self.count_text = page.rows, page.count_text
-        self.next_href = PATH + "?" + urlencode({"cursor": page.next_cursor}) if page.next_cursor else ""
-        self.prev_href = PATH + "?" + urlencode({"cursor": page.prev_cursor}) if page.prev_cursor else ""
-        self.loaded = True
+        self._update(
+            rows=page.rows, count_text=page.count_text, loaded=True,
+            next_href=PATH + "?" + urlencode({"cursor": page.next_cursor}) if page.next_cursor else "",
+            prev_href=PATH + "?" + urlencode({"cursor": page.prev_cursor}) if page.prev_cursor else "",
+        )
 
     def _showing(self) -> bool:
         return self.loaded

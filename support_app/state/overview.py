@@ -56,21 +56,20 @@ class OverviewState(AppState):
 
     async def _reload(self):
         """The page the URL names, read again."""
-        self.kind = "refund" if self.router.url.path.rstrip("/").endswith("/refunds") else "support"
-        query = parse_overview_query(dict(self.router.url.query_parameters), self.kind)  # type: ignore[arg-type]
-        service = overview_queries.support_case_overview if self.kind == "support" else overview_queries.refund_case_overview
+        kind = "refund" if self.router.url.path.rstrip("/").endswith("/refunds") else "support"
+        self._update(kind=kind)  # before the links below, which are built on it
+        query = parse_overview_query(dict(self.router.url.query_parameters), kind)  # type: ignore[arg-type]
+        service = overview_queries.support_case_overview if kind == "support" else overview_queries.refund_case_overview
         caller = await self._caller("agent")
         page = await call(service, caller, query)
-        if self.kind == "support":
-            self.cases, self.refunds = page.rows, []
-        else:
-            self.cases, self.refunds = [], page.rows
         base = query.to_params(cursor="")
-        self.params, self.statuses = base, list(query.statuses)
-        self.count_text, self.problems = page.count_text, {**query.problems, **page.problems}
-        self.next_href = self._href({**base, "cursor": page.next_cursor}) if page.next_cursor else ""
-        self.prev_href = self._href({**base, "cursor": page.prev_cursor}) if page.prev_cursor else ""
-        self.loaded = True
+        self._update(
+            loaded=True, params=base, statuses=list(query.statuses),
+            cases=page.rows if kind == "support" else [], refunds=page.rows if kind == "refund" else [],
+            count_text=page.count_text, problems={**query.problems, **page.problems},
+            next_href=self._href({**base, "cursor": page.next_cursor}) if page.next_cursor else "",
+            prev_href=self._href({**base, "cursor": page.prev_cursor}) if page.prev_cursor else "",
+        )
         return caller
 
     @rx.event

@@ -21,8 +21,7 @@ class RefundQueueState(AppState):
     async def _reload(self) -> None:
         caller = await self._caller("agent")
         queue = await call(refund_queries.refund_queue, caller, "" if self.status_filter == "all" else self.status_filter)
-        self.rows, self.counts, self.loaded = queue.rows, queue.counts, True
-        self.attention = queue.attention
+        self._update(rows=queue.rows, counts=queue.counts, attention=queue.attention, loaded=True)
         self._watch("refunds")
 
     @rx.event

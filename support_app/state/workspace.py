@@ -56,8 +56,9 @@ class WorkspaceState(AppState):
     # -- reading ---------------------------------------------------------------
 
     async def _read_queue(self, caller) -> None:
-        self.rows = await call(workspace_queries.queue, caller, self.scope, self.status_filter, self.priority_filter)
-        self._seen_selected()
+        rows = await call(workspace_queries.queue, caller, self.scope, self.status_filter, self.priority_filter)
+        self._seen(rows)
+        self._update(rows=rows)
 
     async def _open(self, caller, case_id: object) -> None:
         """The agent picks a case: this agent's marks move (on it, and on the one left)
@@ -71,13 +72,13 @@ class WorkspaceState(AppState):
     def _show(self, selected: WorkspaceCase) -> None:
         self.selected = selected
         self._case_id = str(selected.case.id)
-        self._seen_selected()
+        self._seen(self.rows)
         self._watch("cases", "refunds", f"case:{self._case_id}")
 
-    def _seen_selected(self) -> None:
+    def _seen(self, rows: list[QueueItem]) -> None:
         """The open case is being looked at: its row carries no mark."""
         if self.selected is not None:
-            for row in self.rows:
+            for row in rows:
                 if row.id == self.selected.case.id:
                     row.unread = False
 
