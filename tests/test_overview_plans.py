@@ -27,6 +27,7 @@ from fixtures_db import alembic_config
 from fixtures_overview import Who, make_data
 from support_app.db import make_engine, session_scope
 from support_app.domain.overview_rules import parse_overview_query
+from support_app.services import overview_plan
 from support_app.services import overview_queries as oq
 
 FN = {"support": oq.support_case_overview, "refund": oq.refund_case_overview}
@@ -141,7 +142,7 @@ def test_every_overview_statement_uses_an_index(migrated, monkeypatch, dense, co
     engine, data = migrated
     monkeypatch.setattr(oq, "SORT_IN_MEMORY_LIMIT", 0 if dense else 10**9)
     if common:
-        monkeypatch.setattr(oq, "ID_LIST_LIMIT", {"customer": 1, "case": 1})
+        monkeypatch.setattr(overview_plan, "ID_LIST_LIMIT", {"customer": 1, "case": 1})
     caller = data.agents[0] if who == "agent" else CUSTOMER
     for sort in SORTS[kind]:
         for direction in ("desc", "asc"):

@@ -19,6 +19,7 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.overview_rules import parse_overview_query
 from support_app.domain.search_terms import name_query, subject_query, words
 from support_app.models import CaseSubjectTerm, OrderSnapshot, RefundCase, SupportCase, User
+from support_app.services import overview_plan
 from support_app.services import overview_queries as oq
 
 FN = {"support": oq.support_case_overview, "refund": oq.refund_case_overview}
@@ -278,7 +279,7 @@ def test_common_name_and_subject_words_show_every_match(shared, density, monkeyp
     """A word many rows carry (a common first name among 100k customers) shows its rows
     page by page like any filter, through the term table — no "type more"."""
     engine, data = shared
-    monkeypatch.setattr(oq, "ID_LIST_LIMIT", {"customer": 1, "case": 1})
+    monkeypatch.setattr(overview_plan, "ID_LIST_LIMIT", {"customer": 1, "case": 1})
     agent = data.agents[0]
     want = expect(reference(engine, kind), params.get("sort", "created"), params.get("direction", "desc"), lambda r: keep(r, data))
     assert len(want) > 1
@@ -439,7 +440,7 @@ def test_the_same_on_postgresql(pg_engine, monkeypatch, dense):
     for kind, q, keep in SEARCHES:
         if "@" not in q and "-" not in q:  # the subject words
             assert walk(pg_engine, kind, {"q": q, "size": "10"}, agent) == expect(ref[kind], keep=keep), q
-    monkeypatch.setattr(oq, "ID_LIST_LIMIT", {"customer": 1, "case": 1})
+    monkeypatch.setattr(overview_plan, "ID_LIST_LIMIT", {"customer": 1, "case": 1})
     for kind, params, keep in COMMON:
         want = expect(ref[kind], params.get("sort", "created"), params.get("direction", "desc"), lambda r: keep(r, data))
         assert walk(pg_engine, kind, {**params, "size": "10"}, agent) == want, params
