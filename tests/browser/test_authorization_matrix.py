@@ -16,7 +16,6 @@ import importlib
 import inspect
 import json
 import pkgutil
-import re
 import sqlite3
 import uuid
 from dataclasses import dataclass

@@ -4,7 +4,6 @@ line about it is bounded."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpers import open_case
-from test_raw_events import CASE_STATE, NEW_CASE_STATE, Forger
+from test_raw_events import CASE_STATE, NEW_CASE_STATE, carol_forging
 
 pytestmark = pytest.mark.browser
 PROBLEM = "[data-sonner-toast]"
@@ -25,14 +24,7 @@ def _messages(app_server) -> int:
 
 
 def test_bad_events_get_a_clear_answer_and_nothing_is_stored(browser, base_url, app_server):
-    ctx = browser.new_context(base_url=base_url)
-    page = ctx.new_page()
-    forger = Forger(page)
-    page.goto("/login")
-    page.locator("#email").fill("carol@example.com")
-    page.locator("#password").fill("demo-pass-2026")
-    page.locator("#sign-in").click()
-    page.wait_for_url(re.compile(r"/orders/?$"))
+    ctx, page, forger = carol_forging(browser, base_url)
     case_id = open_case(page, "ORD-1003-1", "Tin arrived open")
     path = f"/cases/{case_id}"
     before = _messages(app_server)

@@ -38,14 +38,9 @@ class Forger:
         self.server.send("42/_event," + json.dumps(["event", event]))
 
 
-def _db(app_server) -> sqlite3.Connection:
-    return sqlite3.connect(app_server[1]["SUPPORT_DATABASE_URL"].removeprefix("sqlite:///"))
-
-
-def test_customer_forged_events_are_refused(browser, base_url, app_server, sign_in):
-    bob = sign_in("bob@example.com")
-    bob_case = open_case(bob, "ORD-1002-2", "Press lid does not fit")
-
+def carol_forging(browser, base_url):
+    """Carol signed in, in a browser context of her own, on a page whose websocket the
+    test can add frames to: (context, page, forger), on her orders page with its socket up."""
     ctx = browser.new_context(base_url=base_url)
     page = ctx.new_page()
     forger = Forger(page)
@@ -54,6 +49,19 @@ def test_customer_forged_events_are_refused(browser, base_url, app_server, sign_
     page.locator("#password").fill("demo-pass-2026")
     page.locator("#sign-in").click()
     page.wait_for_url(re.compile(r"/orders/?$"))
+    expect(page.get_by_text("ORD-1003-1")).to_be_visible()  # the orders page's own socket is up
+    return ctx, page, forger
+
+
+def _db(app_server) -> sqlite3.Connection:
+    return sqlite3.connect(app_server[1]["SUPPORT_DATABASE_URL"].removeprefix("sqlite:///"))
+
+
+def test_customer_forged_events_are_refused(browser, base_url, app_server, sign_in):
+    bob = sign_in("bob@example.com")
+    bob_case = open_case(bob, "ORD-1002-2", "Press lid does not fit")
+
+    ctx, page, forger = carol_forging(browser, base_url)
     own_case = open_case(page, "ORD-1003-1", "Chai tin dented")
     path = f"/cases/{own_case}"
     with _db(app_server) as db:
@@ -103,14 +111,7 @@ def test_forged_refund_events_are_refused_and_double_submit_creates_one(browser,
     bob.wait_for_url(re.compile(r"/refunds/\d+$"))
     bob_refund = bob.url.rsplit("/", 1)[-1]
 
-    ctx = browser.new_context(base_url=base_url)
-    page = ctx.new_page()
-    forger = Forger(page)
-    page.goto("/login")
-    page.locator("#email").fill("carol@example.com")
-    page.locator("#password").fill("demo-pass-2026")
-    page.locator("#sign-in").click()
-    page.wait_for_url(re.compile(r"/orders/?$"))
+    ctx, page, forger = carol_forging(browser, base_url)
     own_case = open_case(page, "ORD-1003-1", "Chai tin lid bent")
     page.goto(f"/cases/{own_case}/refund")
     expect(page.locator("#refund-total")).to_have_text("€0.00")
@@ -146,14 +147,7 @@ def test_forged_refund_events_are_refused_and_double_submit_creates_one(browser,
 
 
 def test_customer_cannot_decide_her_own_refund_by_forged_events(browser, base_url, app_server):
-    ctx = browser.new_context(base_url=base_url)
-    page = ctx.new_page()
-    forger = Forger(page)
-    page.goto("/login")
-    page.locator("#email").fill("carol@example.com")
-    page.locator("#password").fill("demo-pass-2026")
-    page.locator("#sign-in").click()
-    page.wait_for_url(re.compile(r"/orders/?$"))
+    ctx, page, forger = carol_forging(browser, base_url)
     case_id = open_case(page, "ORD-1003-1", "Would like my money")
 
     refund_id = request_refund(page, case_id, "L1", 1)

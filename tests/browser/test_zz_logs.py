@@ -6,14 +6,13 @@ the check holds whichever tests ran before)."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from test_raw_events import CASE_STATE, Forger
+from test_raw_events import CASE_STATE, carol_forging
 
 pytestmark = pytest.mark.browser
 SECRETS = ("demo-pass-2026", "eyJ", "sr_session=", "alice@example.com", "bob@example.com", "carol@example.com",
@@ -23,15 +22,7 @@ SECRETS = ("demo-pass-2026", "eyJ", "sr_session=", "alice@example.com", "bob@exa
 def _refused_event_logged(browser, base_url, log: Path) -> None:
     """A signed-in customer's browser forges an event with an argument of the wrong kind:
     the guard refuses it, says so, and logs it as a security event."""
-    ctx = browser.new_context(base_url=base_url)
-    page = ctx.new_page()
-    forger = Forger(page)
-    page.goto("/login")
-    page.locator("#email").fill("carol@example.com")
-    page.locator("#password").fill("demo-pass-2026")
-    page.locator("#sign-in").click()
-    page.wait_for_url(re.compile(r"/orders/?$"))
-    expect(page.get_by_text("ORD-1003-1")).to_be_visible()  # the orders page's own socket is up
+    ctx, page, forger = carol_forging(browser, base_url)
     forger.send(CASE_STATE + ".set_reply_text", {"value": {"a": [1, 2]}}, "/orders")
     expect(page.get_by_text("could not be understood", exact=False).first).to_be_visible()
     ctx.close()
