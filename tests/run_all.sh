@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole suite, as `make test` runs it (the Makefile sets PATH and the Reflex env).
-#  1. unit, service, integration and security tests
+#  1. unit, service, integration and security tests, side by side with
 #  2. the browser suite against the app with the in-memory state manager
 #  3. the browser suite again with Reflex's Redis state manager (REFLEX_REDIS_URL), but for
-#     the checks of how pages look
+#     what does not depend on where the state lives (listed below)
 #  4. the cluster test: PostgreSQL, Redis, two app processes, a worker and the sandbox
 #     behind Debian's nginx (tests/cluster; Redis databases CLUSTER_REDIS_URL and
 #     CLUSTER_REFLEX_REDIS_URL, default 10 and 11)
@@ -45,14 +45,11 @@ BROWSER_STATE_REDIS=1 $COV run -p -m pytest -q tests/browser --browser chromium 
   --ignore=tests/browser/test_authorization_matrix.py --ignore=tests/browser/test_toasts.py
 $COV run -p -m pytest -q tests/cluster --browser chromium
 
-# A test process killed on purpose (SIGKILL of workers and servers) can leave an empty data
-# file it had only begun to write: named here, then removed, so combine reads the rest.
-for f in .coverage.*; do
-  if [ -f "$f" ] && [ ! -s "$f" ]; then echo "coverage: empty data file $f (a process killed while saving) removed"; rm -f "$f"; fi
-done
-# combine says why it cannot use a file; such a file is named here and removed, so the
-# clone is left clean and the report counts only data that was read.
-$COV combine 2>&1 | { grep -v '^Combined data file' || true; }
+# combine warns about each data file it cannot use (a test process killed on purpose, by
+# SIGKILL of workers and servers, can leave one it had only begun to write) and leaves it;
+# such a file is named again here and removed, so the clone is left clean and the report
+# counts only data that was read.
+$COV combine
 for f in .coverage.*; do
   if [ -f "$f" ]; then echo "coverage: $f ($(stat -c %s "$f") bytes, written $(date -r "$f" +%T)) was not combined; removed"; rm -f "$f"; fi
 done
