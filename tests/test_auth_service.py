@@ -5,13 +5,16 @@ Each call runs in its own ``session_scope`` as in the app, so commit-before-rais
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import argon2
 import pytest
 from sqlmodel import select
 
+from support_app import db
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.kv import MemoryKV, RedisKV
@@ -19,6 +22,7 @@ from support_app.models.user import RefreshToken, SignIn, User
 from support_app.security import passwords, ratelimit, revocation, tokens
 from support_app.services import auth_service as auth
 from support_app.settings import get_settings
+from support_app.state.login import refusal_text
 
 PW = "correct horse battery"
 
@@ -227,6 +231,42 @@ def test_the_password_is_checked_outside_any_write_transaction(engine, alice, mo
 
     monkeypatch.setattr(passwords, "verify_or_dummy", verify_then_write)
     assert sign_in(engine).user.full_name == "Alice B" and wrote == [True]
+
+
+def _hold_write_lock(engine, seconds: float, started: threading.Event) -> None:
+    conn = sqlite3.connect(engine.url.database, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    started.set()
+    time.sleep(seconds)
+    conn.execute("ROLLBACK")
+    conn.close()
+
+
+def _signed_in_rows(engine) -> int:
+    with session_scope(engine) as s:
+        return len(s.exec(select(SignIn)).all())
+
+
+@pytest.mark.parametrize("held", [0.15, 1.5])
+def test_a_busy_write_lock_is_waited_out_or_answered_busy_never_a_database_error(engine, alice, monkeypatch, held):
+    """Recording the sign-in needs SQLite's write lock: one held for a moment (longer than
+    the busy timeout) is waited out; one held for seconds gives SERVICE_BUSY, which the
+    sign-in page words for a person, and no sign-in is stored."""
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 30)
+    engine.dispose()  # new connections take the short timeout
+    started = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(engine, held, started))
+    holder.start()
+    started.wait()
+    try:
+        if held < 1:
+            assert sign_in(engine).user.email == "alice@example.com"
+        else:
+            assert sign_in_code(engine) is ErrorCode.SERVICE_BUSY
+            assert "could not sign you in" in refusal_text("SERVICE_BUSY", "")
+    finally:
+        holder.join()
+    assert _signed_in_rows(engine) == (1 if held < 1 else 0)
 
 
 def test_outdated_hash_is_upgraded_on_sign_in(engine, alice):

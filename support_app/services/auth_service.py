@@ -34,7 +34,7 @@ from support_app.kv import KV, get_kv
 from support_app.models.search_index import email_index
 from support_app.models.user import RefreshToken, SignIn, User
 from support_app.security import passwords, ratelimit, revocation, tokens
-from support_app.services.runner import writes
+from support_app.services.runner import retry_busy, writes
 from support_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -167,18 +167,25 @@ def sign_in(
     throttle.succeeded(normalised, client_id)
     rehashed = passwords.hash_password(password) if passwords.needs_rehash(stored[1]) else None
     current = _now(now).replace(microsecond=0)  # JWT times are whole seconds
-    with session_scope(engine, write=True) as session:
-        user = session.get(User, stored[0])
-        if user is None or not user.is_active:  # deactivated in between
-            raise DomainError(ErrorCode.INVALID_CREDENTIALS)
-        if rehashed:
-            user.password_hash = rehashed
-            session.add(user)
-        expires = current + session_lifetime(user.role)
-        row = SignIn(id=tokens.new_id(), user_id=stored[0], created_at=current, expires_at=expires)
-        session.add(row)
-        session.flush()
-        return SignInResult(tokens.create_session_token(stored[0], row.id, expires, now=current), expires, _view(user))
+
+    def record() -> SignInResult:
+        with session_scope(engine, write=True) as session:
+            user = session.get(User, stored[0])
+            if user is None or not user.is_active:  # deactivated in between
+                raise DomainError(ErrorCode.INVALID_CREDENTIALS)
+            if rehashed:
+                user.password_hash = rehashed
+                session.add(user)
+            expires = current + session_lifetime(user.role)
+            row = SignIn(id=tokens.new_id(), user_id=stored[0], created_at=current, expires_at=expires)
+            session.add(row)
+            session.flush()
+            return SignInResult(tokens.create_session_token(stored[0], row.id, expires, now=current), expires,
+                                _view(user))
+
+    # A write lock held past the busy timeout is waited out a few times, then a clear
+    # SERVICE_BUSY: never an OperationalError (an HTTP 500) for the sign-in form.
+    return retry_busy(record, "sign_in")
 
 
 @writes

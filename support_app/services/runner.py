@@ -49,15 +49,24 @@ def is_transient(err: BaseException) -> bool:
 
 
 def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def unit_of_work() -> T:
+        with session_scope(write=getattr(fn, "writes", False)) as session:
+            return fn(session, *args, **kwargs)
+
+    return retry_busy(unit_of_work, fn.__name__)
+
+
+def retry_busy(work: Callable[[], T], name: str) -> T:
+    """Run ``work`` (a whole transaction: it rolled back when it raised) again while the
+    database is momentarily too busy; SERVICE_BUSY once it still is after RETRIES."""
     for attempt in range(RETRIES + 1):
         try:
-            with session_scope(write=getattr(fn, "writes", False)) as session:
-                return fn(session, *args, **kwargs)
+            return work()
         except OperationalError as err:
             if not is_transient(err):
                 raise
             if attempt == RETRIES:
-                log.warning("database busy: %s gave up after %d tries", fn.__name__, RETRIES + 1)
+                log.warning("database busy: %s gave up after %d tries", name, RETRIES + 1)
                 raise DomainError(ErrorCode.SERVICE_BUSY) from err
             time.sleep(BACKOFF_SECONDS * (2 ** attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")

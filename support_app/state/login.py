@@ -26,6 +26,8 @@ def refusal_text(code: str, wait: str) -> str:
         return f"Too many failed sign-in attempts. Please wait {span} and try again."
     if error is ErrorCode.VALIDATION_FAILED:
         return "Enter your email and password."
+    if error is ErrorCode.SERVICE_BUSY:
+        return "We are very busy right now and could not sign you in. Please try again in a moment."
     return MESSAGES[error] if error in (ErrorCode.INVALID_CREDENTIALS, ErrorCode.RATE_LIMITED) else ""
 
 
