@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +59,17 @@ def code_of(engine: Engine, fn, *args, **kw) -> ErrorCode:
 def count(engine: Engine, model) -> int:
     with session_scope(engine) as s:
         return s.exec(select(func.count()).select_from(model)).one()
+
+
+def hold_write_lock(path, seconds: float, started: threading.Event) -> None:
+    """Another connection holds SQLite's write lock on ``path`` for ``seconds`` (run it
+    in a thread; ``started`` is set once the lock is held)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    started.set()
+    time.sleep(seconds)
+    conn.execute("ROLLBACK")
+    conn.close()
 
 
 # -- people and the order system -----------------------------------------------

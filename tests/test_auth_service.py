@@ -5,15 +5,14 @@ Each call runs in its own ``session_scope`` as in the app, so commit-before-rais
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import argon2
 import pytest
 from sqlmodel import select
 
+from fixtures_db import hold_write_lock
 from support_app import db
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError, ErrorCode
@@ -233,15 +232,6 @@ def test_the_password_is_checked_outside_any_write_transaction(engine, alice, mo
     assert sign_in(engine).user.full_name == "Alice B" and wrote == [True]
 
 
-def _hold_write_lock(engine, seconds: float, started: threading.Event) -> None:
-    conn = sqlite3.connect(engine.url.database, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    started.set()
-    time.sleep(seconds)
-    conn.execute("ROLLBACK")
-    conn.close()
-
-
 def _signed_in_rows(engine) -> int:
     with session_scope(engine) as s:
         return len(s.exec(select(SignIn)).all())
@@ -255,7 +245,7 @@ def test_a_busy_write_lock_is_waited_out_or_answered_busy_never_a_database_error
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 30)
     engine.dispose()  # new connections take the short timeout
     started = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(engine, held, started))
+    holder = threading.Thread(target=hold_write_lock, args=(engine.url.database, held, started))
     holder.start()
     started.wait()
     try:

@@ -4,13 +4,12 @@ second connection holding the write lock."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-import time
 
 import pytest
 from sqlmodel import SQLModel, select
 
+from fixtures_db import hold_write_lock
 from support_app import db
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.models import User
@@ -25,15 +24,6 @@ def short_busy(monkeypatch, tmp_path):
     monkeypatch.setattr(db, "get_engine", lambda: engine)
     yield tmp_path / "busy.db"
     engine.dispose()
-
-
-def _hold_write_lock(path, seconds: float, started: threading.Event) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    started.set()
-    time.sleep(seconds)
-    conn.execute("ROLLBACK")
-    conn.close()
 
 
 tries: list[int] = []
@@ -56,7 +46,7 @@ def _users(path) -> list[str]:
 def test_a_write_lock_held_for_a_moment_is_waited_out(short_busy):
     tries.clear()
     started = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(short_busy, 0.25, started))
+    holder = threading.Thread(target=hold_write_lock, args=(short_busy, 0.25, started))
     holder.start()
     started.wait()
     assert runner.run_sync(add_user, "a@example.com") == 1
@@ -67,7 +57,7 @@ def test_a_write_lock_held_for_a_moment_is_waited_out(short_busy):
 
 def test_a_write_lock_held_too_long_is_a_clear_busy_answer_with_nothing_stored(short_busy):
     started = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(short_busy, 3.0, started))
+    holder = threading.Thread(target=hold_write_lock, args=(short_busy, 3.0, started))
     holder.start()
     started.wait()
     with pytest.raises(DomainError) as err:
