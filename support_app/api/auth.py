@@ -86,7 +86,8 @@ async def login(request: Request) -> Response:
     try:
         result = await asyncio.to_thread(auth_service.sign_in, email, password, client_ip(request))
     except DomainError as err:
-        logs.security(log, "sign_in_refused", "sign-in refused: %s", err.code.value, client=client_ip(request))
+        if err.code is not ErrorCode.SERVICE_BUSY:  # busy is no refusal: the runner logged it as an operational warning
+            logs.security(log, "sign_in_refused", "sign-in refused: %s", err.code.value, client=client_ip(request))
         return _back_to_login(err.code.value, next_path, email, err.fields.get("retry_after", ""))
     if tab:
         await reset_tabs({tab})  # nothing of whatever this tab showed before survives the sign-in
