@@ -11,7 +11,8 @@ event of that tab: Reflex sends the resulting delta to the browser.
 
 Bursts are coalesced per tab: a tab gets at most one update per ``MIN_INTERVAL``
 (entity pages) or ``LIST_INTERVAL`` (lists, which anything can change), carrying
-everything that changed meanwhile. Tabs whose socket has gone are forgotten.
+everything that changed meanwhile. Tabs whose socket has gone are forgotten. The tab
+whose own command made a change gets no push for it (it read its page after the command).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class Pusher:
         change = parse(message)
         if change is None:
             return
-        for tab in WATCHERS.affected(change.topics()):
+        for tab in WATCHERS.affected(change.topics()) - {change.origin}:  # the origin has read it already
             self.pending.setdefault(tab, _Pending()).add(change)
         if self.pending:
             self.wake.set()

@@ -22,7 +22,7 @@ import reflex as rx
 
 from support_app import logs
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.live.changes import Change
+from support_app.live.changes import Change, made_by
 from support_app.live.push import WATCHERS
 from support_app.security.tokens import SESSION_COOKIE
 from support_app.services import auth_service
@@ -239,7 +239,8 @@ class AppState(rx.State):
         self.busy = True
         yield
         try:
-            await call(fn, caller, what, *args, expected_version=version)
+            with made_by(self.router.session.client_token):  # this tab rereads now: no push of it to itself
+                await call(fn, caller, what, *args, expected_version=version)
             await reread(caller)
         except DomainError as err:
             if field_prefix and err.fields:
