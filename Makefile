@@ -26,13 +26,14 @@ export XDG_CONFIG_HOME := $(CACHE)/config
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install migrate bench bench-approvals bench-overview bench-cluster bench-load seed-large browsers nginx services clean help
+.PHONY: run test install migrate bench bench-approvals bench-overview bench-cluster bench-events bench-load seed-large browsers nginx services clean help
 
 help:
 	@echo "make run    install, migrate, seed demo data (90 days of history) and serve http://localhost:3000 (sandbox on :3001)"
 	@echo "make test   install, then run the whole test suite with coverage"
 	@echo "make bench  approvals benchmark; overview benchmark after 'make seed-large'"
 	@echo "make bench-cluster  approvals with one vs two app processes behind nginx"
+	@echo "make bench-events  what one page load or event costs the app on an idle server (wall and CPU ms)"
 	@echo "make bench-load  load benchmark: raw websocket sessions against the real app, 3 configurations (~30 min)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -112,6 +113,10 @@ bench-overview: install
 # Starts its own databases, sandbox and app per configuration (ports 4400-4401, Redis db 6 and 7 are
 # flushed). BENCH_LOAD_ARGS adds options, e.g. BENCH_LOAD_ARGS="--configs redis-sqlite --levels 10 --duration 20".
 BENCH_LOAD_ARGS ?=
+# What one step costs the app on an idle server (one tab, one step at a time): wall ms and app CPU ms.
+bench-events: install
+	$(PY) bench/event_cost.py $(BENCH_EVENTS_ARGS)
+
 bench-load: install
 	@mkdir -p data
 	$(PY) bench/load.py --out data/bench-load.json $(BENCH_LOAD_ARGS)

@@ -1,0 +1,131 @@
+"""What one action costs the app on an idle server: wall time and app CPU per step, one tab at a time.
+
+Starts the same stack as bench/load.py (a fresh database, the sandbox, demo-size data, the
+app with --config's state manager), signs one customer and one agent in, then repeats each
+step --repeat times, one after the other, and prints per step: wall ms (p50) and the app's CPU
+ms per step (its whole process tree, over all repeats). The steps go from the framework alone
+to whole page loads, so the difference between them is what each part costs:
+
+* ``barrier``: ``set_is_hydrated(True)``, a leaf state event with no I/O: Reflex's own cost
+  of one event (socket.io in, state lookup, handler, delta out);
+* ``navigate <page>``: a client-side navigation (``on_load_internal`` -> the page's load ->
+  ``set_is_hydrated``), as in bench/load.py;
+* ``post reply``: the case page's text box and send button (two events and the barrier):
+  a write, its change published, the page read again. It runs last: each repeat adds a
+  message, so its figure is for a conversation growing from a few to --repeat messages.
+
+    .venv/bin/python bench/event_cost.py --config memory-sqlite --repeat 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import ROUTES, H, S, LockfileGuard, check_names, url_for  # noqa: E402
+from load_stack import CONFIGS, ROOT, Stack, TreeSampler, process_tree  # noqa: E402
+from load_wire import Tab, load_protocol  # noqa: E402
+
+
+REPLY = "Any news on this?"
+
+
+async def signed_in_tab(proto, stack: Stack, email: str) -> Tab:
+    tab = Tab(proto, "127.0.0.1", stack.app_port, {}, 30.0)
+
+    class Counts:
+        sent = received = 0
+
+    tab.counts = Counts()
+    await tab.full_load("/login")
+    fields = {"email": email, "password": stack.seed["password"], "next": "", "tab": tab.token}
+    target = await tab.post_form("/api/auth/login", fields)
+    if target.startswith("/login"):
+        raise SystemExit(f"sign-in refused for {email}: {target}")
+    await tab.full_load(target)
+    return tab
+
+
+async def measure(stack: Stack, name: str, step, repeat: int) -> dict:
+    app = TreeSampler(lambda: process_tree(stack.app.pid))
+    for _ in range(5):  # warm the path (caches, compiled queries)
+        await step()
+    walls = []
+    app.start()
+    for _ in range(repeat):
+        t = time.perf_counter()
+        await step()
+        walls.append((time.perf_counter() - t) * 1000)
+    app.sample()
+    cpu = app.result()["cpu_pct"] / 100 * (app.t1 - app.t0)  # seconds of app CPU over the repeats
+    return {"step": name, "p50_ms": statistics.median(walls), "mean_ms": statistics.fmean(walls),
+            "cpu_ms": 1000 * cpu / repeat}
+
+
+async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
+    customer = await signed_in_tab(proto, stack, stack.seed["customers"][0])
+    agent = await signed_in_tab(proto, stack, stack.seed["agents"][0])
+    await customer.navigate(url_for("my_cases"))
+    case_id = customer.var(S["cases"], "rows")[0]["id"]
+    await customer.navigate(url_for("case", case_id=case_id))  # where the reply step acts
+    refund_id = stack.seed["requested_refunds"][0]
+    steps = [
+        ("barrier (framework only)", lambda: customer.call()),
+        ("navigate my cases", lambda: customer.navigate(url_for("my_cases"))),
+        ("navigate case page", lambda: customer.navigate(url_for("case", case_id=case_id))),
+        ("navigate agent queue", lambda: agent.navigate(url_for("queue"))),
+        ("navigate refund page", lambda: agent.navigate(url_for("refund", refund_id=refund_id))),
+        ("post reply (case page)", lambda: customer.call((H["reply_text"], {"value": REPLY}),
+                                                         (H["send_reply"], {}))),
+    ]
+    out = []
+    for name, step in steps:
+        if only and only not in name:
+            continue
+        out.append(await measure(stack, name, step, repeat))
+        r = out[-1]
+        print(f"  {name:28} wall p50 {r['p50_ms']:6.1f} ms  mean {r['mean_ms']:6.1f} ms  app CPU {r['cpu_ms']:6.1f} ms/step",
+              flush=True)
+    case = customer.var(S["case"], "case") or {}
+    if any(r["step"].startswith("post reply") for r in out) and (case.get("messages") or [{}])[-1].get("body") != REPLY:
+        print("  (!) the reply step did not add its message: its figure is of a refused reply", flush=True)
+    await customer.close()
+    await agent.close()
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="memory-sqlite", choices=list(CONFIGS), help="as bench/load.py (default memory-sqlite)")
+    p.add_argument("--repeat", type=int, default=300, help="repeats per step (default 300)")
+    p.add_argument("--workers", type=int, default=1, help="backend workers of the redis configurations (default 1)")
+    p.add_argument("--only", default="", help="run only the steps whose name contains this (e.g. 'case page')")
+    p.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 4400)))
+    p.add_argument("--redis-app", default=os.environ.get("BENCH_REDIS_APP", "redis://127.0.0.1:6379/6"))
+    p.add_argument("--redis-state", default=os.environ.get("BENCH_REDIS_STATE", "redis://127.0.0.1:6379/7"))
+    args = p.parse_args()
+    stack = Stack(CONFIGS[args.config], app_port=args.port, sandbox_port=args.port + 1, workers=args.workers,
+                  app_redis_url=args.redis_app, state_redis_url=args.redis_state, customers=20, agents=2)
+    guard = LockfileGuard()
+    try:
+        stack.start(print)
+        check_names(ROOT / ".web")
+        proto = load_protocol(ROOT / ".web", list(ROUTES.values()))
+        print(f"event cost: {args.config}, {args.workers} worker(s), {args.repeat} repeats per step, one tab at a time; "
+              f"app pid {stack.app.pid}", flush=True)
+        asyncio.run(run(stack, proto, args.repeat, args.only))
+    finally:
+        stack.stop()
+        guard.restore()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
