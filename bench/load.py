@@ -517,9 +517,10 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
 
     app = TreeSampler(lambda: process_tree(stack.app.pid))
     sandbox = TreeSampler(lambda: process_tree(stack.sandbox.pid))
+    worker = TreeSampler(lambda: process_tree(stack.worker.pid)) if stack.worker else None
     me = TreeSampler(lambda: [os.getpid()])
     pg = TreeSampler(stack.postgres_pids) if stack.pg_db else None
-    samplers = [s for s in (app, sandbox, me, pg) if s]
+    samplers = [s for s in (app, sandbox, worker, me, pg) if s]
     for s in samplers:
         s.start()
     machine = MachineSampler()
@@ -581,6 +582,7 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
         "server": {
             "app_cpu_pct": app.result()["cpu_pct"], "app_peak_rss_mb": app.result()["peak_rss_mb"],
             "sandbox_cpu_pct": sandbox.result()["cpu_pct"],
+            "worker_cpu_pct": worker.result()["cpu_pct"] if worker else None,  # the refund sender's own process
             "postgres_cpu_pct": pg.result()["cpu_pct"] if pg else None,
             **logs,
         },
@@ -614,10 +616,14 @@ def run_config(name: str, args, results: dict, say) -> None:
     if cfg.state != "redis" and workers != 1:
         notes.append(f"{cfg.state} state manager: 1 worker (state lives in one process; --workers {workers} ignored)")
         workers = 1
+    # As deployed: with Redis the refund sender is its own process (deploy/compose.yaml); `make run` embeds it.
+    worker_process = args.sender == "process" or (args.sender == "auto" and cfg.state == "redis")
     stack = Stack(cfg, app_port=args.port, sandbox_port=args.port + 1, workers=workers,
                   app_redis_url=args.redis_app, state_redis_url=args.redis_state,
-                  customers=args.customers, agents=args.agents, keep_tmp=args.keep_tmp, app_env=args.app_env)
-    entry = results["configs"].setdefault(name, {"workers": workers, "notes": notes, "levels": []})
+                  customers=args.customers, agents=args.agents, keep_tmp=args.keep_tmp, app_env=args.app_env,
+                  worker_process=worker_process)
+    entry = results["configs"].setdefault(name, {"workers": workers, "sender": "process" if worker_process else "embedded",
+                                                 "notes": notes, "levels": []})
     guard = LockfileGuard()
     try:
         stack.start(say)
@@ -662,6 +668,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"comma-separated, of {', '.join(CONFIGS)} (default memory-sqlite,redis-sqlite,redis-postgres)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="Reflex backend workers (GRANIAN_WORKERS) for the redis configurations (default: cores)")
+    p.add_argument("--sender", choices=("auto", "embedded", "process"), default="auto",
+                   help="the refund sender: in the app (as make run) or its own process, python -m support_app.worker "
+                        "(as deploy/compose.yaml); default auto: its own process with Redis, embedded without")
     p.add_argument("--out", type=Path, default=None, help="save every figure as JSON here")
     p.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 4400)),
                    help="the app's port; the sandbox gets the next one (default 4400)")

@@ -104,8 +104,10 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
     out.append(f"  background: {gw}websocket messages in {t['msgs_in_per_s']:.0f}/s, "
                f"out {t['msgs_out_per_s']:.0f}/s")
     pg = f"; postgres CPU {srv['postgres_cpu_pct']:.0f}%" if srv.get("postgres_cpu_pct") is not None else ""
+    sender = (f"; refund sender (own process) CPU {srv['worker_cpu_pct']:.0f}%" if srv.get("worker_cpu_pct") is not None
+              else "")
     out.append(f"  server: app CPU {srv['app_cpu_pct']:.0f}% (sum over the reflex/granian tree; 100% = one core), "
-               f"peak RSS {srv['app_peak_rss_mb']:.0f} MB; sandbox CPU {srv['sandbox_cpu_pct']:.0f}%{pg}; "
+               f"peak RSS {srv['app_peak_rss_mb']:.0f} MB; sandbox CPU {srv['sandbox_cpu_pct']:.0f}%{pg}{sender}; "
                f"load generator CPU {lg['cpu_pct']:.0f}%")
     held = ", ".join(f"{k} {n}" for k, n in sorted(srv.get("held_too_long_by_event", {}).items(), key=lambda kv: -kv[1]))
     if (m := level.get("machine")):
@@ -126,17 +128,22 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
     return "\n".join(out)
 
 
+def _pct(value: float | None) -> str:
+    """A CPU figure, or "-" where there is none (the refund sender embedded in the app)."""
+    return "-" if value is None else f"{value:.0f}"
+
+
 def summary_text(results: dict) -> str:
     """One line per configuration and level."""
     lines = ["", "== summary ==",
              f"  {'config':<15} {'sessions':>8} {'actions/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'failed':>7} "
-             f"{'app CPU%':>8} {'RSS MB':>7} {'held':>5} {'errors':>6} {'box CPU%':>8} {'others%':>7}"]
+             f"{'app CPU%':>8} {'sender%':>7} {'RSS MB':>7} {'held':>5} {'errors':>6} {'box CPU%':>8} {'others%':>7}"]
     for name, cfg in results["configs"].items():
         for lv in cfg.get("levels", []):
             t, s = lv["totals"], lv["server"]
             lines.append(f"  {name:<15} {lv['sessions']:>8} {t['actions_per_s']:>9.1f} {_ms(t['p50_ms']):>7} "
                          f"{_ms(t['p95_ms']):>7} {_ms(t['p99_ms']):>7} {t['errors']:>7} {s['app_cpu_pct']:>8.0f} "
-                         f"{s['app_peak_rss_mb']:>7.0f} {s['held_too_long']:>5} {s['error_lines']:>6} "
+                         f"{_pct(s.get('worker_cpu_pct')):>7} {s['app_peak_rss_mb']:>7.0f} {s['held_too_long']:>5} {s['error_lines']:>6} "
                          f"{lv.get('machine', {}).get('machine_cpu_pct', 0):>8.0f} {lv.get('machine', {}).get('others_cpu_pct', 0):>7.0f}")
         if cfg.get("error"):
             lines.append(f"  {name:<15} failed: {cfg['error']}")

@@ -90,6 +90,18 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> N
     raise RuntimeError(f"no answer from {url} after {timeout:.0f} s:\n{log.read_text(errors='replace')[-4000:]}")
 
 
+def _wait_log(log: Path, text: str, proc: subprocess.Popen, timeout: float) -> None:
+    """Wait until the process has written ``text`` to its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:4]} exited ({proc.returncode}):\n{log.read_text(errors='replace')[-4000:]}")
+        if text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{proc.args[:4]} did not log {text!r} within {timeout:.0f} s:\n{log.read_text(errors='replace')[-4000:]}")
+
+
 def _stop(proc: subprocess.Popen | None) -> None:
     """SIGINT to the process group (Ctrl-C: clean shutdown), SIGKILL if it lingers."""
     if proc is None or proc.poll() is not None:
@@ -119,12 +131,14 @@ class Stack:
     password: str = "bench-pass-2026"
     keep_tmp: bool = False
     app_env: dict[str, str] = field(default_factory=dict)  # --app-env: settings under test, applied last
+    worker_process: bool = False  # the refund sender in its own process (as deploy/compose.yaml), not in the app
     tmp: Path = field(init=False)
     env: dict[str, str] = field(init=False)
     seed: dict = field(init=False, default_factory=dict)
     pg_db: str | None = field(init=False, default=None)
     sandbox: subprocess.Popen | None = field(init=False, default=None)
     app: subprocess.Popen | None = field(init=False, default=None)
+    worker: subprocess.Popen | None = field(init=False, default=None)
     app_log: Path = field(init=False)
     build_seconds: float = field(init=False, default=0.0)
 
@@ -168,6 +182,8 @@ class Stack:
                        SUPPORT_REDIS_PREFIX=f"bench-{secrets.token_hex(4)}:")
         else:
             env["REFLEX_STATE_MANAGER_MODE"] = self.config.state
+        if self.worker_process:
+            env["SUPPORT_EMBEDDED_WORKER"] = "false"
         env.update(self.app_env)
         self.env = env
 
@@ -198,8 +214,15 @@ class Stack:
         _wait_http(f"{self.base_url}/login", self.app, self.app_log, 60)
         self.build_seconds = time.monotonic() - started
         say(f"  [{self.config.name}] app answers after {self.build_seconds:.0f} s (compile + build + start)")
+        if self.worker_process:
+            with open(self.tmp / "worker.log", "w") as fh:
+                self.worker = subprocess.Popen([PY, "-m", "support_app.worker"], cwd=ROOT, env=env, stdout=fh,
+                                               stderr=subprocess.STDOUT, start_new_session=True)
+            _wait_log(self.tmp / "worker.log", "started: pool", self.worker, 60)
+            say(f"  [{self.config.name}] refund sender in its own process (python -m support_app.worker)")
 
     def stop(self) -> None:
+        _stop(self.worker)
         _stop(self.app)
         _stop(self.sandbox)
         if self.pg_db:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
-import statistics
 import sys
 import time
 from collections.abc import Callable

@@ -1,5 +1,5 @@
 """The load benchmark's figure helpers (bench/load_report.py, bench/load_stack.py): the
-percentile definition and the app-log counting it prints. The benchmark itself is a
+percentile definition, the app-log counting and the summary it prints. The benchmark itself is a
 script that prints figures, never a test."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from load_report import ActionStats, percentile  # noqa: E402
+from load_report import ActionStats, percentile, summary_text  # noqa: E402
 from load_stack import log_counts  # noqa: E402
 
 
@@ -65,3 +65,15 @@ def test_log_counts_held_locks_by_event_and_each_error_report_once():
     assert any("sqlalchemy.exc.OperationalError" in s for s in counts["error_samples"])
     assert any("LockExpiredError" in s for s in counts["error_samples"])
     assert any("send failed for attempt N" in s for s in counts["error_samples"])
+
+
+def test_the_summary_shows_the_refund_senders_own_cpu_or_a_dash_when_it_is_embedded():
+    def level(worker_cpu):
+        return {"sessions": 10, "totals": {"actions_per_s": 9.5, "p50_ms": 12.0, "p95_ms": 40.0, "p99_ms": 60.0, "errors": 0},
+                "server": {"app_cpu_pct": 20.0, "worker_cpu_pct": worker_cpu, "app_peak_rss_mb": 300.0,
+                           "held_too_long": 0, "error_lines": 0}}
+    text = summary_text({"configs": {"memory-sqlite": {"levels": [level(None)]}, "redis-postgres": {"levels": [level(7.4)]}}})
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[3:]}
+    header = text.splitlines()[2].split()
+    assert "sender%" in header
+    assert rows["memory-sqlite"][8] == "-" and rows["redis-postgres"][8] == "7"  # after app CPU%
