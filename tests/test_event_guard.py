@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from support_app.security.inputs import BadInput, check_payload, text_problem
+from support_app.security.inputs import BadInput, check_payload, record_id, text_problem
 from support_app.state.event_guard import _Refused, check_event
 
 
@@ -99,3 +99,13 @@ def test_text_rules():
         check_payload({"a": object()})
     with pytest.raises(BadInput):
         check_payload({"\x00": "key"})
+
+
+@pytest.mark.parametrize("value, expected", [
+    (7, 7), ("7", 7), ("0", 0), ("9" * 18, int("9" * 18)),
+    ("9" * 19, None),  # past a 64-bit id: no row has it, and no driver is asked
+    ("", None), (" 7", None), ("7 ", None), ("-7", None), ("1e3", None), ("٣", None), ("７", None),  # non-ASCII digits
+    (True, None), (7.0, None), (None, None), ([7], None), ({"id": 7}, None),
+])
+def test_a_record_id_from_the_browser_is_an_int_or_ascii_digits_else_none(value, expected):
+    assert record_id(value) == expected

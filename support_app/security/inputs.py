@@ -22,6 +22,16 @@ class BadInput(ValueError):
     """The payload must not reach a handler; ``str(err)`` says why (safe to log)."""
 
 
+def record_id(value: Any) -> int | None:
+    """A record id as the browser may send it (an int, or ASCII digits that fit a
+    64-bit integer), or None for anything else (bool, "1e3", "٣", a 40-digit string)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
 def text_problem(value: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:
     """Why ``value`` is not acceptable text, or None."""
     if len(value) > max_chars:

@@ -28,6 +28,7 @@ from support_app.domain.refund_decisions import (
 from support_app.integrations.order_client import OrderClient
 from support_app.models import OrderLine, OrderSnapshot, RefundAttempt, RefundCase, RefundEvent, RefundItem, SupportCase, User
 from support_app.models.base import utcnow
+from support_app.security.inputs import record_id
 from support_app.services.case_queries import load_case_for
 from support_app.services.order_refresh import refresh_order_facts
 from support_app.services.orders import snapshot_lines
@@ -55,6 +56,14 @@ R = RefundStatus
 _REFUND = select(RefundCase).where(RefundCase.id == bindparam("refund_id"))
 # A locked read is a fresh one, whatever this session loaded before.
 _REFUND_LOCKED = _REFUND.with_for_update().execution_options(populate_existing=True)
+# The refund page's head in one statement: the refund, its case's number, its order, its customer's name.
+_REFUND_PAGE = (
+    select(RefundCase, SupportCase.number, OrderSnapshot, User.full_name)
+    .join(SupportCase, SupportCase.id == RefundCase.support_case_id)
+    .join(OrderSnapshot, OrderSnapshot.id == RefundCase.order_snapshot_id)
+    .join(User, User.id == RefundCase.customer_id)
+    .where(RefundCase.id == bindparam("refund_id"))
+)
 _ITEMS = (
     select(RefundItem, OrderLine.name)
     .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
@@ -169,11 +178,17 @@ def _unit_price_text(amounts: tuple[int, ...], currency: str) -> str:
 
 def load_refund_for(session: Session, caller: Caller, refund_id: object, *, lock: bool = False) -> RefundCase:
     """The refund if the caller may see it; someone else's looks like a missing one."""
-    if isinstance(refund_id, str) and refund_id.isascii() and refund_id.isdigit() and len(refund_id) < 19:
-        refund_id = int(refund_id)
-    if not isinstance(refund_id, int) or isinstance(refund_id, bool):
+    refund = session.exec(_REFUND_LOCKED if lock else _REFUND, params={"refund_id": _refund_key(refund_id)}).first()
+    return _visible(caller, refund)
+
+
+def _refund_key(refund_id: object) -> int:
+    if (key := record_id(refund_id)) is None:
         raise DomainError(ErrorCode.REFUND_NOT_FOUND)
-    refund = session.exec(_REFUND_LOCKED if lock else _REFUND, params={"refund_id": refund_id}).first()
+    return key
+
+
+def _visible(caller: Caller, refund: RefundCase | None) -> RefundCase:
     if refund is None:
         raise DomainError(ErrorCode.REFUND_NOT_FOUND)
     if caller.role == Role.AGENT or (caller.role == Role.CUSTOMER and refund.customer_id == caller.id):
@@ -182,11 +197,9 @@ def load_refund_for(session: Session, caller: Caller, refund_id: object, *, lock
 
 
 def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDetail:
-    refund = load_refund_for(session, caller, refund_id)
-    case = session.get(SupportCase, refund.support_case_id)
-    snap = session.get(OrderSnapshot, refund.order_snapshot_id)
-    customer = session.get(User, refund.customer_id)
-    assert case is not None and snap is not None and customer is not None
+    head = session.exec(_REFUND_PAGE, params={"refund_id": _refund_key(refund_id)}).first()
+    refund = _visible(caller, head[0] if head else None)
+    _, case_number, snap, customer_name = head
     money = lambda amount: format_money(amount, refund.currency)  # noqa: E731
     items = session.exec(_ITEMS, params={"refund_id": refund.id})
     events = list(session.exec(_HISTORY, params={"refund_id": refund.id}))
@@ -205,10 +218,10 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         shipping=money(refund.shipping_amount) if refund.shipping_amount else "",
         currency=refund.currency,
         requested_at=iso(refund.requested_at),
-        case_id=case.id,
-        case_number=case.number or "",
+        case_id=refund.support_case_id,
+        case_number=case_number or "",
         order_id=snap.order_id,
-        customer_name=customer.full_name,
+        customer_name=customer_name,
         lines=[
             RefundItemView(
                 name=name,
@@ -237,7 +250,7 @@ def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDet
         outcome_text=outcome_text(refund, for_agent=caller.role == Role.AGENT),
         gateway_reference=refund.gateway_reference or "",
         opened_label="Recorded" if recorded else "Requested",
-        opened_by=(events[0][1] or "Unknown") if recorded else customer.full_name,
+        opened_by=(events[0][1] or "Unknown") if recorded else customer_name,
         support_message=(refund.decision_note or "") if status is R.SETTLED else "",
         **(_agent_extras(session, refund) if caller.role == Role.AGENT else {}),
     )

@@ -17,6 +17,7 @@ from support_app.domain.case_rules import STATUS_LABELS
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.priorities import PRIORITY_LABELS
 from support_app.live.changes import Change
+from support_app.security.inputs import record_id
 from support_app.services import case_commands, refund_review, workspace_commands, workspace_queries
 from support_app.services.runner import call
 from support_app.services.workspace_queries import PRIORITY_FILTERS, SCOPES, STATUS_FILTERS
@@ -234,11 +235,8 @@ class WorkspaceState(AppState):
     @rx.event
     async def assign(self, value: str):
         """Assign the open case to an agent (their id), or to nobody ("")."""
-        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
-            assignee: int | None = int(value)
-        elif value == "":
-            assignee = None
-        else:
+        assignee = record_id(value)  # "" is no id: nobody
+        if assignee is None and value != "":
             assignee = -1  # nobody's id: the service answers "user not found"
         async for update in self._act(case_commands.assign, assignee, success="Assigned" if assignee else "Unassigned"):
             yield update
