@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from sqlmodel import Session, create_engine
 from support_app.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# One SQLite file has one write lock. Writers of this process wait for it on a Python lock,
+# woken the moment the writer before them commits, instead of in SQLite's busy handler,
+# which polls in growing sleeps (1, 2, 5, 10 ... 100 ms), overshoots each release and lets
+# late arrivals overtake: under load that made write latency a lottery. Other processes
+# on the same file still meet the busy timeout. Keyed by file path; reentrant, so a write
+# nested in a write behaves as it did (it meets the busy timeout) rather than hanging.
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -66,11 +75,20 @@ def session_scope(engine: Engine | None = None, *, write: bool = False) -> Itera
     starts with BEGIN IMMEDIATE (see ``_sqlite_begin``); on PostgreSQL services lock
     the rows they check with SELECT ... FOR UPDATE or use conditional updates.
     """
-    bind = (engine or get_engine()).execution_options(write=write)
-    with Session(bind, expire_on_commit=False) as session:
+    engine = engine or get_engine()
+    turn = _writer_turn(engine) if write else nullcontext()
+    with turn, Session(engine.execution_options(write=write), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def _writer_turn(engine: Engine) -> threading.RLock | nullcontext:
+    """This process's queue for the write lock of the engine's SQLite file (see _WRITERS)."""
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return nullcontext()
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(engine.url.database, threading.RLock())

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from fixtures_db import (  # noqa: F401
     count, make_people, order_client, orders_server, orders_server_session, pg_engine, pg_url, run,
 )
+from support_app import db
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError
 from support_app.models import CaseEvent, CaseMessage, SupportCase
@@ -81,6 +82,23 @@ def test_many_writers_all_count_on_sqlite(counter_engine):
         with session_scope(counter_engine, write=True) as s:
             value = s.execute(select(counter.c.value)).scalar_one()
             time.sleep(0.01)
+            s.execute(update(counter).values(value=value + 1))
+
+    assert in_threads(THREADS, bump) == [None] * THREADS
+    assert read_counter(counter_engine) == THREADS
+
+
+def test_writers_of_one_process_take_turns_without_meeting_the_busy_timeout(counter_engine, monkeypatch):
+    """In one process, writers wait for SQLite's write lock on a Python lock that wakes the
+    next one at each commit (db._WRITERS), not in SQLite's busy handler: even with a 1 ms
+    busy timeout, far shorter than one writer's turn, none of them meets 'database is locked'."""
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 1)
+    counter_engine.dispose()  # new connections take the short timeout
+
+    def bump(_i: int) -> None:
+        with session_scope(counter_engine, write=True) as s:
+            value = s.execute(select(counter.c.value)).scalar_one()
+            time.sleep(0.02)  # a turn 20 times the busy timeout
             s.execute(update(counter).values(value=value + 1))
 
     assert in_threads(THREADS, bump) == [None] * THREADS
