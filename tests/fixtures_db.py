@@ -26,14 +26,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, func, select
 
 from fixtures_http import OrdersServer, orders_server, orders_server_session, refused_order_url  # noqa: F401
-from support_app.db import make_engine, session_scope
+from support_app.db import get_engine, make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient
 from support_app.kv import MemoryKV
 from support_app.security import passwords
 from support_app.services import auth_service
 from support_app.services.auth_service import UserView
-from support_app.settings import ROOT
+from support_app.settings import ROOT, get_settings
 
 # Same default as tests/conftest.py (not imported: tests/browser has a conftest too).
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -59,6 +59,15 @@ def code_of(engine: Engine, fn, *args, **kw) -> ErrorCode:
 def count(engine: Engine, model) -> int:
     with session_scope(engine) as s:
         return s.exec(select(func.count()).select_from(model)).one()
+
+
+def reset_app_caches() -> None:
+    """Forget this process's cached settings and default engine (closing its connections),
+    so the next use reads the environment a test has just set."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    get_engine.cache_clear()
+    get_settings.cache_clear()
 
 
 def hold_write_lock(path, seconds: float, started: threading.Event) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import SQLModel, select
 
-from fixtures_db import count, keep_logging  # noqa: F401
+from fixtures_db import count, keep_logging, reset_app_caches  # noqa: F401
 from support_app import cli
 from support_app.db import get_engine, make_engine, session_scope
 from support_app.devdata.demo import DEMO_AGENTS, DEMO_PASSWORD
@@ -24,20 +24,13 @@ from support_app.settings import get_settings
 APP_TABLES = set(SQLModel.metadata.tables)  # every model has a migrated table
 
 
-def _reset_caches() -> None:
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
-    get_settings.cache_clear()
-
-
 @pytest.fixture
 def db_url(tmp_path, monkeypatch, keep_logging):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("SUPPORT_DATABASE_URL", url)
-    _reset_caches()
+    reset_app_caches()
     yield url
-    _reset_caches()
+    reset_app_caches()
 
 
 @pytest.fixture
@@ -165,14 +158,14 @@ def test_seed_demo_is_refused_in_production(monkeypatch, capsys):
 
     for key, value in {**GOOD_PRODUCTION, "SUPPORT_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:1/none"}.items():
         monkeypatch.setenv(key, value)
-    _reset_caches()
+    reset_app_caches()
     try:
         assert cli.main(["seed-demo"]) == 2
         out = capsys.readouterr()
         assert out.out == ""
         assert out.err.startswith("error: seed-demo is refused in production") and "create-user" in out.err
     finally:
-        _reset_caches()
+        reset_app_caches()
 
 
 def test_serve_needs_the_frontend_built_first(db_url, tmp_path, monkeypatch, capsys):

@@ -21,11 +21,13 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
-from fixtures_db import count, order_client, orders_server, orders_server_session, people, run  # noqa: F401
+from fixtures_db import (  # noqa: F401
+    count, order_client, orders_server, orders_server_session, people, reset_app_caches, run,
+)
 from fixtures_gateway import GatewayServer, WebhookReceiver, gateway_server, gateway_server_session  # noqa: F401
 from fixtures_http import refused_url, serve_asgi
 from support_app.api import gateway_webhook
-from support_app.db import get_engine, session_scope
+from support_app.db import session_scope
 from support_app.integrations.gateway_client import GatewayClient
 from support_app.integrations.gateway_webhook import signed_headers
 from support_app.models import RefundAttempt, RefundEvent, WebhookEvent
@@ -34,7 +36,6 @@ from support_app.sandbox.gateway import create_gateway_app
 from support_app.services import refund_queries as rq
 from support_app.services.gateway_events import apply_gateway_event
 from support_app.models.base import utcnow
-from support_app.settings import get_settings
 from support_app.worker.sender import process
 from test_exactly_once import alice_case, approve, ask, attempts_of, gateway, in_threads, refund_row, send_due  # noqa: F401
 
@@ -42,19 +43,12 @@ SECRET = "whsec_endpoint_" + "e" * 32
 HUNG = 15.0  # seconds: a guard against hanging, not a performance claim
 
 
-def _reset_caches() -> None:
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
-    get_settings.cache_clear()
-
-
 @pytest.fixture
 def rig(engine, monkeypatch, tmp_path) -> Iterator[tuple[GatewayServer, str]]:
     """(our gateway, the app's webhook URL); the route writes into this test's database."""
     monkeypatch.setenv("SUPPORT_DATABASE_URL", str(engine.url))
     monkeypatch.setenv("SUPPORT_GATEWAY_WEBHOOK_SECRET", SECRET)
-    _reset_caches()
+    reset_app_caches()
     db = SandboxDB(tmp_path / "sandbox.db")
     try:
         with serve_asgi(Starlette(routes=gateway_webhook.routes)) as app_url:
@@ -68,7 +62,7 @@ def rig(engine, monkeypatch, tmp_path) -> Iterator[tuple[GatewayServer, str]]:
                     server.http.close()
     finally:
         db.close()
-        _reset_caches()
+        reset_app_caches()
 
 
 @pytest.fixture

@@ -14,11 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from fixtures_db import pg_url  # noqa: F401
+from fixtures_db import pg_url, reset_app_caches  # noqa: F401
 from fixtures_http import refused_url, serve_asgi
 from support_app.api import health
-from support_app.db import get_engine
-from support_app.settings import get_settings
 
 
 class Gateway:
@@ -36,13 +34,6 @@ class Gateway:
             return JSONResponse({"status": "ok" if self.status == 200 else "down"}, status_code=self.status)
 
         return Starlette(routes=[Route("/gateway/health", health_route)])
-
-
-def _reset() -> None:
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
-    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -64,10 +55,10 @@ def configure(monkeypatch):
             monkeypatch.setenv("SUPPORT_REDIS_URL", redis)
         else:
             monkeypatch.delenv("SUPPORT_REDIS_URL", raising=False)
-        _reset()
+        reset_app_caches()
 
     yield apply
-    _reset()
+    reset_app_caches()
 
 
 @pytest.fixture

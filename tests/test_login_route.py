@@ -15,31 +15,23 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from fixtures_db import hold_write_lock
+from fixtures_db import hold_write_lock, reset_app_caches
 from fixtures_http import serve_asgi
 from support_app import db
 from support_app.api import auth as auth_route
 from support_app.db import get_engine
-from support_app.settings import get_settings
 from test_auth_service import PW, alice  # noqa: F401
-
-
-def _reset_caches() -> None:
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
-    get_settings.cache_clear()
 
 
 @pytest.fixture
 def app_url(engine, monkeypatch) -> Iterator[str]:
     monkeypatch.setenv("SUPPORT_DATABASE_URL", str(engine.url))
-    _reset_caches()
+    reset_app_caches()
     try:
         with serve_asgi(Starlette(routes=auth_route.routes)) as url:
             yield url
     finally:
-        _reset_caches()
+        reset_app_caches()
 
 
 def _post_login(url: str, password: str) -> httpx.Response:

@@ -13,14 +13,13 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import select
 
 from fixtures_crypto import key_text, use_keys  # noqa: F401
-from fixtures_db import alembic_config, keep_logging, pg_url  # noqa: F401
+from fixtures_db import alembic_config, keep_logging, pg_url, reset_app_caches  # noqa: F401
 from support_app import cli
-from support_app.db import get_engine, make_engine, session_scope
+from support_app.db import make_engine, session_scope
 from support_app.models import CaseEvent, CaseMessage, OrderSnapshot, RefundCase, RefundEvent, SupportCase, User
 from support_app.models.ddl import lift_update_guard_ddl, restore_update_guard_ddl
 from support_app.security.crypto import Keyring, get_keyring
 from support_app.services.reencryption import count_stale, encrypted_tables, reencrypt_batch
-from support_app.settings import get_settings
 
 OLD, NEW = f"old:{key_text(11)}", f"new:{key_text(22)}"
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
@@ -29,20 +28,13 @@ ENCRYPTED = {"users": ("email", "full_name"), "order_snapshots": ("payment_refer
              "refund_cases": ("note", "decision_note", "internal_note"), "refund_events": ("detail",)}
 
 
-def _reset_engine() -> None:
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
-    get_settings.cache_clear()
-
-
 @pytest.fixture
 def database(request, tmp_path, monkeypatch, keep_logging, use_keys):  # noqa: F811
     """A migrated database (SQLite file, or a PostgreSQL schema) holding data under OLD."""
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'rotate.db'}"
     use_keys(OLD)
     monkeypatch.setenv("SUPPORT_DATABASE_URL", url)
-    _reset_engine()
+    reset_app_caches()
     command.upgrade(alembic_config(url), "head")
     engine = make_engine(url)
     with session_scope(engine, write=True) as s:
@@ -72,7 +64,7 @@ def database(request, tmp_path, monkeypatch, keep_logging, use_keys):  # noqa: F
             s.add(RefundEvent(refund_case_id=refund.id, actor_id=user.id, kind="status_changed", detail=f"Rejected {i}"))
     yield url, engine
     engine.dispose()
-    _reset_engine()
+    reset_app_caches()
 
 
 def raw_values(engine) -> dict[tuple[str, str], list[str | None]]:
