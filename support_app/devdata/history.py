@@ -39,7 +39,8 @@ from sqlmodel import select
 
 from support_app.db import get_engine, session_scope
 from support_app.devdata.demo import DEMO_AGENTS, DEMO_PASSWORD
-from support_app.devdata.history_plan import HISTORY_DAYS, Step, Story, plan_history
+from support_app.devdata.history_builder import Step, Story
+from support_app.devdata.history_plan import HISTORY_DAYS, plan_history
 from support_app.domain.money import AmountError, exponent, format_money, parse_amount
 from support_app.integrations.gateway_client import GatewayClient
 from support_app.integrations.order_client import OrderClient

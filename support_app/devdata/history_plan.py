@@ -16,13 +16,11 @@ undelivered items are settled by an agent, as the rules say.
 
 from __future__ import annotations
 
-import math
 import random
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from support_app.devdata import history_text as T
+from support_app.devdata.history_builder import DAY, HOUR, MINUTE, Builder, Plan, Story
 from support_app.integrations.order_data import OrderData, OrderLineData
 
 PLAN_SEED = 11
@@ -31,7 +29,6 @@ CUT = timedelta(minutes=1)  # nothing is planned closer to the anchor than this
 # The card issuer's outage: the first approvals of the last 36 hours are declined, and the
 # agents only retry after the weekend — so the queue shows failed refunds to act on.
 OUTAGE, OUTAGE_DECLINES = timedelta(hours=36), 2
-MINUTE, HOUR, DAY = 60, 3600, 86400
 FOOD = ("BEANS", "TEA-", "CHAI", "MATCHA-50", "EARL", "DECAF")
 # What can arrive broken or break (SKU prefixes): not coffee, tea or paper filters.
 DAMAGEABLE = ("MUG", "TEAPOT", "CUPS", "POUR-OVER", "FRENCH", "CANISTER", "KETTLE", "GOOSENECK", "GRINDER",
@@ -43,179 +40,12 @@ ASKED_ABOUT = {"question": ("KETTLE", "GOOSENECK", "MILK-FROTH", "THERMOS"),
 # What happens on a delivered order (weights); None: no case at all.
 DELIVERED_KINDS = {"damaged": 24, "wrong": 8, "missing": 8, "changed_mind": 12, "not_as_described": 7,
                    "late_damage": 8, "question": 5, "dishwasher": 5, "invoice": 4, "double_charge": 4, None: 22}
-AGENT_SHARES = (26, 24, 18, 16, 16)  # who takes how many of the cases
-# (median, low, high) hours before the first answer, by priority.
-FIRST_RESPONSE_HOURS = {"urgent": (1.0, 0.1, 12), "high": (3, 0.2, 24), "normal": (8, 0.3, 48), "low": (16, 0.5, 72)}
-CATEGORIES = {"damaged": "damaged_item", "late_damage": "damaged_item", "wrong": "wrong_item",
-              "missing": "missing_item", "changed_mind": "return_refund", "not_as_described": "return_refund",
-              "question": "other", "dishwasher": "other", "invoice": "billing", "double_charge": "billing",
-              "where": "delivery", "lost": "delivery", "late_delivery": "delivery", "address": "delivery"}
-
-
-@dataclass(frozen=True)
-class Step:
-    """One service call: ``actor`` is "customer" or an agent's email; ``refund`` in args
-    is the story's n-th refund (in the order they were made)."""
-
-    at: datetime
-    actor: str
-    action: str
-    args: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Story:
-    customer_id: str  # the order system's customer id
-    order_id: str
-    kind: str
-    steps: list[Step]
-
-    @property
-    def created_at(self) -> datetime:
-        return self.steps[0].at
-
-
-def _delay(rng: random.Random, median_hours: float, low_hours: float, high_hours: float) -> int:
-    """Seconds: log-normal around the median (people answer quickly or much later), clamped."""
-    hours = median_hours * math.exp(rng.gauss(0, 0.9))
-    return int(min(high_hours, max(low_hours, hours)) * HOUR)
-
-
-def _lower(name: str) -> str:
-    return name[0].lower() + name[1:]
-
-
-@dataclass
-class _Plan:
-    """What every story shares: the random stream, the anchor, the team, and what is left
-    of the card issuer's recent outage."""
-
-    rng: random.Random
-    anchor: datetime
-    agents: list[tuple[str, str]]  # (email, full name), the team lead first
-    outage: int = OUTAGE_DECLINES
-
-
-class _Builder:
-    """Writes one story, keeping the case's status so every transition it plans is allowed."""
-
-    def __init__(self, plan: _Plan, order: OrderData, kind: str, first: str, start: datetime,
-                 line: OrderLineData) -> None:
-        self.plan, self.rng, self.order, self.kind, self.first = plan, plan.rng, order, kind, first
-        self.agents = plan.agents
-        self.agent = self.rng.choices([email for email, _ in self.agents], AGENT_SHARES[: len(self.agents)])[0]
-        self.t = start
-        self.line = line
-        self.status = "open"
-        self.priority = "normal"
-        self.refunds = 0
-        self.steps: list[Step] = []
-
-    # -- time and text ----------------------------------------------------------
-    def wait(self, seconds: int) -> None:
-        self.t += timedelta(seconds=max(1, seconds))
-
-    def later(self, median_hours: float, low_hours: float, high_hours: float) -> None:
-        self.wait(_delay(self.rng, median_hours, low_hours, high_hours))
-
-    def text(self, options: tuple[str, ...]) -> str:
-        values = {"first": self.first, "item": _lower(self.line.name), "Item": self.line.name,
-                  "order": self.order.order_id}
-        return self.rng.choice(options).format_map(_Keep(values))
-
-    # -- steps ------------------------------------------------------------------
-    def customer(self, action: str, **args: Any) -> None:
-        self.steps.append(Step(self.t, "customer", action, args))
-
-    def by_agent(self, action: str, who: str | None = None, **args: Any) -> None:
-        self.steps.append(Step(self.t, who or self.agent, action, args))
-
-    def open(self, priority: str | None = None) -> None:
-        subjects, descriptions = T.OPENERS[self.kind]
-        category = CATEGORIES[self.kind]
-        priority = priority or self.rng.choices(("low", "normal", "high", "urgent"), (15, 60, 20, 5))[0]
-        self.priority = priority
-        self.customer("open", subject=self.text(subjects), description=self.text(descriptions), category=category,
-                      priority=priority)
-
-    def to(self, status: str, reason: str = "") -> None:
-        """The agent moves the case, through in progress when the status machine wants it."""
-        if status in ("waiting_on_customer", "resolved") and self.status != "in_progress":
-            self.by_agent("status", target="in_progress", reason="")
-        self.by_agent("status", target=status, reason=reason)
-        self.status = status
-
-    def first_response(self, replies: tuple[str, ...] | None = None) -> None:
-        """An agent takes the case (or the team lead hands it out) and answers: sooner when urgent."""
-        self.later(*FIRST_RESPONSE_HOURS[self.priority])
-        if self.rng.random() < 0.12 and self.agent != self.agents[0][0]:  # the team lead hands it out
-            self.by_agent("assign", self.agents[0][0], assignee=self.agent)
-            self.wait(self.rng.randint(10 * MINUTE, 2 * HOUR))
-        else:
-            self.by_agent("assign", assignee=self.agent)
-        self.to("in_progress")
-        self.by_agent("reply", body=self.text(replies or T.FIRST_REPLY[self.kind]))
-
-    def agent_reply(self, options: tuple[str, ...]) -> None:
-        self.by_agent("reply", body=self.text(options))
-
-    def note(self, options: tuple[str, ...]) -> None:
-        self.by_agent("note", body=self.text(options))
-
-    def customer_reply(self, options: tuple[str, ...]) -> None:
-        self.customer("reply", body=self.text(options))
-        if self.status == "waiting_on_customer":
-            self.status = "in_progress"
-
-    def request(self, selection: dict[str, int], reason: str) -> int:
-        self.refunds += 1
-        self.customer("request", selection=selection, reason=reason, note=self.text(T.REFUND_NOTES[reason]),
-                      key=self._key())
-        return self.refunds - 1
-
-    def record_settlement(self, selection: dict[str, int], reason: str, kind: str, amount: Any,
-                          note: str | None = None) -> int:
-        """``amount``: "full" (what the items cost; a replacement always counts that), ("fraction", f)
-        or ("fixed", minor units);
-        ``note``: the SETTLEMENT_NOTES entry, when the kind alone does not say why."""
-        self.refunds += 1
-        self.by_agent("record_settlement", selection=selection, reason=reason, kind=kind, amount=amount,
-                      note=self.text(T.SETTLEMENT_NOTES[note or kind]), key=self._key())
-        return self.refunds - 1
-
-    def _key(self) -> str:
-        return f"demo-{self.order.order_id}-{self.refunds}"
-
-    def approve(self, refund: int, outcome: str = "succeeded") -> None:
-        self.by_agent("approve", refund=refund, outcome=outcome, latency_ms=self.rng.randint(600, 2800))
-
-    def finish(self, reason: str) -> None:
-        """Resolve, then the customer confirms, an agent closes a week later, or it stays resolved."""
-        self.wait(self.rng.randint(5 * MINUTE, 2 * HOUR))
-        self.to("resolved", reason)
-        roll = self.rng.random()
-        if roll < 0.45:
-            self.later(10, 1, 72)
-            self.customer_reply(T.CLOSE_CUSTOMER)
-            self.customer("status", target="closed", reason="")
-            self.status = "closed"
-        elif roll < 0.85:
-            self.wait(self.rng.randint(6 * DAY, 8 * DAY))
-            self.by_agent("status", target="closed", reason="No further questions")
-            self.status = "closed"
-
-
-class _Keep(dict):
-    """format_map that leaves unknown placeholders (``{amount}``) for the history to fill in."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 # -- stories ------------------------------------------------------------------------
 
 
-def _decide_gateway(b: _Builder, refund: int, selection: dict[str, int], reason: str, outcome: str) -> str:
+def _decide_gateway(b: Builder, refund: int, selection: dict[str, int], reason: str, outcome: str) -> str:
     """An agent approves; the gateway refunds — or declines, and then the agents retry,
     pay out another way, or (recently) have not acted yet. Returns the resolve reason."""
     b.later(18, 0.5, 96)
@@ -260,7 +90,7 @@ def _gateway_outcome(rng: random.Random) -> str:
     return "succeeded"
 
 
-def _refund_story(b: _Builder, reason: str, weights: dict[str, float], quantity: int) -> None:
+def _refund_story(b: Builder, reason: str, weights: dict[str, float], quantity: int) -> None:
     """Damaged, wrong, missing, not as described: the customer asks, an agent decides."""
     rng = b.rng
     selection = {b.line.line_id: quantity}
@@ -318,7 +148,7 @@ def _refund_story(b: _Builder, reason: str, weights: dict[str, float], quantity:
     b.finish(resolve_reason)
 
 
-def _changed_mind(b: _Builder) -> None:
+def _changed_mind(b: Builder) -> None:
     rng = b.rng
     b.open(priority="low")
     b.first_response()
@@ -348,7 +178,7 @@ def _changed_mind(b: _Builder) -> None:
     b.finish(_decide_gateway(b, requested, selection, "changed_mind", _gateway_outcome(rng)))
 
 
-def _late_damage(b: _Builder) -> None:
+def _late_damage(b: Builder) -> None:
     rng = b.rng
     b.open()
     b.first_response()
@@ -366,7 +196,7 @@ def _late_damage(b: _Builder) -> None:
     b.finish("Settled with the customer")
 
 
-def _conversation(b: _Builder) -> None:
+def _conversation(b: Builder) -> None:
     """Questions and billing: answered, thanked, closed."""
     b.open(priority="normal" if b.kind == "double_charge" else "low")
     b.first_response()
@@ -376,7 +206,7 @@ def _conversation(b: _Builder) -> None:
     b.finish("Question answered")
 
 
-def _where(b: _Builder) -> None:
+def _where(b: Builder) -> None:
     """An order still on its way at the anchor: the case is as far as it got."""
     b.open(priority="normal")
     b.first_response()
@@ -387,7 +217,7 @@ def _where(b: _Builder) -> None:
     b.agent_reply(("The carrier confirms it is on the van today.", "I've asked the carrier to prioritise it."))
 
 
-def _lost(b: _Builder) -> None:
+def _lost(b: Builder) -> None:
     b.open(priority="high")
     b.first_response()
     b.to("waiting_on_customer")
@@ -405,7 +235,7 @@ def _lost(b: _Builder) -> None:
     b.finish("Settled with the customer")
 
 
-def _late_delivery(b: _Builder) -> None:
+def _late_delivery(b: Builder) -> None:
     b.open(priority="normal")
     b.first_response()
     b.later(2, 0.2, 12)
@@ -414,7 +244,7 @@ def _late_delivery(b: _Builder) -> None:
     b.finish("Settled with the customer")
 
 
-def _address(b: _Builder) -> None:
+def _address(b: Builder) -> None:
     b.open(priority="high")
     b.first_response()
     b.finish("Issue resolved")
@@ -439,7 +269,7 @@ def _line_for(rng: random.Random, order: OrderData, kind: str) -> OrderLineData:
     return rng.choice(lines)
 
 
-def _story_for(plan: _Plan, order: OrderData, first: str) -> tuple[str, _Builder] | None:
+def _story_for(plan: Plan, order: OrderData, first: str) -> tuple[str, Builder] | None:
     """Choose what happened on this order and write it; None when nothing did."""
     rng, anchor = plan.rng, plan.anchor
     kind = rng.choices(list(DELIVERED_KINDS), list(DELIVERED_KINDS.values()))[0]
@@ -469,7 +299,7 @@ def _story_for(plan: _Plan, order: OrderData, first: str) -> tuple[str, _Builder
     if kind in ASKED_ABOUT and not any(line.sku.startswith(ASKED_ABOUT[kind]) for line in order.lines):
         kind = "invoice"
     line = _line_for(rng, order, kind or "")
-    builder = _Builder(plan, order, kind or "", first, start, line)
+    builder = Builder(plan, order, kind or "", first, start, line)
     if kind is None or start < anchor - timedelta(days=HISTORY_DAYS):
         return None
     if kind in REFUND_WEIGHTS:
@@ -491,7 +321,7 @@ def plan_history(orders: list[OrderData], anchor: datetime, first_names: dict[st
     ``first_names``: order-system customer id → first name; ``agents``: (email, full
     name), the team lead first. Deterministic for the same orders and anchor.
     """
-    plan = _Plan(random.Random(PLAN_SEED), anchor, agents)
+    plan = Plan(random.Random(PLAN_SEED), anchor, agents, OUTAGE_DECLINES)
     stories = []
     for order in sorted(orders, key=lambda o: (o.customer_id, o.placed_at, o.order_id)):
         made = _story_for(plan, order, first_names[order.customer_id])
