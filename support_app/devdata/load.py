@@ -18,7 +18,8 @@ import time
 from collections import deque
 from pathlib import Path
 
-from support_app.devdata.generate import N_AGENTS, PASSWORD, TABLES, US, Generator, init_worker, make_chunk
+from support_app.devdata.generate import N_AGENTS, PASSWORD, Generator, init_worker, make_chunk
+from support_app.devdata.generate_rows import TABLES, US
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = ROOT / "data" / "large.db"
@@ -153,9 +154,17 @@ def load_large(path: Path, customers: int, cases: int, refunds: int, seed: int, 
                 c = counts
                 step(f"cases {c['support_cases']:,}/{cases:,}  refunds {c['refund_cases']:,}  "
                      f"messages {c['case_messages']:,}  events {c['case_events']:,}")
+    except BaseException:
+        if pool is not None:
+            pool.terminate()  # the chunks still being made are not wanted
+        raise
     finally:
         if pool is not None:
-            pool.terminate()
+            # After the last chunk the workers are told to finish and exit on their own: a
+            # worker stopped by SIGTERM mid-way loses what it would write on the way out
+            # (coverage's data file, half-written, could not be combined).
+            pool.close()
+            pool.join()
     step(f"loaded {sum(counts.values()):,} rows")
 
     slow = []
