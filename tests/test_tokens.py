@@ -100,6 +100,27 @@ def test_expiry_with_small_leeway():
     assert err.value.code == ErrorCode.TOKEN_EXPIRED
 
 
+def test_a_token_is_verified_once_but_its_times_and_revocation_at_every_use(monkeypatch, kv):
+    verifications = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **kw: verifications.append(1) or real_decode(*a, **kw))
+    token, claims = tokens.create_access_token(7, "agent", now=NOW)
+    assert [tokens.decode_access(token, now=NOW) for _ in range(3)] == [claims] * 3
+    assert len(verifications) == 1  # the signature is checked once per token ...
+    with pytest.raises(DomainError) as err:  # ... its expiry at every use ...
+        tokens.decode_access(token, now=claims.expires_at + timedelta(seconds=tokens.LEEWAY_SECONDS))
+    assert err.value.code == ErrorCode.TOKEN_EXPIRED
+    with pytest.raises(DomainError) as err:  # ... and whether it was issued yet
+        tokens.decode_access(token, now=NOW - timedelta(minutes=1))
+    assert err.value.code == ErrorCode.TOKEN_INVALID
+    with pytest.raises(DomainError) as err:  # it is no refresh token, however often it was seen
+        tokens.decode_refresh(token, now=NOW)
+    assert err.value.code == ErrorCode.TOKEN_INVALID
+    revocation.revoke_access(claims.jti, claims.expires_at, kv=kv, now=NOW)  # and revocation, by the caller
+    assert revocation.is_revoked(tokens.decode_access(token, now=NOW), kv=kv)
+    assert len(verifications) == 2  # the refresh attempt verified it again (refusals are not kept)
+
+
 def test_real_clock_is_used_without_now():
     past = datetime.now(timezone.utc) - timedelta(days=400)
     token, _ = tokens.create_access_token(1, "customer", now=past)

@@ -29,7 +29,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -172,25 +174,27 @@ def _int_claim(payload: dict[str, Any], name: str) -> int:
     return value
 
 
-def _key_for(token: str) -> str:
+def _key_for(token: str, keys: dict[str, str]) -> str:
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError:
         raise _invalid() from None
-    key = keyring()[1].get(kid) if isinstance(kid, str) else None
+    key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise _invalid()
     return key
 
 
-def _decode(token: str, typ: str, extra: tuple[str, ...], now: datetime | None, allow_expired: bool) -> dict[str, Any]:
-    """Verify key id, signature, issuer, audience, required claims, type and times."""
-    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
-        raise _invalid()
-    s = get_settings()
+@lru_cache(maxsize=4096)
+def _verified(token: str, typ: str, extra: tuple[str, ...], jwt_keys: str, issuer: str, audience: str
+              ) -> MappingProxyType[str, Any]:
+    """Key id, signature, issuer, audience, type and the claims' shapes: a pure function of
+    the token and the keyring, so a token is verified once, not at every event of the tab
+    that carries it (~0.1 ms each, ~10% of the event loop under load). Refusals are not
+    cached (they raise); the times are checked at every use, by ``_decode``."""
     try:
         payload = jwt.decode(
-            token, _key_for(token), algorithms=[ALGORITHM], audience=s.jwt_audience, issuer=s.jwt_issuer,
+            token, _key_for(token, _keyring(jwt_keys)[1]), algorithms=[ALGORITHM], audience=audience, issuer=issuer,
             options={"require": [*_BASE_CLAIMS, *extra], "verify_exp": False, "verify_nbf": False,
                      "verify_iat": False, "strict_aud": True},
         )
@@ -203,8 +207,19 @@ def _decode(token: str, typ: str, extra: tuple[str, ...], now: datetime | None, 
             raise _invalid()
     if not payload["sub"].isdigit():
         raise _invalid()
+    for name in ("exp", "nbf", "iat"):
+        _int_claim(payload, name)
+    return MappingProxyType(payload)
+
+
+def _decode(token: str, typ: str, extra: tuple[str, ...], now: datetime | None, allow_expired: bool) -> Mapping[str, Any]:
+    """Verify key id, signature, issuer, audience, required claims, type and times."""
+    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+        raise _invalid()
+    s = get_settings()
+    payload = _verified(token, typ, extra, s.jwt_keys, s.jwt_issuer, s.jwt_audience)
     current = _now(now).timestamp()
-    exp, nbf, iat = (_int_claim(payload, n) for n in ("exp", "nbf", "iat"))
+    exp, nbf, iat = payload["exp"], payload["nbf"], payload["iat"]
     if nbf > current + LEEWAY_SECONDS or iat > current + LEEWAY_SECONDS:
         raise _invalid()
     if exp <= current - LEEWAY_SECONDS and not allow_expired:

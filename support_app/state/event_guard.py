@@ -91,9 +91,12 @@ def _text_message(reason: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _parameters(fn: Any) -> tuple[dict[str, Any], frozenset[str]]:
-    """(annotation by parameter, the required ones) of a handler, ``self`` excluded."""
+def _parameters(fn: Any) -> tuple[dict[str, Any], frozenset[str]] | None:
+    """(annotation by parameter, the required ones) of a handler, ``self`` excluded; None
+    for a catch-all (``**kwargs``) handler. Made once per handler, not per event."""
     signature = inspect.signature(fn)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
     try:
         hints = typing.get_type_hints(fn)
     except Exception:  # noqa: BLE001 — unresolvable hints: fall back to the raw annotations
@@ -112,10 +115,10 @@ def check_event(data: Any, handlers: dict[str, Any]) -> None:
     if registered is None:
         raise _Refused("unknown handler", "That action is not available. Please reload the page.")
     payload = event.get("payload", {})
-    fn = registered.handler.fn
-    if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()):
+    parameters = _parameters(registered.handler.fn)
+    if parameters is None:
         return  # Reflex's own catch-all handlers validate themselves
-    annotations, required = _parameters(fn)
+    annotations, required = parameters
     if set(payload) - set(annotations) or required - set(payload):
         raise _Refused("arguments do not match the handler")
     for key, value in payload.items():
