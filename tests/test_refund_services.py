@@ -391,6 +391,15 @@ def test_price_refund_quotes_what_request_refund_stores(engine, people, case_id)
     assert code_of(engine, rq.price_refund, people.bob, case_id, {"L1": 1}, "damaged") is E.NOT_CASE_OWNER
 
 
+def test_the_form_opens_with_the_quote_of_nothing_chosen(engine, people, case_id):
+    """The form's first total comes with the form (one service call per page load)."""
+    opened = run(engine, rq.refund_form, people.alice, case_id, write=False)
+    assert opened.quote == run(engine, rq.price_refund, people.alice, case_id, {}, "", write=False)
+    assert (opened.quote.total, opened.quote.shipping, opened.quote.problem) == ("€0.00", "", "")
+    settling = run(engine, rq.refund_form, people.sam, case_id, True, write=False)
+    assert settling.quote == run(engine, rq.price_refund, people.sam, case_id, {}, "", True, write=False)
+
+
 # -- the refund history is append-only in the migrated database ----------------
 
 

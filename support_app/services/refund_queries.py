@@ -21,7 +21,7 @@ from support_app.domain.refund_rules import (
     window_verdict,
 )
 from support_app.domain.gateway_answers import answer_mismatch
-from support_app.domain.refund_amounts import build_refund, payment_left, preview
+from support_app.domain.refund_amounts import ExistingRefund, OrderFacts, build_refund, payment_left, preview
 from support_app.domain.refund_decisions import (
     REJECT_LABELS, SETTLEMENT_LABELS, RejectReason, SettlementType, settlement_hint,
 )
@@ -128,6 +128,7 @@ def refund_form(session: Session, caller: Caller, case_id: object, for_settlemen
         order_id=snap.order_id,
         currency=snap.currency,
         shipping=format_money(facts.shipping_total, snap.currency),
+        quote=_quote(facts, existing, {}, "", for_settlement),  # nothing chosen yet: no second call
         lines=[
             RefundLineOption(
                 line_id=row.line_id,
@@ -347,13 +348,17 @@ def price_refund(
     case = load_case_for(session, caller, case_id)
     snap = session.get(OrderSnapshot, case.order_snapshot_id)
     assert snap is not None
-    money = lambda amount: format_money(amount, snap.currency)  # noqa: E731
     facts = order_facts(snap, snapshot_lines(session, snap.id))
+    return _quote(facts, existing_refunds(session, snap.id), selection, reason, for_settlement and caller.role == Role.AGENT)
+
+
+def _quote(facts: OrderFacts, existing: list[ExistingRefund], selection: object, reason: object,
+           for_settlement: bool) -> RefundQuote:
+    money = lambda amount: format_money(amount, facts.currency)  # noqa: E731
     try:
         draft = build_refund(
-            facts, existing_refunds(session, snap.id), selection if isinstance(selection, dict) else {},
-            reason or RefundReason.OTHER, utcnow(), get_settings().refund_window_days,
-            for_settlement=for_settlement and caller.role == Role.AGENT,
+            facts, existing, selection if isinstance(selection, dict) else {}, reason or RefundReason.OTHER, utcnow(),
+            get_settings().refund_window_days, for_settlement=for_settlement,
         )
     except DomainError as err:
         return RefundQuote(total=money(0), shipping="", problem="" if err.code is ErrorCode.EMPTY_REFUND else err.message)

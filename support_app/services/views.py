@@ -140,6 +140,13 @@ class RefundLineOption:
 
 
 @dataclass
+class RefundQuote:
+    total: str
+    shipping: str  # "" when no shipping is refunded
+    problem: str  # why this selection cannot be asked for, or ""
+
+
+@dataclass
 class RefundForm:
     case_id: int
     case_number: str
@@ -147,6 +154,7 @@ class RefundForm:
     currency: str
     lines: list[RefundLineOption]
     shipping: str
+    quote: RefundQuote  # the total of the empty selection the form opens with
     settle_hint: str = ""  # agents' settlement form: the amount's limits, in words
     reasons: list[Option] = field(default_factory=list)  # the reasons this form offers
     # A customer's form with nothing to offer: why (refund_rules.Blocked), in words, and what to do.
@@ -229,10 +237,3 @@ class RefundDetail:
     internal_note: str = ""  # a settlement's note for agents only
     settle_hint: str = ""  # the settlement amount's limits, in words
     mismatch_alert: str = ""  # the gateway's answer did not match: both figures and what to do
-
-
-@dataclass
-class RefundQuote:
-    total: str
-    shipping: str  # "" when no shipping is refunded
-    problem: str  # why this selection cannot be asked for, or ""

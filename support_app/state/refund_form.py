@@ -10,7 +10,7 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.refund_decisions import AMOUNT_TEXT_MAX, SETTLEMENT_LABELS
 from support_app.services import refund_commands, refund_queries
 from support_app.services.runner import call
-from support_app.services.views import RefundForm
+from support_app.services.views import RefundForm, RefundQuote
 from support_app.state.base import AppState
 from support_app.state import toasts
 
@@ -76,11 +76,14 @@ class RefundFormState(AppState):
             self.load_error = err.message
             return self._turn_away(err)
         self.quantities = {line.line_id: 0 for line in self.form.lines}
-        await self._price()
+        self._show(self.form.quote)
 
     async def _price(self) -> None:
         caller = await self._caller("agent" if self._settling else "customer")
-        quote = await call(refund_queries.price_refund, caller, self._case_id, dict(self.quantities), self.reason, self._settling)
+        self._show(await call(refund_queries.price_refund, caller, self._case_id, dict(self.quantities), self.reason,
+                              self._settling))
+
+    def _show(self, quote: RefundQuote) -> None:
         self.total, self.shipping, self.problem = quote.total, quote.shipping, quote.problem
 
     async def _step(self, line_id: str, delta: int):
