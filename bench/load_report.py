@@ -111,8 +111,9 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
                f"load generator CPU {lg['cpu_pct']:.0f}%")
     held = ", ".join(f"{k} {n}" for k, n in sorted(srv.get("held_too_long_by_event", {}).items(), key=lambda kv: -kv[1]))
     if (m := level.get("machine")):
+        stolen = f", {m['stolen_cpu_pct']:.0f}% taken by the virtual machine's host" if m.get("stolen_cpu_pct") else ""
         out.append(f"  machine: {m['machine_cpu_pct']:.0f}% busy of {100 * m['cores']}% ({m['others_cpu_pct']:.0f}% by "
-                   f"processes outside this benchmark), load average {m['loadavg_start']:.1f} -> {m['loadavg_end']:.1f}")
+                   f"processes outside this benchmark{stolen}), load average {m['loadavg_start']:.1f} -> {m['loadavg_end']:.1f}")
     out.append(f"  server log: {srv['held_too_long']} 'held too long' lock warnings" + (f" ({held})" if held else "")
                + f", {srv['error_lines']} other errors")
     for sample in srv.get("error_samples", []):
@@ -137,14 +138,14 @@ def summary_text(results: dict) -> str:
     """One line per configuration and level."""
     lines = ["", "== summary ==",
              f"  {'config':<15} {'sessions':>8} {'actions/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'failed':>7} "
-             f"{'app CPU%':>8} {'sender%':>7} {'RSS MB':>7} {'held':>5} {'errors':>6} {'box CPU%':>8} {'others%':>7}"]
+             f"{'app CPU%':>8} {'sender%':>7} {'RSS MB':>7} {'held':>5} {'errors':>6} {'box CPU%':>8} {'others%':>7} {'stolen%':>7}"]
     for name, cfg in results["configs"].items():
         for lv in cfg.get("levels", []):
-            t, s = lv["totals"], lv["server"]
+            t, s, box = lv["totals"], lv["server"], lv.get("machine", {})
             lines.append(f"  {name:<15} {lv['sessions']:>8} {t['actions_per_s']:>9.1f} {_ms(t['p50_ms']):>7} "
                          f"{_ms(t['p95_ms']):>7} {_ms(t['p99_ms']):>7} {t['errors']:>7} {s['app_cpu_pct']:>8.0f} "
                          f"{_pct(s.get('worker_cpu_pct')):>7} {s['app_peak_rss_mb']:>7.0f} {s['held_too_long']:>5} {s['error_lines']:>6} "
-                         f"{lv.get('machine', {}).get('machine_cpu_pct', 0):>8.0f} {lv.get('machine', {}).get('others_cpu_pct', 0):>7.0f}")
+                         f"{box.get('machine_cpu_pct', 0):>8.0f} {box.get('others_cpu_pct', 0):>7.0f} {box.get('stolen_cpu_pct', 0):>7.0f}")
         if cfg.get("error"):
             lines.append(f"  {name:<15} failed: {cfg['error']}")
     return "\n".join(lines)

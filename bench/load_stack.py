@@ -391,18 +391,23 @@ class MachineSampler:
     shared, so the app's figures read differently when other processes were busy too."""
 
     @staticmethod
-    def _read() -> tuple[float, float]:
+    def _read() -> tuple[float, float, float]:
+        """(all, idle, stolen) CPU seconds so far; stolen: what a virtual machine's host
+        kept for others while this machine wanted to run (``steal`` in /proc/stat)."""
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return sum(fields[:8]) / CLK_TCK, idle / CLK_TCK
+        steal = fields[7] if len(fields) > 7 else 0
+        return sum(fields[:8]) / CLK_TCK, idle / CLK_TCK, steal / CLK_TCK
 
     def start(self) -> None:
-        self.t0, (self.total0, self.idle0) = time.monotonic(), self._read()
+        self.t0, (self.total0, self.idle0, self.steal0) = time.monotonic(), self._read()
         self.load0 = os.getloadavg()[0]
 
     def result(self) -> dict[str, float]:
-        total, idle = self._read()
-        busy = (total - self.total0) - (idle - self.idle0)
+        total, idle, steal = self._read()
+        stolen = steal - self.steal0
+        busy = (total - self.total0) - (idle - self.idle0) - stolen
         wall = max(1e-9, time.monotonic() - self.t0)
-        return {"machine_cpu_pct": round(100 * busy / wall, 1), "cores": os.cpu_count() or 1,
-                "loadavg_start": round(self.load0, 2), "loadavg_end": round(os.getloadavg()[0], 2)}
+        return {"machine_cpu_pct": round(100 * busy / wall, 1), "stolen_cpu_pct": round(100 * stolen / wall, 1),
+                "cores": os.cpu_count() or 1, "loadavg_start": round(self.load0, 2),
+                "loadavg_end": round(os.getloadavg()[0], 2)}

@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from load_report import ActionStats, percentile, summary_text  # noqa: E402
-from load_stack import log_counts  # noqa: E402
+from load_stack import MachineSampler, log_counts  # noqa: E402
 
 
 def test_percentile_is_nearest_rank():
@@ -77,3 +77,24 @@ def test_the_summary_shows_the_refund_senders_own_cpu_or_a_dash_when_it_is_embed
     header = text.splitlines()[2].split()
     assert "sender%" in header
     assert rows["memory-sqlite"][8] == "-" and rows["redis-postgres"][8] == "7"  # after app CPU%
+
+
+def test_the_summary_shows_cpu_the_virtual_machines_host_took_apart_from_other_processes():
+    level = {"sessions": 50, "totals": {"actions_per_s": 40.0, "p50_ms": 30.0, "p95_ms": 90.0, "p99_ms": 150.0, "errors": 0},
+             "server": {"app_cpu_pct": 60.0, "worker_cpu_pct": None, "app_peak_rss_mb": 300.0, "held_too_long": 0,
+                        "error_lines": 0},
+             "machine": {"machine_cpu_pct": 120.0, "others_cpu_pct": 12.0, "stolen_cpu_pct": 35.4}}
+    text = summary_text({"configs": {"memory-sqlite": {"levels": [level]}}})
+    header, row = text.splitlines()[2].split(), text.splitlines()[3].split()
+    assert header[-3:] == ["CPU%", "others%", "stolen%"] and row[-3:] == ["120", "12", "35"]
+
+
+def test_the_machine_sampler_counts_stolen_time_apart_from_busy_time(monkeypatch):
+    readings = iter([(1000.0, 400.0, 50.0), (1010.0, 404.0, 53.0)])  # (all, idle, stolen) CPU seconds
+    monkeypatch.setattr(MachineSampler, "_read", staticmethod(lambda: next(readings)))
+    clock = iter([100.0, 105.0])
+    monkeypatch.setattr("load_stack.time.monotonic", lambda: next(clock))
+    sampler = MachineSampler()
+    sampler.start()
+    got = sampler.result()
+    assert (got["machine_cpu_pct"], got["stolen_cpu_pct"]) == (60.0, 60.0)  # 10 s of CPU in 5 s: 4 idle, 3 stolen, 3 busy
