@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import sys
 import time
@@ -128,4 +129,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # `kill`/`timeout` ask like Ctrl-C does: the finally block stops the app and sandbox it started.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sys.exit(main())

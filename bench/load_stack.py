@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,14 @@ def reflex_env() -> dict[str, str]:
         "XDG_CONFIG_HOME": str(cache / "config"),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
 
 def _psql(sql: str) -> None:
@@ -132,7 +141,7 @@ class Stack:
     keep_tmp: bool = False
     app_env: dict[str, str] = field(default_factory=dict)  # --app-env: settings under test, applied last
     worker_process: bool = False  # the refund sender in its own process (as deploy/compose.yaml), not in the app
-    tmp: Path = field(init=False)
+    tmp: Path | None = field(init=False, default=None)  # set by start(): None, nothing was started
     env: dict[str, str] = field(init=False)
     seed: dict = field(init=False, default_factory=dict)
     pg_db: str | None = field(init=False, default=None)
@@ -151,6 +160,10 @@ class Stack:
         return f"http://127.0.0.1:{self.sandbox_port}"
 
     def start(self, say=print) -> None:
+        for port in (self.app_port, self.sandbox_port):
+            if _listening(port):  # figures would come from whatever answers there, not from this stack
+                raise SystemExit(f"port {port} is already taken (an earlier benchmark's app or sandbox still running?): "
+                                 "stop it, or choose other ports with --port")
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-load-{self.config.name}-"))
         self.app_log = self.tmp / "app.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPPORT_", "REFLEX_", "GRANIAN_"))}
@@ -222,6 +235,8 @@ class Stack:
             say(f"  [{self.config.name}] refund sender in its own process (python -m support_app.worker)")
 
     def stop(self) -> None:
+        if self.tmp is None:
+            return
         _stop(self.worker)
         _stop(self.app)
         _stop(self.sandbox)
