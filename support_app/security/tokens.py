@@ -27,9 +27,9 @@ Kinds:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
