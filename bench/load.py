@@ -618,12 +618,14 @@ def run_config(name: str, args, results: dict, say) -> None:
         workers = 1
     # As deployed: with Redis the refund sender is its own process (deploy/compose.yaml); `make run` embeds it.
     worker_process = args.sender == "process" or (args.sender == "auto" and cfg.state == "redis")
+    # Likewise the app: with Redis as the production image runs it (cli serve), without as `make run`.
+    serve = args.serve if args.serve != "auto" else ("cli" if cfg.state == "redis" else "run")
     stack = Stack(cfg, app_port=args.port, sandbox_port=args.port + 1, workers=workers,
                   app_redis_url=args.redis_app, state_redis_url=args.redis_state,
                   customers=args.customers, agents=args.agents, keep_tmp=args.keep_tmp, app_env=args.app_env,
-                  worker_process=worker_process)
+                  worker_process=worker_process, serve=serve)
     entry = results["configs"].setdefault(name, {"workers": workers, "sender": "process" if worker_process else "embedded",
-                                                 "notes": notes, "levels": []})
+                                                 "serve": serve, "notes": notes, "levels": []})
     guard = LockfileGuard()
     try:
         stack.start(say)
@@ -671,6 +673,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sender", choices=("auto", "embedded", "process"), default="auto",
                    help="the refund sender: in the app (as make run) or its own process, python -m support_app.worker "
                         "(as deploy/compose.yaml); default auto: its own process with Redis, embedded without")
+    p.add_argument("--serve", choices=("auto", "run", "cli"), default="auto",
+                   help="how the app is started: reflex run --env prod (as make run) or python -m support_app.cli serve "
+                        "on pages built by reflex export (as the Dockerfile); default auto: cli with Redis, run without")
     p.add_argument("--out", type=Path, default=None, help="save every figure as JSON here")
     p.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 4400)),
                    help="the app's port; the sandbox gets the next one (default 4400)")

@@ -141,6 +141,7 @@ class Stack:
     keep_tmp: bool = False
     app_env: dict[str, str] = field(default_factory=dict)  # --app-env: settings under test, applied last
     worker_process: bool = False  # the refund sender in its own process (as deploy/compose.yaml), not in the app
+    serve: str = "run"  # "run": reflex run --env prod (as make run); "cli": the production image's command
     tmp: Path | None = field(init=False, default=None)  # set by start(): None, nothing was started
     env: dict[str, str] = field(init=False)
     seed: dict = field(init=False, default_factory=dict)
@@ -218,11 +219,17 @@ class Stack:
             f"{len(self.seed['requested_refunds'])} requested refunds in {self.seed['seconds']} s; "
             f"starting the app on :{self.app_port} ({self.workers} worker(s)) ...")
         started = time.monotonic()
+        if self.serve == "cli":  # as the Dockerfile: build the pages, then serve them and the backend without compiling
+            command = [PY, "-m", "support_app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.app_port)]
+            with open(self.tmp / "export.log", "w") as fh:
+                subprocess.run([REFLEX, "export", "--frontend-only", "--no-zip", "--loglevel", "warning"], cwd=ROOT,
+                               env=env, stdout=fh, stderr=subprocess.STDOUT, check=True)
+        else:
+            command = [REFLEX, "run", "--env", "prod", "--frontend-port", str(self.app_port), "--backend-port",
+                       str(self.app_port), "--loglevel", "warning"]
         with open(self.app_log, "w") as fh:
-            self.app = subprocess.Popen(
-                [REFLEX, "run", "--env", "prod", "--frontend-port", str(self.app_port), "--backend-port",
-                 str(self.app_port), "--loglevel", "warning"],
-                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+            self.app = subprocess.Popen(command, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         _wait_http(f"{self.base_url}/ping", self.app, self.app_log, START_TIMEOUT_S)
         _wait_http(f"{self.base_url}/login", self.app, self.app_log, 60)
         self.build_seconds = time.monotonic() - started
