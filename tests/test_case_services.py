@@ -166,6 +166,28 @@ def test_internal_note_is_for_agents_only(engine, people, case_id):
     assert agent.timeline[-1].text == "Added an internal note" and agent.timeline[-1].actor_name == "Sam Rivera"
 
 
+def test_a_long_conversation_opens_on_its_newest_entries(engine, people, case_id, monkeypatch):
+    """The page gets the newest RECENT messages and history entries, in order, and how
+    many came before: counted among what this viewer may see (no internal notes for a
+    customer). Asking for all gives all. Boundaries: exactly RECENT hides nothing."""
+    monkeypatch.setattr(q, "RECENT", 3)
+    alice, sam = people.alice, people.sam
+    for who, body, internal in [(alice, "m1", False), (sam, "n1", True), (alice, "m2", False), (sam, "r1", False)]:
+        run(engine, cmd.add_message, who, case_id, body, internal=internal)
+
+    def seen(who, **whole):
+        detail = run(engine, q.get_case, who, case_id, write=False, **whole)
+        return [m.body for m in detail.messages], detail.earlier_messages, [e.kind for e in detail.timeline], detail.earlier_events
+
+    assert seen(alice) == (["m1", "m2", "r1"], 0, ["reply", "reply", "reply"], 1)  # exactly 3 public messages
+    assert seen(sam) == (["n1", "m2", "r1"], 1, ["note", "reply", "reply"], 2)
+    run(engine, cmd.add_message, alice, case_id, "m3")
+    assert seen(alice) == (["m2", "r1", "m3"], 1, ["reply", "reply", "reply"], 2)
+    assert seen(sam) == (["m2", "r1", "m3"], 2, ["reply", "reply", "reply"], 3)
+    assert seen(alice, all_messages=True) == (["m1", "m2", "r1", "m3"], 0, ["reply", "reply", "reply"], 2)
+    assert seen(sam, all_history=True)[2:] == (["created", "reply", "note", "reply", "reply", "reply"], 0)
+
+
 def test_customer_cannot_add_an_internal_note(engine, people, case_id):
     assert code_of(engine, cmd.add_message, people.alice, case_id, "sneaky", internal=True) is E.FORBIDDEN
     assert (count(engine, CaseMessage), count(engine, CaseEvent), row(engine, case_id).version) == (0, 1, 1)

@@ -17,6 +17,7 @@ from support_app.domain.errors import ErrorCode
 from support_app.models import CaseEvent, CaseSeen, SupportCase
 from support_app.models.base import utcnow
 from support_app.services import case_commands as cmd
+from support_app.services import case_queries
 from support_app.services import refund_commands as rc
 from support_app.services import refund_review as rv
 from support_app.services import workspace_commands as wc
@@ -167,6 +168,17 @@ def test_reading_the_open_case_does_not_wait_for_the_write_lock(engine, people, 
         holder.execute(update(SupportCase).where(SupportCase.id == cases["high_new"]).values(subject="high_new"))
         view = run(engine, wq.workspace_case, people.sam, cases["low_old"], write=False)
     assert view.case.subject == "low_old"
+
+
+def test_the_open_case_shows_its_newest_messages_until_all_are_asked_for(engine, people, cases, monkeypatch):
+    monkeypatch.setattr(case_queries, "RECENT", 2)
+    case_id = cases["low_old"]
+    for body in ("one", "two", "three"):
+        run(engine, cmd.add_message, people.alice, case_id, body)
+    opened = run(engine, wq.open_case, people.sam, case_id).case
+    assert ([m.body for m in opened.messages], opened.earlier_messages) == (["two", "three"], 1)
+    whole = run(engine, wq.workspace_case, people.sam, case_id, True, write=False).case
+    assert ([m.body for m in whole.messages], whole.earlier_messages) == (["one", "two", "three"], 0)
 
 
 def test_open_case_refuses_unknown_ids_and_marks_nothing(engine, people, cases):

@@ -95,3 +95,12 @@ def page_skeleton(when: rx.Var) -> rx.Component:
 def skeleton_until(data: rx.Var, error: rx.Var) -> rx.Component:
     """Placeholders until ``data`` is there or ``error`` says why it will not be."""
     return rx.cond(data, rx.fragment(), page_skeleton(error == ""))
+
+
+def show_earlier(count: rx.Var, one: str, many: str, on_click, element_id: str) -> rx.Component:
+    """"Show 12 earlier messages": a long thread opens on its newest entries; this asks for all."""
+    return rx.cond(
+        count > 0,
+        rx.button(rx.icon("chevrons-up", size=14), "Show ", count.to_string(), " ", rx.cond(count == 1, one, many),
+                  on_click=on_click, variant="soft", size="1", id=element_id),
+    )

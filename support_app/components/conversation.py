@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import local_time
+from support_app.components.bits import local_time, show_earlier
 from support_app.services.views import MessageView
 
 
@@ -30,9 +30,11 @@ def message_bubble(msg: rx.Var[MessageView]) -> rx.Component:
     )
 
 
-def conversation(messages: rx.Var[list[MessageView]]) -> rx.Component:
+def conversation(messages: rx.Var[list[MessageView]], earlier: rx.Var[int], show_all) -> rx.Component:
+    """The newest messages, oldest first; ``earlier`` are older ones not shown until ``show_all``."""
     return rx.vstack(
         rx.heading("Conversation", size="4"),
+        show_earlier(earlier, "earlier message", "earlier messages", show_all, "show-earlier-messages"),
         rx.cond(messages.length() == 0, rx.text("No messages yet.", color_scheme="gray", size="2")),
         rx.foreach(messages, message_bubble),
         spacing="2",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.components.bits import local_time
+from support_app.components.bits import local_time, show_earlier
 from support_app.services.views import EventView
 
 
@@ -22,5 +22,8 @@ def timeline_item(event: rx.Var[EventView]) -> rx.Component:
     )
 
 
-def timeline(events: rx.Var[list[EventView]]) -> rx.Component:
-    return rx.vstack(rx.heading("History", size="4"), rx.foreach(events, timeline_item), spacing="2", id="timeline", width="100%")
+def timeline(events: rx.Var[list[EventView]], earlier: rx.Var[int] | None = None, show_all=None) -> rx.Component:
+    """``earlier``: older entries not shown until ``show_all`` (a case's long history)."""
+    more = [show_earlier(earlier, "earlier entry", "earlier entries", show_all, "show-earlier-history")] if show_all else []
+    return rx.vstack(rx.heading("History", size="4"), *more, rx.foreach(events, timeline_item), spacing="2", id="timeline",
+                     width="100%")

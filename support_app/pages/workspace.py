@@ -208,8 +208,8 @@ def _middle() -> rx.Component:
         rx.cond(W.load_error != "", rx.callout(W.load_error, color_scheme="red", icon="triangle_alert", id="ws-error")),
         rx.cond(
             ws,
-            rx.vstack(_header(), rx.divider(), conversation(case.messages), _composer(), spacing="3", width="100%",
-                      id="ws-case"),
+            rx.vstack(_header(), rx.divider(), conversation(case.messages, case.earlier_messages, W.show_earlier_messages),
+                      _composer(), spacing="3", width="100%", id="ws-case"),
             rx.text("Pick a case from the queue (or press j).", color_scheme="gray", id="ws-no-case"),
         ),
         style=PANE,

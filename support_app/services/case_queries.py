@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -40,12 +40,24 @@ _CASE_PAGE = (  # the case page's head in one statement: the case and its order
     .join(OrderSnapshot, OrderSnapshot.id == SupportCase.order_snapshot_id)
     .where(SupportCase.id == bindparam("case_id"))
 )
-_MESSAGES = select(CaseMessage).where(CaseMessage.case_id == bindparam("case_id"))
-_EVENTS = select(CaseEvent).where(CaseEvent.case_id == bindparam("case_id"))
+# A long conversation is shown from its end: the newest RECENT messages and history entries,
+# with how many came before ("Show 12 earlier messages"), until the viewer asks for all.
+# So a reply on a 300-message case does not send all 300 to every tab showing it again.
+RECENT = 20
+
+
+def _thread(entity, *where):
+    """(all in order, the newest first up to :limit, how many) of a case's messages or events."""
+    of_case = (entity.case_id == bindparam("case_id"), *where)
+    every = select(entity).where(*of_case)
+    return (every.order_by(entity.created_at, entity.id),
+            every.order_by(entity.created_at.desc(), entity.id.desc()).limit(bindparam("limit")),
+            select(func.count()).select_from(entity).where(*of_case))
+
+
 _CONVERSATION = {  # is_agent -> (messages, events): customers see neither internal notes nor internal events
-    True: (_MESSAGES.order_by(CaseMessage.created_at, CaseMessage.id), _EVENTS.order_by(CaseEvent.created_at, CaseEvent.id)),
-    False: (_MESSAGES.where(CaseMessage.visibility == "public").order_by(CaseMessage.created_at, CaseMessage.id),
-            _EVENTS.where(CaseEvent.internal == False).order_by(CaseEvent.created_at, CaseEvent.id)),  # noqa: E712
+    True: (_thread(CaseMessage), _thread(CaseEvent)),
+    False: (_thread(CaseMessage, CaseMessage.visibility == "public"), _thread(CaseEvent, CaseEvent.internal == False)),  # noqa: E712
 }
 _PEOPLE = select(User.id, User.full_name, User.role, User.email).where(User.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
 
@@ -149,14 +161,17 @@ def _list_stmt(own: bool, statuses: tuple[str, ...], mine: bool, priority: str |
     return stmt.order_by(c.created_at.desc(), c.id.desc()).limit(bindparam("limit"))  # type: ignore[attr-defined]
 
 
-def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
+def get_case(session: Session, caller: Caller, case_id: object, *, all_messages: bool = False,
+             all_history: bool = False) -> CaseDetail:
+    """The case page's read model. The conversation and the history come as their newest
+    RECENT entries (and how many are earlier) unless ``all_messages`` / ``all_history``."""
     head = session.exec(_CASE_PAGE, params={"case_id": _case_key(case_id)}).first()
     case = _visible(caller, head[0] if head else None)
     snap = head[1]
     is_agent = caller.role == Role.AGENT
-    msg_stmt, ev_stmt = _CONVERSATION[is_agent]
-    messages = list(session.exec(msg_stmt, params={"case_id": case.id}))
-    events = list(session.exec(ev_stmt, params={"case_id": case.id}))
+    msg_stmts, ev_stmts = _CONVERSATION[is_agent]
+    messages, earlier_messages = _tail(session, msg_stmts, case.id, all_messages)
+    events, earlier_events = _tail(session, ev_stmts, case.id, all_history)
     # Everyone the page names, in one query (not one per message or event).
     people = {case.customer_id, case.assignee_id, *(m.author_id for m in messages), *(e.actor_id for e in events)}
     names, email = _people(session, people - {None}, case.customer_id)
@@ -192,6 +207,7 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
             )
             for m in messages
         ],
+        earlier_messages=earlier_messages,
         timeline=[
             EventView(
                 id=e.id,
@@ -203,6 +219,7 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
             )
             for e in events
         ],
+        earlier_events=earlier_events,
         refunds=refund_rows(session, case.id),
         assigned_to_viewer=is_agent and case.assignee_id == caller.id,
         can_reopen=reopen.allowed,
@@ -215,6 +232,17 @@ def get_case(session: Session, caller: Caller, case_id: object) -> CaseDetail:
             if s in allowed_transitions(status, role)
         ],
     )
+
+
+def _tail(session: Session, stmts: tuple, case_id: int, whole: bool) -> tuple[list, int]:
+    """A thread in order: all of it, or its newest RECENT entries and how many came before."""
+    every, newest, count = stmts
+    if whole:
+        return list(session.exec(every, params={"case_id": case_id})), 0
+    rows = list(session.exec(newest, params={"case_id": case_id, "limit": RECENT + 1}))
+    if len(rows) <= RECENT:
+        return rows[::-1], 0
+    return rows[RECENT - 1::-1], session.exec(count, params={"case_id": case_id}).one() - RECENT
 
 
 def list_agents(session: Session, caller: Caller) -> list[Option]:

@@ -112,9 +112,11 @@ class CaseDetail:
     updated_at: str
     version: int  # agents only (optimistic concurrency); 0 for customers
     order: OrderView
-    messages: list[MessageView]
-    timeline: list[EventView]
+    messages: list[MessageView]  # the newest case_queries.RECENT unless all were asked for
+    timeline: list[EventView]  # likewise
     next_statuses: list[Option]
+    earlier_messages: int = 0  # how many messages are older than those in ``messages``
+    earlier_events: int = 0  # and history entries older than ``timeline``
     refunds: list[RefundRow] = field(default_factory=list)
     assigned_to_viewer: bool = False  # the signed-in agent is the assignee: no "Assign to me"
     # Reopening a resolved or closed case (case_rules.reopen_verdict, SUPPORT_REOPEN_DAYS):

@@ -133,15 +133,16 @@ def _queue_details(session: Session, ids: list[int]) -> dict[int, dict]:
     }
 
 
-def workspace_case(session: Session, caller: Caller, case_id: object) -> WorkspaceCase:
+def workspace_case(session: Session, caller: Caller, case_id: object, all_messages: bool = False) -> WorkspaceCase:
     """One case as the workspace shows it, a plain read (no lock, nothing written): the
-    conversation (case_queries.get_case), the customer's other cases and refunds with
-    what was given back per currency, the order's lines with what is refundable now and
-    until when, and this case's refunds with the actions an agent may take
-    (refund_queries.get_refund). Live updates and the reread after an action use this."""
+    conversation (case_queries.get_case: its newest messages unless ``all_messages``), the
+    customer's other cases and refunds with what was given back per currency, the order's
+    lines with what is refundable now and until when, and this case's refunds with the
+    actions an agent may take (refund_queries.get_refund). Live updates and the reread
+    after an action use this."""
     _agent(caller)
     case = load_case_for(session, caller, case_id)
-    detail = get_case(session, caller, case.id)
+    detail = get_case(session, caller, case.id, all_messages=all_messages)
     others = session.exec(
         select(SupportCase).where(SupportCase.customer_id == case.customer_id, SupportCase.id != case.id)
         .order_by(SupportCase.created_at.desc(), SupportCase.id.desc()).limit(SIDEBAR_LIMIT)  # type: ignore[attr-defined]
@@ -167,6 +168,7 @@ def workspace_case(session: Session, caller: Caller, case_id: object) -> Workspa
             status=detail.status, status_label=detail.status_label, priority_label=_priority_label(detail.priority),
             customer_name=detail.customer_name, customer_email=detail.customer_email, assignee_id=detail.assignee_id,
             order_id=detail.order.order_id, version=detail.version, messages=detail.messages,
+            earlier_messages=detail.earlier_messages,
         ),
         customer_cases=[CustomerCase(o.id, o.number or "", o.subject, o.status, STATUS_LABELS[CaseStatus(o.status)]) for o in others],
         customer_refunds=[

@@ -69,7 +69,8 @@ class OpenCase:
     assignee_id: int  # 0: nobody
     order_id: str
     version: int  # the expected version of the commands on the case
-    messages: list[MessageView]
+    messages: list[MessageView]  # the newest case_queries.RECENT unless all were asked for
+    earlier_messages: int = 0  # how many are older than those
 
 
 @dataclass

@@ -17,16 +17,20 @@ class CaseState(AppState):
     reply_text: str = ""
     note_text: str = ""
     _case_id: str = ""
+    _all_messages: bool = False  # "Show N earlier messages" was clicked on this page
+    _all_history: bool = False
 
     async def _reload(self) -> None:
         caller = await self._caller()
-        self.case = await call(case_queries.get_case, caller, self._case_id)
+        self.case = await call(case_queries.get_case, caller, self._case_id, all_messages=self._all_messages,
+                               all_history=self._all_history)
 
     @rx.event
     async def load(self):
         try:
             await self._enter()  # first: a new sign-in in this tab resets every page state
             self.case, self.load_error = None, ""
+            self._all_messages = self._all_history = False
             self._case_id = str(self.router.url.path.rstrip("/").rsplit("/", 1)[-1])
             await self._reload()
             self._watch(f"case:{self.case.id}")
@@ -45,6 +49,22 @@ class CaseState(AppState):
 
     def _target(self) -> tuple[str, int | None]:
         return self._case_id, (self.case.version or None) if self.case else None
+
+    @rx.event
+    async def show_earlier_messages(self):
+        self._all_messages = True
+        return await self._reread()
+
+    @rx.event
+    async def show_earlier_history(self):
+        self._all_history = True
+        return await self._reread()
+
+    async def _reread(self):
+        try:
+            await self._reload()
+        except DomainError as err:
+            return self._fail(err)
 
     @rx.event
     def set_reply_text(self, value: str):

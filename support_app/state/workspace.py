@@ -49,6 +49,7 @@ class WorkspaceState(AppState):
     loaded: bool = False
     load_error: str = ""
     _case_id: str = ""
+    _all_messages: bool = False  # "Show N earlier messages" was clicked on the open case
 
     @rx.var
     def selected_id(self) -> int:
@@ -65,10 +66,11 @@ class WorkspaceState(AppState):
         """The agent picks a case: this agent's marks move (on it, and on the one left)
         in one short write, then it is read; and it is watched."""
         self._show(await call(workspace_queries.open_case, caller, case_id, self._case_id))
+        self._all_messages = False  # a case opens on its newest messages
 
     async def _reread(self, caller) -> None:
         """Read the open case again (live update, after an action): a plain read, no mark."""
-        self._show(await call(workspace_queries.workspace_case, caller, self._case_id))
+        self._show(await call(workspace_queries.workspace_case, caller, self._case_id, self._all_messages))
 
     def _show(self, selected: WorkspaceCase) -> None:
         self.selected = selected
@@ -119,6 +121,15 @@ class WorkspaceState(AppState):
             await self._read_queue(caller)
         except DomainError:
             pass  # the session ended or the case went: the tab's next event says so
+
+    @rx.event
+    async def show_earlier_messages(self):
+        try:
+            caller = await self._caller("agent")
+            self._all_messages = True
+            await self._reread(caller)
+        except DomainError as err:
+            return self._fail(err)
 
     # -- selection and filters -------------------------------------------------
 

@@ -59,6 +59,8 @@ RULES: dict[str, Rule] = {
     "CaseState.set_status": Rule("/cases/{case}", CASE_PEOPLE),
     "CaseState.assign_to_me": Rule("/cases/{case}", AGENT),
     "CaseState.reopen": Rule("/cases/{case}", CASE_PEOPLE),
+    "CaseState.show_earlier_messages": Rule("/cases/{case}", CASE_PEOPLE),
+    "CaseState.show_earlier_history": Rule("/cases/{case}", CASE_PEOPLE),
     "RefundFormState.load": Rule("/cases/{case}/refund", CUSTOMERS),
     "RefundFormState.increment": Rule("/cases/{case}/refund", CUSTOMERS),
     "RefundFormState.decrement": Rule("/cases/{case}/refund", CUSTOMERS),
@@ -101,6 +103,7 @@ RULES: dict[str, Rule] = {
     "WorkspaceState.reject": Rule("/workspace?case={case}", AGENT),
     "WorkspaceState.open_reject": Rule("/workspace?case={case}", AGENT),
     "WorkspaceState.close_reject": Rule("/workspace?case={case}", AGENT),
+    "WorkspaceState.show_earlier_messages": Rule("/workspace?case={case}", AGENT),
 }
 # Plausible arguments by parameter name: what the page itself would send.
 ARGS = {"value": lambda: f"matrix {uuid.uuid4().hex[:8]}", "target": lambda: "resolved", "line_id": lambda: "L1",

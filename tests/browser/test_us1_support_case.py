@@ -194,3 +194,48 @@ def test_a_closed_case_reopens_within_the_period_and_says_when_it_has_passed(sig
     expect(customer.locator("#reopen-ended")).to_have_text(
         "A case can be reopened for 14 days after it was closed; that time has passed. Please open a new case about the order.")
     expect(customer.locator("#reopen-case")).to_have_count(0)
+
+
+def test_a_long_conversation_opens_on_its_newest_messages(sign_in):
+    """Twenty messages show whole; the next one folds the oldest behind "Show 1 earlier
+    message" (and the history behind its own), for the customer, on the agent's case
+    page and in the workspace; asking for all shows all, and keeps showing all as the
+    conversation goes on live."""
+    customer = sign_in("carol@example.com")
+    case_id = open_case(customer, "ORD-1003-1", "A long back and forth")
+    for n in range(1, 21):
+        customer.locator("#reply-text").fill(f"Long thread message {n:02d}")
+        customer.locator("#send-reply").click()
+        expect(customer.locator(".message").last).to_contain_text(f"Long thread message {n:02d}")
+    expect(customer.locator(".message")).to_have_count(20)
+    expect(customer.locator("#show-earlier-messages")).to_have_count(0)  # exactly twenty: nothing folded
+    customer.locator("#reply-text").fill("Long thread message 21")
+    customer.locator("#send-reply").click()
+    expect(customer.locator("#show-earlier-messages")).to_have_text("Show 1 earlier message")
+    expect(customer.locator(".message")).to_have_count(20)
+    expect(customer.locator("#conversation")).not_to_contain_text("message 01")
+    expect(customer.locator("#show-earlier-history")).to_have_text("Show 2 earlier entries")  # opened + 21 replies
+
+    agent = sign_in("agent2@example.com")
+    agent.goto(f"/cases/{case_id}")
+    expect(agent.locator("#show-earlier-messages")).to_have_text("Show 1 earlier message")
+    agent.locator("#show-earlier-messages").click()
+    expect(agent.locator(".message")).to_have_count(21)
+    expect(agent.locator(".message").first).to_contain_text("Long thread message 01")
+    expect(agent.locator("#show-earlier-messages")).to_have_count(0)
+    expect(agent.locator("#timeline")).not_to_contain_text("Opened the case")
+    agent.locator("#show-earlier-history").click()
+    expect(agent.locator("#timeline")).to_contain_text("Opened the case")
+
+    customer.locator("#reply-text").fill("Long thread message 22")
+    customer.locator("#send-reply").click()
+    expect(agent.locator(".message").last).to_contain_text("Long thread message 22")  # live, and still all of it
+    expect(agent.locator(".message")).to_have_count(22)
+    expect(customer.locator("#show-earlier-messages")).to_have_text("Show 2 earlier messages")
+
+    agent.goto(f"/workspace?case={case_id}&status=any")
+    expect(agent.locator("#ws-case-subject")).to_have_text("A long back and forth")
+    expect(agent.locator("#show-earlier-messages")).to_have_text("Show 2 earlier messages")
+    agent.locator("#show-earlier-messages").click()
+    expect(agent.locator("#conversation .message")).to_have_count(22)
+    expect(agent.locator("#conversation .message").first).to_contain_text("Long thread message 01")
