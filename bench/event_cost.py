@@ -10,7 +10,7 @@ to whole page loads, so the difference between them is what each part costs:
   of one event (socket.io in, state lookup, handler, delta out);
 * ``navigate <page>``: a client-side navigation (``on_load_internal`` -> the page's load ->
   ``set_is_hydrated``), as in bench/load.py;
-* ``post reply``: the case page's text box and send button (two events and the barrier):
+* ``post reply``: the case page's reply form submitted (one event and the barrier):
   a write, its change published, the page read again. It runs last: each repeat adds a
   message, so its figure is for a conversation growing from a few to --repeat messages.
 
@@ -83,8 +83,7 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         ("navigate case page", lambda: customer.navigate(url_for("case", case_id=case_id))),
         ("navigate agent queue", lambda: agent.navigate(url_for("queue"))),
         ("navigate refund page", lambda: agent.navigate(url_for("refund", refund_id=refund_id))),
-        ("post reply (case page)", lambda: customer.call((H["reply_text"], {"value": REPLY}),
-                                                         (H["send_reply"], {}))),
+        ("post reply (case page)", lambda: customer.call((H["send_reply"], {"form": {"body": REPLY}}))),
     ]
     out = []
     for name, step in steps:

@@ -58,8 +58,7 @@ STATES = {  # short name -> class path; every page state is a substate of AppSta
     "refund_queue": "support_app.state.refund_queue.RefundQueueState",
 }
 HANDLERS = {  # what a page's form or button sends: (state, handler); payloads are built below
-    "reply_text": ("case", "set_reply_text"),  # debounced text_area on_change: {"value"}
-    "send_reply": ("case", "send_reply"),
+    "send_reply": ("case", "send_reply"),  # the reply form's submit: {"form": {"body"}}
     "open_case": ("new_case", "submit"),  # {"form": {"category", "priority", "subject", "description"}}
     "refund_increment": ("refund_form", "increment"),  # {"line_id"}
     "refund_reason": ("refund_form", "set_reason"),  # {"value"}
@@ -463,7 +462,7 @@ class Session:
 
     async def post_reply(self) -> None:
         text = f"Load benchmark reply {self.rng.randrange(10**6)}: any news on this?"
-        await self.tab.call((H["reply_text"], {"value": text}), (H["send_reply"], {}))
+        await self.tab.call((H["send_reply"], {"form": {"body": text}}))
         case = self.read("case", None) or {}
         if not any(m.get("body") == text for m in case.get("messages") or []):
             await self._no_effect("reply not in the conversation afterwards")

@@ -160,23 +160,36 @@ def _refunds() -> rx.Component:
 
 
 def _composer() -> rx.Component:
+    """Plain forms: what is typed stays in the browser until it is sent (one event per reply,
+    none per pause in typing), as in the workspace."""
     return rx.cond(
         case.status != "closed",
         rx.vstack(
-            rx.text_area(value=CaseState.reply_text, on_change=CaseState.set_reply_text, placeholder="Write a reply…", aria_label="Reply", id="reply-text", width="100%", rows="3", max_length=MESSAGE_MAX),
-            field_error(CaseState.field_errors, "body"),
-            rx.hstack(
-                rx.button("Send reply", on_click=CaseState.send_reply, loading=CaseState.busy, id="send-reply"),
-                spacing="2",
+            rx.form(
+                rx.vstack(
+                    rx.text_area(name="body", placeholder="Write a reply…", aria_label="Reply", id="reply-text", width="100%", rows="3", max_length=MESSAGE_MAX),
+                    field_error(CaseState.field_errors, "body"),
+                    rx.button("Send reply", type="submit", loading=CaseState.busy, id="send-reply"),
+                    width="100%",
+                    spacing="2",
+                ),
+                on_submit=CaseState.send_reply,
+                reset_on_submit=False,
+                width="100%",
             ),
             rx.cond(
                 AppState.is_agent,
-                rx.vstack(
-                    rx.text_area(value=CaseState.note_text, on_change=CaseState.set_note_text, placeholder="Internal note (only agents see this)…", aria_label="Internal note", id="note-text", width="100%", rows="2", background="var(--amber-2)", max_length=MESSAGE_MAX),
-                    field_error(CaseState.field_errors, "note_body"),
-                    rx.button("Add internal note", on_click=CaseState.add_note, variant="soft", color_scheme="amber", high_contrast=True, id="add-note", loading=CaseState.busy),
+                rx.form(
+                    rx.vstack(
+                        rx.text_area(name="body", placeholder="Internal note (only agents see this)…", aria_label="Internal note", id="note-text", width="100%", rows="2", background="var(--amber-2)", max_length=MESSAGE_MAX),
+                        field_error(CaseState.field_errors, "note_body"),
+                        rx.button("Add internal note", type="submit", variant="soft", color_scheme="amber", high_contrast=True, id="add-note", loading=CaseState.busy),
+                        width="100%",
+                        spacing="2",
+                    ),
+                    on_submit=CaseState.add_note,
+                    reset_on_submit=False,
                     width="100%",
-                    spacing="2",
                 ),
             ),
             width="100%",

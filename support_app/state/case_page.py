@@ -14,8 +14,6 @@ from support_app.state.base import AppState
 class CaseState(AppState):
     case: CaseDetail | None = None
     load_error: str = ""
-    reply_text: str = ""
-    note_text: str = ""
     _case_id: str = ""
     _all_messages: bool = False  # "Show N earlier messages" was clicked on this page
     _all_history: bool = False
@@ -67,27 +65,20 @@ class CaseState(AppState):
             return self._fail(err)
 
     @rx.event
-    def set_reply_text(self, value: str):
-        self.reply_text = value
-
-    @rx.event
-    def set_note_text(self, value: str):
-        self.note_text = value
-
-    @rx.event
-    async def send_reply(self):
-        async for update in self._act(case_commands.add_message, self.reply_text, False, success="Reply sent"):
+    async def send_reply(self, form: dict):
+        """The reply form (its text stays in the browser until sent; cleared once it went through)."""
+        async for update in self._act(case_commands.add_message, form.get("body", ""), False, success="Reply sent"):
             yield update
         if self._ok:
-            self.reply_text = ""
+            yield rx.set_value("reply-text", "")
 
     @rx.event
-    async def add_note(self):
-        async for update in self._act(case_commands.add_message, self.note_text, True, success="Internal note added",
+    async def add_note(self, form: dict):
+        async for update in self._act(case_commands.add_message, form.get("body", ""), True, success="Internal note added",
                                       field_prefix="note_"):
             yield update
         if self._ok:
-            self.note_text = ""
+            yield rx.set_value("note-text", "")
 
     @rx.event
     async def set_status(self, target: str):

@@ -52,8 +52,6 @@ RULES: dict[str, Rule] = {
     "CasesState.set_status_filter": Rule("/cases", ANYONE - {"anonymous"}),
     "CasesState.toggle_mine": Rule("/queue", AGENT),
     "CaseState.load": Rule("/cases/{case}", CASE_PEOPLE),
-    "CaseState.set_reply_text": Rule("/cases/{case}", CASE_PEOPLE),
-    "CaseState.set_note_text": Rule("/cases/{case}", AGENT),
     "CaseState.send_reply": Rule("/cases/{case}", CASE_PEOPLE),
     "CaseState.add_note": Rule("/cases/{case}", AGENT),
     "CaseState.set_status": Rule("/cases/{case}", CASE_PEOPLE),
@@ -110,7 +108,7 @@ ARGS = {"value": lambda: f"matrix {uuid.uuid4().hex[:8]}", "target": lambda: "re
         "form": lambda: {"reject_code": "other", "reject_message": "Matrix says no to this one.",
                          "settle_type": "goodwill", "settle_amount": "1.00", "settle_message": "Matrix settlement message.",
                          "settle_internal_note": "Matrix internal note."},
-        "var_name": lambda: "reply_text", "checked": lambda: True}
+        "var_name": lambda: "load_error", "checked": lambda: True}
 CLOSED = {"setvar"}  # handlers the event guard keeps closed for everyone
 
 

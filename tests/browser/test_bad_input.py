@@ -32,11 +32,12 @@ def test_bad_events_get_a_clear_answer_and_nothing_is_stored(browser, base_url, 
     long_name = CASE_STATE + "." + "x" * 100_000
 
     hostile = [
-        (CASE_STATE + ".set_reply_text", {"value": "y" * 1_100_000}, "too large"),
-        (CASE_STATE + ".set_reply_text", {"value": {"a": [1, 2]}}, "could not be understood"),
-        (CASE_STATE + ".set_reply_text", {"value": "nul \x00 byte"}, "cannot be saved"),
-        (CASE_STATE + ".set_reply_text", {"value": "lone \ud800 surrogate"}, "cannot be saved"),
-        (CASE_STATE + ".set_reply_text", {}, "could not be understood"),
+        (CASE_STATE + ".send_reply", {"form": {"body": "y" * 1_100_000}}, "too large"),
+        (CASE_STATE + ".send_reply", {"form": "body=hello"}, "could not be understood"),
+        (CASE_STATE + ".send_reply", {"form": {"body": "nul \x00 byte"}}, "cannot be saved"),
+        (CASE_STATE + ".send_reply", {"form": {"body": "lone \ud800 surrogate"}}, "cannot be saved"),
+        (CASE_STATE + ".send_reply", {"form": {"body": {"a": [1, 2]}}}, "need your attention"),
+        (CASE_STATE + ".send_reply", {}, "could not be understood"),
         (NEW_CASE_STATE + ".submit", {"form": "subject=x"}, "could not be understood"),
         (NEW_CASE_STATE + ".submit", {"form": ["subject", "x"]}, "could not be understood"),
         (NEW_CASE_STATE + ".submit", {}, "could not be understood"),

@@ -69,15 +69,13 @@ def test_customer_forged_events_are_refused(browser, base_url, app_server, sign_
         notes_before = db.execute("select count(*) from case_messages where visibility='internal'").fetchone()[0]
 
     # Agent-only actions on her own case.
-    forger.send(CASE_STATE + ".set_note_text", {"value": "forged internal note"}, path)
-    forger.send(CASE_STATE + ".add_note", {}, path)
+    forger.send(CASE_STATE + ".add_note", {"form": {"body": "forged internal note"}}, path)
     forger.send(CASE_STATE + ".set_status", {"target": "resolved"}, path)
     forger.send(CASE_STATE + ".assign_to_me", {}, path)
     # Another customer's case and order, by route data.
     forger.send(CASE_STATE + ".load", {}, f"/cases/{bob_case}")
     forger.send(NEW_CASE_STATE + ".load", {}, "/cases/new?order=ORD-1002-1")
-    forger.send(CASE_STATE + ".set_reply_text", {"value": "forged reply into bob's case"}, f"/cases/{bob_case}")
-    forger.send(CASE_STATE + ".send_reply", {}, f"/cases/{bob_case}")
+    forger.send(CASE_STATE + ".send_reply", {"form": {"body": "forged reply into bob's case"}}, f"/cases/{bob_case}")
     page.wait_for_timeout(3000)
 
     with _db(app_server) as db:

@@ -23,7 +23,7 @@ def _refused_event_logged(browser, base_url, log: Path) -> None:
     """A signed-in customer's browser forges an event with an argument of the wrong kind:
     the guard refuses it, says so, and logs it as a security event."""
     ctx, page, forger = carol_forging(browser, base_url)
-    forger.send(CASE_STATE + ".set_reply_text", {"value": {"a": [1, 2]}}, "/orders")
+    forger.send(CASE_STATE + ".send_reply", {"form": [1, 2]}, "/orders")
     expect(page.get_by_text("could not be understood", exact=False).first).to_be_visible()
     ctx.close()
     deadline = time.monotonic() + 10
