@@ -190,7 +190,7 @@ def _verified(token: str, typ: str, extra: tuple[str, ...], jwt_keys: str, issue
               ) -> MappingProxyType[str, Any]:
     """Key id, signature, issuer, audience, type and the claims' shapes: a pure function of
     the token and the keyring, so a token is verified once, not at every event of the tab
-    that carries it (~0.1 ms each, ~10% of the event loop under load). Refusals are not
+    that carries it (~0.1 ms each: 11 % of the samples holding the GIL at 150 sessions). Refusals are not
     cached (they raise); the times are checked at every use, by ``_decode``."""
     try:
         payload = jwt.decode(
