@@ -219,13 +219,15 @@ class AppState(rx.State):
         return self.user_role == "agent" or not change.internal
 
     async def _command(self, fn, *args, target, reread, role: str | None = None, success: str = "",
-                       field_prefix: str = ""):
+                       field_prefix: str = "", done: tuple = ()):
         """Every page action: identify, call one command service, read the page again,
         map the error. ``target()`` names what the command acts on and the version this
         tab saw, ``(id, version)``, or raises when the tab never showed it; ``reread(caller)``
         reads the page again, also after a refusal. Field messages go under
         ``field_prefix`` + name (the note box's "body" is "note_body"). ``_ok`` says
-        whether it went through (a page then clears its text box)."""
+        whether it went through. ``done``: events that go out with the success update, in
+        the same frame as the page read again (clearing the text box that was sent: a later
+        frame would wipe what the person had begun to type next)."""
         self._ok = False
         if self.busy:
             return  # a double click: the first one is being handled
@@ -252,8 +254,8 @@ class AppState(rx.State):
                 pass
             return
         self.busy, self._ok = False, True
-        if success:
-            yield toasts.success(success)
+        if success or done:
+            yield [*([toasts.success(success)] if success else []), *done]
 
     @rx.event
     def clear_busy(self):

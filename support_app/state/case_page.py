@@ -39,10 +39,10 @@ class CaseState(AppState):
     def _showing(self) -> bool:
         return self.case is not None
 
-    async def _act(self, fn, *args, success: str = "", field_prefix: str = ""):
+    async def _act(self, fn, *args, success: str = "", field_prefix: str = "", done: tuple = ()):
         """One command on this case, with the version this tab saw."""
         async for update in self._command(fn, *args, target=self._target, reread=lambda _caller: self._reload(),
-                                          success=success, field_prefix=field_prefix):
+                                          success=success, field_prefix=field_prefix, done=done):
             yield update
 
     def _target(self) -> tuple[str, int | None]:
@@ -67,18 +67,15 @@ class CaseState(AppState):
     @rx.event
     async def send_reply(self, form: dict):
         """The reply form (its text stays in the browser until sent; cleared once it went through)."""
-        async for update in self._act(case_commands.add_message, form.get("body", ""), False, success="Reply sent"):
+        async for update in self._act(case_commands.add_message, form.get("body", ""), False, success="Reply sent",
+                                      done=(rx.set_value("reply-text", ""),)):
             yield update
-        if self._ok:
-            yield rx.set_value("reply-text", "")
 
     @rx.event
     async def add_note(self, form: dict):
         async for update in self._act(case_commands.add_message, form.get("body", ""), True, success="Internal note added",
-                                      field_prefix="note_"):
+                                      field_prefix="note_", done=(rx.set_value("note-text", ""),)):
             yield update
-        if self._ok:
-            yield rx.set_value("note-text", "")
 
     @rx.event
     async def set_status(self, target: str):

@@ -204,7 +204,7 @@ class WorkspaceState(AppState):
 
     # -- acting on the open case -----------------------------------------------
 
-    async def _act(self, fn, *args, success: str, refund_id: object = None):
+    async def _act(self, fn, *args, success: str, refund_id: object = None, done: tuple = ()):
         """One command on the open case (or on one of its refunds, with that refund's
         version); the case and the queue are read again."""
         def target() -> tuple[str, int]:
@@ -218,7 +218,8 @@ class WorkspaceState(AppState):
             await self._reread(caller)
             await self._read_queue(caller)
 
-        async for update in self._command(fn, *args, role="agent", target=target, reread=reread, success=success):
+        async for update in self._command(fn, *args, role="agent", target=target, reread=reread, success=success,
+                                          done=done):
             yield update
 
     def _refund_version(self, refund_id: object) -> int:
@@ -233,10 +234,9 @@ class WorkspaceState(AppState):
         """The composer: a reply, or an internal note, as its switch says."""
         note = self.compose_mode == "note"
         async for update in self._act(case_commands.add_message, form.get("body", ""), note,
-                                      success="Internal note added" if note else "Reply sent"):
+                                      success="Internal note added" if note else "Reply sent",
+                                      done=(rx.set_value("ws-draft", ""),)):
             yield update
-        if self._ok:
-            yield rx.set_value("ws-draft", "")
 
     @rx.event
     async def resolve(self):
