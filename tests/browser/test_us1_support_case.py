@@ -207,6 +207,7 @@ def test_a_long_conversation_opens_on_its_newest_messages(sign_in):
         customer.locator("#reply-text").fill(f"Long thread message {n:02d}")
         customer.locator("#send-reply").click()
         expect(customer.locator(".message").last).to_contain_text(f"Long thread message {n:02d}")
+        expect(customer.locator("#reply-text")).to_have_value("")  # sent: the box is empty again before the next
     expect(customer.locator(".message")).to_have_count(20)
     expect(customer.locator("#show-earlier-messages")).to_have_count(0)  # exactly twenty: nothing folded
     customer.locator("#reply-text").fill("Long thread message 21")
