@@ -215,6 +215,14 @@ class AppState(rx.State):
     async def _reload(self) -> None:
         """Read what this page shows again (pages that watch topics define it)."""
 
+    async def _refresh(self):
+        """Read the page again after the person changed what it shows (a filter, "show
+        earlier messages"); a refusal is said to them."""
+        try:
+            await self._reload()
+        except DomainError as err:
+            return self._fail(err)
+
     def _sees(self, change: Change) -> bool:
         return self.user_role == "agent" or not change.internal
 

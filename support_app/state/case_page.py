@@ -51,18 +51,12 @@ class CaseState(AppState):
     @rx.event
     async def show_earlier_messages(self):
         self._all_messages = True
-        return await self._reread()
+        return await self._refresh()
 
     @rx.event
     async def show_earlier_history(self):
         self._all_history = True
-        return await self._reread()
-
-    async def _reread(self):
-        try:
-            await self._reload()
-        except DomainError as err:
-            return self._fail(err)
+        return await self._refresh()
 
     @rx.event
     async def send_reply(self, form: dict):

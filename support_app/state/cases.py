@@ -38,18 +38,12 @@ class CasesState(AppState):
     @rx.event
     async def set_status_filter(self, value: str):
         self.status_filter = value
-        try:
-            await self._reload()
-        except DomainError as err:
-            return self._fail(err)
+        return await self._refresh()
 
     @rx.event
     async def toggle_mine(self, value: bool):
         self.assigned_to_me = bool(value)
-        try:
-            await self._reload()
-        except DomainError as err:
-            return self._fail(err)
+        return await self._refresh()
 
     def _showing(self) -> bool:
         return self.loaded

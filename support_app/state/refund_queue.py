@@ -35,10 +35,7 @@ class RefundQueueState(AppState):
     @rx.event
     async def set_status_filter(self, value: str):
         self.status_filter = str(value)
-        try:
-            await self._reload()
-        except DomainError as err:
-            return self._fail(err)
+        return await self._refresh()
 
     def _showing(self) -> bool:
         return self.loaded
