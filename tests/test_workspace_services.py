@@ -220,6 +220,55 @@ def test_the_sidebar_customer_order_lines_and_refunds(engine, people, order_clie
     assert [(t.value, t.label) for t in totals] == [("EUR", "€2.50"), ("USD", "$6.25")]
 
 
+def test_each_sidebar_refund_says_what_its_refund_page_says(engine, people, order_client):
+    """The sidebar reads a case's refunds and their attempts in one statement; what it shows
+    of each is what the refund page (get_refund) shows an agent: requested, settled, and
+    approved with its attempt still pending (so "reconcile" is offered)."""
+    from support_app.services import refund_queries as rq
+
+    case_id = open_case(engine, people.alice, order_client, "Cracked mug")
+    requested = run(engine, rc.request_refund, people.alice, case_id, {"L1": 1}, "damaged", request_key="form-key-1")
+    settled = run(engine, rc.request_refund, people.alice, case_id, {"L2": 1}, "damaged", request_key="form-key-2")
+    run(engine, rv.settle_refund, people.sam, settled, "goodwill", 1000, "We sent you a voucher for it.")
+    approved = run(engine, rc.request_refund, people.alice, case_id, {"L1": 1}, "damaged", request_key="form-key-3")
+    run(engine, rv.approve_refund, people.sam, approved)  # its attempt waits for the sender: pending
+    view = run(engine, wq.workspace_case, people.sam, case_id, write=False)
+    assert [r.id for r in view.refunds] == [approved, settled, requested]  # newest first
+    fields = ("id", "number", "status", "status_label", "amount", "window_text", "mismatch_alert", "actions", "version")
+    for shown in view.refunds:
+        page = run(engine, rq.get_refund, people.sam, shown.id, write=False)
+        assert [getattr(shown, f) for f in fields] == [getattr(page, f) for f in fields]
+    assert {r.id: r.actions for r in view.refunds} == {requested: ["approve", "reject", "settle"], settled: [],
+                                                        approved: ["reconcile"]}
+
+
+def test_the_open_case_is_read_in_a_fixed_number_of_statements(engine, people, order_client):
+    """However many refunds, messages and other cases: the workspace rereads the open case
+    at every live update, for every agent showing it."""
+    from sqlalchemy import event
+
+    def statements(case_id) -> int:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            run(engine, wq.workspace_case, people.sam, case_id, write=False)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    case_id = open_case(engine, people.alice, order_client, "Cracked mug")
+    run(engine, rc.request_refund, people.alice, case_id, {"L1": 1}, "damaged", request_key="form-key-1")
+    few = statements(case_id)
+    for n in range(3):
+        run(engine, cmd.add_message, people.sam, case_id, f"reply {n}")
+        open_case(engine, people.alice, order_client, f"other {n}", "ORD-1001-2")
+    for n, line in enumerate(("L1", "L2")):
+        held = run(engine, rc.request_refund, people.alice, case_id, {line: 1}, "damaged", request_key=f"form-key-{n + 2}")
+        run(engine, rv.approve_refund, people.sam, held)
+    assert statements(case_id) == few, few
+
+
 def test_resolve_from_open_records_each_step_and_refuses_a_resolved_case(engine, people, cases):
     cid = cases["low_old"]
     run(engine, wc.resolve, people.sam, cid)

@@ -20,7 +20,7 @@ from support_app.domain.case_rules import (
 )
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.priorities import PRIORITY_ORDER
-from support_app.models import CaseEvent, CaseMessage, OrderSnapshot, SupportCase, User
+from support_app.models import CaseEvent, CaseMessage, OrderLine, OrderSnapshot, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.security.inputs import record_id
 from support_app.services.orders import snapshot_lines, snapshot_view
@@ -165,13 +165,27 @@ def get_case(session: Session, caller: Caller, case_id: object, *, all_messages:
              all_history: bool = False) -> CaseDetail:
     """The case page's read model. The conversation and the history come as their newest
     RECENT entries (and how many are earlier) unless ``all_messages`` / ``all_history``."""
+    case, snap = case_head(session, caller, case_id)
+    return case_detail(session, caller, case, snap, snapshot_lines(session, snap.id),
+                       all_messages=all_messages, all_history=all_history)
+
+
+def case_head(session: Session, caller: Caller, case_id: object) -> tuple[SupportCase, OrderSnapshot]:
+    """The case, if the caller may see it, and its order, in one statement."""
     head = session.exec(_CASE_PAGE, params={"case_id": _case_key(case_id)}).first()
-    case = _visible(caller, head[0] if head else None)
-    snap = head[1]
+    return _visible(caller, head[0] if head else None), head[1]
+
+
+def case_detail(session: Session, caller: Caller, case: SupportCase, snap: OrderSnapshot, lines: list[OrderLine],
+                *, all_messages: bool = False, all_history: bool = False,
+                conversation_only: bool = False) -> CaseDetail:
+    """``get_case`` for a case already read (``case_head``) with its order's lines.
+    ``conversation_only`` (the workspace, which shows its own sidebar): no history and no
+    refund rows are read."""
     is_agent = caller.role == Role.AGENT
     msg_stmts, ev_stmts = _CONVERSATION[is_agent]
     messages, earlier_messages = _tail(session, msg_stmts, case.id, all_messages)
-    events, earlier_events = _tail(session, ev_stmts, case.id, all_history)
+    events, earlier_events = ([], 0) if conversation_only else _tail(session, ev_stmts, case.id, all_history)
     # Everyone the page names, in one query (not one per message or event).
     people = {case.customer_id, case.assignee_id, *(m.author_id for m in messages), *(e.actor_id for e in events)}
     names, email = _people(session, people - {None}, case.customer_id)
@@ -195,7 +209,7 @@ def get_case(session: Session, caller: Caller, case_id: object, *, all_messages:
         created_at=iso(case.created_at),
         updated_at=iso(case.updated_at),
         version=case.version if is_agent else 0,
-        order=snapshot_view(snap, snapshot_lines(session, snap.id)),
+        order=snapshot_view(snap, lines),
         messages=[
             MessageView(
                 id=m.id,
@@ -220,7 +234,7 @@ def get_case(session: Session, caller: Caller, case_id: object, *, all_messages:
             for e in events
         ],
         earlier_events=earlier_events,
-        refunds=refund_rows(session, case.id),
+        refunds=[] if conversation_only else refund_rows(session, case.id),
         assigned_to_viewer=is_agent and case.assignee_id == caller.id,
         can_reopen=reopen.allowed,
         reopen_until=iso(reopen.until),

@@ -100,6 +100,12 @@ _ATTENTION = (  # processing refunds whose gateway answer did not match what was
     .order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT)
 )
 _ATTEMPTS = select(RefundAttempt).where(RefundAttempt.refund_case_id == bindparam("refund_id")).order_by(RefundAttempt.id)
+_CASE_REFUNDS_WITH_ATTEMPTS = (
+    select(RefundCase, RefundAttempt)
+    .outerjoin(RefundAttempt, RefundAttempt.refund_case_id == RefundCase.id)
+    .where(RefundCase.support_case_id == bindparam("case_id"))
+    .order_by(RefundCase.id.desc(), RefundAttempt.id)  # type: ignore[union-attr]
+)
 
 
 def refund_form(session: Session, caller: Caller, case_id: object, for_settlement: bool = False,
@@ -280,14 +286,7 @@ def outcome_text(refund: RefundCase, *, for_agent: bool = False) -> str:
 def _agent_extras(session: Session, refund: RefundCase) -> dict:
     earlier = session.exec(_EARLIER, params={"customer_id": refund.customer_id, "refund_id": refund.id})
     attempts = list(session.exec(_ATTEMPTS, params={"refund_id": refund.id}))
-    status = RefundStatus(refund.status)
-    actions = [name for name, target in (("approve", R.APPROVED), ("reject", R.REJECTED), ("settle", R.SETTLED))
-               if target in allowed_refund_transitions(status, Role.AGENT) and not (status is R.FAILED and refund.abandoned)]
-    live = any(a.status in ("pending", "unknown") for a in attempts)
-    if status is R.FAILED and not refund.abandoned:
-        actions += ["retry", "abandon"]
-    if status is R.PROCESSING and live:
-        actions.append("reconcile")
+    actions = agent_actions(refund, attempts)
     snap = session.get(OrderSnapshot, refund.order_snapshot_id)
     assert snap is not None
     left = payment_left(snap.amount_paid, existing_refunds(session, snap.id), excluding=refund.id)
@@ -300,8 +299,37 @@ def _agent_extras(session: Session, refund: RefundCase) -> dict:
         "actions": actions,
         "internal_note": refund.internal_note or "",
         "settle_hint": settlement_hint(left, refund.currency, refund.amount) if "settle" in actions else "",
-        "mismatch_alert": " ".join(mismatch_alert(a) for a in attempts if a.status == "mismatch"),
+        "mismatch_alert": mismatch_alerts(attempts),
     }
+
+
+def agent_actions(refund: RefundCase, attempts: list[RefundAttempt]) -> list[str]:
+    """What an agent may do with the refund now, given its gateway attempts."""
+    status = RefundStatus(refund.status)
+    actions = [name for name, target in (("approve", R.APPROVED), ("reject", R.REJECTED), ("settle", R.SETTLED))
+               if target in allowed_refund_transitions(status, Role.AGENT) and not (status is R.FAILED and refund.abandoned)]
+    if status is R.FAILED and not refund.abandoned:
+        actions += ["retry", "abandon"]
+    if status is R.PROCESSING and any(a.status in ("pending", "unknown") for a in attempts):
+        actions.append("reconcile")
+    return actions
+
+
+def mismatch_alerts(attempts: list[RefundAttempt]) -> str:
+    return " ".join(mismatch_alert(a) for a in attempts if a.status == "mismatch")
+
+
+def case_refunds_for_agent(session: Session, caller: Caller, case_id: int) -> list[tuple[RefundCase, list[RefundAttempt]]]:
+    """A case's refunds, newest first, each with its gateway attempts: one statement
+    however many there are (the workspace's sidebar)."""
+    if caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    refunds: dict[int, tuple[RefundCase, list[RefundAttempt]]] = {}
+    for refund, attempt in session.exec(_CASE_REFUNDS_WITH_ATTEMPTS, params={"case_id": case_id}):
+        _, attempts = refunds.setdefault(refund.id, (refund, []))
+        if attempt is not None:
+            attempts.append(attempt)
+    return list(refunds.values())
 
 
 def mismatch_alert(attempt: RefundAttempt) -> str:

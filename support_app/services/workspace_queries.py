@@ -23,15 +23,15 @@ from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
 from support_app.domain.priorities import PRIORITY_LABELS, PRIORITY_ORDER
 from support_app.domain.refund_amounts import preview
-from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS, RefundStatus
-from support_app.models import CaseMessage, CaseSeen, OrderSnapshot, RefundCase, SupportCase, User
+from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS, RefundStatus, window_verdict
+from support_app.models import CaseMessage, CaseSeen, OrderSnapshot, RefundAttempt, RefundCase, SupportCase, User
 from support_app.models.base import utcnow
-from support_app.services.case_queries import get_case, list_agents, load_case_for
+from support_app.services.case_queries import case_detail, case_head, list_agents, load_case_for
 from support_app.services.orders import snapshot_lines
 from support_app.services.refund_facts import existing_refunds, order_facts
-from support_app.services.refund_queries import get_refund
+from support_app.services.refund_queries import agent_actions, case_refunds_for_agent, mismatch_alerts
 from support_app.services.runner import writes
-from support_app.services.views import Caller, Option, RefundDetail, iso
+from support_app.services.views import Caller, Option, iso
 from support_app.services.workspace_views import (
     CustomerCase, CustomerRefund, OpenCase, QueueItem, RefundableLine, WorkspaceCase, WorkspaceRefund,
 )
@@ -133,35 +133,45 @@ def _queue_details(session: Session, ids: list[int]) -> dict[int, dict]:
     }
 
 
+# The sidebar's lists of the customer's other cases and refunds: the columns shown, built once.
+_OTHER_CASES = (
+    select(SupportCase.id, SupportCase.number, SupportCase.subject, SupportCase.status)
+    .where(SupportCase.customer_id == bindparam("customer_id"), SupportCase.id != bindparam("case_id"))
+    .order_by(SupportCase.created_at.desc(), SupportCase.id.desc()).limit(SIDEBAR_LIMIT)  # type: ignore[attr-defined]
+)
+_CUSTOMER_REFUNDS = (
+    select(RefundCase.id, RefundCase.number, RefundCase.status, RefundCase.amount, RefundCase.currency, SupportCase.number)
+    .join(SupportCase, SupportCase.id == RefundCase.support_case_id)
+    .where(RefundCase.customer_id == bindparam("customer_id")).order_by(RefundCase.id.desc()).limit(SIDEBAR_LIMIT)  # type: ignore[union-attr]
+)
+
+_given_back = when((RefundCase.status == RefundStatus.REFUNDED, RefundCase.amount),
+                   (RefundCase.status == RefundStatus.SETTLED, func.coalesce(RefundCase.settled_amount, 0)), else_=0)
+_GIVEN_BACK = (  # what the customer got back, per currency
+    select(RefundCase.currency, func.sum(_given_back))
+    .where(RefundCase.customer_id == bindparam("customer_id"),
+           RefundCase.status.in_([RefundStatus.REFUNDED, RefundStatus.SETTLED]))  # type: ignore[attr-defined]
+    .group_by(RefundCase.currency).order_by(RefundCase.currency)
+)
+
+
 def workspace_case(session: Session, caller: Caller, case_id: object, all_messages: bool = False) -> WorkspaceCase:
     """One case as the workspace shows it, a plain read (no lock, nothing written): the
-    conversation (case_queries.get_case: its newest messages unless ``all_messages``), the
+    conversation (case_queries.case_detail: its newest messages unless ``all_messages``), the
     customer's other cases and refunds with what was given back per currency, the order's
     lines with what is refundable now and until when, and this case's refunds with the
-    actions an agent may take (refund_queries.get_refund). Live updates and the reread
-    after an action use this."""
+    actions an agent may take (refund_queries.agent_actions). Live updates and the reread
+    after an action use this. Its number of statements does not grow with the case's
+    refunds, messages or the customer's history; only the columns shown are read."""
     _agent(caller)
-    case = load_case_for(session, caller, case_id)
-    detail = get_case(session, caller, case.id, all_messages=all_messages)
-    others = session.exec(
-        select(SupportCase).where(SupportCase.customer_id == case.customer_id, SupportCase.id != case.id)
-        .order_by(SupportCase.created_at.desc(), SupportCase.id.desc()).limit(SIDEBAR_LIMIT)  # type: ignore[attr-defined]
-    )
-    refunds = list(session.exec(
-        select(RefundCase, SupportCase.number).join(SupportCase, SupportCase.id == RefundCase.support_case_id)
-        .where(RefundCase.customer_id == case.customer_id).order_by(RefundCase.id.desc()).limit(SIDEBAR_LIMIT)  # type: ignore[union-attr]
-    ))
-    r = RefundCase
-    given_back = when((r.status == RefundStatus.REFUNDED, r.amount), (r.status == RefundStatus.SETTLED, func.coalesce(r.settled_amount, 0)), else_=0)
-    totals = session.exec(
-        select(r.currency, func.sum(given_back)).where(r.customer_id == case.customer_id,
-                                                        r.status.in_([RefundStatus.REFUNDED, RefundStatus.SETTLED]))  # type: ignore[attr-defined]
-        .group_by(r.currency).order_by(r.currency)
-    )
-    snap = session.get(OrderSnapshot, case.order_snapshot_id)
-    assert snap is not None
-    rows = preview(order_facts(snap, snapshot_lines(session, snap.id)), existing_refunds(session, snap.id), utcnow(),
-                   get_settings().refund_window_days)
+    case, snap = case_head(session, caller, case_id)
+    lines = snapshot_lines(session, snap.id)
+    detail = case_detail(session, caller, case, snap, lines, all_messages=all_messages, conversation_only=True)
+    others = session.exec(_OTHER_CASES, params={"customer_id": case.customer_id, "case_id": case.id})
+    refunds = session.exec(_CUSTOMER_REFUNDS, params={"customer_id": case.customer_id})
+    totals = session.exec(_GIVEN_BACK, params={"customer_id": case.customer_id})
+    window_days = get_settings().refund_window_days
+    rows = preview(order_facts(snap, lines), existing_refunds(session, snap.id), utcnow(), window_days)
     return WorkspaceCase(
         case=OpenCase(
             id=detail.id, number=detail.number, subject=detail.subject, description=detail.description,
@@ -170,25 +180,30 @@ def workspace_case(session: Session, caller: Caller, case_id: object, all_messag
             order_id=detail.order.order_id, version=detail.version, messages=detail.messages,
             earlier_messages=detail.earlier_messages,
         ),
-        customer_cases=[CustomerCase(o.id, o.number or "", o.subject, o.status, STATUS_LABELS[CaseStatus(o.status)]) for o in others],
+        customer_cases=[CustomerCase(cid, number or "", subject, status, STATUS_LABELS[CaseStatus(status)])
+                        for cid, number, subject, status in others],
         customer_refunds=[
-            CustomerRefund(r.id, r.number or "", r.status, REFUND_STATUS_LABELS[RefundStatus(r.status)],
-                           format_money(r.amount, r.currency), number or "")
-            for r, number in refunds
+            CustomerRefund(rid, number or "", status, REFUND_STATUS_LABELS[RefundStatus(status)],
+                           format_money(amount, currency), case_number or "")
+            for rid, number, status, amount, currency, case_number in refunds
         ],
         given_back=[Option(value=cur, label=format_money(int(total), cur)) for cur, total in totals],
         lines=[
             RefundableLine(row.line_id, row.name, row.purchased, row.refundable_now, iso(row.deadline))
             for row in rows
         ],
-        refunds=[_sidebar_refund(get_refund(session, caller, r.id)) for r in detail.refunds],
+        refunds=[_sidebar_refund(refund, attempts, snap, window_days)
+                 for refund, attempts in case_refunds_for_agent(session, caller, case.id)],
         agents=list_agents(session, caller),
     )
 
 
-def _sidebar_refund(r: RefundDetail) -> WorkspaceRefund:
-    return WorkspaceRefund(id=r.id, number=r.number, status=r.status, status_label=r.status_label, amount=r.amount,
-                           window_text=r.window_text, mismatch_alert=r.mismatch_alert, actions=r.actions, version=r.version)
+def _sidebar_refund(r: RefundCase, attempts: list[RefundAttempt], snap: OrderSnapshot, window_days: int) -> WorkspaceRefund:
+    """What the refund page tells an agent at its head (refund_queries.get_refund), for the sidebar."""
+    return WorkspaceRefund(id=r.id, number=r.number or "", status=r.status, status_label=REFUND_STATUS_LABELS[RefundStatus(r.status)],
+                           amount=format_money(r.amount, r.currency),
+                           window_text=window_verdict(snap.delivered_at, r.requested_at, window_days).text,
+                           mismatch_alert=mismatch_alerts(attempts), actions=agent_actions(r, attempts), version=r.version)
 
 
 def _priority_label(priority: str) -> str:
