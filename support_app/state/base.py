@@ -205,7 +205,7 @@ class AppState(rx.State):
         (and, with Redis state, stores) every var assigned, equal or not, so a live update
         that finds a list as it was then sends the browser nothing and re-renders nothing."""
         for name, value in values.items():
-            if getattr(self, name) != value:
+            if self.get_value(name) != value:  # the stored value itself, not wrapped in a proxy to compare
                 setattr(self, name, value)
 
     def _showing(self) -> bool:

@@ -59,7 +59,8 @@ class WorkspaceState(AppState):
 
     async def _read_queue(self, caller) -> None:
         rows = await call(workspace_queries.queue, caller, self.scope, self.status_filter, self.priority_filter)
-        self._seen(rows)
+        for i in self._unread_open_row(rows):
+            rows[i].unread = False
         self._update(rows=rows)
 
     async def _open(self, caller, case_id: object) -> None:
@@ -75,15 +76,16 @@ class WorkspaceState(AppState):
     def _show(self, selected: WorkspaceCase) -> None:
         self.selected = selected
         self._case_id = str(selected.case.id)
-        self._seen(self.rows)
+        for i in self._unread_open_row(self.get_value("rows")):
+            self.rows[i].unread = False  # through the state: the row is sent again
         self._watch("cases", "refunds", f"case:{self._case_id}")
 
-    def _seen(self, rows: list[QueueItem]) -> None:
-        """The open case is being looked at: its row carries no mark."""
-        if self.selected is not None:
-            for row in rows:
-                if row.id == self.selected.case.id:
-                    row.unread = False
+    def _unread_open_row(self, rows: list[QueueItem]) -> list[int]:
+        """Where the open case's row still carries the unread mark: it is being looked at.
+        ``rows`` is a plain list (``get_value``): reading a state list through ``self``
+        wraps every row and field read in a proxy (7 % of a workspace load's CPU, measured)."""
+        opened = self.get_value("selected")
+        return [i for i, row in enumerate(rows) if opened is not None and row.id == opened.case.id and row.unread]
 
     def _address(self):
         query = {"case": self._case_id, "scope": self.scope, "status": self.status_filter, "priority": self.priority_filter}
@@ -147,7 +149,7 @@ class WorkspaceState(AppState):
         return await self._select(value)
 
     async def _step(self, offset: int):
-        ids = [row.id for row in self.rows]
+        ids = [row.id for row in self.get_value("rows")]
         if not ids:
             try:
                 await self._caller("agent")
