@@ -10,6 +10,11 @@ to whole page loads, so the difference between them is what each part costs:
   of one event (socket.io in, state lookup, handler, delta out);
 * ``navigate <page>``: a client-side navigation (``on_load_internal`` -> the page's load ->
   ``set_is_hydrated``), as in bench/load.py;
+* ``navigate workspace``: the agents' workspace with a case open (its queue read, the
+  agent's mark on the case moved, the case and its sidebar read);
+* ``workspace: pick a case``: a queue row clicked in the agents' workspace, turn about
+  between a case with a refund and one without: the agent's marks move (a short write),
+  then the case and its sidebar are read;
 * ``post reply``: the case page's reply form submitted (one event and the barrier):
   a write, its change published, the page read again. It runs last: each repeat adds a
   message, so its figure is for a conversation growing from a few to --repeat messages.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import statistics
@@ -77,12 +83,22 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
     case_id = customer.var(S["cases"], "rows")[0]["id"]
     await customer.navigate(url_for("case", case_id=case_id))  # where the reply step acts
     refund_id = stack.seed["requested_refunds"][0]
+    await agent.navigate(url_for("refund", refund_id=refund_id))
+    picks = itertools.cycle([str(agent.var(S["refund"], "refund")["case_id"]), str(case_id)])
+
+    async def pick_in_workspace() -> None:
+        if agent.url != url_for("workspace"):
+            await agent.navigate(url_for("workspace"))
+        await agent.call((H["select_case"], {"value": next(picks)}))
+
     steps = [
         ("barrier (framework only)", lambda: customer.call()),
         ("navigate my cases", lambda: customer.navigate(url_for("my_cases"))),
         ("navigate case page", lambda: customer.navigate(url_for("case", case_id=case_id))),
         ("navigate agent queue", lambda: agent.navigate(url_for("queue"))),
         ("navigate refund page", lambda: agent.navigate(url_for("refund", refund_id=refund_id))),
+        ("navigate workspace", lambda: agent.navigate(f"{url_for('workspace')}?case={case_id}")),
+        ("workspace: pick a case", pick_in_workspace),
         ("post reply (case page)", lambda: customer.call((H["send_reply"], {"form": {"body": REPLY}}))),
     ]
     out = []
@@ -107,12 +123,14 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=300, help="repeats per step (default 300)")
     p.add_argument("--workers", type=int, default=1, help="backend workers of the redis configurations (default 1)")
     p.add_argument("--only", default="", help="run only the steps whose name contains this (e.g. 'case page')")
+    p.add_argument("--customers", type=int, default=20,
+                   help="customers seeded, each with cases and refunds (default 20; bench/load.py seeds 200)")
     p.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 4400)))
     p.add_argument("--redis-app", default=os.environ.get("BENCH_REDIS_APP", "redis://127.0.0.1:6379/6"))
     p.add_argument("--redis-state", default=os.environ.get("BENCH_REDIS_STATE", "redis://127.0.0.1:6379/7"))
     args = p.parse_args()
     stack = Stack(CONFIGS[args.config], app_port=args.port, sandbox_port=args.port + 1, workers=args.workers,
-                  app_redis_url=args.redis_app, state_redis_url=args.redis_state, customers=20, agents=2)
+                  app_redis_url=args.redis_app, state_redis_url=args.redis_state, customers=args.customers, agents=2)
     guard = LockfileGuard()
     try:
         stack.start(print)

@@ -56,6 +56,7 @@ STATES = {  # short name -> class path; every page state is a substate of AppSta
     "refund_form": "support_app.state.refund_form.RefundFormState",
     "refund": "support_app.state.refund_page.RefundState",
     "refund_queue": "support_app.state.refund_queue.RefundQueueState",
+    "workspace": "support_app.state.workspace.WorkspaceState",
 }
 HANDLERS = {  # what a page's form or button sends: (state, handler); payloads are built below
     "send_reply": ("case", "send_reply"),  # the reply form's submit: {"form": {"body"}}
@@ -64,6 +65,7 @@ HANDLERS = {  # what a page's form or button sends: (state, handler); payloads a
     "refund_reason": ("refund_form", "set_reason"),  # {"value"}
     "refund_submit": ("refund_form", "submit"),
     "approve": ("refund", "approve"),
+    "select_case": ("workspace", "select_case"),  # a queue row clicked in the workspace: {"value": case id}
 }
 ROUTES = {  # page -> route pattern (on_load handlers run on the server via on_load_internal)
     "login": "/login",
@@ -75,6 +77,7 @@ ROUTES = {  # page -> route pattern (on_load handlers run on the server via on_l
     "refund_form": "/cases/[case_id]/refund",
     "refund": "/refunds/[refund_id]",
     "refund_queue": "/refunds",
+    "workspace": "/workspace",
 }
 READS = {  # what a session reads from its copy of the state to pick its next step
     "user_role": ("app", "user_role"),
@@ -85,6 +88,8 @@ READS = {  # what a session reads from its copy of the state to pick its next st
     "refund": ("refund", "refund"),  # {id, status, actions: [...]}
     "refund_rows": ("refund_queue", "rows"),
     "case_form_order": ("new_case", "order"),  # the order the case form is about, once loaded
+    "workspace_rows": ("workspace", "rows"),  # [{id, ...}]
+    "workspace_open": ("workspace", "selected"),  # {case: {id, ...}, refunds, ...} once a case is open
 }
 PAGE_DATA = {  # the var a page's on_load fills: empty after is_hydrated means the page failed to load
     "orders": ("orders", "loaded"),
@@ -95,6 +100,7 @@ PAGE_DATA = {  # the var a page's on_load fills: empty after is_hydrated means t
     "refund_form": ("refund_form", "form"),
     "refund": ("refund", "refund"),
     "refund_queue": ("refund_queue", "loaded"),
+    "workspace": ("workspace", "loaded"),
 }
 ERROR_VARS = {  # vars whose non-empty value means the action failed (besides error toasts)
     "login": ("error",),
@@ -103,13 +109,16 @@ ERROR_VARS = {  # vars whose non-empty value means the action failed (besides er
     "new_case": ("order_error",),
     "refund_form": ("load_error",),
     "refund": ("load_error",),
+    "workspace": ("load_error",),
 }
 CUSTOMER_MOVES = {"my cases": 24, "case page": 24, "my orders": 8, "case form": 10, "refund form": 16, "view refund": 14,
                   "reload page": 3, "sign out": 1}
-AGENT_MOVES = {"agent queue": 28, "case page": 24, "refund page": 34, "refund queue": 10, "reload page": 3, "sign out": 1}
-FOLLOW_UP = {"post reply": 0.4, "open case": 0.9, "request refund": 0.75, "approve": 0.9}  # chance, when possible
+AGENT_MOVES = {"agent queue": 20, "workspace": 16, "case page": 18, "refund page": 34, "refund queue": 8, "reload page": 3,
+               "sign out": 1}
+FOLLOW_UP = {"post reply": 0.4, "open case": 0.9, "request refund": 0.75, "approve": 0.9, "pick a case": 0.6}  # chance, when possible
 ACTION_ORDER = ["open app", "sign in", "my orders", "my cases", "case page", "post reply", "case form", "open case",
-                "refund form", "request refund", "view refund", "agent queue", "refund queue", "refund page", "approve",
+                "refund form", "request refund", "view refund", "agent queue", "workspace", "pick a case", "refund queue",
+                "refund page", "approve",
                 "reload page", "sign out", "recover (new tab)"]
 ACTION_TIMEOUT_S = 10.0  # an action slower than this counts as failed ("timeout")
 LATE_ERROR_S = 0.5  # how long an action that shows no effect waits for a late error toast (see _no_effect)
@@ -392,11 +401,15 @@ class Session:
         if refund and "approve" in (refund.get("actions") or []) and self._chance("approve"):
             return "approve", self.approve
         self._release_review(refund)
+        if self.page == "workspace" and len(self.read("workspace_rows", [])) > 1 and self._chance("pick a case"):
+            return "pick a case", self.pick_case
         move = self._weighted(AGENT_MOVES)
         if move == "case page" and not self.case_ids:
             move = "agent queue"
+        opened = f"?case={self.rng.choice(self.case_ids)}" if self.case_ids else ""  # a case link from elsewhere
         return move, {
             "agent queue": lambda: self._go_and_learn("queue", url_for("queue")),
+            "workspace": lambda: self._go_and_learn("workspace", url_for("workspace") + opened),
             "refund queue": lambda: self._go_and_learn("refund_queue", url_for("refund_queue")),
             "case page": lambda: self._go_and_learn("case", url_for("case", case_id=self.rng.choice(self.case_ids))),
             "refund page": lambda: self._go_and_learn("refund", url_for("refund", refund_id=self._refund_to_review())),
@@ -440,6 +453,8 @@ class Session:
             self.order_ids = [o["order_id"] for o in self.read("orders", [])] or self.order_ids
         elif self.page == "case" and (case := self.read("case", None)):
             self.refund_ids = sorted(set(self.refund_ids) | {r["id"] for r in case.get("refunds") or []})
+        elif self.page == "workspace":
+            self.case_ids = [row["id"] for row in self.read("workspace_rows", [])] or self.case_ids
         elif self.page == "refund_queue":
             self.refund_ids = [row["id"] for row in self.read("refund_rows", [])] or self.refund_ids
 
@@ -483,6 +498,14 @@ class Session:
             refund_id = int(target.rsplit("/", 1)[-1])
             self.refund_ids.append(refund_id)
             self.run.pool.append(refund_id)
+
+    async def pick_case(self) -> None:
+        """A click on another row of the workspace's queue: the case opens beside it."""
+        shown = (self.read("workspace_open", None) or {}).get("case", {}).get("id")
+        wanted = self.rng.choice([row["id"] for row in self.read("workspace_rows", []) if row["id"] != shown])
+        await self.tab.call((H["select_case"], {"value": str(wanted)}))
+        if (self.read("workspace_open", None) or {}).get("case", {}).get("id") != wanted:
+            await self._no_effect("the picked case is not open afterwards")
 
     async def approve(self) -> None:
         self.reviewing = None
