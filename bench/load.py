@@ -63,7 +63,7 @@ HANDLERS = {  # what a page's form or button sends: (state, handler); payloads a
     "open_case": ("new_case", "submit"),  # {"form": {"category", "priority", "subject", "description"}}
     "refund_increment": ("refund_form", "increment"),  # {"line_id"}
     "refund_reason": ("refund_form", "set_reason"),  # {"value"}
-    "refund_submit": ("refund_form", "submit"),
+    "refund_submit": ("refund_form", "submit"),  # the form: {"form": {"note"}}
     "approve": ("refund", "approve"),
     "select_case": ("workspace", "select_case"),  # a queue row clicked in the workspace: {"value": case id}
 }
@@ -493,7 +493,7 @@ class Session:
     async def request_refund(self) -> None:
         line = self._refundable_line()
         target = await self._submit((H["refund_increment"], {"line_id": line}), (H["refund_reason"], {"value": "damaged"}),
-                                    (H["refund_submit"], {}))
+                                    (H["refund_submit"], {"form": {"note": ""}}))
         if target and self.page == "refund":
             refund_id = int(target.rsplit("/", 1)[-1])
             self.refund_ids.append(refund_id)

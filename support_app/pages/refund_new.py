@@ -5,6 +5,7 @@ import reflex as rx
 from support_app.components.bits import field_error, field_label, local_time, skeleton_until
 from support_app.components.layout import page_shell
 from support_app.domain.refund_decisions import AMOUNT_TEXT_MAX, INTERNAL_NOTE_MAX, MESSAGE_MAX, MESSAGE_MIN
+from support_app.services.refund_commands import NOTE_MAX
 from support_app.services.views import RefundLineOption
 from support_app.state.refund_form import SETTLE_TYPE_OPTIONS, RefundFormState
 from support_app.pages.registry import page
@@ -78,7 +79,10 @@ def refund_form() -> rx.Component:
 
 
 def choices() -> rx.Component:
-    return rx.vstack(
+    """The choices and the button, as a plain form: the reason and the settlement type
+    are chosen through the server (they change the total and what the button waits for);
+    the notes and the amount stay in the browser until the form is sent."""
+    return rx.form(rx.vstack(
         field_label("Reason", "reason"),
         rx.el.select(
             rx.el.option("Choose…", value=""),
@@ -103,24 +107,23 @@ def choices() -> rx.Component:
                 ),
                 field_error(S.field_errors, "settle_type"),
                 field_label("Amount given to the customer", "settle-amount"),
-                rx.input(value=S.settle_amount, on_change=S.set_settle_amount, id="settle-amount", placeholder="e.g. 20.00", width="100%", max_length=AMOUNT_TEXT_MAX),
+                rx.input(name="settle_amount", id="settle-amount", placeholder="e.g. 20.00", width="100%", max_length=AMOUNT_TEXT_MAX),
                 rx.text(S.form.settle_hint, size="1", color_scheme="gray", id="settle-hint"),
                 field_error(S.field_errors, "settle_amount"),
                 field_label(f"Message to the customer — they read it on their refund and in the case conversation, as a message "
                             f"from support ({MESSAGE_MIN} to {MESSAGE_MAX:,} characters)", "settle-message"),
-                rx.text_area(value=S.note, on_change=S.set_note, id="settle-message", max_length=MESSAGE_MAX, width="100%", rows="3"),
+                rx.text_area(name="settle_message", id="settle-message", max_length=MESSAGE_MAX, width="100%", rows="3"),
                 field_error(S.field_errors, "settle_message"),
                 field_label(f"Internal note — agents only, never shown to the customer (optional, up to {INTERNAL_NOTE_MAX:,} characters)",
                             "settle-internal-note"),
-                rx.text_area(value=S.internal_note, on_change=S.set_internal_note, id="settle-internal-note",
-                             max_length=INTERNAL_NOTE_MAX, width="100%", rows="3"),
+                rx.text_area(name="settle_internal_note", id="settle-internal-note", max_length=INTERNAL_NOTE_MAX, width="100%", rows="3"),
                 field_error(S.field_errors, "settle_internal_note"),
                 width="100%",
                 spacing="2",
             ),
             rx.vstack(
                 field_label("Note (optional)", "note"),
-                rx.text_area(value=S.note, on_change=S.set_note, id="note", max_length=1000, width="100%", rows="3"),
+                rx.text_area(name="note", id="note", max_length=NOTE_MAX, width="100%", rows="3"),
                 field_error(S.field_errors, "note"),
                 width="100%",
                 spacing="2",
@@ -136,12 +139,12 @@ def choices() -> rx.Component:
             align="center",
         ),
         rx.cond(S.shipping != "", rx.text("includes shipping ", S.shipping, size="1", color_scheme="gray", id="refund-shipping")),
-        rx.button(rx.cond(S.mode == "settle", "Record settlement", "Request refund"), on_click=S.submit,
+        rx.button(rx.cond(S.mode == "settle", "Record settlement", "Request refund"), type="submit",
                   disabled=~S.can_submit, loading=S.busy, id="submit-refund", width="100%"),
         rx.cond(S.submit_hint != "", rx.text(S.submit_hint, size="1", color_scheme="gray", id="submit-hint")),
         spacing="3",
         width="100%",
-    )
+    ), on_submit=S.submit, reset_on_submit=False, width="100%")
 
 
 @page(route="/cases/[case_id]/refund", title="Request a refund · Support & Refunds", on_load=S.load)

@@ -1,4 +1,6 @@
-"""The customer's "Request a refund" form: bounded steppers, live exact total."""
+"""The customer's "Request a refund" form (and the agent's "Record a settlement"):
+bounded steppers and the reason priced live through the server; the notes and the
+settled amount stay in the browser until the form is sent."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import secrets
 import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
-from support_app.domain.refund_decisions import AMOUNT_TEXT_MAX, SETTLEMENT_LABELS
+from support_app.domain.refund_decisions import SETTLEMENT_LABELS
 from support_app.services import refund_commands, refund_queries
 from support_app.services.runner import call
 from support_app.services.views import RefundForm, RefundQuote
@@ -22,11 +24,8 @@ class RefundFormState(AppState):
     load_error: str = ""
     quantities: dict[str, int] = {}
     reason: str = ""
-    note: str = ""  # the customer's note; on a settlement, the message to the customer
-    internal_note: str = ""  # a settlement's note for agents only
     mode: str = "request"  # "settle": an agent records a settlement for chosen items
     settle_type: str = ""
-    settle_amount: str = ""
     total: str = ""
     shipping: str = ""
     problem: str = ""
@@ -65,11 +64,10 @@ class RefundFormState(AppState):
         settling = parts[-1] == "settle"
         try:
             caller = await self._enter("agent" if settling else "customer")  # first: a new sign-in resets page states
-            self.form, self.load_error, self.reason, self.note, self.problem = None, "", "", "", ""
+            self.form, self.load_error, self.reason, self.problem = None, "", "", ""
             self._case_id = parts[1] if len(parts) >= 3 else ""
             self.mode = "settle" if settling else "request"
-            self.settle_type, self.settle_amount = "", ""
-            self.internal_note = ""
+            self.settle_type = ""
             self._request_key = secrets.token_urlsafe(16)  # one submission of this form
             self.form = await call(refund_queries.refund_form, caller, self._case_id, self._settling)
         except DomainError as err:
@@ -116,23 +114,15 @@ class RefundFormState(AppState):
             return self._fail(err)
 
     @rx.event
-    def set_note(self, value: str):
-        self.note = str(value)[:2000]
-
-    @rx.event
-    def set_internal_note(self, value: str):
-        self.internal_note = str(value)[:2000]
-
-    @rx.event
     def set_settle_type(self, value: str):
         self.settle_type = str(value)
 
     @rx.event
-    def set_settle_amount(self, value: str):
-        self.settle_amount = str(value)[:AMOUNT_TEXT_MAX + 1]  # longer is refused with a message, never cut to fit
-
-    @rx.event
-    async def submit(self):
+    async def submit(self, form: dict):
+        """The form sent, its fields as typed (the services check each): a request's
+        ``note``; a settlement's ``settle_amount``, ``settle_message`` (to the customer)
+        and ``settle_internal_note``. (The names differ: Reflex adds each element's id
+        to the form's data, and the request's note box has the id ``note``.)"""
         if self.busy:  # a double click: the first submission is on its way
             return
         self._clear_errors()
@@ -144,11 +134,12 @@ class RefundFormState(AppState):
                 caller = await self._caller("agent")
                 # The amount as typed: the domain reads it ("12,50" too) and answers under its field, with the others.
                 refund_id = await call(refund_commands.record_settlement, caller, self._case_id, chosen, self.reason,
-                                       self.settle_type, self.settle_amount, self.note, self._request_key, self.internal_note)
+                                       self.settle_type, form.get("settle_amount", ""), form.get("settle_message", ""),
+                                       self._request_key, form.get("settle_internal_note", ""))
             else:
                 caller = await self._caller("customer")
                 refund_id = await call(refund_commands.request_refund, caller, self._case_id, chosen, self.reason,
-                                       self.note, self._request_key)
+                                       form.get("note", ""), self._request_key)
         except DomainError as err:
             yield self._fail(err)
             return

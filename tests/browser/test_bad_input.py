@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpers import open_case
-from test_raw_events import CASE_STATE, NEW_CASE_STATE, carol_forging
+from test_raw_events import CASE_STATE, NEW_CASE_STATE, REFUND_FORM, carol_forging
 
 pytestmark = pytest.mark.browser
 PROBLEM = "[data-sonner-toast]"
@@ -41,6 +41,8 @@ def test_bad_events_get_a_clear_answer_and_nothing_is_stored(browser, base_url, 
         (NEW_CASE_STATE + ".submit", {"form": "subject=x"}, "could not be understood"),
         (NEW_CASE_STATE + ".submit", {"form": ["subject", "x"]}, "could not be understood"),
         (NEW_CASE_STATE + ".submit", {}, "could not be understood"),
+        (REFUND_FORM + ".submit", {"form": "note=x"}, "could not be understood"),
+        (REFUND_FORM + ".submit", {}, "could not be understood"),
         (CASE_STATE + "._caller", {}, "not available"),
         (CASE_STATE + ".no_such_handler", {}, "not available"),
         (long_name, {}, "could not be understood"),

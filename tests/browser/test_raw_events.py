@@ -120,7 +120,7 @@ def test_forged_refund_events_are_refused_and_double_submit_creates_one(browser,
     forger.send(REFUND_FORM + ".load", {}, f"/cases/{bob_case}/refund")
     forger.send(REFUND_FORM + ".increment", {"line_id": "L1"}, f"/cases/{bob_case}/refund")
     forger.send(REFUND_FORM + ".set_reason", {"value": "damaged"}, f"/cases/{bob_case}/refund")
-    forger.send(REFUND_FORM + ".submit", {}, f"/cases/{bob_case}/refund")
+    forger.send(REFUND_FORM + ".submit", {"form": {"note": ""}}, f"/cases/{bob_case}/refund")
     forger.send(REFUND_PAGE + ".load", {}, f"/refunds/{bob_refund}")
     forger.send(REFUND_PAGE + ".cancel", {}, f"/refunds/{bob_refund}")
     page.wait_for_timeout(2000)
@@ -136,7 +136,7 @@ def test_forged_refund_events_are_refused_and_double_submit_creates_one(browser,
     expect(page.locator("#refund-total")).not_to_have_text("€0.00")
     path = f"/cases/{own_case}/refund"
     for _ in range(3):
-        forger.send(REFUND_FORM + ".submit", {}, path)
+        forger.send(REFUND_FORM + ".submit", {"form": {"note": "forged burst"}}, path)
     page.wait_for_url(re.compile(r"/refunds/\d+$"))
     page.wait_for_timeout(1500)
     with _db(app_server) as db:

@@ -52,6 +52,7 @@ def test_customer_refunds_two_of_three_mugs(sign_in):
     expect(page.locator("#refund-number")).to_have_text(re.compile(r"RF-\d{6}"))
     expect(page.locator("#refund-status")).to_have_text("Requested")
     expect(page.locator("#refund-amount")).to_have_text("€27.77")
+    expect(page.get_by_text("Note: Handles snapped off in transit.")).to_be_visible()  # the form's note went with it
     expect(page.locator(".refund-item")).to_contain_text("2 × Blue ceramic mug")
     expect(page.locator("#timeline")).to_contain_text("Requested the refund")
     number = page.locator("#refund-number").inner_text()
