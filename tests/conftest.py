@@ -71,6 +71,15 @@ def fresh_process_kv():
     get_kv.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_shared_reads():
+    """Each test starts with no shared read kept (support_app.live.shared_reads): keys name
+    the database, but a test's file may have the path an earlier test's had."""
+    from support_app.live.shared_reads import SHARED
+
+    SHARED.forget_all()
+
+
 @pytest.fixture
 def published(monkeypatch):
     """The changes services publish after commit (support_app.live.changes), collected

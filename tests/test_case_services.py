@@ -21,6 +21,7 @@ from fixtures_db import (  # noqa: F401
 )
 from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
+from support_app.live.shared_reads import SHARED
 from support_app.integrations.order_client import OrderClient
 from support_app.models import CaseEvent, CaseMessage, OrderLine, OrderSnapshot, SupportCase
 from support_app.models.base import frozen_time
@@ -360,6 +361,34 @@ def test_list_cases_scoping_filters_and_order(engine, people, order_client):
     assert (r.status_label, r.category_label) == ("Open", "Damaged item")
 
 
+def test_agents_share_one_case_list_read_until_a_change_commits(engine, people, order_client):
+    """Every agent's case list is read again on every change: once for all of them (each
+    gets rows of its own), and of the database again as soon as a change commits."""
+    from sqlalchemy import event
+
+    def rows(who, **kw) -> tuple[list, int]:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            return run(engine, q.list_cases, who, write=False, **kw), len(seen)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+
+    first = open_case(engine, people.alice, order_client, subject="First")
+    sams, read = rows(people.sam)
+    rileys, shared = rows(people.riley)
+    assert read > 0 and shared == 0 and rileys == sams
+    rileys[0].subject = "changed in Riley's tab"
+    assert rows(people.sam)[0][0].subject == "First"  # her rows are her own
+    run(engine, cmd.add_message, people.alice, first, "Any news?")  # a change commits
+    second = open_case(engine, people.bob, order_client, "ORD-1002-1", subject="Second")
+    assert [r.id for r in rows(people.riley)[0]] == [first, second]
+    run(engine, cmd.assign, people.sam, second, people.sam.id)
+    assert [r.id for r in rows(people.sam, assigned_to_me=True)[0]] == [second]
+    assert rows(people.riley, assigned_to_me=True)[0] == []  # "assigned to me" is each agent's own
+
+
 def test_the_queue_works_the_most_urgent_first_then_the_oldest(engine, people, order_client, monkeypatch):
     made = [open_case(engine, people.alice, order_client, priority=p, subject=f"Case {n}")
             for n, p in enumerate(["low", "normal", "urgent", "high", "urgent", "normal"])]
@@ -368,6 +397,7 @@ def test_the_queue_works_the_most_urgent_first_then_the_oldest(engine, people, o
     assert queue == [urgent1, urgent2, high, normal1, normal2, low]
     assert [r.id for r in run(engine, q.list_cases, people.alice, write=False)] == made[::-1]  # hers: newest first
     monkeypatch.setattr(q, "LIST_LIMIT", 3)  # a full list stops inside a priority, oldest first
+    SHARED.forget_all()  # nothing changed in the database: the list read just now would still be kept
     assert [r.id for r in run(engine, q.list_cases, people.sam, write=False)] == [urgent1, urgent2, high]
 
 

@@ -59,3 +59,41 @@ def test_the_pusher_skips_the_tab_the_change_came_from_and_no_other(watchers):
 def test_a_message_with_a_malformed_origin_is_dropped_like_any_malformed_message(origin):
     assert parse(_message(origin)) is None
     assert parse(_message("")).origin == ""
+
+
+def test_list_tabs_are_updated_together_at_most_once_a_second_entity_tabs_each_on_its_own(watchers, monkeypatch):
+    """All of a process's list tabs read at the same moment, so one read of each list
+    serves them all (live.shared_reads); a case page is not held back by them."""
+    clock = [1000.0]
+    monkeypatch.setattr(push.time, "monotonic", lambda: clock[0])
+    list_a, list_b, page = TAB_A, TAB_B, "0f1e2d3c-0000-4000-8000-00000000000c"
+    watchers.watch(list_a, object, ["cases", "refunds"])
+    watchers.watch(list_b, object, ["cases"])
+    watchers.watch(page, object, ["case:7"])
+    pushed: list[str] = []
+
+    async def run() -> list:
+        pusher = push.Pusher(app=None)
+        monkeypatch.setattr(pusher, "_connected", lambda tab: True)
+
+        async def record(tab, state, change, generation):
+            pushed.append(tab)
+        monkeypatch.setattr(pusher, "_push", record)
+        waits = []
+        for step in (0.0, 0.3, 0.8, 0.95):  # a change at each of these times; flush right after
+            clock[0] = 1000.0 + step
+            pusher.receive(_message())
+            waits.append(pusher.flush())
+            await asyncio.sleep(0)  # let the started pushes run
+            pushed.append("|")
+        clock[0] = 1001.0  # no new change: what waited is due
+        waits.append(pusher.flush())
+        await asyncio.sleep(0)
+        return waits
+
+    waits = asyncio.run(run())
+    # At 0.0 everyone at once; the case page again at 0.3 and 0.8 (0.2 s apart at least), not
+    # at 0.95; the lists wait until 1.0 and then go together, with the page.
+    flushes = "".join("L" if t in (list_a, list_b) else "P" if t == page else t for t in pushed).split("|")
+    assert ["".join(sorted(f)) for f in flushes] == ["LLP", "P", "P", "", "LLP"]
+    assert waits[1] == pytest.approx(0.7) and waits[3] == pytest.approx(0.05) and waits[4] is None

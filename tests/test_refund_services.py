@@ -430,3 +430,28 @@ def test_a_request_key_from_another_cases_form_is_refused(engine, people, order_
     ask(engine, people.alice, first, {"L1": 1}, request_key="shared-form-key")
     assert code_of(engine, rc.request_refund, people.alice, second, {"L1": 1}, "damaged", "", "shared-form-key") is E.VALIDATION_FAILED
     assert count(engine, RefundCase) == 1
+
+
+def test_agents_share_one_refund_queue_read_until_a_change_commits(engine, people, order_client):
+    from sqlalchemy import event
+
+    from support_app.services import refund_review as rv
+
+    def queue(who) -> tuple[object, int]:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            return run(engine, rq.refund_queue, who, "", write=False), len(seen)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+
+    rid = ask(engine, people.alice, open_case(engine, people.alice, order_client), {"L1": 1})
+    sams, read = queue(people.sam)
+    rileys, shared = queue(people.riley)
+    assert read > 0 and shared == 0 and rileys == sams and [r.status for r in rileys.rows] == ["requested"]
+    rileys.rows[0].status = "changed in Riley's tab"
+    assert queue(people.sam)[0].rows[0].status == "requested"  # each tab its own rows
+    run(engine, rv.reject_refund, people.sam, rid, "other", "Not this time, sorry.")  # a change commits
+    after, count = queue(people.riley)
+    assert [r.status for r in after.rows] == ["rejected"] and count == read

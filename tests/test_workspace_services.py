@@ -14,6 +14,7 @@ from sqlmodel import select
 from fixtures_db import code_of, order_client, orders_server, orders_server_session, people, run  # noqa: F401
 from support_app.db import session_scope
 from support_app.domain.errors import ErrorCode
+from support_app.live.shared_reads import SHARED
 from support_app.models import CaseEvent, CaseSeen, SupportCase
 from support_app.models.base import utcnow
 from support_app.services import case_commands as cmd
@@ -309,15 +310,17 @@ def test_any_status_puts_cases_never_due_after_the_due_ones_oldest_first_within_
     run(engine, wc.resolve, people.sam, cases["low_old"])  # 50 h old
     assert ids(engine, people.sam, status="all") == [cases[n] for n in ("urgent_new", "high_new", "low_old", "normal_mid")]
     monkeypatch.setattr(wq, "QUEUE_LIMIT", 3)
+    SHARED.forget_all()  # nothing changed in the database: the queue read just now would still be kept
     assert ids(engine, people.sam, status="all") == [cases[n] for n in ("urgent_new", "high_new", "low_old")]
     monkeypatch.setattr(wq, "QUEUE_LIMIT", 1)
+    SHARED.forget_all()
     assert ids(engine, people.sam, status="resolved") == [cases["low_old"]]
 
 
 def test_the_queue_is_read_in_a_fixed_number_of_statements(engine, people, order_client):
     """BEGIN, one read for the cases waiting on an agent, one for the never-due
     statuses (waiting on the customer is one of the active ones), one for the details
-    of the page: never one per case, message or name."""
+    of the page, one for this agent's marks: never one per case, message or name."""
     from sqlalchemy import event
 
     def statements(**filters) -> int:
@@ -339,4 +342,35 @@ def test_the_queue_is_read_in_a_fixed_number_of_statements(engine, people, order
     run(engine, wc.resolve, people.sam, first)
     run(engine, wq.open_case, people.sam, cid, write=False)
     assert (statements(), statements(status="all")) == (few, few_all)
-    assert few == few_all == 4
+    assert few == few_all == 5
+
+
+def test_agents_share_one_queue_read_until_a_change_commits(engine, people, cases):
+    """Every workspace rereads its queue on every change: the rows are read once for all
+    agents (but "mine"); each agent's own marks are not shared."""
+    from sqlalchemy import event
+
+    def read(who, **filters) -> tuple[list, int]:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            return run(engine, wq.queue, who, write=False, **filters), len(seen)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+
+    run(engine, wq.open_case, people.sam, cases["high_new"])  # Sam's mark: read; Riley's: unread
+    sams, whole = read(people.sam)
+    rileys, marks_only = read(people.riley)
+    assert (whole, marks_only) == (5, 2)  # Riley: BEGIN and her marks; the rows were Sam's read
+    assert [r.id for r in rileys] == [r.id for r in sams]
+    unread = lambda rows: {r.id: r.unread for r in rows}[cases["high_new"]]  # noqa: E731
+    assert (unread(sams), unread(rileys)) == (False, True)
+    # A change commits: the next read, by anyone, is of the database again and shows it.
+    run(engine, wc.resolve, people.sam, cases["urgent_new"])
+    after, count = read(people.riley)
+    assert cases["urgent_new"] not in [r.id for r in after] and count == 5
+    # "Mine" is each agent's own.
+    run(engine, cmd.assign, people.sam, cases["low_old"], people.riley.id)
+    assert [r.id for r in read(people.riley, scope="mine")[0]] == [cases["low_old"]]
+    assert read(people.sam, scope="mine")[0] == []

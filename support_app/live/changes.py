@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from support_app.live.bus import publish_after_commit
 from support_app.live.channels import CHANGES
+from support_app.live.shared_reads import forget_after_commit
 
 MAX_ORIGIN_CHARS = 64  # a Reflex client token is 36
 _ORIGIN: ContextVar[str] = ContextVar("change_origin", default="")
@@ -50,6 +51,7 @@ def changed(
     message = {"c": [case] if case else [], "r": [refund] if refund else [], "u": [customer] if customer else [],
                "i": internal, **({"o": origin} if (origin := _ORIGIN.get()) else {})}
     publish_after_commit(session, CHANGES, json.dumps(message, separators=(",", ":")))
+    forget_after_commit(session)  # this process's shared reads: before the service returns
 
 
 @dataclass(frozen=True)

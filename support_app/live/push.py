@@ -9,9 +9,11 @@ Redis pub/sub across processes) and, for every watching tab of this process, run
 the page state's ``_live_update(change)`` under the tab's own lock, exactly like an
 event of that tab: Reflex sends the resulting delta to the browser.
 
-Bursts are coalesced per tab: a tab gets at most one update per ``MIN_INTERVAL``
-(entity pages) or ``LIST_INTERVAL`` (lists, which anything can change), carrying
-everything that changed meanwhile. Tabs whose socket has gone are forgotten. The tab
+Bursts are coalesced: a tab gets at most one update per ``MIN_INTERVAL`` (entity
+pages), carrying everything that changed meanwhile; the lists, which any change can
+change, are updated at most once per ``LIST_INTERVAL``, all of this process's list tabs
+together, so they read the same lists at the same moment and one read serves them all
+(live.shared_reads). Tabs whose socket has gone are forgotten. The tab
 whose own command made a change gets no push for it (it read its page after the command).
 """
 
@@ -28,6 +30,7 @@ import reflex as rx
 from support_app.live.bus import get_bus
 from support_app.live.changes import Change, parse
 from support_app.live.channels import CHANGES
+from support_app.live.shared_reads import SHARED, fresh_since
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.2
@@ -48,12 +51,14 @@ class _Pending:
     refunds: set[int] = field(default_factory=set)
     customers: set[int] = field(default_factory=set)
     internal: bool = True  # stays True only if every merged change was internal
+    generation: int = 0  # of shared reads (live.shared_reads) once the newest merged change was known
 
-    def add(self, change: Change) -> None:
+    def add(self, change: Change, generation: int) -> None:
         self.cases |= change.cases
         self.refunds |= change.refunds
         self.customers |= change.customers
         self.internal = self.internal and change.internal
+        self.generation = max(self.generation, generation)
 
     def change(self) -> Change:
         return Change(frozenset(self.cases), frozenset(self.refunds), frozenset(self.customers), self.internal)
@@ -104,7 +109,8 @@ class Pusher:
     def __init__(self, app: rx.App) -> None:
         self.app = app
         self.pending: dict[str, _Pending] = {}
-        self.last_push: dict[str, float] = {}
+        self.last_push: dict[str, float] = {}  # per entity-page tab
+        self.last_list_push = 0.0  # all list tabs at once
         self.wake = asyncio.Event()
         self.running: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(MAX_CONCURRENT_PUSHES)
@@ -113,8 +119,9 @@ class Pusher:
         change = parse(message)
         if change is None:
             return
+        SHARED.forget_all()  # a new generation: the pushes of this change read after it
         for tab in WATCHERS.affected(change.topics()) - {change.origin}:  # the origin has read it already
-            self.pending.setdefault(tab, _Pending()).add(change)
+            self.pending.setdefault(tab, _Pending()).add(change, SHARED.generation)
         if self.pending:
             self.wake.set()
 
@@ -128,7 +135,7 @@ class Pusher:
 
     def flush(self) -> float | None:
         """Start the pushes that are due; return how long until the next one is."""
-        now, soonest = time.monotonic(), None
+        now, soonest, lists_pushed = time.monotonic(), None, False
         for tab in list(self.pending):
             watch = WATCHERS.get(tab)
             if watch is None or not self._connected(tab):
@@ -136,16 +143,21 @@ class Pusher:
                 self.pending.pop(tab, None)
                 self.last_push.pop(tab, None)
                 continue
-            interval = LIST_INTERVAL if watch.topics & LIST_TOPICS else MIN_INTERVAL
-            wait = self.last_push.get(tab, 0.0) + interval - now
+            is_list = bool(watch.topics & LIST_TOPICS)
+            wait = self.last_list_push + LIST_INTERVAL - now if is_list else self.last_push.get(tab, 0.0) + MIN_INTERVAL - now
             if wait > 0:
                 soonest = wait if soonest is None else min(soonest, wait)
                 continue
             pending = self.pending.pop(tab)
-            self.last_push[tab] = now
-            task = asyncio.create_task(self._push(tab, watch.state, pending.change()))
+            if is_list:
+                lists_pushed = True
+            else:
+                self.last_push[tab] = now
+            task = asyncio.create_task(self._push(tab, watch.state, pending.change(), pending.generation))
             self.running.add(task)
             task.add_done_callback(self.running.discard)
+        if lists_pushed:
+            self.last_list_push = now
         return soonest
 
     def _connected(self, tab: str) -> bool:
@@ -153,12 +165,15 @@ class Pusher:
         record = manager.token_to_socket.get(tab)
         return record is not None and record.instance_id == manager.instance_id
 
-    async def _push(self, tab: str, state: type, change: Change) -> None:
+    async def _push(self, tab: str, state: type, change: Change, generation: int) -> None:
+        """The tab's page reads what changed again, under its lock; the shared lists (live.
+        shared_reads) as read since these changes, by whichever tab pushed now read first."""
         async with self.slots:
             try:
-                async with self.app.modify_state(rx.BaseStateToken(ident=tab, cls=state)) as root:
-                    page = await root.get_state(state)
-                    await page._live_update(change)
+                with fresh_since(generation):
+                    async with self.app.modify_state(rx.BaseStateToken(ident=tab, cls=state)) as root:
+                        page = await root.get_state(state)
+                        await page._live_update(change)
             except Exception:  # noqa: BLE001 — one tab's failure must not stop the others' updates
                 log.exception("live update of a tab failed")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 
@@ -20,6 +21,7 @@ from support_app.domain.case_rules import (
 )
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.priorities import PRIORITY_ORDER
+from support_app.live.shared_reads import SHARED
 from support_app.models import CaseEvent, CaseMessage, OrderLine, OrderSnapshot, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.security.inputs import record_id
@@ -105,18 +107,27 @@ def list_cases(
     if caller.role not in (Role.CUSTOMER, Role.AGENT):
         raise DomainError(ErrorCode.FORBIDDEN)
     wanted = tuple(sorted({s for s in (statuses or []) if isinstance(s, str) and s in set(CaseStatus)}))
-    mine = assigned_to_me and caller.role == Role.AGENT
-    if caller.role == Role.AGENT:
-        # The queue: most urgent first, the oldest first within a priority — one ordered
-        # index read per priority (priority, created_at, id), until the list is full.
-        rows: list = []
-        for priority in PRIORITY_ORDER:
-            if len(rows) >= LIST_LIMIT:
-                break
-            rows += session.exec(_list_stmt(False, wanted, mine, priority),
-                                 params={"caller": caller.id, "limit": LIST_LIMIT - len(rows)}).all()
-    else:  # a customer's own cases: the newest first
-        rows = session.exec(_list_stmt(True, wanted, False, None), params={"caller": caller.id, "limit": LIST_LIMIT}).all()
+    if caller.role == Role.AGENT:  # the same for every agent (but "assigned to me"): read once per change
+        mine = caller.id if assigned_to_me else None
+        rows = SHARED.get(session, ("agent case list", wanted, mine), lambda: _agent_rows(session, wanted, mine))
+        return [replace(row) for row in rows]  # each tab its own rows
+    # A customer's own cases: the newest first.
+    return _case_rows(session.exec(_list_stmt(True, wanted, False, None), params={"caller": caller.id, "limit": LIST_LIMIT}))
+
+
+def _agent_rows(session: Session, wanted: tuple[str, ...], mine: int | None) -> list[CaseRow]:
+    """The agents' list: most urgent first, the oldest first within a priority — one ordered
+    index read per priority (priority, created_at, id), until the list is full."""
+    rows: list = []
+    for priority in PRIORITY_ORDER:
+        if len(rows) >= LIST_LIMIT:
+            break
+        rows += session.exec(_list_stmt(False, wanted, mine is not None, priority),
+                             params={"caller": mine, "limit": LIST_LIMIT - len(rows)}).all()
+    return _case_rows(rows)
+
+
+def _case_rows(rows) -> list[CaseRow]:
     return [
         CaseRow(
             id=row.id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
@@ -26,6 +28,7 @@ from support_app.domain.refund_decisions import (
     REJECT_LABELS, SETTLEMENT_LABELS, RejectReason, SettlementType, settlement_hint,
 )
 from support_app.integrations.order_client import OrderClient
+from support_app.live.shared_reads import SHARED
 from support_app.models import OrderLine, OrderSnapshot, RefundAttempt, RefundCase, RefundEvent, RefundItem, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.security.inputs import record_id
@@ -347,11 +350,19 @@ def mismatch_alert(attempt: RefundAttempt) -> str:
 
 
 def refund_queue(session: Session, caller: Caller, status: str = "") -> RefundQueue:
-    """Agents' refund queue: oldest first (who waited longest), with counts per status."""
+    """Agents' refund queue: oldest first (who waited longest), with counts per status. The
+    same for every agent: read once per change for all of them (live.shared_reads)."""
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
+    status = status if status in set(RefundStatus) else ""
+    shared = SHARED.get(session, ("refund queue", status), lambda: _refund_queue(session, status))
+    return RefundQueue(rows=[replace(r) for r in shared.rows], counts=[replace(o) for o in shared.counts],
+                       attention=[replace(r) for r in shared.attention])  # each tab its own
+
+
+def _refund_queue(session: Session, status: str) -> RefundQueue:
     counts = dict(session.exec(_STATUS_COUNTS).all())
-    rows = session.exec(_QUEUE_BY_STATUS if status in set(RefundStatus) else _QUEUE, params={"status": status})
+    rows = session.exec(_QUEUE_BY_STATUS if status else _QUEUE, params={"status": status})
     return RefundQueue(
         rows=[_queue_row(*row) for row in rows],
         counts=[Option(value=s.value, label=f"{STATUS_LABELS[s]} ({counts.get(s.value, 0)})") for s in RefundStatus],

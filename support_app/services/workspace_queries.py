@@ -1,18 +1,20 @@
 """The agents' workspace: the queue sorted by what is due, and one case with its sidebar.
 
 The queue is read in steps: first the unencrypted columns of the cases the filters
-match (status, priority, times, this agent's mark) — for cases waiting on an agent,
-all of them with when the customer and the agents last wrote, enough to sort by the
-due rule (domain/case_due.py); for the other statuses, which are never due, only the
-oldest ``QUEUE_LIMIT`` — then the subjects and names of the first ``QUEUE_LIMIT``
-only, so nothing beyond what the page shows is decrypted.
+match (status, priority, times) — for cases waiting on an agent, all of them with when
+the customer and the agents last wrote, enough to sort by the due rule
+(domain/case_due.py); for the other statuses, which are never due, only the oldest
+``QUEUE_LIMIT`` — then the subjects and names of the first ``QUEUE_LIMIT`` only, so
+nothing beyond what the page shows is decrypted. Those two steps are the same for
+every agent (but "mine") and are shared by all of them until the next change
+(live.shared_reads); the last step, this agent's marks on the rows shown, is not.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case as when, func
+from sqlalchemy import bindparam, case as when, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -24,6 +26,7 @@ from support_app.domain.money import format_money
 from support_app.domain.priorities import PRIORITY_LABELS, PRIORITY_ORDER
 from support_app.domain.refund_amounts import preview
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS, RefundStatus, window_verdict
+from support_app.live.shared_reads import SHARED
 from support_app.models import CaseMessage, CaseSeen, OrderSnapshot, RefundAttempt, RefundCase, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.services.case_queries import case_detail, case_head, list_agents, load_case_for
@@ -52,60 +55,74 @@ def _agent(caller: Caller) -> None:
 
 def queue(session: Session, caller: Caller, scope: str = "all", status: str = "active", priority: str = "") -> list[QueueItem]:
     """The cases the filters match, due first (soonest due first), then oldest first.
-    Unknown filter values fall back to the defaults (they come from the URL)."""
+    Unknown filter values fall back to the defaults (they come from the URL). The order
+    and the rows are the same for every agent (but "mine"): read once per change for all
+    of them (live.shared_reads); this agent's marks are read for the rows shown."""
     _agent(caller)
     scope = scope if scope in SCOPES else "all"
     status = status if status in STATUS_FILTERS else "active"
     priority = priority if priority in PRIORITY_FILTERS else ""
+    mine = caller.id if scope == "mine" else None
+    rows = SHARED.get(session, ("workspace queue", scope, status, priority, mine),
+                      lambda: _queue_rows(session, scope, status, priority, mine))
+    seen = dict(session.exec(_SEEN, params={"agent_id": caller.id, "ids": [r[0] for r in rows]}).all()) if rows else {}
+    now = utcnow()
+    return [
+        QueueItem(id=cid, due_at=iso(due), overdue=is_overdue(due, now), unread=seen.get(cid) is None or updated > seen[cid],
+                  **details)
+        for cid, due, updated, details in rows
+    ]
+
+
+def _queue_rows(session: Session, scope: str, status: str, priority: str, mine: int | None) -> list[tuple]:
+    """(case id, due at, updated at, what the row shows) of the first QUEUE_LIMIT, in order."""
     wanted = [st.value for st in ACTIVE] if status == "active" else [st.value for st in CaseStatus] if status == "all" else [status]
     waiting = [st for st in wanted if st in WAITING_ON_AGENT]  # the only ones that can be due
     others = [st for st in wanted if st not in WAITING_ON_AGENT]
-    now = utcnow()
     facts = []
-    agent = {"agent_id": caller.id}
+    params = {"agent_id": mine}
     if waiting:
-        for cid, st, prio, created, updated, seen, cust_at, agent_at in session.exec(
-            _queue_stmt(True, tuple(waiting), scope, priority), params=agent
+        for cid, st, prio, created, updated, cust_at, agent_at in session.exec(
+            _queue_stmt(True, tuple(waiting), scope, priority), params=params
         ):
             due = due_at(st, prio, created, cust_at, agent_at)
-            facts.append((queue_key(due, created, cid), cid, due, seen is None or updated > seen))
+            facts.append((queue_key(due, created, cid), cid, due, updated))
     if others:  # never due: only the oldest can make the page, so the database sorts and cuts them
-        for cid, _, _, created, updated, seen in session.exec(_queue_stmt(False, tuple(others), scope, priority), params=agent):
-            facts.append((queue_key(None, created, cid), cid, None, seen is None or updated > seen))
+        for cid, _, _, created, updated in session.exec(_queue_stmt(False, tuple(others), scope, priority), params=params):
+            facts.append((queue_key(None, created, cid), cid, None, updated))
     facts.sort(key=lambda f: f[0])
     facts = facts[:QUEUE_LIMIT]
     details = _queue_details(session, [f[1] for f in facts])
-    return [
-        QueueItem(
-            id=cid, due_at=iso(due), overdue=is_overdue(due, now), unread=unread, **details[cid],
-        )
-        for _, cid, due, unread in facts
-    ]
+    return [(cid, due, updated, details[cid]) for _, cid, due, updated in facts]
 
 
 @lru_cache(maxsize=128)  # bounded: every argument comes from a short list of known values
 def _queue_stmt(waiting: bool, statuses: tuple[str, ...], scope: str, priority: str):
     """The queue's statement for one shape of filters, built once per shape (the agent's
-    id is its parameter): the unencrypted columns the order needs and this agent's mark;
-    for cases waiting on an agent (``waiting``) also when the customer and the agents
-    last wrote (correlated subqueries on the (case_id, created_at) index, one case at a
-    time); the others are never due, so only the oldest can make the page and the
-    database sorts and cuts them."""
+    id is its parameter, for "mine"): the unencrypted columns the order needs; for cases
+    waiting on an agent (``waiting``) also when the customer and the agents last wrote
+    (correlated subqueries on the (case_id, created_at) index, one case at a time); the
+    others are never due, so only the oldest can make the page and the database sorts
+    and cuts them."""
     c, m = SupportCase, CaseMessage
-    agent_id = bindparam("agent_id")
-    columns = [c.id, c.status, c.priority, c.created_at, c.updated_at, CaseSeen.seen_at]
+    columns = [c.id, c.status, c.priority, c.created_at, c.updated_at]
     if waiting:
         last = lambda *where: select(func.max(m.created_at)).where(m.case_id == c.id, *where).correlate(c).scalar_subquery()  # noqa: E731
         columns += [last(m.author_id == c.customer_id), last(m.author_id != c.customer_id, m.visibility == "public")]
-    stmt = (select(*columns).outerjoin(CaseSeen, and_(CaseSeen.case_id == c.id, CaseSeen.agent_id == agent_id))
-            .where(c.status.in_(statuses)))  # type: ignore[attr-defined]
+    stmt = select(*columns).where(c.status.in_(statuses))  # type: ignore[attr-defined]
     if priority:
         stmt = stmt.where(c.priority == priority)
     if scope == "mine":
-        stmt = stmt.where(c.assignee_id == agent_id)
+        stmt = stmt.where(c.assignee_id == bindparam("agent_id"))
     elif scope == "unassigned":
         stmt = stmt.where(c.assignee_id.is_(None))  # type: ignore[union-attr]
     return stmt if waiting else stmt.order_by(c.created_at, c.id).limit(QUEUE_LIMIT)
+
+
+# This agent's marks on the rows shown: unread = changed since the agent last opened it.
+_SEEN = select(CaseSeen.case_id, CaseSeen.seen_at).where(
+    CaseSeen.agent_id == bindparam("agent_id"), CaseSeen.case_id.in_(bindparam("ids", expanding=True))  # type: ignore[attr-defined]
+)
 
 
 def _details_stmt():
