@@ -50,6 +50,19 @@ def run(engine: Engine, fn, *args, write: bool = True, **kw):
         return fn(s, *args, **kw)
 
 
+def run_counted(engine: Engine, fn, *args, **kw) -> tuple[object, int]:
+    """``run``, and how many statements it sent to the database (BEGIN included)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        return run(engine, fn, *args, **kw), len(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
 def code_of(engine: Engine, fn, *args, **kw) -> ErrorCode:
     with pytest.raises(DomainError) as err:
         run(engine, fn, *args, **kw)

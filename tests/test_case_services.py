@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from fixtures_db import (  # noqa: F401
     PW, alembic_config, code_of, count, keep_logging, order_client, orders_server, orders_server_session, people,
-    refused_order_url, run,
+    refused_order_url, run, run_counted,
 )
 from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
@@ -364,16 +364,8 @@ def test_list_cases_scoping_filters_and_order(engine, people, order_client):
 def test_agents_share_one_case_list_read_until_a_change_commits(engine, people, order_client):
     """Every agent's case list is read again on every change: once for all of them (each
     gets rows of its own), and of the database again as soon as a change commits."""
-    from sqlalchemy import event
-
-    def rows(who, **kw) -> tuple[list, int]:
-        seen: list[str] = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            return run(engine, q.list_cases, who, write=False, **kw), len(seen)
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
+    def rows(who, **kw) -> tuple:
+        return run_counted(engine, q.list_cases, who, write=False, **kw)
 
     first = open_case(engine, people.alice, order_client, subject="First")
     sams, read = rows(people.sam)
@@ -482,19 +474,10 @@ def test_case_creation_is_rate_limited_per_customer(engine, people, order_client
 def test_a_case_page_is_read_in_a_fixed_number_of_statements(engine, people, order_client):
     """One query per part of the page, never one per message, event or name: the
     count stays the same however long the conversation grows."""
-    from sqlalchemy import event
-
     cid = open_case(engine, people.alice, order_client)
 
     def statements() -> int:
-        seen: list[str] = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            run(engine, q.get_case, people.sam, cid, write=False)
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(seen)
+        return run_counted(engine, q.get_case, people.sam, cid, write=False)[1]
 
     short = statements()
     for n in range(6):

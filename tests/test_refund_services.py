@@ -21,6 +21,7 @@ from sqlmodel import select
 
 from fixtures_db import (  # noqa: F401
     PW, alembic_config, code_of, count, keep_logging, order_client, orders_server, orders_server_session, people, run,
+    run_counted,
 )
 from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
@@ -433,18 +434,10 @@ def test_a_request_key_from_another_cases_form_is_refused(engine, people, order_
 
 
 def test_agents_share_one_refund_queue_read_until_a_change_commits(engine, people, order_client):
-    from sqlalchemy import event
-
     from support_app.services import refund_review as rv
 
-    def queue(who) -> tuple[object, int]:
-        seen: list[str] = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            return run(engine, rq.refund_queue, who, "", write=False), len(seen)
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
+    def queue(who) -> tuple:
+        return run_counted(engine, rq.refund_queue, who, "", write=False)
 
     rid = ask(engine, people.alice, open_case(engine, people.alice, order_client), {"L1": 1})
     sams, read = queue(people.sam)

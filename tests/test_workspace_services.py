@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from fixtures_db import code_of, order_client, orders_server, orders_server_session, people, run  # noqa: F401
+from fixtures_db import code_of, order_client, orders_server, orders_server_session, people, run, run_counted  # noqa: F401
 from support_app.db import session_scope
 from support_app.domain.errors import ErrorCode
 from support_app.live.shared_reads import SHARED
@@ -246,17 +246,8 @@ def test_each_sidebar_refund_says_what_its_refund_page_says(engine, people, orde
 def test_the_open_case_is_read_in_a_fixed_number_of_statements(engine, people, order_client):
     """However many refunds, messages and other cases: the workspace rereads the open case
     at every live update, for every agent showing it."""
-    from sqlalchemy import event
-
     def statements(case_id) -> int:
-        seen: list[str] = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            run(engine, wq.workspace_case, people.sam, case_id, write=False)
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(seen)
+        return run_counted(engine, wq.workspace_case, people.sam, case_id, write=False)[1]
 
     case_id = open_case(engine, people.alice, order_client, "Cracked mug")
     run(engine, rc.request_refund, people.alice, case_id, {"L1": 1}, "damaged", request_key="form-key-1")
@@ -321,17 +312,8 @@ def test_the_queue_is_read_in_a_fixed_number_of_statements(engine, people, order
     """BEGIN, one read for the cases waiting on an agent, one for the never-due
     statuses (waiting on the customer is one of the active ones), one for the details
     of the page, one for this agent's marks: never one per case, message or name."""
-    from sqlalchemy import event
-
     def statements(**filters) -> int:
-        seen: list[str] = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            run(engine, wq.queue, people.sam, write=False, **filters)
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(seen)
+        return run_counted(engine, wq.queue, people.sam, write=False, **filters)[1]
 
     first = open_case(engine, people.alice, order_client, "first")
     few, few_all = statements(), statements(status="all")
@@ -348,16 +330,8 @@ def test_the_queue_is_read_in_a_fixed_number_of_statements(engine, people, order
 def test_agents_share_one_queue_read_until_a_change_commits(engine, people, cases):
     """Every workspace rereads its queue on every change: the rows are read once for all
     agents (but "mine"); each agent's own marks are not shared."""
-    from sqlalchemy import event
-
-    def read(who, **filters) -> tuple[list, int]:
-        seen: list[str] = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            return run(engine, wq.queue, who, write=False, **filters), len(seen)
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
+    def read(who, **filters) -> tuple:
+        return run_counted(engine, wq.queue, who, write=False, **filters)
 
     run(engine, wq.open_case, people.sam, cases["high_new"])  # Sam's mark: read; Riley's: unread
     sams, whole = read(people.sam)
