@@ -104,7 +104,7 @@ def test_filters_mine_unassigned_status_priority(engine, people, cases):
 
 def test_the_queue_is_for_agents_only(engine, people, cases):
     assert code_of(engine, wq.queue, people.alice) is E.FORBIDDEN
-    assert code_of(engine, wq.open_case, people.alice, cases["low_old"], write=False) is E.FORBIDDEN
+    assert code_of(engine, wq.workspace_case, people.alice, cases["low_old"], write=False) is E.FORBIDDEN
     assert code_of(engine, wq.mark_seen, people.alice, cases["low_old"]) is E.FORBIDDEN
     assert code_of(engine, wq.workspace_case, people.bob, cases["urgent_new"]) is E.FORBIDDEN
 
@@ -115,49 +115,47 @@ def unread(engine, who) -> dict[int, bool]:
 
 def test_marks_a_case_updated_since_this_agent_last_opened_it(engine, people, cases):
     assert all(unread(engine, people.sam).values())  # never opened
-    run(engine, wq.open_case, people.sam, cases["low_old"], write=False)
+    run(engine, wq.mark_seen, people.sam, cases["low_old"])
     assert not unread(engine, people.sam)[cases["low_old"]]
     assert unread(engine, people.riley)[cases["low_old"]]  # marks are per agent
-    run(engine, wq.open_case, people.sam, cases["low_old"], write=False)  # opening again moves the mark, one row
+    run(engine, wq.mark_seen, people.sam, cases["low_old"])  # opening again moves the mark, one row
     with session_scope(engine) as s:
         assert len(list(s.exec(select(CaseSeen).where(CaseSeen.agent_id == people.sam.id)))) == 1
     run(engine, cmd.add_message, people.alice, cases["low_old"], "Hello? Anyone?")
     assert unread(engine, people.sam)[cases["low_old"]]
     run(engine, wq.workspace_case, people.sam, cases["low_old"], write=False)  # a live update's reread marks nothing
     assert unread(engine, people.sam)[cases["low_old"]]
-    run(engine, wq.open_case, people.sam, cases["low_old"], write=False)
+    run(engine, wq.mark_seen, people.sam, cases["low_old"])
     assert not unread(engine, people.sam)[cases["low_old"]]
 
 
 def test_leaving_a_case_marks_it_too_so_the_agents_own_changes_are_not_unread(engine, people, cases):
-    run(engine, wq.open_case, people.sam, cases["low_old"], write=False)
+    run(engine, wq.mark_seen, people.sam, cases["low_old"])
     run(engine, cmd.add_message, people.sam, cases["low_old"], "We are on it.")  # the agent's own reply, seen live
     assert unread(engine, people.sam)[cases["low_old"]]
-    run(engine, wq.open_case, people.sam, cases["normal_mid"], str(cases["low_old"]), write=False)
+    run(engine, wq.mark_seen, people.sam, cases["normal_mid"], str(cases["low_old"]))
     marks = unread(engine, people.sam)
     assert not marks[cases["low_old"]] and not marks[cases["normal_mid"]]
     assert marks[cases["urgent_new"]] and unread(engine, people.riley)[cases["low_old"]]
-    # A case left behind that is not there (any more): the pick still goes through.
-    view = run(engine, wq.open_case, people.sam, cases["urgent_new"], "999999", write=False)
-    assert view.case.id == cases["urgent_new"]
+    # A case left behind that is not there (any more): the opened one is still marked.
+    assert run(engine, wq.mark_seen, people.sam, cases["urgent_new"], "999999") == cases["urgent_new"]
+    assert not unread(engine, people.sam)[cases["urgent_new"]]
 
 
 def test_only_the_marks_are_written_under_the_write_lock(engine, people, cases):
-    """open_case's write transaction reads the cases and upserts the marks, nothing else:
-    the conversation, the sidebar and the refunds are read after it committed."""
+    """Picking a case writes only the marks (a short transaction the click does not wait
+    for): it reads the two cases and upserts the marks, nothing else."""
     from sqlalchemy import event
 
-    seen: list[tuple[object, str]] = []  # the connections themselves: an id() could be reused
-    listener = lambda conn, cursor, statement, *rest: seen.append((conn, statement))  # noqa: E731
+    seen: list[str] = []
+    listener = lambda conn, cursor, statement, *rest: seen.append(statement)  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        view = run(engine, wq.open_case, people.sam, cases["low_old"], str(cases["high_new"]), write=False)
+        run(engine, wq.mark_seen, people.sam, cases["low_old"], str(cases["high_new"]))
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    assert view.case.subject == "low_old" and view.case.messages == [] and view.agents  # the read was done
-    [writer] = [conn for conn, sql in seen if sql == "BEGIN IMMEDIATE"]
     under_lock = [re.match(r"\w+", sql).group(0) + " " + re.search(r"(?:FROM|INTO|BEGIN) ?(\w*)", sql).group(1)
-                  for conn, sql in seen if conn is writer]
+                  for sql in seen]
     assert under_lock == ["BEGIN IMMEDIATE", "SELECT support_cases", "SELECT support_cases",
                           "INSERT case_seen_marks", "INSERT case_seen_marks"]
 
@@ -176,15 +174,16 @@ def test_the_open_case_shows_its_newest_messages_until_all_are_asked_for(engine,
     case_id = cases["low_old"]
     for body in ("one", "two", "three"):
         run(engine, cmd.add_message, people.alice, case_id, body)
-    opened = run(engine, wq.open_case, people.sam, case_id).case
+    opened = run(engine, wq.workspace_case, people.sam, case_id, write=False).case
     assert ([m.body for m in opened.messages], opened.earlier_messages) == (["two", "three"], 1)
     whole = run(engine, wq.workspace_case, people.sam, case_id, True, write=False).case
     assert ([m.body for m in whole.messages], whole.earlier_messages) == (["one", "two", "three"], 0)
 
 
-def test_open_case_refuses_unknown_ids_and_marks_nothing(engine, people, cases):
+def test_a_pick_of_an_unknown_id_is_refused_and_marks_nothing(engine, people, cases):
     for bad in ("999999", "abc", "", -1, True):
-        assert code_of(engine, wq.open_case, people.sam, bad, str(cases["low_old"]), write=False) is E.CASE_NOT_FOUND
+        assert code_of(engine, wq.workspace_case, people.sam, bad, write=False) is E.CASE_NOT_FOUND
+        assert code_of(engine, wq.mark_seen, people.sam, bad, str(cases["low_old"])) is E.CASE_NOT_FOUND
     with session_scope(engine) as s:
         assert list(s.exec(select(CaseSeen))) == []
 
@@ -196,7 +195,7 @@ def test_the_sidebar_customer_order_lines_and_refunds(engine, people, order_clie
     rid = run(engine, rc.request_refund, people.alice, first, {"L1": 2}, "damaged", request_key="form-key-1")
     settled = run(engine, rc.request_refund, people.alice, first, {"L2": 1}, "damaged", request_key="form-key-2")
     run(engine, rv.settle_refund, people.sam, settled, "goodwill", 1000, "We sent you a voucher for it.")
-    view = run(engine, wq.open_case, people.sam, first, write=False)
+    view = run(engine, wq.workspace_case, people.sam, first, write=False)
     assert view.case.id == first and view.case.subject == "Cracked mug"
     assert (view.case.priority_label, view.case.order_id, view.case.customer_email) == ("Normal", "ORD-1001-1", "alice@example.com")
     assert [c.id for c in view.customer_cases] == [other] and bobs not in [c.id for c in view.customer_cases]
@@ -322,7 +321,7 @@ def test_the_queue_is_read_in_a_fixed_number_of_statements(engine, people, order
         run(engine, cmd.add_message, people.sam, cid, f"reply {n}")
         run(engine, cmd.add_message, people.bob, cid, f"answer {n}")
     run(engine, wc.resolve, people.sam, first)
-    run(engine, wq.open_case, people.sam, cid, write=False)
+    run(engine, wq.mark_seen, people.sam, cid)
     assert (statements(), statements(status="all")) == (few, few_all)
     assert few == few_all == 5
 
@@ -333,7 +332,7 @@ def test_agents_share_one_queue_read_until_a_change_commits(engine, people, case
     def read(who, **filters) -> tuple:
         return run_counted(engine, wq.queue, who, write=False, **filters)
 
-    run(engine, wq.open_case, people.sam, cases["high_new"])  # Sam's mark: read; Riley's: unread
+    run(engine, wq.mark_seen, people.sam, cases["high_new"])  # Sam's mark: read; Riley's: unread
     sams, whole = read(people.sam)
     rileys, marks_only = read(people.riley)
     assert (whole, marks_only) == (5, 2)  # Riley: BEGIN and her marks; the rows were Sam's read

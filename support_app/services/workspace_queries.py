@@ -18,7 +18,6 @@ from sqlalchemy import bindparam, case as when, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from support_app.db import session_scope
 from support_app.domain.case_due import WAITING_ON_AGENT, due_at, is_overdue, queue_key
 from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Role
 from support_app.domain.errors import DomainError, ErrorCode
@@ -227,24 +226,13 @@ def _priority_label(priority: str) -> str:
     return PRIORITY_LABELS.get(priority, priority)  # type: ignore[call-overload]
 
 
-def open_case(session: Session, caller: Caller, case_id: object, leaving: object = None) -> WorkspaceCase:
-    """The agent picks a case (a click, j / k, a link): the marks move in a short write
-    transaction of their own, committed before anything is read; then the case is read
-    in this session, a plain read, so decrypting and assembling the sidebar never holds
-    the write lock. ``leaving`` is the case the agent was looking at until now: its mark
-    moves too, so what they watched live and their own replies and decisions on it do
-    not come back as unread."""
-    _agent(caller)
-    with session_scope(session.get_bind(), write=True) as write:
-        seen = mark_seen(write, caller, case_id, leaving)
-    return workspace_case(session, caller, seen)
-
-
 @writes
 def mark_seen(session: Session, caller: Caller, case_id: object, leaving: object = None) -> int:
     """Move this agent's marks on the case they open (and on the one they leave, if it
-    still exists) to now; returns the id of the case opened. Only an explicit pick of a
-    case marks it: live updates and the reread after an action do not write."""
+    still exists) to now, in a short write transaction of its own; returns the id of the
+    case opened. Only an explicit pick of a case marks it: live updates and the reread
+    after an action do not write. Leaving a case marks it too, so what the agent watched
+    live there and their own replies and decisions on it do not come back as unread."""
     _agent(caller)
     case = load_case_for(session, caller, case_id)
     now = utcnow()

@@ -8,7 +8,9 @@ case_commands, refund_review); nothing here builds SQL.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from urllib.parse import urlencode
 
 import reflex as rx
@@ -25,6 +27,7 @@ from support_app.services.workspace_views import QueueItem, WorkspaceCase
 from support_app.state import toasts
 from support_app.state.base import AppState
 
+log = logging.getLogger(__name__)
 MODES = ("reply", "note")
 MAX_PARAM = 32
 # The filters' choices: the values the service accepts, named as the domain names them.
@@ -36,6 +39,23 @@ PRIORITY_OPTIONS = [(value, _PRIORITY_WORDS[value]) for value in PRIORITY_FILTER
 
 def _param(value: object) -> str:
     return value if isinstance(value, str) and len(value) <= MAX_PARAM else ""
+
+
+_MARKING: set[asyncio.Task] = set()  # marks being written (referenced until done)
+
+
+def _mark_later(caller, case_id: str, leaving: str) -> None:
+    """Move the agent's marks without holding up the page; a failure only leaves a case
+    marked unread, so it is logged, not shown."""
+    task = asyncio.create_task(call(workspace_queries.mark_seen, caller, case_id, leaving))
+    _MARKING.add(task)
+    task.add_done_callback(_marked)
+
+
+def _marked(task: asyncio.Task) -> None:
+    _MARKING.discard(task)
+    if not task.cancelled() and (err := task.exception()) is not None:
+        log.warning("workspace: the agent's marks did not move (%s)", type(err).__name__)
 
 
 class WorkspaceState(AppState):
@@ -64,10 +84,14 @@ class WorkspaceState(AppState):
         self._update(rows=rows)
 
     async def _open(self, caller, case_id: object) -> None:
-        """The agent picks a case: this agent's marks move (on it, and on the one left)
-        in one short write, then it is read; and it is watched."""
-        self._show(await call(workspace_queries.open_case, caller, case_id, self._case_id))
+        """The agent picks a case: it is read (a plain read), shown and watched. This agent's
+        marks on it and on the case left move in a short write of their own that the click
+        does not wait for: on SQLite it would queue behind every other writer (j / k through
+        the queue went at the pace of the busiest writer)."""
+        leaving = self._case_id
+        self._show(await call(workspace_queries.workspace_case, caller, case_id))
         self._all_messages = False  # a case opens on its newest messages
+        _mark_later(caller, self._case_id, leaving)
 
     async def _reread(self, caller) -> None:
         """Read the open case again (live update, after an action): a plain read, no mark."""
