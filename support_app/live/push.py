@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import reflex as rx
@@ -106,8 +106,9 @@ WATCHERS = Watchers()
 class Pusher:
     """Delivers bus changes to the watching tabs of this process."""
 
-    def __init__(self, app: rx.App) -> None:
+    def __init__(self, app: rx.App, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
+        self.clock = clock
         self.pending: dict[str, _Pending] = {}
         self.last_push: dict[str, float] = {}  # per entity-page tab
         self.last_list_push = 0.0  # all list tabs at once
@@ -135,7 +136,7 @@ class Pusher:
 
     def flush(self) -> float | None:
         """Start the pushes that are due; return how long until the next one is."""
-        now, soonest, lists_pushed = time.monotonic(), None, False
+        now, soonest, lists_pushed = self.clock(), None, False
         for tab in list(self.pending):
             watch = WATCHERS.get(tab)
             if watch is None or not self._connected(tab):
