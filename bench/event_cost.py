@@ -11,10 +11,10 @@ to whole page loads, so the difference between them is what each part costs:
 * ``navigate <page>``: a client-side navigation (``on_load_internal`` -> the page's load ->
   ``set_is_hydrated``), as in bench/load.py;
 * ``navigate workspace``: the agents' workspace with a case open (its queue read, the
-  agent's mark on the case moved, the case and its sidebar read);
+  case and its sidebar read; the agent's mark moves in a write the page does not wait for);
 * ``workspace: pick a case``: a queue row clicked in the agents' workspace, turn about
-  between a case with a refund and one without: the agent's marks move (a short write),
-  then the case and its sidebar are read;
+  between a case with a refund and one without: the case and its sidebar are read, the
+  agent's marks move beside it (that write's CPU is counted: it runs in the app process);
 * ``post reply``: the case page's reply form submitted (one event and the barrier):
   a write, its change published, the page read again. It runs last: each repeat adds a
   message, so its figure is for a conversation growing from a few to --repeat messages.
