@@ -29,6 +29,7 @@ from support_app.models import CaseEvent, RefundAttempt, RefundEvent
 from support_app.models.base import utcnow
 from support_app.services import case_queries as cq
 from support_app.services import refund_queries as rq
+from support_app.services import refund_queue as rqueue
 from support_app.services import refund_review as rv
 from support_app.services.refund_execution import record_outcome
 from test_exactly_once import (  # noqa: F401
@@ -137,7 +138,7 @@ def test_an_answer_for_another_amount_is_recorded_and_put_in_front_of_an_agent(e
     customer = run(engine, rq.get_refund, people.alice, rid, write=False)
     assert (customer.status, customer.mismatch_alert, customer.attempts) == ("processing", "", [])
     assert "1,000" not in repr(customer) and "1,000" not in repr(run(engine, cq.get_case, people.alice, alice_case, write=False))
-    queue = run(engine, rq.refund_queue, people.sam, "requested", write=False)
+    queue = run(engine, rqueue.refund_queue, people.sam, "requested", write=False)
     assert [row.id for row in queue.attention] == [rid] and rid not in [row.id for row in queue.rows]
 
     # Later answers about the same key change nothing, even a matching one.
@@ -219,4 +220,4 @@ def test_end_to_end_a_worker_meets_an_answer_for_another_amount(engine, people, 
     assert (payment["refund_count"], payment["refunded"]) == (1, 2777)  # the money that moved, once
     alert = run(engine, rq.get_refund, people.sam, rid, write=False).mismatch_alert
     assert "refunded €1,000.00 for this attempt of €27.77" in alert and key in alert
-    assert [r.id for r in run(engine, rq.refund_queue, people.sam, "", write=False).attention] == [rid]
+    assert [r.id for r in run(engine, rqueue.refund_queue, people.sam, "", write=False).attention] == [rid]

@@ -31,6 +31,7 @@ from support_app.services import case_commands as cmd
 from support_app.services import case_queries as cq
 from support_app.services import refund_commands as rc
 from support_app.services import refund_queries as rq
+from support_app.services import refund_queue as rqueue
 from support_app.services.views import iso
 
 E = ErrorCode
@@ -437,7 +438,7 @@ def test_agents_share_one_refund_queue_read_until_a_change_commits(engine, peopl
     from support_app.services import refund_review as rv
 
     def queue(who) -> tuple:
-        return run_counted(engine, rq.refund_queue, who, "", write=False)
+        return run_counted(engine, rqueue.refund_queue, who, "", write=False)
 
     rid = ask(engine, people.alice, open_case(engine, people.alice, order_client), {"L1": 1})
     sams, read = queue(people.sam)

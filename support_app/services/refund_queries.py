@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlalchemy import bindparam
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from support_app.domain.case_rules import Role
 from support_app.domain.errors import DomainError, ErrorCode
@@ -28,7 +26,6 @@ from support_app.domain.refund_decisions import (
     REJECT_LABELS, SETTLEMENT_LABELS, RejectReason, SettlementType, settlement_hint,
 )
 from support_app.integrations.order_client import OrderClient
-from support_app.live.shared_reads import SHARED
 from support_app.models import OrderLine, OrderSnapshot, RefundAttempt, RefundCase, RefundEvent, RefundItem, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.security.inputs import record_id
@@ -45,8 +42,6 @@ from support_app.services.views import (
     RefundForm,
     RefundItemView,
     RefundLineOption,
-    RefundQueue,
-    RefundQueueRow,
     RefundQuote,
     RefundRow,
     iso,
@@ -84,23 +79,6 @@ _EARLIER = (
     .where(RefundCase.customer_id == bindparam("customer_id"), RefundCase.id != bindparam("refund_id"))
     .order_by(RefundCase.id.desc())  # type: ignore[union-attr]
     .limit(20)
-)
-QUEUE_LIMIT = 200
-# The refund queue: the columns a row shows (no whole refunds to build), oldest first.
-_STATUS_COUNTS = select(RefundCase.status, func.count()).group_by(RefundCase.status)
-_QUEUE_ROWS = (
-    select(RefundCase.id, RefundCase.number, RefundCase.status, RefundCase.amount, RefundCase.currency,
-           RefundCase.requested_at, User.full_name, SupportCase.number)
-    .join(User, User.id == RefundCase.customer_id)
-    .join(SupportCase, SupportCase.id == RefundCase.support_case_id)
-)
-_QUEUE = _QUEUE_ROWS.order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT)
-_QUEUE_BY_STATUS = (_QUEUE_ROWS.where(RefundCase.status == bindparam("status"))
-                    .order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT))
-_ATTENTION = (  # processing refunds whose gateway answer did not match what was sent
-    _QUEUE_ROWS.where(RefundCase.id.in_(select(RefundAttempt.refund_case_id).where(RefundAttempt.status == "mismatch")),  # type: ignore[union-attr]
-                      RefundCase.status == RefundStatus.PROCESSING)
-    .order_by(RefundCase.requested_at, RefundCase.id).limit(QUEUE_LIMIT)
 )
 _ATTEMPTS = select(RefundAttempt).where(RefundAttempt.refund_case_id == bindparam("refund_id")).order_by(RefundAttempt.id)
 _CASE_REFUNDS_WITH_ATTEMPTS = (
@@ -347,33 +325,6 @@ def mismatch_alert(attempt: RefundAttempt) -> str:
             f"payment gateway by its idempotency key {attempt.idempotency_key}{reference}. If more or other money than "
             f"{asked} went back, ask the payments team to have the gateway correct it; then tell the customer in the "
             f"case conversation what they will receive.")
-
-
-def refund_queue(session: Session, caller: Caller, status: str = "") -> RefundQueue:
-    """Agents' refund queue: oldest first (who waited longest), with counts per status. The
-    same for every agent: read once per change for all of them (live.shared_reads)."""
-    if caller.role != Role.AGENT:
-        raise DomainError(ErrorCode.FORBIDDEN)
-    status = status if status in set(RefundStatus) else ""
-    shared = SHARED.get(session, ("refund queue", status), lambda: _refund_queue(session, status))
-    return RefundQueue(rows=[replace(r) for r in shared.rows], counts=[replace(o) for o in shared.counts],
-                       attention=[replace(r) for r in shared.attention])  # each tab its own
-
-
-def _refund_queue(session: Session, status: str) -> RefundQueue:
-    counts = dict(session.exec(_STATUS_COUNTS).all())
-    rows = session.exec(_QUEUE_BY_STATUS if status else _QUEUE, params={"status": status})
-    return RefundQueue(
-        rows=[_queue_row(*row) for row in rows],
-        counts=[Option(value=s.value, label=f"{STATUS_LABELS[s]} ({counts.get(s.value, 0)})") for s in RefundStatus],
-        attention=[_queue_row(*row) for row in session.exec(_ATTENTION)],
-    )
-
-
-def _queue_row(rid: int, number: str | None, status: str, amount: int, currency: str, requested_at, name: str,
-               case_number: str | None) -> RefundQueueRow:
-    return RefundQueueRow(rid, number or "", status, STATUS_LABELS[RefundStatus(status)],
-                          format_money(amount, currency), name, case_number or "", iso(requested_at))
 
 
 def list_case_refunds(session: Session, caller: Caller, case_id: object) -> list[RefundRow]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.errors import DomainError
-from support_app.services import refund_queries
+from support_app.services import refund_queue
 from support_app.services.runner import call
 from support_app.services.views import Option, RefundQueueRow
 from support_app.state.base import AppState
@@ -20,7 +20,7 @@ class RefundQueueState(AppState):
 
     async def _reload(self) -> None:
         caller = await self._caller("agent")
-        queue = await call(refund_queries.refund_queue, caller, "" if self.status_filter == "all" else self.status_filter)
+        queue = await call(refund_queue.refund_queue, caller, "" if self.status_filter == "all" else self.status_filter)
         self._update(rows=queue.rows, counts=queue.counts, attention=queue.attention, loaded=True)
         self._watch("refunds")
 
