@@ -1,4 +1,5 @@
-"""The queue's due rule (domain/case_due.py): who is due, from when, and the order."""
+"""The queue's due rule (domain/case_due.py): who is due and from when (the order is
+the queue's: test_workspace_services.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from support_app.domain.case_due import RESPONSE_TARGETS, due_at, is_overdue, queue_key
+from support_app.domain.case_due import RESPONSE_TARGETS, due_at, is_overdue
 from support_app.domain.case_rules import Priority
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -57,16 +58,3 @@ def test_overdue_only_after_the_due_instant():
     assert not is_overdue(due, due)
     assert is_overdue(due, due + timedelta(microseconds=1))
     assert not is_overdue(None, due)
-
-
-def test_queue_order_due_first_soonest_first_then_oldest_then_id():
-    keys = {
-        "due_later": queue_key(T0 + 5 * H, T0 - 10 * H, 1),
-        "due_soon": queue_key(T0 + H, T0, 2),
-        "not_due_old": queue_key(None, T0 - 20 * H, 3),
-        "not_due_new": queue_key(None, T0, 4),
-        "due_soon_tie_older": queue_key(T0 + H, T0 - H, 5),
-        "not_due_new_same_age": queue_key(None, T0, 6),
-    }
-    order = sorted(keys, key=keys.get)
-    assert order == ["due_soon_tie_older", "due_soon", "due_later", "not_due_old", "not_due_new", "not_due_new_same_age"]

@@ -13,7 +13,7 @@ import fcntl
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic import command
@@ -565,3 +565,61 @@ def test_0007_money_rules_up_and_down_on_sqlite(tmp_path, keep_logging):
 @pytest.mark.postgres
 def test_0007_money_rules_up_and_down_on_postgresql(pg_url, keep_logging):
     money_rules_round_trip(pg_url)
+
+
+# -- 0010: each case stores when it is due --------------------------------------------
+
+def due_migration_round_trip(url: str) -> None:
+    """Existing cases get their due time from their messages; the downgrade drops it."""
+    cfg, engine = alembic_config(url), make_engine(url)
+    t0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+    at = lambda hours: (t0 + timedelta(hours=hours)).isoformat()  # noqa: E731
+    try:
+        command.upgrade(cfg, "0009")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, email, email_bidx, full_name, role, password_hash, is_active, created_at) "
+                "VALUES (1, 'a', 'a', 'Agent', 'agent', 'x', true, :t), (2, 'c', 'c', 'Customer', 'customer', 'x', true, :t)"),
+                {"t": at(0)})
+            conn.execute(text(
+                "INSERT INTO order_snapshots (id, order_id, customer_id, currency, placed_at, shipping_amount, "
+                "shipping_tax, amount_paid, payment_reference, fetched_at) VALUES (1, 'ORD-1', 2, 'EUR', :t, 0, 0, 100, 'P', :t)"),
+                {"t": at(0)})
+            cases = [(1, "normal", "open"), (2, "urgent", "in_progress"), (3, "high", "waiting_on_customer"), (4, "low", "open")]
+            conn.execute(text(
+                "INSERT INTO support_cases (id, number, customer_id, order_snapshot_id, subject, description, category, "
+                "priority, status, version, created_at, updated_at) "
+                "VALUES (:id, :number, 2, 1, 's', 'd', 'other', :priority, :status, 1, :t, :t)"),
+                [{"id": i, "number": f"SC-{i}", "priority": p, "status": st, "t": at(0)} for i, p, st in cases])
+            conn.execute(text(
+                "INSERT INTO case_messages (case_id, author_id, visibility, body, created_at) VALUES (:case, :author, :vis, 'm', :t)"),
+                [{"case": 1, "author": 2, "vis": "public", "t": at(1)},  # 1: the customer wrote, then an agent answered
+                 {"case": 1, "author": 1, "vis": "public", "t": at(2)},
+                 {"case": 2, "author": 2, "vis": "public", "t": at(3)},  # 2: due an hour after the customer's message
+                 {"case": 4, "author": 1, "vis": "internal", "t": at(5)}])  # 4: a note is no answer; due 72 h after opening
+        command.upgrade(cfg, "0010")
+        with engine.connect() as conn:
+            due = dict(conn.execute(select(sa_column("id"), sa_column("due_at", UTCDateTime()))
+                                    .select_from(sa_table("support_cases"))).all())
+        assert due == {1: None, 2: t0 + timedelta(hours=4), 3: None, 4: t0 + timedelta(hours=72)}
+        command.downgrade(cfg, "0009")
+        assert "due_at" not in {c["name"] for c in inspect(engine).get_columns("support_cases")}
+        command.upgrade(cfg, "head")
+        assert schema_diff(engine) == []
+    finally:
+        try:
+            with engine.begin() as conn:  # plaintext rows: 0006's downgrade would try to decrypt them
+                for table in ("case_messages", "support_cases", "order_snapshots", "users"):
+                    conn.execute(text(f"DELETE FROM {table}"))
+            command.downgrade(cfg, "base")
+        finally:
+            engine.dispose()
+
+
+def test_due_times_of_existing_cases_on_sqlite(tmp_path, keep_logging):
+    due_migration_round_trip(f"sqlite:///{tmp_path / 'due.db'}")
+
+
+@pytest.mark.postgres
+def test_due_times_of_existing_cases_on_postgresql(pg_url, keep_logging):
+    due_migration_round_trip(pg_url)

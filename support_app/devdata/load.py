@@ -18,8 +18,13 @@ import time
 from collections import deque
 from pathlib import Path
 
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import StaticPool
+
 from support_app.devdata.generate import N_AGENTS, PASSWORD, Generator, init_worker, make_chunk
 from support_app.devdata.generate_rows import TABLES, US
+from support_app.services.case_due_store import backfill_due
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = ROOT / "data" / "large.db"
@@ -82,6 +87,11 @@ def flush(conn: sqlite3.Connection, tables: dict[str, list], counts: dict[str, i
 
 
 # ------------------------------------------------------------------ load
+
+def _sqlalchemy(conn: sqlite3.Connection) -> Connection:
+    """The loader's own connection (it holds the file exclusively) seen through SQLAlchemy."""
+    return create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool).connect()
+
 
 def load_large(path: Path, customers: int, cases: int, refunds: int, seed: int, keep_indexes: bool = False,
                workers: int = 2) -> dict:
@@ -175,6 +185,11 @@ def load_large(path: Path, customers: int, cases: int, refunds: int, seed: int, 
     if dropped:
         top = ", ".join(f"{n} {t:.1f}s" for t, n in sorted(slow, reverse=True)[:5])
         step(f"recreated {len(dropped)} indexes (slowest: {top})")
+    raw_rows = _sqlalchemy(conn)  # connected first: SQLAlchemy rolls back once on a new connection
+    conn.execute("BEGIN")
+    due = backfill_due(raw_rows)  # the rows above were written raw: the app's writes keep due_at themselves
+    conn.execute("COMMIT")
+    step(f"due times stored: {due:,} cases due")
     conn.execute("PRAGMA optimize")
     conn.execute("ANALYZE")
     step("analyzed")

@@ -4,8 +4,10 @@ A case waits on the agents when it is open or in progress and the customer wrote
 last (opening the case counts as writing). It is then due a response within a
 target that depends on its priority, counted from when the customer last wrote.
 A case that waits on the customer, is resolved or closed, or that an agent has
-already answered since the customer last wrote, is not due: it sorts after every
-due case, oldest first.
+already answered since the customer last wrote, is not due. The queue shows the due
+cases first, soonest due first, then the others, oldest first; ties by age, then id
+(services/workspace_queries.py sorts in the database, on the due time each case
+stores: services/case_due_store.py).
 
 Boundaries: a case is due *at* ``anchor + target``; it is overdue only once that
 instant has passed (``now > due_at``). An agent reply at the same instant as the
@@ -16,7 +18,6 @@ Pure: no I/O, imports nothing of ours but the domain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from support_app.domain.case_rules import CaseStatus, Priority
@@ -48,24 +49,3 @@ def due_at(status: str, priority: str, created_at: datetime, customer_last: date
 
 def is_overdue(due: datetime | None, now: datetime) -> bool:
     return due is not None and now > due
-
-
-@dataclass(frozen=True)
-class QueueKey:
-    """Sort key of the queue: due cases first, soonest due first; then the rest, oldest
-    first; the id breaks ties so the order is stable."""
-
-    not_due: bool
-    due: datetime | None
-    created_at: datetime
-    id: int
-
-    def __lt__(self, other: QueueKey) -> bool:
-        return self._tuple() < other._tuple()
-
-    def _tuple(self) -> tuple:
-        return (self.not_due, self.due or self.created_at, self.created_at, self.id)
-
-
-def queue_key(due: datetime | None, created_at: datetime, case_id: int) -> QueueKey:
-    return QueueKey(due is None, due, created_at, case_id)

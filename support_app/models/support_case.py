@@ -30,6 +30,8 @@ class SupportCase(SQLModel, table=True):
         Index("ix_support_cases_priority_updated_id", "priority", "updated_at", "id"),
         Index("ix_support_cases_category_created_id", "category", "created_at", "id"),
         Index("ix_support_cases_category_updated_id", "category", "updated_at", "id"),
+        # The agents' queue, most pressing first (migration 0010).
+        Index("ix_support_cases_due_created_id", "due_at", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -48,6 +50,9 @@ class SupportCase(SQLModel, table=True):
     first_response_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # When the agents owe a response (domain/case_due.py), None when they owe none now;
+    # kept by every write that can move it (services/case_due_store.py).
+    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class CaseMessage(SQLModel, table=True):

@@ -1,7 +1,8 @@
 """Changing support cases: open one, reply or note, change status, assign.
 
 Every change bumps the case's version with a conditional UPDATE (expected version,
-affected-row check) and appends a history event in the same transaction.
+affected-row check) and appends a history event in the same transaction; it also
+stores when the case is due (services/case_due_store.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session
 
+from support_app.domain.case_due import due_at
 from support_app.domain.case_rules import (
     CaseStatus,
     Role,
@@ -28,6 +30,7 @@ from support_app.live.changes import changed
 from support_app.models import CaseEvent, CaseMessage, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.security.ratelimit import case_create_limiter
+from support_app.services.case_due_store import due_after
 from support_app.services.case_queries import load_case_for, reopen_since
 from support_app.services.orders import check_owned, fetch_order, upsert_snapshot
 from support_app.services.runner import writes
@@ -66,6 +69,7 @@ def create_case(
         status=CaseStatus.OPEN,
         created_at=now,
         updated_at=now,
+        due_at=due_at(CaseStatus.OPEN, fields["priority"], now, None, None),
         **fields,
     )
     session.add(case)
@@ -187,6 +191,7 @@ def bump_case(session: Session, case: SupportCase, expected: int | None, now: da
     expected = case.version if expected is None else expected
     if now is not None:
         values["updated_at"] = now
+    values["due_at"] = due_after(session, case.id, values.get("status"))  # type: ignore[arg-type]
     result = session.execute(
         update(SupportCase)
         .where(SupportCase.id == case.id, SupportCase.version == expected)
@@ -200,9 +205,11 @@ def bump_case(session: Session, case: SupportCase, expected: int | None, now: da
 
 def touch_case(session: Session, case_id: int, now: datetime) -> None:
     """Mark a customer-visible change made elsewhere (a refund moved) so open pages
-    reload. Unconditional: such a change must never fail because someone replied."""
+    reload. Unconditional: such a change must never fail because someone replied. A
+    message written with it (a refund's decision or settlement) can move when it is due."""
     session.execute(
-        update(SupportCase).where(SupportCase.id == case_id).values(version=SupportCase.version + 1, updated_at=now)
+        update(SupportCase).where(SupportCase.id == case_id)
+        .values(version=SupportCase.version + 1, updated_at=now, due_at=due_after(session, case_id))
     )
 
 

@@ -1,11 +1,10 @@
 """The agents' workspace: the queue sorted by what is due, and one case with its sidebar.
 
-The queue is read in steps: first the unencrypted columns of the cases the filters
-match (status, priority, times) — for cases waiting on an agent, all of them with when
-the customer and the agents last wrote, enough to sort by the due rule
-(domain/case_due.py); for the other statuses, which are never due, only the oldest
-``QUEUE_LIMIT`` — then the subjects and names of the first ``QUEUE_LIMIT`` only, so
-nothing beyond what the page shows is decrypted. Those two steps are the same for
+The queue is read in steps: first the ids and times of the first ``QUEUE_LIMIT`` cases
+the filters match, in order — the due ones by the due time each case stores
+(domain/case_due.py, services/case_due_store.py), then the rest, oldest first — then
+the subjects and names of those only, so nothing beyond what the page shows is
+decrypted. Those two steps are the same for
 every agent (but "mine") and are shared by all of them until the next change
 (live.shared_reads); the last step, this agent's marks on the rows shown, is not.
 """
@@ -18,7 +17,7 @@ from sqlalchemy import bindparam, case as when, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from support_app.domain.case_due import WAITING_ON_AGENT, due_at, is_overdue, queue_key
+from support_app.domain.case_due import WAITING_ON_AGENT, is_overdue
 from support_app.domain.case_rules import STATUS_LABELS, CaseStatus, Role
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.money import format_money
@@ -26,7 +25,7 @@ from support_app.domain.priorities import PRIORITY_LABELS, PRIORITY_ORDER
 from support_app.domain.refund_amounts import preview
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS, RefundStatus, window_verdict
 from support_app.live.shared_reads import SHARED
-from support_app.models import CaseMessage, CaseSeen, OrderSnapshot, RefundAttempt, RefundCase, SupportCase, User
+from support_app.models import CaseSeen, OrderSnapshot, RefundAttempt, RefundCase, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.services.case_queries import case_detail, case_head, list_agents, load_case_for
 from support_app.services.orders import snapshot_lines
@@ -74,48 +73,39 @@ def queue(session: Session, caller: Caller, scope: str = "all", status: str = "a
 
 
 def _queue_rows(session: Session, scope: str, status: str, priority: str, mine: int | None) -> list[tuple]:
-    """(case id, due at, updated at, what the row shows) of the first QUEUE_LIMIT, in order."""
+    """(case id, due at, updated at, what the row shows) of the first QUEUE_LIMIT, in order:
+    the due cases by the time stored on each (services/case_due_store.py), then the rest,
+    oldest first; the database sorts and cuts both."""
     wanted = [st.value for st in ACTIVE] if status == "active" else [st.value for st in CaseStatus] if status == "all" else [status]
-    waiting = [st for st in wanted if st in WAITING_ON_AGENT]  # the only ones that can be due
-    others = [st for st in wanted if st not in WAITING_ON_AGENT]
-    facts = []
+    waiting = tuple(st for st in wanted if st in WAITING_ON_AGENT)  # the only ones that can be due
     params = {"agent_id": mine}
-    if waiting:
-        for cid, st, prio, created, updated, cust_at, agent_at in session.exec(
-            _queue_stmt(True, tuple(waiting), scope, priority), params=params
-        ):
-            due = due_at(st, prio, created, cust_at, agent_at)
-            facts.append((queue_key(due, created, cid), cid, due, updated))
-    if others:  # never due: only the oldest can make the page, so the database sorts and cuts them
-        for cid, _, _, created, updated in session.exec(_queue_stmt(False, tuple(others), scope, priority), params=params):
-            facts.append((queue_key(None, created, cid), cid, None, updated))
-    facts.sort(key=lambda f: f[0])
+    facts = list(session.exec(_queue_stmt(True, waiting, scope, priority), params=params)) if waiting else []
+    if len(facts) < QUEUE_LIMIT:
+        facts += session.exec(_queue_stmt(False, tuple(wanted), scope, priority), params=params).all()
     facts = facts[:QUEUE_LIMIT]
-    details = _queue_details(session, [f[1] for f in facts])
-    return [(cid, due, updated, details[cid]) for _, cid, due, updated in facts]
+    details = _queue_details(session, [f[0] for f in facts])
+    return [(cid, due, updated, details[cid]) for cid, due, updated in facts]
 
 
 @lru_cache(maxsize=128)  # bounded: every argument comes from a short list of known values
-def _queue_stmt(waiting: bool, statuses: tuple[str, ...], scope: str, priority: str):
+def _queue_stmt(due: bool, statuses: tuple[str, ...], scope: str, priority: str):
     """The queue's statement for one shape of filters, built once per shape (the agent's
-    id is its parameter, for "mine"): the unencrypted columns the order needs; for cases
-    waiting on an agent (``waiting``) also when the customer and the agents last wrote
-    (correlated subqueries on the (case_id, created_at) index, one case at a time); the
-    others are never due, so only the oldest can make the page and the database sorts
-    and cuts them."""
-    c, m = SupportCase, CaseMessage
-    columns = [c.id, c.status, c.priority, c.created_at, c.updated_at]
-    if waiting:
-        last = lambda *where: select(func.max(m.created_at)).where(m.case_id == c.id, *where).correlate(c).scalar_subquery()  # noqa: E731
-        columns += [last(m.author_id == c.customer_id), last(m.author_id != c.customer_id, m.visibility == "public")]
-    stmt = select(*columns).where(c.status.in_(statuses))  # type: ignore[attr-defined]
+    id is its parameter, for "mine"): the first QUEUE_LIMIT due cases, soonest due first
+    (``due``), or of those not due, oldest first; ties by age, then id, so the order is
+    stable."""
+    c = SupportCase
+    stmt = select(c.id, c.due_at, c.updated_at).where(c.status.in_(statuses))  # type: ignore[attr-defined]
     if priority:
         stmt = stmt.where(c.priority == priority)
     if scope == "mine":
         stmt = stmt.where(c.assignee_id == bindparam("agent_id"))
     elif scope == "unassigned":
         stmt = stmt.where(c.assignee_id.is_(None))  # type: ignore[union-attr]
-    return stmt if waiting else stmt.order_by(c.created_at, c.id).limit(QUEUE_LIMIT)
+    if due:
+        stmt = stmt.where(c.due_at.is_not(None)).order_by(c.due_at, c.created_at, c.id)  # type: ignore[union-attr]
+    else:
+        stmt = stmt.where(c.due_at.is_(None)).order_by(c.created_at, c.id)  # type: ignore[union-attr]
+    return stmt.limit(QUEUE_LIMIT)
 
 
 # This agent's marks on the rows shown: unread = changed since the agent last opened it.
