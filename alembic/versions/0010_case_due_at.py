@@ -3,8 +3,9 @@
 - support_cases.due_at: when the agents owe the case a response (domain/case_due.py),
   NULL when they owe none now; kept by every write to a case
   (services/case_due_store.py), filled here for the cases waiting on the agents.
-- ix_support_cases_due_created_id (due_at, created_at, id): the queue reads its due
-  cases in order from it instead of working out every waiting case's due time.
+- ix_support_cases_status_due_created_id (status, due_at, created_at, id): the queue
+  reads each status's due cases, and its other cases, in order from one range of it
+  instead of working out every waiting case's due time.
 
 Downgrade drops both.
 
@@ -32,10 +33,11 @@ def upgrade() -> None:
         op.execute("-- due_at of existing cases is filled only when this migration runs online")
     else:
         backfill_due(op.get_bind())
-    op.create_index("ix_support_cases_due_created_id", "support_cases", ["due_at", "created_at", "id"], unique=False)
+    op.create_index("ix_support_cases_status_due_created_id", "support_cases", ["status", "due_at", "created_at", "id"],
+                    unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_support_cases_due_created_id", table_name="support_cases")
+    op.drop_index("ix_support_cases_status_due_created_id", table_name="support_cases")
     with op.batch_alter_table("support_cases") as batch_op:
         batch_op.drop_column("due_at")

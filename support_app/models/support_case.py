@@ -31,7 +31,7 @@ class SupportCase(SQLModel, table=True):
         Index("ix_support_cases_category_created_id", "category", "created_at", "id"),
         Index("ix_support_cases_category_updated_id", "category", "updated_at", "id"),
         # The agents' queue, most pressing first (migration 0010).
-        Index("ix_support_cases_due_created_id", "due_at", "created_at", "id"),
+        Index("ix_support_cases_status_due_created_id", "status", "due_at", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

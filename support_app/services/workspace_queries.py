@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import bindparam, case as when, func
+from sqlalchemy import bindparam, case as when, func, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -73,39 +73,40 @@ def queue(session: Session, caller: Caller, scope: str = "all", status: str = "a
 
 
 def _queue_rows(session: Session, scope: str, status: str, priority: str, mine: int | None) -> list[tuple]:
-    """(case id, due at, updated at, what the row shows) of the first QUEUE_LIMIT, in order:
-    the due cases by the time stored on each (services/case_due_store.py), then the rest,
-    oldest first; the database sorts and cuts both."""
+    """(case id, due at, updated at, what the row shows) of the first QUEUE_LIMIT, in order."""
     wanted = [st.value for st in ACTIVE] if status == "active" else [st.value for st in CaseStatus] if status == "all" else [status]
-    waiting = tuple(st for st in wanted if st in WAITING_ON_AGENT)  # the only ones that can be due
-    params = {"agent_id": mine}
-    facts = list(session.exec(_queue_stmt(True, waiting, scope, priority), params=params)) if waiting else []
-    if len(facts) < QUEUE_LIMIT:
-        facts += session.exec(_queue_stmt(False, tuple(wanted), scope, priority), params=params).all()
-    facts = facts[:QUEUE_LIMIT]
+    facts = session.exec(_queue_stmt(tuple(wanted), scope, priority), params={"agent_id": mine}).all()
     details = _queue_details(session, [f[0] for f in facts])
     return [(cid, due, updated, details[cid]) for cid, due, updated in facts]
 
 
 @lru_cache(maxsize=128)  # bounded: every argument comes from a short list of known values
-def _queue_stmt(due: bool, statuses: tuple[str, ...], scope: str, priority: str):
+def _queue_stmt(statuses: tuple[str, ...], scope: str, priority: str):
     """The queue's statement for one shape of filters, built once per shape (the agent's
-    id is its parameter, for "mine"): the first QUEUE_LIMIT due cases, soonest due first
-    (``due``), or of those not due, oldest first; ties by age, then id, so the order is
-    stable."""
+    id is its parameter, for "mine"): due cases first, soonest due first, then the rest,
+    oldest first; ties by age, then id, so the order is stable. Each status's due and
+    not-due cases are read apart, at most QUEUE_LIMIT each, in order from one range of
+    the (status, due_at, created_at, id) index, so a read never walks the closed cases
+    nor sorts more than a few hundred rows, however large the table."""
     c = SupportCase
-    stmt = select(c.id, c.due_at, c.updated_at).where(c.status.in_(statuses))  # type: ignore[attr-defined]
-    if priority:
-        stmt = stmt.where(c.priority == priority)
-    if scope == "mine":
-        stmt = stmt.where(c.assignee_id == bindparam("agent_id"))
-    elif scope == "unassigned":
-        stmt = stmt.where(c.assignee_id.is_(None))  # type: ignore[union-attr]
-    if due:
-        stmt = stmt.where(c.due_at.is_not(None)).order_by(c.due_at, c.created_at, c.id)  # type: ignore[union-attr]
-    else:
-        stmt = stmt.where(c.due_at.is_(None)).order_by(c.created_at, c.id)  # type: ignore[union-attr]
-    return stmt.limit(QUEUE_LIMIT)
+    parts = []
+    for st in statuses:
+        for due in ((True, False) if st in WAITING_ON_AGENT else (False,)):
+            part = select(c.id, c.due_at, c.created_at, c.updated_at).where(c.status == st)
+            if priority:
+                part = part.where(c.priority == priority)
+            if scope == "mine":
+                part = part.where(c.assignee_id == bindparam("agent_id"))
+            elif scope == "unassigned":
+                part = part.where(c.assignee_id.is_(None))  # type: ignore[union-attr]
+            if due:
+                part = part.where(c.due_at.is_not(None)).order_by(c.due_at, c.created_at, c.id)  # type: ignore[union-attr]
+            else:
+                part = part.where(c.due_at.is_(None)).order_by(c.created_at, c.id)  # type: ignore[union-attr]
+            parts.append(select(part.limit(QUEUE_LIMIT).subquery()))
+    rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    return (select(rows.c.id, rows.c.due_at, rows.c.updated_at)
+            .order_by(rows.c.due_at.is_(None), rows.c.due_at, rows.c.created_at, rows.c.id).limit(QUEUE_LIMIT))
 
 
 # This agent's marks on the rows shown: unread = changed since the agent last opened it.
