@@ -273,9 +273,12 @@ def _tail(session: Session, stmts: tuple, case_id: int, whole: bool) -> tuple[li
 def list_agents(session: Session, caller: Caller) -> list[Option]:
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
-    rows = session.exec(select(User).where(User.role == Role.AGENT, User.is_active == True))  # noqa: E712
     # Names are encrypted: sorted here, after decryption (agents are few).
-    return [Option(value=str(u.id), label=u.full_name) for u in sorted(rows, key=lambda u: (u.full_name.casefold(), u.id))]
+    rows = sorted(session.exec(_AGENTS).all(), key=lambda row: (row[1].casefold(), row[0]))
+    return [Option(value=str(uid), label=name) for uid, name in rows]
+
+
+_AGENTS = select(User.id, User.full_name).where(User.role == Role.AGENT, User.is_active == True)  # noqa: E712  (built once)
 
 
 def _people(session: Session, ids: set[int], customer_id: int) -> tuple[dict[int | None, tuple[str, str]], str]:

@@ -12,7 +12,11 @@ from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundItem
 from support_app.services.views import RefundRow, iso
 
 # Built once (see case_queries): these run on every case and refund page.
-_ORDER_REFUNDS = select(RefundCase).where(RefundCase.order_snapshot_id == bindparam("snapshot_id"))
+_ORDER_REFUNDS = (  # the columns the amounts need: no notes to decrypt, no ORM objects
+    select(RefundCase.id, RefundCase.status, RefundCase.abandoned, RefundCase.shipping_amount, RefundCase.amount,
+           RefundCase.settled_amount)
+    .where(RefundCase.order_snapshot_id == bindparam("snapshot_id")).order_by(RefundCase.id)  # type: ignore[arg-type]
+)
 _ITEMS_OF = (
     select(RefundItem.refund_case_id, OrderLine.line_id, RefundItem.quantity, RefundItem.amount)
     .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
@@ -41,14 +45,14 @@ def existing_refunds(session: Session, snapshot_id: int) -> list[ExistingRefund]
     refunds = list(session.exec(_ORDER_REFUNDS, params={"snapshot_id": snapshot_id}))
     if not refunds:
         return []
-    ids = [r.id for r in refunds]
+    ids = [r[0] for r in refunds]
     rows = session.exec(_ITEMS_OF, params={"ids": ids})
     items: dict[int, list[tuple[str, int, int]]] = {}
     for refund_id, line_id, qty, amount in rows:
         items.setdefault(refund_id, []).append((line_id, qty, amount))
     return [
-        ExistingRefund(r.status, r.abandoned, tuple(items.get(r.id, ())), r.shipping_amount, r.amount, r.settled_amount, r.id)
-        for r in refunds
+        ExistingRefund(status, abandoned, tuple(items.get(rid, ())), shipping, amount, settled, rid)
+        for rid, status, abandoned, shipping, amount, settled in refunds
     ]
 
 
