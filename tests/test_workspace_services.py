@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from fixtures_db import code_of, order_client, orders_server, orders_server_session, people, run, run_counted  # noqa: F401
+from fixtures_db import (  # noqa: F401
+    code_of, make_people, order_client, orders_server, orders_server_session, people, pg_engine, pg_url, run, run_counted,
+)
 from support_app.db import session_scope
 from support_app.domain.errors import ErrorCode
 from support_app.live.shared_reads import SHARED
@@ -160,8 +162,10 @@ def test_only_the_marks_are_written_under_the_write_lock(engine, people, cases):
         event.remove(engine, "before_cursor_execute", listener)
     under_lock = [re.match(r"\w+", sql).group(0) + " " + re.search(r"(?:FROM|INTO|BEGIN) ?(\w*)", sql).group(1)
                   for sql in seen]
-    assert under_lock == ["BEGIN IMMEDIATE", "SELECT support_cases", "SELECT support_cases",
-                          "INSERT case_seen_marks", "INSERT case_seen_marks"]
+    assert under_lock == ["BEGIN IMMEDIATE", "SELECT support_cases", "INSERT case_seen_marks"]
+    with session_scope(engine) as s:
+        marked = {(m.agent_id, m.case_id) for m in s.exec(select(CaseSeen))}
+    assert marked == {(people.sam.id, cases["low_old"]), (people.sam.id, cases["high_new"])}
 
 
 def test_reading_the_open_case_does_not_wait_for_the_write_lock(engine, people, cases):
@@ -354,3 +358,24 @@ def test_agents_share_one_queue_read_until_a_change_commits(engine, people, case
     run(engine, cmd.assign, people.sam, cases["low_old"], people.riley.id)
     assert [r.id for r in read(people.riley, scope="mine")[0]] == [cases["low_old"]]
     assert read(people.sam, scope="mine")[0] == []
+
+
+@pytest.mark.postgres
+def test_marks_are_upserted_on_postgresql_too(pg_engine, monkeypatch, order_client):
+    """The marks' upsert is PostgreSQL's own INSERT ... ON CONFLICT there: a second pick
+    moves the mark, leaving a case marks it, a case gone is not marked."""
+    who = make_people(pg_engine, monkeypatch)
+    first = open_case(pg_engine, who.alice, order_client, "first")
+    second = open_case(pg_engine, who.bob, order_client, "second", "ORD-1002-1")
+
+    def marks() -> dict:
+        with session_scope(pg_engine) as s:
+            return {m.case_id: m.seen_at for m in s.exec(select(CaseSeen).where(CaseSeen.agent_id == who.sam.id))}
+
+    assert run(pg_engine, wq.mark_seen, who.sam, first) == first
+    before = marks()
+    assert run(pg_engine, wq.mark_seen, who.sam, second, str(first)) == second
+    after = marks()
+    assert set(after) == {first, second} and after[first] > before[first]
+    assert run(pg_engine, wq.mark_seen, who.sam, first, "999999") == first  # the case left behind is gone
+    assert code_of(pg_engine, wq.mark_seen, who.sam, "999999", str(first)) is E.CASE_NOT_FOUND

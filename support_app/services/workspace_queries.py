@@ -27,7 +27,8 @@ from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABEL
 from support_app.live.shared_reads import SHARED
 from support_app.models import CaseSeen, OrderSnapshot, RefundAttempt, RefundCase, SupportCase, User
 from support_app.models.base import utcnow
-from support_app.services.case_queries import case_detail, case_head, list_agents, load_case_for
+from support_app.security.inputs import record_id
+from support_app.services.case_queries import case_detail, case_head, list_agents
 from support_app.services.orders import snapshot_lines
 from support_app.services.refund_facts import existing_refunds, order_facts
 from support_app.services.refund_queries import agent_actions, case_refunds_for_agent, mismatch_alerts
@@ -223,28 +224,32 @@ def mark_seen(session: Session, caller: Caller, case_id: object, leaving: object
     still exists) to now, in a short write transaction of its own; returns the id of the
     case opened. Only an explicit pick of a case marks it: live updates and the reread
     after an action do not write. Leaving a case marks it too, so what the agent watched
-    live there and their own replies and decisions on it do not come back as unread."""
+    live there and their own replies and decisions on it do not come back as unread.
+    Two statements: which of the two cases exist (agents may see every case), and the
+    marks of those, in one upsert."""
     _agent(caller)
-    case = load_case_for(session, caller, case_id)
+    opened = record_id(case_id)
+    left = None if leaving in (None, "") else record_id(leaving)  # a case left behind that is gone: not marked
+    wanted = sorted({opened, left} - {None}) if opened is not None else []
+    found = set(session.exec(_EXISTING, params={"ids": wanted}).all()) if wanted else set()
+    if opened not in found:
+        raise DomainError(ErrorCode.CASE_NOT_FOUND)
     now = utcnow()
-    ids = {case.id}
-    if leaving not in (None, ""):
-        try:
-            ids.add(load_case_for(session, caller, leaving).id)
-        except DomainError:
-            pass  # the case left behind is gone: nothing to mark
-    for cid in sorted(ids):
-        _upsert_seen(session, caller.id, cid, now)
-    return case.id
+    session.execute(_upsert_seen(session.get_bind().dialect.name),
+                    [{"agent_id": caller.id, "case_id": cid, "seen_at": now} for cid in sorted(found)])
+    return opened
 
 
-def _upsert_seen(session: Session, agent_id: int, case_id: int, at) -> None:
-    """Insert or move the agent's mark (an upsert: two tabs may open the case at once)."""
-    table = CaseSeen.__table__
-    values = dict(agent_id=agent_id, case_id=case_id, seen_at=at)
-    if session.get_bind().dialect.name == "postgresql":
+_EXISTING = select(SupportCase.id).where(SupportCase.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+
+
+@lru_cache(maxsize=4)
+def _upsert_seen(dialect: str):
+    """Insert or move an agent's mark (an upsert: two tabs may open the case at once);
+    built once per database dialect."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).values(**values)
-    session.execute(stmt.on_conflict_do_update(index_elements=["agent_id", "case_id"], set_={"seen_at": stmt.excluded.seen_at}))
+    stmt = insert(CaseSeen.__table__)
+    return stmt.on_conflict_do_update(index_elements=["agent_id", "case_id"], set_={"seen_at": stmt.excluded.seen_at})
