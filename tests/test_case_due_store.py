@@ -7,19 +7,29 @@ case is compared with the due rule worked out afresh from the case's messages in
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import timedelta
+
+import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from fixtures_db import order_client, orders_server, orders_server_session, people, run  # noqa: F401
+from fixtures_db import (  # noqa: F401
+    make_people, order_client, orders_server, orders_server_session, people, pg_engine, pg_url, run,
+)
 from support_app.db import session_scope
 from support_app.domain.case_due import due_at
 from support_app.models import CaseMessage, SupportCase
+from support_app.models.base import utcnow
+from support_app.security.crypto import get_keyring
 from support_app.services import case_commands as cmd
 from support_app.services import refund_commands as rc
 from support_app.services import refund_review as rv
 from support_app.services import workspace_commands as wc
 from support_app.services.case_due_store import backfill_due
 
+encrypt = lambda plain, aad: get_keyring().encrypt(plain, aad)  # noqa: E731  (the body as the app stores it)
 CASE = dict(description="Something is wrong with this order.", category="damaged_item")
 
 
@@ -94,3 +104,31 @@ def test_the_backfill_works_out_what_raw_rows_lack(engine, people, order_client)
         s.execute(text("UPDATE support_cases SET due_at = NULL"))
         assert backfill_due(s.connection()) == 1  # a: bob's case is answered
     assert assert_stored(engine, "backfilled") == before
+
+
+@pytest.mark.postgres
+def test_a_reply_committed_while_a_refund_decision_waits_is_counted_on_postgresql(pg_engine, monkeypatch, order_client):
+    """On PostgreSQL a refund decision's message and a customer's reply can be written at
+    the same time. The reply holds the case's row; the decision's message waits for it
+    (its foreign key locks the row), so the due time it stores counts the reply: the
+    customer wrote last, the case is due, not "owes nothing"."""
+    who = make_people(pg_engine, monkeypatch)
+    case_id = run(pg_engine, cmd.create_case, who.bob, "ORD-1002-1", subject="Late parcel", priority="high",
+                  client=order_client, **CASE)
+    refund = run(pg_engine, rc.request_refund, who.bob, case_id, {"L1": 1}, "damaged", request_key="due-race-1")
+    with pg_engine.connect() as replying:  # the customer's reply, holding the case's row until it commits
+        replying.execute(text("SELECT id FROM support_cases WHERE id = :id FOR UPDATE"), {"id": case_id})
+        decision = threading.Thread(target=run, args=(pg_engine, rv.reject_refund, who.sam, refund, "no_evidence",
+                                                      "Please send a photo of the damage."))
+        decision.start()
+        time.sleep(0.5)  # the decision waits for the case's row
+        assert decision.is_alive()
+        later = utcnow() + timedelta(seconds=1)  # written after the decision's message
+        replying.execute(text("INSERT INTO case_messages (case_id, author_id, visibility, body, created_at) "
+                              "VALUES (:case, :bob, 'public', :body, :at)"),
+                         {"case": case_id, "bob": who.bob.id, "body": encrypt("Here it is.", "case_messages.body"), "at": later})
+        replying.commit()
+        decision.join(10)
+    stored, expected = stored_and_expected(pg_engine)
+    assert expected[case_id] == later + timedelta(hours=4)  # high: 4 h from the customer's last message
+    assert stored == expected

@@ -187,6 +187,9 @@ def bump_case(session: Session, case: SupportCase, expected: int | None, now: da
 
     ``updated_at`` is the last customer-visible change: an internal note passes
     ``now=None`` so the customer's pages cannot even tell that a note was written.
+    Callers hold the case's row (``load_case_for(lock=True)``); a message written on the
+    case elsewhere waits for it too (its foreign key locks the row), so the due time
+    worked out here counts every message on the case.
     """
     expected = case.version if expected is None else expected
     if now is not None:

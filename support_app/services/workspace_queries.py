@@ -4,9 +4,9 @@ The queue is read in steps: first the ids and times of the first ``QUEUE_LIMIT``
 the filters match, in order — the due ones by the due time each case stores
 (domain/case_due.py, services/case_due_store.py), then the rest, oldest first — then
 the subjects and names of those only, so nothing beyond what the page shows is
-decrypted. Those two steps are the same for
-every agent (but "mine") and are shared by all of them until the next change
-(live.shared_reads); the last step, this agent's marks on the rows shown, is not.
+decrypted. Those two steps are the same for every agent (but "mine") and are shared by
+all of them until the next change (live.shared_reads); the last step, this agent's
+marks on the rows shown, is not.
 """
 
 from __future__ import annotations
