@@ -112,7 +112,14 @@ def add_message(
         if role is Role.AGENT and case.first_response_at is None:
             values["first_response_at"] = now
     case_event(session, case.id, caller.id, "note" if internal else "reply", internal=internal, at=now)
-    bump_case(session, case, expected_version, None if internal else now, **values)
+    # The newest message decides when the case is due: the others need not be read again.
+    if internal:
+        due = case.due_at  # a note is no answer, and the status stays
+    elif role is Role.CUSTOMER:
+        due = due_at(values.get("status", case.status), case.priority, case.created_at, now, None)  # type: ignore[arg-type]
+    else:
+        due = None  # an agent's reply answers the customer
+    bump_case(session, case, expected_version, None if internal else now, due=due, **values)
 
 
 @writes
@@ -182,19 +189,25 @@ def assign(
     bump_case(session, case, expected_version, now, assignee_id=assignee_id)
 
 
-def bump_case(session: Session, case: SupportCase, expected: int | None, now: datetime | None, **values: object) -> None:
+_WORK_IT_OUT = object()
+
+
+def bump_case(session: Session, case: SupportCase, expected: int | None, now: datetime | None, *,
+              due: object = _WORK_IT_OUT, **values: object) -> None:
     """Apply the change only if nobody else changed the case since it was read.
 
     ``updated_at`` is the last customer-visible change: an internal note passes
     ``now=None`` so the customer's pages cannot even tell that a note was written.
-    Callers hold the case's row (``load_case_for(lock=True)``); a message written on the
-    case elsewhere waits for it too (its foreign key locks the row), so the due time
-    worked out here counts every message on the case.
+    ``due``: when the case is due after the change, if the caller knows (a message just
+    written decides it); otherwise it is worked out from the case's messages. Callers
+    hold the case's row (``load_case_for(lock=True)``); a message written on the case
+    elsewhere waits for it too (its foreign key locks the row), so that counts every
+    message on the case.
     """
     expected = case.version if expected is None else expected
     if now is not None:
         values["updated_at"] = now
-    values["due_at"] = due_after(session, case.id, values.get("status"))  # type: ignore[arg-type]
+    values["due_at"] = due_after(session, case.id, values.get("status")) if due is _WORK_IT_OUT else due  # type: ignore[arg-type]
     result = session.execute(
         update(SupportCase)
         .where(SupportCase.id == case.id, SupportCase.version == expected)
