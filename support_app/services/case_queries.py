@@ -49,9 +49,10 @@ RECENT = 20
 
 
 def _thread(entity, *where):
-    """(all in order, the newest first up to :limit, how many) of a case's messages or events."""
+    """(all in order, the newest first up to :limit, how many) of a case's messages or events:
+    rows of their columns (read like the model's attributes), not ORM objects."""
     of_case = (entity.case_id == bindparam("case_id"), *where)
-    every = select(entity).where(*of_case)
+    every = select(*(getattr(entity, c.name) for c in entity.__table__.columns if c.name != "case_id")).where(*of_case)
     return (every.order_by(entity.created_at, entity.id),
             every.order_by(entity.created_at.desc(), entity.id.desc()).limit(bindparam("limit")),
             select(func.count()).select_from(entity).where(*of_case))
