@@ -79,7 +79,8 @@ def test_every_write_that_moves_a_case_s_due_time_stores_it(engine, people, orde
     assert seen[2][a] is None and seen[-1][a] is not None  # answered; due again from the customer's message
     assert (seen[5][b] is not None, seen[6][b], seen[7][b] is not None) == (True, None, True)  # waiting on the customer: none
 
-    # Refund decisions write a message from support: an answer, stored through touch_case.
+    # Refund decisions and settlements write a message from support: an answer, stored
+    # through touch_case; a request or an approval writes none and leaves it.
     refund = run(engine, rc.request_refund, people.bob, b, {"L1": 1}, "damaged", request_key="due-key-1")
     assert_stored(engine, "refund requested")
     run(engine, rv.reject_refund, people.sam, refund, "no_evidence", "Please send a photo of the damage.")
@@ -89,6 +90,11 @@ def test_every_write_that_moves_a_case_s_due_time_stores_it(engine, people, orde
     settled = run(engine, rc.request_refund, people.bob, b, {"L1": 1}, "damaged", request_key="due-key-2")
     run(engine, rv.settle_refund, people.sam, settled, "goodwill", 500, "We sent you a voucher.")
     assert assert_stored(engine, "refund settled")[b] is None
+    run(engine, cmd.add_message, people.bob, b, "And the other mug?")
+    assert assert_stored(engine, "the customer asks again")[b] is not None
+    run(engine, rc.record_settlement, people.sam, b, {"L2": 1}, "damaged", "goodwill", 300, "Another voucher is on its way.",
+        "due-key-3")
+    assert assert_stored(engine, "an agent records a settlement")[b] is None
 
 
 def test_the_backfill_works_out_what_raw_rows_lack(engine, people, order_client):

@@ -219,14 +219,16 @@ def bump_case(session: Session, case: SupportCase, expected: int | None, now: da
     session.expire(case)
 
 
-def touch_case(session: Session, case_id: int, now: datetime) -> None:
+def touch_case(session: Session, case_id: int, now: datetime, *, message: bool = False) -> None:
     """Mark a customer-visible change made elsewhere (a refund moved) so open pages
-    reload. Unconditional: such a change must never fail because someone replied. A
-    message written with it (a refund's decision or settlement) can move when it is due."""
-    session.execute(
-        update(SupportCase).where(SupportCase.id == case_id)
-        .values(version=SupportCase.version + 1, updated_at=now, due_at=due_after(session, case_id))
-    )
+    reload. Unconditional: such a change must never fail because someone replied.
+    ``message``: a message was written with it (a refund's decision or settlement), which
+    can move when the case is due; it is worked out from the case's messages, as a
+    reply committed while this waited for the case's row may be newer."""
+    values: dict[str, object] = {"version": SupportCase.version + 1, "updated_at": now}
+    if message:
+        values["due_at"] = due_after(session, case_id)
+    session.execute(update(SupportCase).where(SupportCase.id == case_id).values(**values))
 
 
 def case_event(

@@ -90,7 +90,7 @@ def record_settlement(
     refund_event(session, refund.id, caller.id, "settled", None, RefundStatus.SETTLED, label, now)
     settlement_messages(session, case.id, refund.number or "", caller.id, label, settlement, now)
     case_event(session, case.id, caller.id, "refund_update", detail=f"Recorded a settlement, {refund.number}: {label}", at=now)
-    touch_case(session, case.id, now)
+    touch_case(session, case.id, now, message=True)
     return refund.id
 
 

@@ -160,7 +160,7 @@ def reject_refund(
             created_at=now,
         )
     )
-    _touch_case(session, refund, caller.id, f"Rejected refund {refund.number}: {REJECT_LABELS[reason]}", now)
+    _touch_case(session, refund, caller.id, f"Rejected refund {refund.number}: {REJECT_LABELS[reason]}", now, message=True)
 
 
 @writes
@@ -189,7 +189,7 @@ def settle_refund(
     label = settlement_label(settlement, refund.currency)
     refund_event(session, refund.id, caller.id, "settled", src, dst, label, now)
     settlement_messages(session, refund.support_case_id, refund.number or "", caller.id, label, settlement, now)
-    _touch_case(session, refund, caller.id, f"Recorded a settlement on refund {refund.number}: {label}", now)
+    _touch_case(session, refund, caller.id, f"Recorded a settlement on refund {refund.number}: {label}", now, message=True)
 
 
 @writes
@@ -202,6 +202,6 @@ def abandon_refund(session: Session, caller: Caller, refund_id: object, expected
     refund_event(session, refund.id, caller.id, "abandoned", None, None, "Abandoned; items released", now)
 
 
-def _touch_case(session: Session, refund: RefundCase, actor_id: int | None, text: str, now) -> None:
+def _touch_case(session: Session, refund: RefundCase, actor_id: int | None, text: str, now, *, message: bool = False) -> None:
     case_event(session, refund.support_case_id, actor_id, "refund_update", detail=text, at=now)
-    touch_case(session, refund.support_case_id, now)
+    touch_case(session, refund.support_case_id, now, message=message)
