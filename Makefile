@@ -122,4 +122,4 @@ bench-load: install
 	$(PY) bench/load.py --out data/bench-load.json $(BENCH_LOAD_ARGS)
 
 clean:
-	rm -rf .web .states data/test-* .pytest_cache .coverage htmlcov
+	rm -rf .web .web-* .states data/test-* .pytest_cache .coverage htmlcov

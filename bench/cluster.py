@@ -71,7 +71,7 @@ def agent_cookies(base_url: str) -> dict[str, str]:
 async def approve_all(stack: Stack, jar: dict[str, str], refund_ids: list[int], sessions: int):
     """Tabs take refunds from one queue: open the refund's page, approve it. Returns
     {refund: (approve sent, approve answered)} in UTC, and errors."""
-    proto = protocol()
+    proto = protocol(stack.web)
     approve = f"{full(proto, REFUND_STATE)}.approve"
     tabs = await open_tabs(proto, stack.nginx_port, jar, ["/refunds"] * sessions, timeout=60)
     queue: asyncio.Queue[int] = asyncio.Queue()

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole suite, as `make test` runs it (the Makefile sets PATH and the Reflex env).
-#  1. unit, service, integration and security tests, side by side with
-#  2. the browser suite against the app with the in-memory state manager
-#  3. the browser suite again with Reflex's Redis state manager (REFLEX_REDIS_URL), but for
-#     what does not depend on where the state lives (listed below)
-#  4. the cluster test: PostgreSQL, Redis, two app processes, a worker and the sandbox
+#  1. the browser suite against the app with the in-memory state manager, side by side with
+#  2. the browser suite again with Reflex's Redis state manager (REFLEX_REDIS_URL), but for
+#     what does not depend on where the state lives (listed below), then
+#  3. the cluster test: PostgreSQL, Redis, two app processes, a worker and the sandbox
 #     behind Debian's nginx (tests/cluster; Redis databases CLUSTER_REDIS_URL and
-#     CLUSTER_REFLEX_REDIS_URL, default 10 and 11)
+#     CLUSTER_REFLEX_REDIS_URL, default 10 and 11), and after them
+#  4. unit, service, integration and security tests
 # Coverage of support_app/ is measured in all four, including the processes the browser
 # and cluster runs start, then combined and checked (>= 85%).
 set -euo pipefail
@@ -15,35 +15,45 @@ PY=.venv/bin/python
 COV="$PY -m coverage"
 start=$(date +%s)
 export COVERAGE_APP=1
-# The browser suites' servers keep to their own ports, below the kernel's ephemeral range that
-# the unit suite's servers (port 0) draw from while both run.
+# The browser suites' servers keep to their own ports (each pass its own range, the cluster
+# test CLUSTER_PORTS), below the kernel's ephemeral range that servers on port 0 draw from.
 export TEST_PORTS="${TEST_PORTS:-4800-4899}"
+redis_ports="${TEST_PORTS_REDIS:-4900-4999}"
 $COV erase
 
-# 1 and 2 run side by side: the browser walks mostly wait (on Chromium, the app server and
-# the live updates), the unit suite on its subprocesses and databases; one after the other
-# they left a core idle for nine minutes. The unit suite's output follows once both are done.
-unit_log=$(mktemp)
-$COV run -p -m pytest -q -n 2 --ignore=tests/browser --ignore=tests/cluster >"$unit_log" 2>&1 &
-unit=$!
+# The browser walks are mostly waiting (on Chromium, the app server and the live updates):
+# the two browser passes run side by side, the cluster test after the Redis pass, each app
+# with a frontend compiled into its own directory (tests/fixtures_browser.py). The unit suite
+# keeps both cores busy, so it runs once they are done: beside the browser walks it slowed
+# them as much as it gained. Every part runs even when an earlier one failed.
+redis_log=$(mktemp)
+(
+  rc=0
+  # The Redis pass leaves out what does not depend on where the state lives: how pages look
+  # (axe scan, screenshots, the phone shell, toasts), the input checks made before an event
+  # reaches any state, the authorization matrix (the handlers' checks are the same code
+  # whichever manager holds the state; the forged events of test_raw_events stay in) and the
+  # overview filters (their live updates and CSV links stay in, in test_my_refunds_live and
+  # test_sessions).
+  BROWSER_STATE_REDIS=1 TEST_PORTS="$redis_ports" $COV run -p -m pytest -q tests/browser --browser chromium --output test-results/browser-redis \
+    --ignore=tests/browser/test_accessibility.py --ignore=tests/browser/test_page_shell.py \
+    --ignore=tests/browser/test_bad_input.py --ignore=tests/browser/test_us4_overviews.py \
+    --ignore=tests/browser/test_authorization_matrix.py --ignore=tests/browser/test_toasts.py || rc=1
+  $COV run -p -m pytest -q tests/cluster --browser chromium --output test-results/cluster || rc=1
+  exit $rc
+) >"$redis_log" 2>&1 &
+redis_lane=$!
 browser_rc=0
-$COV run -p -m pytest -q tests/browser --browser chromium --durations=5 || browser_rc=$?
-unit_rc=0
-wait "$unit" || unit_rc=$?
+$COV run -p -m pytest -q tests/browser --browser chromium --output test-results/browser --durations=5 || browser_rc=$?
+redis_rc=0
+wait "$redis_lane" || redis_rc=$?
+echo "--- browser suite with Redis state, then the cluster test ($(( $(date +%s) - start ))s in)"
+cat "$redis_log"; rm -f "$redis_log"
 echo "--- unit, service, integration and security tests"
-cat "$unit_log"; rm -f "$unit_log"
-[ "$unit_rc" = 0 ] && [ "$browser_rc" = 0 ] || { echo "make test: failed (unit suite $unit_rc, browser suite $browser_rc)"; exit 1; }
-# The Redis pass leaves out what does not depend on where the state lives and would add
-# minutes to every run: how pages look (axe scan, screenshots, the phone shell, toasts), the
-# input checks made before an event reaches any state, the authorization matrix (the
-# handlers' checks are the same code whichever manager holds the state; the forged events of
-# test_raw_events stay in) and the overview filters (their live updates and CSV links stay
-# in, in test_my_refunds_live and test_sessions).
-BROWSER_STATE_REDIS=1 $COV run -p -m pytest -q tests/browser --browser chromium \
-  --ignore=tests/browser/test_accessibility.py --ignore=tests/browser/test_page_shell.py \
-  --ignore=tests/browser/test_bad_input.py --ignore=tests/browser/test_us4_overviews.py \
-  --ignore=tests/browser/test_authorization_matrix.py --ignore=tests/browser/test_toasts.py
-$COV run -p -m pytest -q tests/cluster --browser chromium
+unit_rc=0
+$COV run -p -m pytest -q -n 2 --ignore=tests/browser --ignore=tests/cluster || unit_rc=$?
+[ "$unit_rc" = 0 ] && [ "$browser_rc" = 0 ] && [ "$redis_rc" = 0 ] || {
+  echo "make test: failed (browser suite $browser_rc, Redis browser suite and cluster $redis_rc, unit suite $unit_rc)"; exit 1; }
 
 # combine warns about each data file it cannot use (a test process killed on purpose, by
 # SIGKILL of workers and servers, can leave one it had only begun to write) and leaves it;

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from fixtures_browser import launch_args
+from fixtures_browser import frontend_build_turn, launch_args, web_dir
 
 # The app under test shares two cores with the browser and the test runner.
 expect.set_options(timeout=15000)
@@ -136,7 +136,10 @@ def app_server(tmp_path_factory, sandbox_server):
         # The stories open many cases as the same customers; the limit has its own service tests.
         SUPPORT_CASE_CREATE_MAX="1000",
     )
-    if os.environ.get("BROWSER_STATE_REDIS") == "1":
+    redis_state = os.environ.get("BROWSER_STATE_REDIS") == "1"
+    # Each pass compiles into its own directory, so that the two passes can run side by side.
+    env["REFLEX_WEB_WORKDIR"] = str(web_dir("redis" if redis_state else "memory"))
+    if redis_state:
         env["REFLEX_REDIS_URL"] = os.environ.get("TEST_REFLEX_REDIS_URL", "redis://127.0.0.1:6379/14")
         env["SUPPORT_REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
         # Rate-limit counters must not carry over from an earlier run into this one.
@@ -155,7 +158,7 @@ def app_server(tmp_path_factory, sandbox_server):
     reflex = [str(Path(py).parent / "reflex")]
     if os.environ.get("COVERAGE_APP") == "1":  # measure the app's own process too
         reflex = [py, "-m", "coverage", "run", "-p", "--rcfile", str(ROOT / "pyproject.toml"), reflex[0]]
-    with open(log, "w") as fh:
+    with frontend_build_turn(), open(log, "w") as fh:
         proc = subprocess.Popen(
             [*reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port), "--loglevel", "warning"],
             cwd=ROOT,
@@ -164,8 +167,12 @@ def app_server(tmp_path_factory, sandbox_server):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        try:  # the next build waits until this app serves its own
+            _wait_ready(base, proc, log)
+        except BaseException:
+            _stop(proc)
+            raise
     try:
-        _wait_ready(base, proc, log)
         yield base, env
     finally:
         _stop(proc)

@@ -20,17 +20,16 @@ from pathlib import Path
 
 from bench.load_wire import Outcome, Protocol, Tab, known_states, load_protocol
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "demo-pass-2026"
 ROUTES = ["/refunds/[refund_id]", "/cases/[case_id]", "/cases/[case_id]/refund"]
 APP_STATE = "support_app___state___base____app_state"
 REFUND_STATE = APP_STATE + ".support_app___state___refund_page____refund_state"
 
 
-def protocol() -> Protocol:
-    """What the built frontend (.web) sends; checks that the states used here exist in it."""
-    proto = load_protocol(ROOT / ".web", ROUTES)
-    missing = {full(proto, REFUND_STATE)} - known_states(ROOT / ".web")
+def protocol(web: Path) -> Protocol:
+    """What the frontend built in ``web`` sends; checks that the states used here exist in it."""
+    proto = load_protocol(web, ROUTES)
+    missing = {full(proto, REFUND_STATE)} - known_states(web)
     if missing:
         raise RuntimeError(f"states not in the compiled frontend: {missing}")
     return proto

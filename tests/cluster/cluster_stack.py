@@ -31,12 +31,14 @@ import string
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+
+from fixtures_browser import frontend_build_turn, web_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -298,7 +300,8 @@ class Stack:
     coverage: bool = False
     settings: dict[str, str] = field(default_factory=dict)  # extra SUPPORT_* for the apps and the worker
     worker_settings: dict[str, str] = field(default_factory=dict)
-    build: bool = True  # False: reuse .web/build/client (built for this nginx port)
+    build: bool = True  # False: reuse the frontend built in ``web`` (built for this nginx port)
+    web: Path = field(default_factory=lambda: web_dir("cluster"))  # its own, so it can be built beside the browser suite's
     nginx_port: int | None = None
 
     def __post_init__(self) -> None:
@@ -356,16 +359,17 @@ class Stack:
         self._create_database()
         self._flush_redis()
         self._exit.callback(self._flush_redis)
-        build = self._start_build() if self.build else None
-        self.sandbox_service = self._service("sandbox", python_argv(
-            "support_app.sandbox", "--port", str(self.sandbox_port), "--db", str(self.tmp / "sandbox.db"),
-            "--webhook-url", f"{self.url}/api/gateway/webhook", coverage=self.coverage))
-        self.sandbox_service.start()
-        self._migrate_twice()
-        self._cli("seed-demo", "--accounts-only")  # the accounts; the 90-day history is make run's
-        wait_http(f"{self.sandbox}/health", self.sandbox_service, "the sandbox")
-        if build is not None:
-            self._finish_build(*build)
+        with frontend_build_turn() if self.build else nullcontext():
+            build = self._start_build() if self.build else None
+            self.sandbox_service = self._service("sandbox", python_argv(
+                "support_app.sandbox", "--port", str(self.sandbox_port), "--db", str(self.tmp / "sandbox.db"),
+                "--webhook-url", f"{self.url}/api/gateway/webhook", coverage=self.coverage))
+            self.sandbox_service.start()
+            self._migrate_twice()
+            self._cli("seed-demo", "--accounts-only")  # the accounts; the 90-day history is make run's
+            wait_http(f"{self.sandbox}/health", self.sandbox_service, "the sandbox")
+            if build is not None:
+                self._finish_build(*build)
         self._check_build()
         for app in self.app.values():
             app.service = self._service(app.name, python_argv(
@@ -418,6 +422,7 @@ class Stack:
             SUPPORT_TRUSTED_PROXY_HOPS="1",
             SUPPORT_EMBEDDED_WORKER="false",
             GRANIAN_WORKERS="2",
+            REFLEX_WEB_WORKDIR=str(self.web),
             PYTHONDONTWRITEBYTECODE="1",
         )
         env.update(self.settings)
@@ -516,9 +521,9 @@ class Stack:
 
     def _check_build(self) -> None:
         """The built frontend exists and talks to this balancer (its URL is compiled in)."""
-        env_json = ROOT / ".web" / "env.json"
-        if not (ROOT / ".web" / "build" / "client" / "index.html").exists() or not env_json.exists():
-            raise RuntimeError("no built frontend in .web/build/client")
+        env_json = self.web / "env.json"
+        if not (self.web / "build" / "client" / "index.html").exists() or not env_json.exists():
+            raise RuntimeError(f"no built frontend in {self.web}/build/client")
         event = json.loads(env_json.read_text())["EVENT"]
         if not event.startswith(f"ws://127.0.0.1:{self.nginx_port}/"):
             raise RuntimeError(f"the built frontend talks to {event}, not to the balancer on {self.nginx_port}")

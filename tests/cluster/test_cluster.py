@@ -182,7 +182,7 @@ def test_fifty_concurrent_approvals_over_both_apps_make_one_gateway_refund(brows
         jar = cookie_jar(ctx)
     finally:
         ctx.close()  # its cookies now belong to the 50 tabs below
-    proto, balancer = protocol(), Balancer(stack)
+    proto, balancer = protocol(stack.web), Balancer(stack)
 
     async def fifty():
         tabs = await open_refund_tabs(proto, stack.nginx_port, jar, [refund_id] * 50,
@@ -298,7 +298,7 @@ def test_a_forged_x_forwarded_for_is_counted_against_the_real_address(browser, s
 
 
 def test_a_sign_in_works_on_both_apps_and_a_sign_out_is_seen_by_both(browser, stack):
-    balancer, proto = Balancer(stack), protocol()
+    balancer, proto = Balancer(stack), protocol(stack.web)
     ctx = new_context(browser, stack, "e")
 
     def signed_in(page: Page) -> None:
@@ -379,7 +379,7 @@ def test_killed_app_and_worker_mid_approval_are_taken_over_one_refund_each(brows
         jar = cookie_jar(ctx)
     finally:
         ctx.close()
-    proto = protocol()
+    proto = protocol(stack.web)
     creates = lambda: gateway(stack, "/_faults").json()["create_requests"]  # noqa: E731
     httpx.post(f"{stack.sandbox}/gateway/_faults", json={"mode": "latency", "latency_ms": 1500}, timeout=10).raise_for_status()
     sent_before = creates()
