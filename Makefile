@@ -69,9 +69,9 @@ run: migrate
 
 # Debian's Chromium for the browser suite (Playwright cannot download its own here).
 browsers:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+	@command -v chromium-headless-shell >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium-headless-shell; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium-headless-shell; fi; }
 
 # Debian's nginx for the cluster test and the nginx template's tests: the balancer in
 # front of the app processes. The tests run their own nginx (own config, own ports);
