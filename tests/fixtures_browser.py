@@ -1,7 +1,8 @@
 """Debian's Chromium for Playwright (it cannot download its own browser here): the
-executable (its old headless shell, what Playwright itself runs headless: a cold page costs
-it less than half the CPU of the full browser in headless mode) and the flags it needs in this environment, and where and in turn each app's
-frontend is built. Used by the browser suite and the cluster test."""
+executable (its old headless shell, what Playwright itself runs headless: a cold page
+costs it less than half the CPU of the full browser in headless mode) and the flags it
+needs in this environment; and where, one at a time, each app's frontend is built. Used
+by the browser suite and the cluster test."""
 
 from __future__ import annotations
 
