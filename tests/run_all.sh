@@ -5,7 +5,7 @@
 #     what does not depend on where the state lives (listed below), then
 #  3. the cluster test: PostgreSQL, Redis, two app processes, a worker and the sandbox
 #     behind Debian's nginx (tests/cluster; Redis databases CLUSTER_REDIS_URL and
-#     CLUSTER_REFLEX_REDIS_URL, default 10 and 11), and after them
+#     CLUSTER_REFLEX_REDIS_URL, default 10 and 11), then
 #  4. unit, service, integration and security tests
 # Coverage of support_app/ is measured in all four, including the processes the browser
 # and cluster runs start, then combined and checked (>= 85%).
@@ -21,39 +21,45 @@ export TEST_PORTS="${TEST_PORTS:-4800-4899}"
 redis_ports="${TEST_PORTS_REDIS:-4900-4999}"
 $COV erase
 
-# The browser walks are mostly waiting (on Chromium, the app server and the live updates):
-# the two browser passes run side by side, the cluster test after the Redis pass, each app
-# with a frontend compiled into its own directory (tests/fixtures_browser.py). The unit suite
-# keeps both cores busy, so it runs once they are done: beside the browser walks it slowed
-# them as much as it gained. Every part runs even when an earlier one failed.
-redis_log=$(mktemp)
+# Everything here is bound by CPU (Chromium's most of all), so the parts are laid out to
+# keep both cores busy without piling up: the in-memory browser pass in one lane; the Redis
+# browser pass, the cluster test and the unit suite one after the other in the other lane.
+# The unit suite (two xdist workers) starts when the cluster test ends, a minute or so
+# before the in-memory pass does; beside the whole browser pass it slowed the walks as much
+# as it gained. Each app compiles its frontend into its own directory
+# (tests/fixtures_browser.py). Every part runs even when an earlier one failed.
+lane_log=$(mktemp)
 (
-  rc=0
+  failed=""
   # The Redis pass leaves out what does not depend on where the state lives: how pages look
   # (axe scan, screenshots, the phone shell, toasts), the input checks made before an event
   # reaches any state, the authorization matrix (the handlers' checks are the same code
   # whichever manager holds the state; the forged events of test_raw_events stay in) and the
   # overview filters (their live updates and CSV links stay in, in test_my_refunds_live and
   # test_sessions).
-  BROWSER_STATE_REDIS=1 TEST_PORTS="$redis_ports" $COV run -p -m pytest -q tests/browser --browser chromium --output test-results/browser-redis \
+  echo "--- browser suite with Redis state"
+  BROWSER_STATE_REDIS=1 TEST_PORTS="$redis_ports" $COV run -p -m pytest -q tests/browser --browser chromium \
+    --output test-results/browser-redis \
     --ignore=tests/browser/test_accessibility.py --ignore=tests/browser/test_page_shell.py \
     --ignore=tests/browser/test_bad_input.py --ignore=tests/browser/test_us4_overviews.py \
-    --ignore=tests/browser/test_authorization_matrix.py --ignore=tests/browser/test_toasts.py || rc=1
-  $COV run -p -m pytest -q tests/cluster --browser chromium --output test-results/cluster || rc=1
-  exit $rc
-) >"$redis_log" 2>&1 &
-redis_lane=$!
+    --ignore=tests/browser/test_authorization_matrix.py --ignore=tests/browser/test_toasts.py || failed+=" redis-browser"
+  echo "--- cluster test ($(( $(date +%s) - start ))s in)"
+  $COV run -p -m pytest -q tests/cluster --browser chromium --output test-results/cluster || failed+=" cluster"
+  echo "--- unit, service, integration and security tests ($(( $(date +%s) - start ))s in)"
+  $COV run -p -m pytest -q -n 2 --ignore=tests/browser --ignore=tests/cluster || failed+=" unit"
+  [ -z "$failed" ] || { echo "failed:$failed"; exit 1; }
+) >"$lane_log" 2>&1 &
+lane=$!
+echo "--- browser suite with the in-memory state manager"
 browser_rc=0
 $COV run -p -m pytest -q tests/browser --browser chromium --output test-results/browser --durations=5 || browser_rc=$?
-redis_rc=0
-wait "$redis_lane" || redis_rc=$?
-echo "--- browser suite with Redis state, then the cluster test ($(( $(date +%s) - start ))s in)"
-cat "$redis_log"; rm -f "$redis_log"
-echo "--- unit, service, integration and security tests"
-unit_rc=0
-$COV run -p -m pytest -q -n 2 --ignore=tests/browser --ignore=tests/cluster || unit_rc=$?
-[ "$unit_rc" = 0 ] && [ "$browser_rc" = 0 ] && [ "$redis_rc" = 0 ] || {
-  echo "make test: failed (browser suite $browser_rc, Redis browser suite and cluster $redis_rc, unit suite $unit_rc)"; exit 1; }
+echo "--- (in-memory browser suite done $(( $(date +%s) - start ))s in)"
+lane_rc=0
+wait "$lane" || lane_rc=$?
+cat "$lane_log"; rm -f "$lane_log"
+[ "$browser_rc" = 0 ] && [ "$lane_rc" = 0 ] || {
+  echo "make test: failed (in-memory browser suite $browser_rc; Redis browser suite, cluster and unit suite $lane_rc, the failed ones named above)"
+  exit 1; }
 
 # combine warns about each data file it cannot use (a test process killed on purpose, by
 # SIGKILL of workers and servers, can leave one it had only begun to write) and leaves it;
