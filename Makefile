@@ -67,7 +67,7 @@ run: migrate
 	SUPPORT_PAYMENT_GATEWAY_URL="$${SUPPORT_PAYMENT_GATEWAY_URL:-http://127.0.0.1:$(SANDBOX_PORT)/gateway}" \
 	$(VENV)/bin/honcho start
 
-# Debian's Chromium for the browser suite (Playwright cannot download its own here).
+# Debian's Chromium headless shell for the browser suite (Playwright cannot download its own here).
 browsers:
 	@command -v chromium-headless-shell >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium-headless-shell; \

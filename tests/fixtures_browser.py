@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def web_dir(name: str) -> Path:
-    """Where the app for ``name`` is compiled: .web for the first browser pass (and `make run`), .web-<name> otherwise."""
+    """Where the app for ``name`` is compiled: .web for the in-memory browser pass (and
+    `make run`), .web-<name> otherwise."""
     return ROOT / (".web" if name == "memory" else f".web-{name}")
 
 
