@@ -301,7 +301,8 @@ class Stack:
     settings: dict[str, str] = field(default_factory=dict)  # extra SUPPORT_* for the apps and the worker
     worker_settings: dict[str, str] = field(default_factory=dict)
     build: bool = True  # False: reuse the frontend built in ``web`` (built for this nginx port)
-    web: Path = field(default_factory=lambda: web_dir("cluster"))  # its own, so it can be built beside the browser suite's
+    # Its own frontend directory, so it can be built beside the browser suite's.
+    web: Path = field(default_factory=lambda: web_dir("cluster"))
     nginx_port: int | None = None
 
     def __post_init__(self) -> None:
