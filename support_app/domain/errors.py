@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     REFUND_NOT_FOUND = "REFUND_NOT_FOUND"
     SERVICE_BUSY = "SERVICE_BUSY"
     PAGE_BUSY = "PAGE_BUSY"
+    PAGE_STALE = "PAGE_STALE"
     BAD_REQUEST = "BAD_REQUEST"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -80,6 +81,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.REFUND_NOT_FOUND: "That refund was not found.",
     ErrorCode.SERVICE_BUSY: "We are very busy right now and could not save that. Please try again in a moment.",
     ErrorCode.PAGE_BUSY: "We are very busy right now and this page could not keep up. Please reload it to see where things stand.",
+    # The tab's page state no longer holds what the page shows (left open past the state's
+    # lifetime, lost on a saturated server) or never did (a forged event): never "not found".
+    ErrorCode.PAGE_STALE: "This page is out of date. Please reload it to see where things stand.",
     ErrorCode.BAD_REQUEST: "That request could not be understood. Please reload the page and try again.",
     ErrorCode.INTERNAL_ERROR: "Something went wrong on our side. Please try again; if it keeps happening, tell us the reference.",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from support_app.domain.errors import DomainError
+from support_app.domain.errors import DomainError, ErrorCode
 from support_app.services import case_commands, case_queries
 from support_app.services.runner import call
 from support_app.services.views import CaseDetail
@@ -46,7 +46,9 @@ class CaseState(AppState):
             yield update
 
     def _target(self) -> tuple[str, int | None]:
-        return self._case_id, (self.case.version or None) if self.case else None
+        if self.case is None:  # an action on a case this tab does not show (any more)
+            raise DomainError(ErrorCode.PAGE_STALE)
+        return self._case_id, self.case.version or None
 
     @rx.event
     async def show_earlier_messages(self):

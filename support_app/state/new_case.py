@@ -3,7 +3,7 @@ from __future__ import annotations
 import reflex as rx
 
 from support_app.domain.case_rules import CATEGORY_LABELS, Priority
-from support_app.domain.errors import DomainError
+from support_app.domain.errors import DomainError, ErrorCode
 from support_app.services import case_commands
 from support_app.services import orders as order_service
 from support_app.services.runner import call
@@ -39,10 +39,12 @@ class NewCaseState(AppState):
         yield
         try:
             caller = await self._caller("customer")
+            if self.order is None:  # the form of an order this tab does not show (any more)
+                raise DomainError(ErrorCode.PAGE_STALE)
             case_id = await call(
                 case_commands.create_case,
                 caller,
-                self.order.order_id if self.order else "",
+                self.order.order_id,
                 str(form.get("subject", "")),
                 str(form.get("description", "")),
                 str(form.get("category", "")),

@@ -86,9 +86,9 @@ class RefundFormState(AppState):
 
     async def _step(self, line_id: str, delta: int):
         try:
-            if self.form is None:  # a stepper of a form this tab never showed
+            if self.form is None:  # a stepper of a form this tab does not show (any more)
                 await self._caller("agent" if self._settling else "customer")
-                raise DomainError(ErrorCode.CASE_NOT_FOUND)
+                raise DomainError(ErrorCode.PAGE_STALE)
             if line_id not in self.quantities:
                 raise DomainError(ErrorCode.LINE_NOT_IN_ORDER)
             limit = next((ln.refundable_now for ln in self.form.lines if ln.line_id == line_id), 0)

@@ -55,8 +55,8 @@ class RefundState(AppState):
             yield update
 
     def _target(self) -> tuple[str, int]:
-        if self.refund is None:  # an action on a refund this tab never showed
-            raise DomainError(ErrorCode.REFUND_NOT_FOUND)
+        if self.refund is None:  # an action on a refund this tab does not show (any more)
+            raise DomainError(ErrorCode.PAGE_STALE)
         return self._refund_id, self.refund.version
 
     @rx.event
@@ -94,7 +94,7 @@ class RefundState(AppState):
         try:
             caller = await self._caller("agent")
             if self.refund is None:
-                raise DomainError(ErrorCode.REFUND_NOT_FOUND)
+                raise DomainError(ErrorCode.PAGE_STALE)
             await call(refund_review.check_with_gateway, caller, self._refund_id)
         except DomainError as err:
             return self._fail(err)

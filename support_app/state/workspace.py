@@ -234,8 +234,8 @@ class WorkspaceState(AppState):
         """One command on the open case (or on one of its refunds, with that refund's
         version); the case and the queue are read again."""
         def target() -> tuple[str, int]:
-            if self.selected is None:  # an action on a case this tab never showed
-                raise DomainError(ErrorCode.CASE_NOT_FOUND)
+            if self.selected is None:  # an action on a case this tab does not show (any more)
+                raise DomainError(ErrorCode.PAGE_STALE)
             if refund_id is None:
                 return self._case_id, self.selected.case.version
             return str(refund_id), self._refund_version(refund_id)

@@ -91,6 +91,9 @@ def test_customer_forged_events_are_refused(browser, base_url, app_server, sign_
     assert "Press lid does not fit" not in frames, frames[max(0, frames.find("Press lid") - 3000):][:4000]
     assert "That case was not found." in frames
     assert "not found among your orders" in frames
+    # The reply into bob's case: this tab's page holds no case (its load was refused), so
+    # it is refused before any service runs, as a page out of date, not a missing case.
+    assert "This page is out of date. Please reload it" in frames
     ctx.close()
 
 
