@@ -29,11 +29,6 @@ else:
     # instead of four Redis round trips per event; another worker asking for the lock
     # breaks the lease (Reflex's "oplock").
     os.environ.setdefault("REFLEX_OPLOCK_ENABLED", "true")
-    # A tab's Redis lock lasts 30 s, not Reflex's 10: on a saturated worker a lease (half
-    # of it) plus an event queued behind the CPU outlived 10 s, and Reflex then threw the
-    # handler's changes to the page away (LockExpiredError) while the browser showed
-    # them. The price: a tab whose worker died waits up to 30 s for another to take over.
-    os.environ.setdefault("REFLEX_REDIS_LOCK_EXPIRATION", "30000")
 
 config = rx.Config(
     app_name="support_app",

@@ -236,18 +236,3 @@ def test_entry_point_names_a_wrong_environment(tmp_path):
     done = subprocess.run(ENTRY_POINTS["cli"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == EXIT_CONFIG
     assert "SUPPORT_ENVIRONMENT must be one of development, test, production (got 'prod')" in done.stderr
-
-
-def test_with_redis_state_a_tab_lock_outlasts_a_lease_and_a_queued_event(tmp_path):
-    """rxconfig: page state in Redis runs one worker per core, holds a tab's lock as a
-    lease, and gives the lock 30 s (Reflex's 10 s expired under load and threw away what
-    a handler did to the page)."""
-    script = ("from reflex_base.config import get_config; import os; c = get_config(); "
-              "from reflex.istate.manager.redis import _default_oplock_hold_time_ms as hold; "
-              "print(c.redis_lock_expiration, hold(), os.environ['REFLEX_OPLOCK_ENABLED'])")
-    env = {**_clean(dict(os.environ)), "SUPPORT_ENVIRONMENT": "development", "REFLEX_REDIS_URL": "redis://r/1",
-           "SUPPORT_REDIS_URL": "redis://r/0", "SUPPORT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-           "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "0"}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["30000", "15000", "true"]
