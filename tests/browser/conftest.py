@@ -21,12 +21,11 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from fixtures_browser import frontend_build_turn, launch_args, web_dir
+from fixtures_browser import ROOT, frontend_build_turn, launch_args, web_dir
 
 # The app under test shares two cores with the browser and the test runner.
 expect.set_options(timeout=15000)
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "demo-pass-2026"
 STARTUP_SECONDS = 300
 WEBHOOK_SECRET = "whsec_browser_" + uuid.uuid4().hex

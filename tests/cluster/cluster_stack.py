@@ -38,9 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from fixtures_browser import frontend_build_turn, web_dir
+from fixtures_browser import ROOT, frontend_build_turn, web_dir
 
-ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 REDIS_URL = os.environ.get("CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/10")
