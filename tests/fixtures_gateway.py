@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fixtures_http import sandbox_db_path, serve_asgi
+from fixtures_http import control_client, sandbox_db_path, serve_asgi
 from support_app.integrations.gateway_client import GatewayClient
 from support_app.integrations.gateway_webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookRejected, verify
 from support_app.sandbox.db import SandboxDB
@@ -88,7 +88,7 @@ class GatewayServer:
 
     url: str
     receiver: WebhookReceiver
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
+    http: httpx.Client = field(default_factory=lambda: control_client(timeout=10))
 
     def set_faults(self, mode: str = "none", latency_ms: int = 0, status: int = 503, count: int | None = None,
                    decline_reason: str = "card_declined", webhook_delay_ms: int = 200, decline_message: str | None = None,

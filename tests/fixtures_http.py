@@ -32,6 +32,17 @@ from support_app.sandbox.db import SandboxDB
 from support_app.sandbox.orders import create_orders_app
 
 
+def control_client(timeout: float) -> httpx.Client:
+    """A test's client for a sandbox's control and inspection endpoints: a new connection per request.
+
+    uvicorn closes a connection idle for 5 s; a pooled one reused at that instant fails with
+    "Server disconnected without sending a response" (seen in CI after a worker test's wait).
+    Production clients retry that with the same idempotency key; a test's inspection call must
+    not need to, so it never reuses a connection.
+    """
+    return httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0))
+
+
 @contextmanager
 def serve_asgi(app: Any) -> Iterator[str]:
     """Serve an ASGI app on 127.0.0.1:<free port> in a daemon thread; yield its base URL."""
@@ -82,7 +93,7 @@ class OrdersServer:
 
     url: str
     now: datetime
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5))
+    http: httpx.Client = field(default_factory=lambda: control_client(timeout=5))
 
     def set_faults(self, mode: str = "none", status: int = 503, latency_ms: int = 0,
                    count: int | None = None) -> None:
