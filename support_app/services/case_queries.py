@@ -24,6 +24,7 @@ from support_app.domain.priorities import PRIORITY_ORDER
 from support_app.live.shared_reads import SHARED
 from support_app.models import CaseEvent, CaseMessage, OrderLine, OrderSnapshot, SupportCase, User
 from support_app.models.base import utcnow
+from support_app.models.id_list import in_ids
 from support_app.security.inputs import record_id
 from support_app.services.orders import snapshot_lines, snapshot_view
 from support_app.services.refund_facts import refund_rows
@@ -62,7 +63,7 @@ _CONVERSATION = {  # is_agent -> (messages, events): customers see neither inter
     True: (_thread(CaseMessage), _thread(CaseEvent)),
     False: (_thread(CaseMessage, CaseMessage.visibility == "public"), _thread(CaseEvent, CaseEvent.internal == False)),  # noqa: E712
 }
-_PEOPLE = select(User.id, User.full_name, User.role, User.email).where(User.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+_PEOPLE = select(User.id, User.full_name, User.role, User.email).where(in_ids(User.id))
 
 
 def load_case_for(session: Session, caller: Caller, case_id: object, *, lock: bool = False) -> SupportCase:

@@ -12,10 +12,15 @@ from support_app.domain.case_rules import Role
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.overview_rules import PAGE_SIZES, parse_overview_query
 from support_app.models import OrderLine, RefundItem
+from support_app.models.id_list import in_ids
 from support_app.services.overview_queries import refund_case_overview
 from support_app.services.views import Caller
 
 PAGE_SIZE = PAGE_SIZES[1]  # 25
+_ITEMS = (select(RefundItem.refund_case_id, RefundItem.quantity, OrderLine.name)
+          .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
+          .where(in_ids(RefundItem.refund_case_id))
+          .order_by(RefundItem.refund_case_id, RefundItem.id))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -50,12 +55,7 @@ def my_refunds(session: Session, caller: Caller, cursor: str = "") -> MyRefundsP
     ids = [r.id for r in page.rows]
     items: dict[int, list[str]] = {i: [] for i in ids}
     if ids:
-        for refund_id, quantity, name in session.exec(
-            select(RefundItem.refund_case_id, RefundItem.quantity, OrderLine.name)
-            .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
-            .where(RefundItem.refund_case_id.in_(ids))  # type: ignore[attr-defined]
-            .order_by(RefundItem.refund_case_id, RefundItem.id)
-        ):
+        for refund_id, quantity, name in session.exec(_ITEMS, params={"ids": ids}):
             items[refund_id].append(f"{quantity} × {name}")
     return MyRefundsPage(
         rows=[

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -15,13 +14,13 @@ from support_app.domain.priorities import PRIORITY_LABELS
 from support_app.domain.refund_rules import REASON_LABELS, RefundReason, RefundStatus
 from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABELS
 from support_app.models import OrderSnapshot, RefundCase, SupportCase, User
+from support_app.models.id_list import in_ids
 from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
 from support_app.services.views import Caller, iso
 
 
 # Built once: constructing aliased joins per call costs more than running the query.
 _CUSTOMER, _ASSIGNEE = aliased(User, name="customer"), aliased(User, name="assignee")
-_IDS = bindparam("ids", expanding=True)
 _C, _R = SupportCase, RefundCase
 SUPPORT_ROWS = (
     select(_C.id, _C.number, _C.status, _C.subject, _C.category, _C.priority, _C.created_at, _C.updated_at,
@@ -29,7 +28,7 @@ SUPPORT_ROWS = (
     .join(OrderSnapshot, OrderSnapshot.id == _C.order_snapshot_id)
     .join(_CUSTOMER, _CUSTOMER.id == _C.customer_id)
     .outerjoin(_ASSIGNEE, _ASSIGNEE.id == _C.assignee_id)
-    .where(_C.id.in_(_IDS))
+    .where(in_ids(_C.id))
 )
 REFUND_ROWS = (
     select(_R.id, _R.number, _R.status, _R.reason, _R.amount, _R.currency, _R.requested_at, _R.updated_at,
@@ -39,7 +38,7 @@ REFUND_ROWS = (
     .join(OrderSnapshot, OrderSnapshot.id == _R.order_snapshot_id)
     .join(_CUSTOMER, _CUSTOMER.id == _R.customer_id)
     .outerjoin(_ASSIGNEE, _ASSIGNEE.id == SupportCase.assignee_id)
-    .where(_R.id.in_(_IDS))
+    .where(in_ids(_R.id))
 )
 
 

@@ -9,6 +9,7 @@ from support_app.domain.money import format_money
 from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFacts
 from support_app.domain.refund_rules import STATUS_LABELS, RefundStatus
 from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundItem
+from support_app.models.id_list import in_ids
 from support_app.services.views import RefundRow, iso
 
 # Built once (see case_queries): these run on every case and refund page.
@@ -20,7 +21,7 @@ _ORDER_REFUNDS = (  # the columns the amounts need: no notes to decrypt, no ORM 
 _ITEMS_OF = (
     select(RefundItem.refund_case_id, OrderLine.line_id, RefundItem.quantity, RefundItem.amount)
     .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
-    .where(RefundItem.refund_case_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    .where(in_ids(RefundItem.refund_case_id))
 )
 _CASE_REFUNDS = (select(RefundCase).where(RefundCase.support_case_id == bindparam("case_id"))
                  .order_by(RefundCase.id.desc()))  # type: ignore[union-attr]

@@ -27,6 +27,7 @@ from support_app.domain.refund_rules import STATUS_LABELS as REFUND_STATUS_LABEL
 from support_app.live.shared_reads import SHARED
 from support_app.models import CaseSeen, OrderSnapshot, RefundAttempt, RefundCase, SupportCase, User
 from support_app.models.base import utcnow
+from support_app.models.id_list import in_ids
 from support_app.security.inputs import record_id
 from support_app.services.case_queries import case_detail, case_head, list_agents
 from support_app.services.orders import snapshot_lines
@@ -112,7 +113,7 @@ def _queue_stmt(statuses: tuple[str, ...], scope: str, priority: str):
 
 # This agent's marks on the rows shown: unread = changed since the agent last opened it.
 _SEEN = select(CaseSeen.case_id, CaseSeen.seen_at).where(
-    CaseSeen.agent_id == bindparam("agent_id"), CaseSeen.case_id.in_(bindparam("ids", expanding=True))  # type: ignore[attr-defined]
+    CaseSeen.agent_id == bindparam("agent_id"), in_ids(CaseSeen.case_id)
 )
 
 
@@ -123,7 +124,7 @@ def _details_stmt():
         select(c.id, c.number, c.subject, c.status, c.priority, customer.full_name, assignee.full_name)
         .join(customer, customer.id == c.customer_id)
         .outerjoin(assignee, assignee.id == c.assignee_id)
-        .where(c.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+        .where(in_ids(c.id))
     )
 
 
@@ -240,7 +241,7 @@ def mark_seen(session: Session, caller: Caller, case_id: object, leaving: object
     return opened
 
 
-_EXISTING = select(SupportCase.id).where(SupportCase.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+_EXISTING = select(SupportCase.id).where(in_ids(SupportCase.id))
 
 
 @lru_cache(maxsize=4)
