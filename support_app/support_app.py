@@ -34,6 +34,7 @@ from support_app.pages.registry import PAGES
 from support_app.live.push import live_updates
 from support_app.state.event_guard import guarded_events
 from support_app.state.failures import on_backend_error
+from support_app.state.lock_recheck import rechecked_lock_waits
 from support_app.worker.embedded import embedded_worker
 
 
@@ -59,3 +60,5 @@ app.register_lifespan_task(guarded_events)
 app.register_lifespan_task(embedded_worker)
 # Pushes committed changes to the tabs of this process that show them (no page polls).
 app.register_lifespan_task(live_updates)
+# With Redis state: an event waiting for its tab's lock never sleeps through a missed release.
+app.register_lifespan_task(rechecked_lock_waits)
