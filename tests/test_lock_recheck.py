@@ -16,8 +16,9 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from support_app.state.lock_recheck import nudge_waiters
 from reflex.istate.manager.redis import StateManagerRedis
+
+from support_app.state.lock_recheck import nudge_waiters
 
 LIFETIME_MS = 60_000
 

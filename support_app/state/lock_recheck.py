@@ -6,8 +6,9 @@ process), and otherwise only once the lock's whole lifetime has passed
 (``REFLEX_REDIS_LOCK_EXPIRATION``, 10 s). Under load a wake-up is sometimes missed: in
 ``bench/load.py`` at 200 sessions, about one run in two had one approval answered after
 exactly 10 s (the browser gives up then). Both of the tab's waiters, the approval's
-follow-up event and its own live update, waited the lock's full lifetime while no event
-held the lock and no lock warning was logged.
+follow-up event and its own live update, waited the lock's full lifetime, though no
+handler held the lock that long (Reflex warns of that, and logged nothing): a release
+went unheard.
 
 This task nudges, once a second, the first waiter of every lock this process waits for.
 The nudged waiter tries the lock (one ``SET NX``) and waits again if it is still held, so
