@@ -221,3 +221,20 @@ def test_a_second_database_does_not_replay_the_first_ones_refund(tmp_path, monke
     assert [status for _, status, _ in seen] == ["refunded", "refunded"]
     assert seen[0][0] != seen[1][0] and seen[0][2] != seen[1][2], seen
     assert gateway_server.payment("PAY-1001-1")["refund_count"] == 2, seen  # was 1: the second was a replay
+
+
+def test_a_money_decision_reads_the_order_once_under_its_lock(engine, people, alice_case, gateway_server, gateway):
+    """The order is locked and read once; the session keeps it for the window and payment checks."""
+    from sqlalchemy import event
+
+    reads: list[str] = []
+    listener = lambda conn, cursor, statement, *rest: reads.append(statement) if "FROM order_snapshots" in statement else None  # noqa: E731
+    first, second = ask(engine, people.alice, alice_case, {"L1": 1}), ask(engine, people.alice, alice_case, {"L2": 1})
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        approve(engine, people.sam, first)
+        approved_reads = len(reads)
+        run(engine, rv.settle_refund, people.sam, second, "store_credit", 100, "Store credit given instead.")
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert (approved_reads, len(reads)) == (1, 2)

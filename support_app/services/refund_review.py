@@ -49,21 +49,23 @@ class AttemptRef:
     idempotency_key: str
 
 
-def _agent_refund(session: Session, caller: Caller, refund_id: object, *, money: bool = False) -> RefundCase:
-    """The refund, locked. ``money``: a decision about the order's money, so the order's
-    lock is taken first (the refund is looked up, its order locked, then the refund
-    locked and read afresh)."""
+def _agent_refund(session: Session, caller: Caller, refund_id: object, *, lock: bool = True) -> RefundCase:
+    """The refund, locked unless ``lock`` is False."""
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
-    if money:
-        lock_order(session, load_refund_for(session, caller, refund_id).order_snapshot_id)
-    return load_refund_for(session, caller, refund_id, lock=True)
+    return load_refund_for(session, caller, refund_id, lock=lock)
 
 
-def _payment_left(session: Session, refund: RefundCase) -> tuple[int, int]:
+def _money_decision(session: Session, caller: Caller, refund_id: object) -> tuple[RefundCase, OrderSnapshot]:
+    """A decision about the order's money: the refund is looked up, its order locked, then
+    the refund locked and read afresh. The order is returned too: held here, the session
+    keeps it (its identity map holds unchanged rows only weakly), so no one reads it again."""
+    snap = lock_order(session, _agent_refund(session, caller, refund_id, lock=False).order_snapshot_id)
+    return _agent_refund(session, caller, refund_id), snap
+
+
+def _payment_left(session: Session, refund: RefundCase, snap: OrderSnapshot) -> tuple[int, int]:
     """(what is left of the order's payment without this refund, what was paid)."""
-    snap = session.get(OrderSnapshot, refund.order_snapshot_id)
-    assert snap is not None
     return payment_left(snap.amount_paid, existing_refunds(session, snap.id), excluding=refund.id), snap.amount_paid
 
 
@@ -91,15 +93,13 @@ def _new_attempt(session: Session, refund: RefundCase) -> AttemptRef:
 
 @writes
 def approve_refund(session: Session, caller: Caller, refund_id: object, expected_version: int | None = None) -> AttemptRef:
-    refund = _agent_refund(session, caller, refund_id, money=True)
+    refund, snap = _money_decision(session, caller, refund_id)
     check_refund_transition(refund.status, R.APPROVED, caller.role)
-    snap = session.get(OrderSnapshot, refund.order_snapshot_id)
-    assert snap is not None
     # Judged at request time: an agent's backlog never costs the customer.
     verdict = window_verdict(snap.delivered_at, refund.requested_at, get_settings().refund_window_days)
     if not verdict.eligible:
         raise DomainError(verdict.code or ErrorCode.REFUND_WINDOW_EXPIRED, f"{verdict.text}. Record a settlement instead.")
-    check_refund_fits(refund.amount, _payment_left(session, refund)[0], refund.currency)
+    check_refund_fits(refund.amount, _payment_left(session, refund, snap)[0], refund.currency)
     now = utcnow()
     change_refund_status(session, refund, R.REQUESTED, R.PROCESSING, expected_version, now, decided_by=caller.id)
     refund_event(session, refund.id, caller.id, "status_changed", R.REQUESTED, R.APPROVED, verdict.text, now)
@@ -111,9 +111,9 @@ def approve_refund(session: Session, caller: Caller, refund_id: object, expected
 @writes
 def retry_refund(session: Session, caller: Caller, refund_id: object, expected_version: int | None = None) -> AttemptRef:
     """A definite failure (a decline) moved no money: a new attempt, with a new key."""
-    refund = _agent_refund(session, caller, refund_id, money=True)
+    refund, snap = _money_decision(session, caller, refund_id)
     check_refund_transition(refund.status, R.PROCESSING, caller.role, abandoned=refund.abandoned)
-    check_refund_fits(refund.amount, _payment_left(session, refund)[0], refund.currency)
+    check_refund_fits(refund.amount, _payment_left(session, refund, snap)[0], refund.currency)
     now = utcnow()
     change_refund_status(session, refund, R.FAILED, R.PROCESSING, expected_version, now, failure_reason=None)
     refund_event(session, refund.id, caller.id, "status_changed", R.FAILED, R.PROCESSING, "retried", now)
@@ -172,8 +172,8 @@ def settle_refund(
     ``amount`` is more than 0 and at most what is left of the order's payment (for a
     replacement also at most the refund's value); ``message`` goes to the customer,
     ``internal_note`` to agents only (refund_decisions)."""
-    refund = _agent_refund(session, caller, refund_id, money=True)
-    left, paid = _payment_left(session, refund)
+    refund, snap = _money_decision(session, caller, refund_id)
+    left, paid = _payment_left(session, refund, snap)
     settlement = check_settlement(kind, amount, message, internal_note, items_value=refund.amount, left=left,
                                   amount_paid=paid, currency=refund.currency)
     src, dst = check_refund_transition(refund.status, R.SETTLED, caller.role, abandoned=refund.abandoned)
