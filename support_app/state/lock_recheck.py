@@ -4,7 +4,7 @@ Reflex's Redis state manager (0.10.1) wakes an event waiting for a tab's lock wh
 announces the lock's release (a keyspace notification, or the holder's own release in this
 process), and otherwise only once the lock's whole lifetime has passed
 (``REFLEX_REDIS_LOCK_EXPIRATION``, 10 s). Under load a wake-up is sometimes missed: in
-``bench/load.py`` at 200 sessions, 3 runs of 7 had one approval with no answer within the
+``bench/load.py`` at 200 sessions, 3 runs of 8 had one approval with no answer within the
 benchmark's 10 s. With the wait instrumented, both of the approving tab's waiters (the
 approval's follow-up event and its own live update) had waited the lock's full lifetime,
 and no lock warning or error was logged.
