@@ -449,3 +449,17 @@ def test_agents_share_one_refund_queue_read_until_a_change_commits(engine, peopl
     run(engine, rv.reject_refund, people.sam, rid, "other", "Not this time, sorry.")  # a change commits
     after, count = queue(people.riley)
     assert [r.status for r in after.rows] == ["rejected"] and count == read
+
+
+def test_an_agents_refund_page_is_read_in_a_fixed_number_of_statements(engine, people, case_id):
+    """One query per part of the page; the order's other refunds and their items come
+    in one statement, however many there are."""
+    rid = ask(engine, people.alice, case_id, {"L1": 1})
+
+    def statements() -> int:
+        return run_counted(engine, rq.get_refund, people.sam, rid, write=False)[1]
+
+    alone = statements()
+    ask(engine, people.alice, case_id, {"L2": 1, "L3": 2})
+    ask(engine, people.alice, case_id, {"L1": 1})
+    assert statements() == alone <= 7

@@ -9,19 +9,16 @@ from support_app.domain.money import format_money
 from support_app.domain.refund_amounts import ExistingRefund, LineFacts, OrderFacts
 from support_app.domain.refund_rules import STATUS_LABELS, RefundStatus
 from support_app.models import OrderLine, OrderSnapshot, RefundCase, RefundItem
-from support_app.models.id_list import in_ids
 from support_app.services.views import RefundRow, iso
 
 # Built once (see case_queries): these run on every case and refund page.
-_ORDER_REFUNDS = (  # the columns the amounts need: no notes to decrypt, no ORM objects
+_ORDER_REFUNDS = (  # the columns the amounts need, one row per item: no notes to decrypt, no ORM objects
     select(RefundCase.id, RefundCase.status, RefundCase.abandoned, RefundCase.shipping_amount, RefundCase.amount,
-           RefundCase.settled_amount)
-    .where(RefundCase.order_snapshot_id == bindparam("snapshot_id")).order_by(RefundCase.id)  # type: ignore[arg-type]
-)
-_ITEMS_OF = (
-    select(RefundItem.refund_case_id, OrderLine.line_id, RefundItem.quantity, RefundItem.amount)
-    .join(OrderLine, OrderLine.id == RefundItem.order_line_id)
-    .where(in_ids(RefundItem.refund_case_id))
+           RefundCase.settled_amount, OrderLine.line_id, RefundItem.quantity, RefundItem.amount)
+    .outerjoin(RefundItem, RefundItem.refund_case_id == RefundCase.id)
+    .outerjoin(OrderLine, OrderLine.id == RefundItem.order_line_id)
+    .where(RefundCase.order_snapshot_id == bindparam("snapshot_id"))  # type: ignore[arg-type]
+    .order_by(RefundCase.id, RefundItem.id)
 )
 _CASE_REFUNDS = (select(RefundCase).where(RefundCase.support_case_id == bindparam("case_id"))
                  .order_by(RefundCase.id.desc()))  # type: ignore[union-attr]
@@ -43,17 +40,16 @@ def order_facts(snap: OrderSnapshot, lines: list[OrderLine]) -> OrderFacts:
 def existing_refunds(session: Session, snapshot_id: int) -> list[ExistingRefund]:
     """Every refund on the order, with the amounts each line recorded and the money
     each took from the payment (refund_amounts.payment_left)."""
-    refunds = list(session.exec(_ORDER_REFUNDS, params={"snapshot_id": snapshot_id}))
-    if not refunds:
-        return []
-    ids = [r[0] for r in refunds]
-    rows = session.exec(_ITEMS_OF, params={"ids": ids})
+    heads: dict[int, tuple] = {}
     items: dict[int, list[tuple[str, int, int]]] = {}
-    for refund_id, line_id, qty, amount in rows:
-        items.setdefault(refund_id, []).append((line_id, qty, amount))
+    for rid, status, abandoned, shipping, amount, settled, line_id, qty, item_amount in session.exec(
+            _ORDER_REFUNDS, params={"snapshot_id": snapshot_id}):
+        heads.setdefault(rid, (status, abandoned, shipping, amount, settled))
+        if line_id is not None:  # the outer join gives a refund without items one row of NULLs
+            items.setdefault(rid, []).append((line_id, qty, item_amount))
     return [
         ExistingRefund(status, abandoned, tuple(items.get(rid, ())), shipping, amount, settled, rid)
-        for rid, status, abandoned, shipping, amount, settled in refunds
+        for rid, (status, abandoned, shipping, amount, settled) in heads.items()
     ]
 
 
