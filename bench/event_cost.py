@@ -15,6 +15,8 @@ to whole page loads, so the difference between them is what each part costs:
 * ``workspace: pick a case``: a queue row clicked in the agents' workspace, turn about
   between a case with a refund and one without: the case and its sidebar are read, the
   agent's marks move beside it (that write's CPU is counted: it runs in the app process);
+* ``refund form: ...``: the customer's refund form on the case, a stepper (+ and - in
+  turn) or a reason clicked: the choice priced by the server from what the form read;
 * ``post reply``: the case page's reply form submitted (one event and the barrier):
   a write, its change published, the page read again. It runs last: each repeat adds a
   message, so its figure is for a conversation growing from a few to --repeat messages.
@@ -91,6 +93,28 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
             await agent.navigate(url_for("workspace"))
         await agent.call((H["select_case"], {"value": next(picks)}))
 
+    async def open_refund_form() -> str:
+        """The customer's refund form for the case, opened once; the id of its first line."""
+        if customer.url != url_for("refund_form", case_id=case_id):
+            await customer.navigate(url_for("refund_form", case_id=case_id))
+        return customer.var(S["refund_form"], "form")["lines"][0]["line_id"]
+
+    steppers = itertools.cycle(["refund_increment", "refund_decrement"])
+    reasons = itertools.cycle(["damaged", "wrong_item"])
+
+    async def step_in_refund_form() -> None:
+        line = await open_refund_form()
+        await customer.call((H[next(steppers)], {"line_id": line}))
+
+    async def choose_refund_reason() -> None:
+        await open_refund_form()
+        await customer.call((H["refund_reason"], {"value": next(reasons)}))
+
+    async def post_reply() -> None:
+        if customer.url != url_for("case", case_id=case_id):
+            await customer.navigate(url_for("case", case_id=case_id))
+        await customer.call((H["send_reply"], {"form": {"body": REPLY}}))
+
     steps = [
         ("barrier (framework only)", lambda: customer.call()),
         ("navigate my cases", lambda: customer.navigate(url_for("my_cases"))),
@@ -99,7 +123,9 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         ("navigate refund page", lambda: agent.navigate(url_for("refund", refund_id=refund_id))),
         ("navigate workspace", lambda: agent.navigate(f"{url_for('workspace')}?case={case_id}")),
         ("workspace: pick a case", pick_in_workspace),
-        ("post reply (case page)", lambda: customer.call((H["send_reply"], {"form": {"body": REPLY}}))),
+        ("refund form: add/remove an item", step_in_refund_form),
+        ("refund form: choose a reason", choose_refund_reason),
+        ("post reply (case page)", post_reply),
     ]
     out = []
     for name, step in steps:

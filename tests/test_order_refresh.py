@@ -70,7 +70,7 @@ class Shop:
         self.orders.load([lamp_order(self.order_id, self.ref, delivered_at, status, **kw)])
 
     def form(self):
-        return run(self.engine, rq.refund_form, self.user, self.case_id, write=False)
+        return run(self.engine, rq.refund_form, self.user, self.case_id, write=False)[0]
 
     def ask(self, qty: int = 1, **kw):
         return run(self.engine, rc.request_refund, self.user, self.case_id, {"L1": qty}, "damaged", "",

@@ -32,7 +32,7 @@ DECLINED = "The refund was declined by the card issuer"
 
 def form_lines(engine, who, case_id) -> dict[str, tuple[int, int]]:
     """line -> (held, refundable_now) on the customer's refund form."""
-    return {ln.line_id: (ln.held, ln.refundable_now) for ln in run(engine, rq.refund_form, who, case_id, write=False).lines}
+    return {ln.line_id: (ln.held, ln.refundable_now) for ln in run(engine, rq.refund_form, who, case_id, write=False)[0].lines}
 
 
 def declined(engine, people, case_id, gateway_server, gateway, selection) -> tuple[int, rv.AttemptRef]:

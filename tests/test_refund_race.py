@@ -113,7 +113,7 @@ def race(engine, people, client, *, threads: int, qty: int, rounds: int, one_cas
         assert Counter(r for r in results if not isinstance(r, int)) == {EXCEEDS: threads - winners_per_round}, results
         assert held_mugs(engine) == winners_per_round * qty <= MUGS
         assert held_amount(engine) <= PAID
-        lines = {ln.line_id: ln for ln in run(engine, rq.refund_form, alice, cases[0], write=False).lines}
+        lines = {ln.line_id: ln for ln in run(engine, rq.refund_form, alice, cases[0], write=False)[0].lines}
         assert (lines["L1"].held, lines["L1"].refundable_now) == (winners_per_round * qty, MUGS - winners_per_round * qty)
         for rid in won:
             run(engine, rc.cancel_refund, alice, rid)

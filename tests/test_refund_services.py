@@ -56,7 +56,7 @@ def ask(engine, who, case_id, selection, reason="damaged", **kw) -> int:
 
 
 def form(engine, who, case_id) -> dict[str, object]:
-    return {ln.line_id: ln for ln in run(engine, rq.refund_form, who, case_id, write=False).lines}
+    return {ln.line_id: ln for ln in run(engine, rq.refund_form, who, case_id, write=False)[0].lines}
 
 
 def refund(engine, refund_id) -> RefundCase:
@@ -85,7 +85,7 @@ def case_id(engine, people, order_client) -> int:
 
 
 def test_form_in_window(engine, people, case_id, orders_server):
-    f = run(engine, rq.refund_form, people.alice, case_id, write=False)
+    f = run(engine, rq.refund_form, people.alice, case_id, write=False)[0]
     assert (f.case_id, f.case_number, f.order_id, f.currency, f.shipping) == (case_id, "SC-000001", "ORD-1001-1", "EUR", "€5.89")
     deadline = iso(orders_server.now - timedelta(days=2) + timedelta(days=14))
     assert deadline.endswith("Z")
@@ -114,7 +114,7 @@ def test_form_15_days_after_delivery_window_ended(engine, people, order_client, 
     assert {ln.deadline for ln in lines.values()} == {iso(end)}
     assert {ln.window_text for ln in lines.values()} == {
         f"requested 15 days after delivery — window ended on {end:%Y-%m-%d} at {end:%H:%M} UTC"}
-    f = run(engine, rq.refund_form, people.alice, cid, write=False)
+    f = run(engine, rq.refund_form, people.alice, cid, write=False)[0]
     assert (f.blocked, f.blocked_deadline, f.reasons) == ("window_ended", iso(end), [])
     assert f.blocked_text == "The 14-day refund window for this order ended on"
     assert f.blocked_help.startswith("What to do: reply to the agent on the case — they can still settle it another way")
@@ -125,18 +125,18 @@ def test_form_not_delivered(engine, people, order_client):
     [ln] = form(engine, people.alice, cid).values()
     assert (ln.purchased, ln.refundable_now, ln.eligible, ln.deadline) == (1, 0, False, "")
     assert ln.window_text == "not delivered yet — no refund window"
-    f = run(engine, rq.refund_form, people.alice, cid, write=False)
+    f = run(engine, rq.refund_form, people.alice, cid, write=False)[0]
     assert (f.blocked, f.blocked_deadline, f.reasons) == ("not_delivered", "", [])  # no "Never arrived" to pick either
     assert f.blocked_text.startswith("This order has not been delivered yet")
     assert f.blocked_help.startswith("What to do: reply to the agent on the case — they can check with the carrier")
     # The agent's settlement form for the same case offers every reason, "Never arrived" first of all.
-    settle = run(engine, rq.refund_form, people.sam, cid, True, write=False)
+    settle = run(engine, rq.refund_form, people.sam, cid, True, write=False)[0]
     assert settle.blocked == "" and ("not_received", "Never arrived") in [(o.value, o.label) for o in settle.reasons]
 
 
 def test_form_with_every_unit_already_held(engine, people, case_id):
     ask(engine, people.alice, case_id, {"L1": 3, "L2": 1, "L3": 2})
-    f = run(engine, rq.refund_form, people.alice, case_id, write=False)
+    f = run(engine, rq.refund_form, people.alice, case_id, write=False)[0]
     assert (f.blocked, f.reasons) == ("all_held", [])
     assert f.blocked_text == "Every item of this order is already in a refund request, refunded or settled."
 
@@ -395,11 +395,28 @@ def test_price_refund_quotes_what_request_refund_stores(engine, people, case_id)
 
 def test_the_form_opens_with_the_quote_of_nothing_chosen(engine, people, case_id):
     """The form's first total comes with the form (one service call per page load)."""
-    opened = run(engine, rq.refund_form, people.alice, case_id, write=False)
+    opened = run(engine, rq.refund_form, people.alice, case_id, write=False)[0]
     assert opened.quote == run(engine, rq.price_refund, people.alice, case_id, {}, "", write=False)
     assert (opened.quote.total, opened.quote.shipping, opened.quote.problem) == ("€0.00", "", "")
-    settling = run(engine, rq.refund_form, people.sam, case_id, True, write=False)
+    settling = run(engine, rq.refund_form, people.sam, case_id, True, write=False)[0]
     assert settling.quote == run(engine, rq.price_refund, people.sam, case_id, {}, "", True, write=False)
+
+
+def test_the_forms_pricing_basis_quotes_what_a_fresh_read_quotes(engine, people, case_id):
+    """Each click in the form is priced from what the form read (no statement per click),
+    the same as a fresh read would price it, until the order changes; the request itself is
+    checked again under the order's lock, so a stale quote can never store a wrong refund."""
+    _, pricing = run(engine, rq.refund_form, people.alice, case_id, write=False)
+    picks = [({"L1": 2}, "damaged"), ({"L1": 3, "L2": 1, "L3": 2}, "damaged"), ({"L1": 4}, "damaged"),
+             ({"L1": 1}, "bogus"), ({"L1": "1.5"}, "damaged"), ({}, "")]
+    for selection, reason in picks:
+        assert rq.quote(pricing, selection, reason) == run(engine, rq.price_refund, people.alice, case_id, selection,
+                                                           reason, write=False)
+    ask(engine, people.alice, case_id, {"L1": 2})  # the order changed after the form was read
+    assert rq.quote(pricing, {"L1": 2}, "damaged").problem == ""  # the form's preview does not know yet
+    with pytest.raises(DomainError) as refused:
+        ask(engine, people.alice, case_id, {"L1": 2})
+    assert refused.value.code is E.QUANTITY_EXCEEDS_REFUNDABLE and refused.value.message == "Only 1 left to refund."
 
 
 # -- the refund history is append-only in the migrated database ----------------

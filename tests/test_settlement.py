@@ -71,7 +71,7 @@ def test_out_of_window_items_are_settled_by_an_agent(engine, people, order_clien
     # The customer cannot ask the gateway for it any more…
     assert code_of(engine, rc.request_refund, people.alice, cid, {"L1": 1}, "damaged", "", "cust-key-0001") is E.REFUND_WINDOW_EXPIRED
     # …the agent's form offers it, says why it is not a gateway refund, and what the amount may be.
-    form = run(engine, rq.refund_form, people.sam, cid, True, write=False)
+    form = run(engine, rq.refund_form, people.sam, cid, True, write=False)[0]
     line = {ln.line_id: ln for ln in form.lines}["L1"]
     assert line.refundable_now == 1 and not line.eligible and "window ended" in line.window_text
     assert form.settle_hint == ("More than €0.00 and at most €58.25, what is left of this order's payment. "
@@ -83,7 +83,7 @@ def test_out_of_window_items_are_settled_by_an_agent(engine, people, order_clien
     refund = run(engine, rq.get_refund, people.alice, rid, write=False)
     assert refund.status == "settled" and refund.outcome_text == "Replacement of €38.08."
     assert count(engine, RefundAttempt) == 0  # nothing went to the gateway
-    held = {ln.line_id: ln for ln in run(engine, rq.refund_form, people.sam, cid, True, write=False).lines}["L1"]
+    held = {ln.line_id: ln for ln in run(engine, rq.refund_form, people.sam, cid, True, write=False)[0].lines}["L1"]
     assert held.held == 1 and held.refundable_now == 0
     # A double submit of the same form makes one settlement.
     again = run(engine, rc.record_settlement, people.sam, cid, {"L1": 1}, "damaged", "replacement", 3808,
@@ -133,12 +133,12 @@ def test_a_settlement_is_more_than_zero_and_at_most_what_is_left_of_the_payment(
     assert (err.code, err.fields) == (E.VALIDATION_FAILED,
                                       {"settle_amount": "Enter at most €7.14: a replacement counts what the replaced items cost."})
     settle(engine, people.sam, cid, {"L2": 1}, "replacement", 714)
-    form = run(engine, rq.refund_form, people.sam, cid, True, write=False)
+    form = run(engine, rq.refund_form, people.sam, cid, True, write=False)[0]
     assert form.settle_hint.startswith("More than €0.00 and at most €1.11, what is left")
     settle(engine, people.sam, cid, {"L2": 1}, "goodwill", 111)  # exactly what is left
     snap_id = refund_row(engine, first).order_snapshot_id
     assert money_out(engine, snap_id) == 5825
-    assert run(engine, rq.refund_form, people.sam, cid, True, write=False).settle_hint == (
+    assert run(engine, rq.refund_form, people.sam, cid, True, write=False)[0].settle_hint == (
         "Nothing is left of this order's payment: it was already refunded or settled in full.")
     assert count(engine, RefundCase) == 3
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
@@ -89,22 +91,30 @@ _CASE_REFUNDS_WITH_ATTEMPTS = (
 )
 
 
+@dataclass(frozen=True)
+class RefundPricing:
+    """What a refund form prices its choices from (``quote``): the order's facts and
+    refunds as the form read them. The form's total is a preview; the request itself
+    is checked again, under the order's lock, against the facts of that moment."""
+
+    facts: OrderFacts
+    existing: tuple[ExistingRefund, ...]
+    for_settlement: bool
+
+
 def refund_form(session: Session, caller: Caller, case_id: object, for_settlement: bool = False,
-                client: OrderClient | None = None) -> RefundForm:
+                client: OrderClient | None = None) -> tuple[RefundForm, RefundPricing]:
     """What the customer may ask back now, line by line, and until when — with the
     order's delivery facts refreshed from the order system first (order_refresh: an
     order shipped when the case was opened may be delivered by now). With
     ``for_settlement`` (agents only) every unit not yet held may be chosen, whatever
-    the window says: a settlement moves no money through the gateway."""
+    the window says: a settlement moves no money through the gateway. The pricing
+    basis comes along, so each choice in the form is priced without reading again."""
     if caller.role != (Role.AGENT if for_settlement else Role.CUSTOMER):
         raise DomainError(ErrorCode.FORBIDDEN)
     refresh_order_facts(session, caller, case_id, client)  # HTTP first, with no transaction open
-    case = load_case_for(session, caller, case_id)
-    snap = session.get(OrderSnapshot, case.order_snapshot_id)
-    assert snap is not None
-    lines = snapshot_lines(session, snap.id)
-    facts = order_facts(snap, lines)
-    existing = existing_refunds(session, snap.id)
+    case, snap, pricing = _pricing(session, caller, case_id, for_settlement)
+    facts, existing = pricing.facts, list(pricing.existing)
     window_days = get_settings().refund_window_days
     rows = preview(facts, existing, utcnow(), window_days)
     blocked = None if for_settlement or not rows else request_blocked(rows[0].verdict, sum(r.refundable for r in rows))
@@ -115,7 +125,7 @@ def refund_form(session: Session, caller: Caller, case_id: object, for_settlemen
         order_id=snap.order_id,
         currency=snap.currency,
         shipping=format_money(facts.shipping_total, snap.currency),
-        quote=_quote(facts, existing, {}, "", for_settlement),  # nothing chosen yet: no second call
+        quote=quote(pricing, {}, ""),  # nothing chosen yet
         lines=[
             RefundLineOption(
                 line_id=row.line_id,
@@ -134,7 +144,7 @@ def refund_form(session: Session, caller: Caller, case_id: object, for_settlemen
         reasons=[] if blocked else [Option(r.value, labels[r]) for r in offered_reasons(snap.delivered_at is not None,
                                                                                        for_settlement=for_settlement)],
         **_blocked_words(blocked, rows[0].deadline if rows else None, window_days),
-    )
+    ), pricing
 
 
 def _blocked_words(blocked: Blocked | None, deadline, window_days: int) -> dict[str, str]:
@@ -334,21 +344,27 @@ def list_case_refunds(session: Session, caller: Caller, case_id: object) -> list
 def price_refund(
     session: Session, caller: Caller, case_id: object, selection: object, reason: object, for_settlement: bool = False
 ) -> RefundQuote:
-    """The exact total the form shows as the person chooses; nothing is stored."""
+    """The exact total of these choices on the order as it is now; nothing is stored."""
+    return quote(_pricing(session, caller, case_id, for_settlement and caller.role == Role.AGENT)[2], selection, reason)
+
+
+def _pricing(session: Session, caller: Caller, case_id: object,
+             for_settlement: bool) -> tuple[SupportCase, OrderSnapshot, RefundPricing]:
     case = load_case_for(session, caller, case_id)
     snap = session.get(OrderSnapshot, case.order_snapshot_id)
     assert snap is not None
     facts = order_facts(snap, snapshot_lines(session, snap.id))
-    return _quote(facts, existing_refunds(session, snap.id), selection, reason, for_settlement and caller.role == Role.AGENT)
+    return case, snap, RefundPricing(facts, tuple(existing_refunds(session, snap.id)), for_settlement)
 
 
-def _quote(facts: OrderFacts, existing: list[ExistingRefund], selection: object, reason: object,
-           for_settlement: bool) -> RefundQuote:
+def quote(pricing: RefundPricing, selection: object, reason: object) -> RefundQuote:
+    """The total a form shows for these choices (no I/O: the window is judged as of now)."""
+    facts = pricing.facts
     money = lambda amount: format_money(amount, facts.currency)  # noqa: E731
     try:
         draft = build_refund(
-            facts, existing, selection if isinstance(selection, dict) else {}, reason or RefundReason.OTHER, utcnow(),
-            get_settings().refund_window_days, for_settlement=for_settlement,
+            facts, list(pricing.existing), selection if isinstance(selection, dict) else {}, reason or RefundReason.OTHER,
+            utcnow(), get_settings().refund_window_days, for_settlement=pricing.for_settlement,
         )
     except DomainError as err:
         return RefundQuote(total=money(0), shipping="", problem="" if err.code is ErrorCode.EMPTY_REFUND else err.message)

@@ -1,6 +1,6 @@
 """The customer's "Request a refund" form (and the agent's "Record a settlement"):
-bounded steppers and the reason priced live through the server; the notes and the
-settled amount stay in the browser until the form is sent."""
+bounded steppers and the reason priced live on the server, from the order as the form
+read it; the notes and the settled amount stay in the browser until the form is sent."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class RefundFormState(AppState):
     problem: str = ""
     _case_id: str = ""
     _request_key: str = ""
+    _pricing: refund_queries.RefundPricing | None = None  # what each choice is priced from, read with the form
 
     @rx.var
     def chosen_units(self) -> int:
@@ -64,12 +65,12 @@ class RefundFormState(AppState):
         settling = parts[-1] == "settle"
         try:
             caller = await self._enter("agent" if settling else "customer")  # first: a new sign-in resets page states
-            self.form, self.load_error, self.reason, self.problem = None, "", "", ""
+            self.form, self._pricing, self.load_error, self.reason, self.problem = None, None, "", "", ""
             self._case_id = parts[1] if len(parts) >= 3 else ""
             self.mode = "settle" if settling else "request"
             self.settle_type = ""
             self._request_key = secrets.token_urlsafe(16)  # one submission of this form
-            self.form = await call(refund_queries.refund_form, caller, self._case_id, self._settling)
+            self.form, self._pricing = await call(refund_queries.refund_form, caller, self._case_id, self._settling)
         except DomainError as err:
             self.load_error = err.message
             return self._turn_away(err)
@@ -77,9 +78,12 @@ class RefundFormState(AppState):
         self._show(self.form.quote)
 
     async def _price(self) -> None:
-        caller = await self._caller("agent" if self._settling else "customer")
-        self._show(await call(refund_queries.price_refund, caller, self._case_id, dict(self.quantities), self.reason,
-                              self._settling))
+        """Price the choices from what the form read: no database read per click. The request
+        is checked again, under the order's lock, when it is sent."""
+        await self._caller("agent" if self._settling else "customer")
+        if self._pricing is None:  # a choice on a form this tab does not show (any more)
+            raise DomainError(ErrorCode.PAGE_STALE)
+        self._show(refund_queries.quote(self._pricing, dict(self.quantities), self.reason))
 
     def _show(self, quote: RefundQuote) -> None:
         self.total, self.shipping, self.problem = quote.total, quote.shipping, quote.problem
