@@ -62,6 +62,7 @@ HANDLERS = {  # what a page's form or button sends: (state, handler); payloads a
     "send_reply": ("case", "send_reply"),  # the reply form's submit: {"form": {"body"}}
     "open_case": ("new_case", "submit"),  # {"form": {"category", "priority", "subject", "description"}}
     "refund_increment": ("refund_form", "increment"),  # {"line_id"}
+    "refund_decrement": ("refund_form", "decrement"),  # {"line_id"}
     "refund_reason": ("refund_form", "set_reason"),  # {"value"}
     "refund_submit": ("refund_form", "submit"),  # the form: {"form": {"note"}}
     "approve": ("refund", "approve"),
@@ -85,6 +86,8 @@ READS = {  # what a session reads from its copy of the state to pick its next st
     "case_rows": ("cases", "rows"),  # [{id, status, ...}]
     "case": ("case", "case"),  # {id, status, refunds: [{id}], ...}
     "refund_form": ("refund_form", "form"),  # {lines: [{line_id, refundable_now, eligible}]}
+    "refund_quantities": ("refund_form", "quantities"),  # {line_id: units chosen}
+    "refund_reason": ("refund_form", "reason"),
     "refund": ("refund", "refund"),  # {id, status, actions: [...]}
     "refund_rows": ("refund_queue", "rows"),
     "case_form_order": ("new_case", "order"),  # the order the case form is about, once loaded
@@ -117,7 +120,7 @@ AGENT_MOVES = {"agent queue": 20, "workspace": 16, "case page": 18, "refund page
                "sign out": 1}
 FOLLOW_UP = {"post reply": 0.4, "open case": 0.9, "request refund": 0.75, "approve": 0.9, "pick a case": 0.6}  # chance, when possible
 ACTION_ORDER = ["open app", "sign in", "my orders", "my cases", "case page", "post reply", "case form", "open case",
-                "refund form", "request refund", "view refund", "agent queue", "workspace", "pick a case", "refund queue",
+                "refund form", "refund: add item", "refund: reason", "request refund", "view refund", "agent queue", "workspace", "pick a case", "refund queue",
                 "refund page", "approve",
                 "reload page", "sign out", "recover (new tab)"]
 ACTION_TIMEOUT_S = 10.0  # an action slower than this counts as failed ("timeout")
@@ -218,6 +221,7 @@ class Session:
         self.refund_ids: list[int] = []
         self.order_ids: list[str] = []
         self.reviewing: int | None = None  # the pooled refund this agent has open and may approve
+        self.last_action = ""
 
     def _new_tab(self, cookies: dict | None = None) -> Tab:
         tab = Tab(self.run.proto, "127.0.0.1", self.run.port, {S[k]: v for k, v in ERROR_VARS.items()},
@@ -291,6 +295,7 @@ class Session:
         if error is None and "/login" in outcome.redirects and name not in ("open app", "sign out", "recover (new tab)"):
             error = "sent back to sign-in"
         self.run.record(name, ms, error)
+        self.last_action = name
         stuck = False
         if not task.done():
             grace = LATE_GRACE_S if time.monotonic() < self.run.stop_at else 5.0  # the window is over: little
@@ -377,8 +382,8 @@ class Session:
             return "post reply", self.post_reply
         if self.page == "new_case" and self.read("case_form_order", None) and self._chance("open case"):
             return "open case", self.open_case
-        if self.page == "refund_form" and self._refundable_line() and self._chance("request refund"):
-            return "request refund", self.request_refund
+        if self.page == "refund_form" and (click := self._refund_form_click()):
+            return click
         move = self._weighted(CUSTOMER_MOVES)
         if move in ("case page", "refund form") and not self.case_ids:
             move = "my cases"
@@ -436,6 +441,20 @@ class Session:
         self.run.pool_empty += 1
         return self.rng.choice(self.refund_ids or self.run.seeded_refunds)
 
+    def _refund_form_click(self):
+        """A person asking for a refund clicks three times, each answered on its own and
+        timed as its own action: an item (its + button), a reason, then "Request refund"
+        (answered once the refund's page shows). Once begun, the form is finished; a
+        request that was refused is not sent again."""
+        chosen = sum((self.read("refund_quantities", {}) or {}).values())
+        if chosen and self.read("refund_reason", "") and self.last_action != "request refund":
+            return "request refund", self.request_refund
+        if chosen and not self.read("refund_reason", ""):
+            return "refund: reason", self.choose_refund_reason
+        if not chosen and self._refundable_line() and self._chance("request refund"):
+            return "refund: add item", self.add_refund_item
+        return None
+
     def _refundable_line(self) -> str | None:
         form = self.read("refund_form", None) or {}
         lines = [ln["line_id"] for ln in form.get("lines") or [] if ln.get("refundable_now", 0) > 0 and ln.get("eligible")]
@@ -490,10 +509,19 @@ class Session:
         if target and self.page == "case":
             self.case_ids.append(int(target.rsplit("/", 1)[-1]))
 
-    async def request_refund(self) -> None:
+    async def add_refund_item(self) -> None:
         line = self._refundable_line()
-        target = await self._submit((H["refund_increment"], {"line_id": line}), (H["refund_reason"], {"value": "damaged"}),
-                                    (H["refund_submit"], {"form": {"note": ""}}))
+        await self.tab.call((H["refund_increment"], {"line_id": line}))
+        if not (self.read("refund_quantities", {}) or {}).get(line):
+            await self._no_effect("the item is not chosen afterwards")
+
+    async def choose_refund_reason(self) -> None:
+        await self.tab.call((H["refund_reason"], {"value": "damaged"}))
+        if self.read("refund_reason", "") != "damaged":
+            await self._no_effect("the reason is not chosen afterwards")
+
+    async def request_refund(self) -> None:
+        target = await self._submit((H["refund_submit"], {"form": {"note": ""}}))
         if target and self.page == "refund":
             refund_id = int(target.rsplit("/", 1)[-1])
             self.refund_ids.append(refund_id)
