@@ -17,6 +17,11 @@ to whole page loads, so the difference between them is what each part costs:
   agent's marks move beside it (that write's CPU is counted: it runs in the app process);
 * ``refund form: ...``: the customer's refund form on the case, a stepper (+ and - in
   turn) or a reason clicked: the choice priced by the server from what the form read;
+* ``reload case page``: a full page load (the document, a new websocket, hydrate_and_load);
+* ``refund page + approve``: an agent opens a requested refund's page and approves it (the
+  next of the seeded requests each time; the approval's own cost is this less ``navigate
+  refund page``; with Redis state the refund sender runs in its own process, as in
+  bench/load.py, and its CPU is not counted; without, it runs in the app and is);
 * ``post reply``: the case page's reply form submitted (one event and the barrier):
   a write, its change published, the page read again. It runs last: each repeat adds a
   message, so its figure is for a conversation growing from a few to --repeat messages.
@@ -44,6 +49,7 @@ from load_wire import Tab, load_protocol  # noqa: E402
 
 
 REPLY = "Any news on this?"
+WARM_UP = 5  # unmeasured repeats before each step's
 
 
 async def signed_in_tab(proto, stack: Stack, email: str) -> Tab:
@@ -64,7 +70,7 @@ async def signed_in_tab(proto, stack: Stack, email: str) -> Tab:
 
 async def measure(stack: Stack, name: str, step, repeat: int) -> dict:
     app = TreeSampler(lambda: process_tree(stack.app.pid))
-    for _ in range(5):  # warm the path (caches, compiled queries)
+    for _ in range(WARM_UP):  # warm the path (caches, compiled queries)
         await step()
     walls = []
     app.start()
@@ -110,6 +116,14 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         await open_refund_form()
         await customer.call((H["refund_reason"], {"value": next(reasons)}))
 
+    to_approve = iter(stack.seed["requested_refunds"][1:])  # the first stays for "navigate refund page"
+
+    approvable = len(stack.seed["requested_refunds"]) - 1 - WARM_UP  # each approval takes a new request
+
+    async def approve_a_refund() -> None:
+        await agent.navigate(url_for("refund", refund_id=next(to_approve)))
+        await agent.call((H["approve"], {}))
+
     async def post_reply() -> None:
         if customer.url != url_for("case", case_id=case_id):
             await customer.navigate(url_for("case", case_id=case_id))
@@ -125,16 +139,19 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         ("workspace: pick a case", pick_in_workspace),
         ("refund form: add/remove an item", step_in_refund_form),
         ("refund form: choose a reason", choose_refund_reason),
+        ("reload case page (full load)", lambda: customer.full_load(url_for("case", case_id=case_id))),
+        ("refund page + approve", approve_a_refund),
         ("post reply (case page)", post_reply),
     ]
     out = []
     for name, step in steps:
         if only and only not in name:
             continue
-        out.append(await measure(stack, name, step, repeat))
+        times = min(repeat, approvable) if step is approve_a_refund else repeat
+        out.append(await measure(stack, name, step, times))
         r = out[-1]
-        print(f"  {name:28} wall p50 {r['p50_ms']:6.1f} ms  mean {r['mean_ms']:6.1f} ms  app CPU {r['cpu_ms']:6.1f} ms/step",
-              flush=True)
+        print(f"  {name:28} wall p50 {r['p50_ms']:6.1f} ms  mean {r['mean_ms']:6.1f} ms  app CPU {r['cpu_ms']:6.1f} ms/step"
+              + (f"  ({times} repeats: the requests seeded)" if times < repeat else ""), flush=True)
     case = customer.var(S["case"], "case") or {}
     if any(r["step"].startswith("post reply") for r in out) and (case.get("messages") or [{}])[-1].get("body") != REPLY:
         print("  (!) the reply step did not add its message: its figure is of a refused reply", flush=True)
@@ -156,7 +173,8 @@ def main() -> int:
     p.add_argument("--redis-state", default=os.environ.get("BENCH_REDIS_STATE", "redis://127.0.0.1:6379/7"))
     args = p.parse_args()
     stack = Stack(CONFIGS[args.config], app_port=args.port, sandbox_port=args.port + 1, workers=args.workers,
-                  app_redis_url=args.redis_app, state_redis_url=args.redis_state, customers=args.customers, agents=2)
+                  app_redis_url=args.redis_app, state_redis_url=args.redis_state, customers=args.customers, agents=2,
+                  worker_process=CONFIGS[args.config].state == "redis")  # the refund sender as bench/load.py runs it
     guard = LockfileGuard()
     try:
         stack.start(print)
