@@ -212,8 +212,18 @@ class AppState(rx.State):
         """Whether this page has loaded something a change could make stale."""
         return False
 
-    async def _reload(self) -> None:
-        """Read what this page shows again (pages that watch topics define it)."""
+    async def _reload(self, caller: auth_service.Identity | None = None) -> None:
+        """Read what this page shows again (pages that watch topics define it), for
+        ``caller`` when this event already identified them (a load, a command)."""
+
+    async def _caller_or(self, caller: auth_service.Identity | None, role: str | None = None) -> auth_service.Identity:
+        """``caller`` as this event already identified them (checked for ``role`` again),
+        or identified now: one token check and revocation lookup per event, not two."""
+        if caller is None:
+            return await self._caller(role)
+        if role is not None and caller.role != role:
+            raise DomainError(ErrorCode.FORBIDDEN)
+        return caller
 
     async def _refresh(self):
         """Read the page again after the person changed what it shows (a filter, "show

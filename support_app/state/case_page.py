@@ -6,6 +6,7 @@ import reflex as rx
 
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.services import case_commands, case_queries
+from support_app.services.auth_service import Identity
 from support_app.services.runner import call
 from support_app.services.views import CaseDetail
 from support_app.state.base import AppState
@@ -18,19 +19,19 @@ class CaseState(AppState):
     _all_messages: bool = False  # "Show N earlier messages" was clicked on this page
     _all_history: bool = False
 
-    async def _reload(self) -> None:
-        caller = await self._caller()
+    async def _reload(self, caller: Identity | None = None) -> None:
+        caller = await self._caller_or(caller)
         self.case = await call(case_queries.get_case, caller, self._case_id, all_messages=self._all_messages,
                                all_history=self._all_history)
 
     @rx.event
     async def load(self):
         try:
-            await self._enter()  # first: a new sign-in in this tab resets every page state
+            caller = await self._enter()  # first: a new sign-in in this tab resets every page state
             self.case, self.load_error = None, ""
             self._all_messages = self._all_history = False
             self._case_id = str(self.router.url.path.rstrip("/").rsplit("/", 1)[-1])
-            await self._reload()
+            await self._reload(caller)
             self._watch(f"case:{self.case.id}")
         except DomainError as err:
             self.load_error = err.message
@@ -41,7 +42,7 @@ class CaseState(AppState):
 
     async def _act(self, fn, *args, success: str = "", field_prefix: str = "", done: tuple = ()):
         """One command on this case, with the version this tab saw."""
-        async for update in self._command(fn, *args, target=self._target, reread=lambda _caller: self._reload(),
+        async for update in self._command(fn, *args, target=self._target, reread=self._reload,
                                           success=success, field_prefix=field_prefix, done=done):
             yield update
 

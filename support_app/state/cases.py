@@ -6,6 +6,7 @@ import reflex as rx
 
 from support_app.domain.errors import DomainError
 from support_app.services import case_queries
+from support_app.services.auth_service import Identity
 from support_app.services.runner import call
 from support_app.services.views import CaseRow
 from support_app.state.base import AppState
@@ -22,16 +23,16 @@ class CasesState(AppState):
             return ["open", "in_progress", "waiting_on_customer"]
         return [] if self.status_filter == "all" else [self.status_filter]
 
-    async def _reload(self) -> None:
-        caller = await self._caller()
+    async def _reload(self, caller: Identity | None = None) -> None:
+        caller = await self._caller_or(caller)
         self._update(rows=await call(case_queries.list_cases, caller, self._statuses(), self.assigned_to_me), loaded=True)
         self._watch("cases" if caller.role == "agent" else f"customer:{caller.id}")
 
     @rx.event
     async def load(self):
         try:
-            await self._enter("agent" if self.router.url.path.rstrip("/").endswith("/queue") else None)
-            await self._reload()
+            caller = await self._enter("agent" if self.router.url.path.rstrip("/").endswith("/queue") else None)
+            await self._reload(caller)
         except DomainError as err:
             return self._turn_away(err)
 

@@ -8,6 +8,7 @@ import reflex as rx
 
 from support_app.domain.errors import DomainError
 from support_app.services import my_refunds
+from support_app.services.auth_service import Identity
 from support_app.services.my_refunds import MyRefundRow
 from support_app.services.runner import call
 from support_app.state.base import AppState
@@ -26,15 +27,15 @@ class MyRefundsState(AppState):
     async def load(self):
         try:
             caller = await self._enter("customer")
-            await self._reload()
+            await self._reload(caller)
         except DomainError as err:
             return self._turn_away(err)
         self._watch(f"customer:{caller.id}")
 
-    async def _reload(self) -> None:
+    async def _reload(self, caller: Identity | None = None) -> None:
         """The page the URL names (its cursor), read again."""
         cursor = self.router.url.query_parameters.get("cursor", "")
-        caller = await self._caller("customer")
+        caller = await self._caller_or(caller, "customer")
         page = await call(my_refunds.my_refunds, caller, cursor if isinstance(cursor, str) else "")
         self._update(
             rows=page.rows, count_text=page.count_text, loaded=True,

@@ -10,6 +10,7 @@ import reflex as rx
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.overview_rules import STATUSES, parse_overview_query
 from support_app.services import overview_queries
+from support_app.services.auth_service import Identity
 from support_app.services.exports import export_link
 from support_app.services.overview_views import RefundOverviewRow, SupportOverviewRow
 from support_app.services.runner import call
@@ -41,8 +42,7 @@ class OverviewState(AppState):
     @rx.event
     async def load(self):
         try:
-            await self._enter("agent")
-            await self._reload()
+            await self._reload(await self._enter("agent"))
         except DomainError as err:
             if err.code is ErrorCode.FORBIDDEN and self.user_role == "customer":
                 # Agents' tools: a customer is told where her own lists are, not shown them.
@@ -54,13 +54,13 @@ class OverviewState(AppState):
     def _showing(self) -> bool:
         return self.loaded
 
-    async def _reload(self):
+    async def _reload(self, caller: Identity | None = None):
         """The page the URL names, read again."""
         kind = "refund" if self.router.url.path.rstrip("/").endswith("/refunds") else "support"
         self._update(kind=kind)  # before the links below, which are built on it
         query = parse_overview_query(dict(self.router.url.query_parameters), kind)  # type: ignore[arg-type]
         service = overview_queries.support_case_overview if kind == "support" else overview_queries.refund_case_overview
-        caller = await self._caller("agent")
+        caller = await self._caller_or(caller, "agent")
         page = await call(service, caller, query)
         base = query.to_params(cursor="")
         self._update(

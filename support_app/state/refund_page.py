@@ -7,6 +7,7 @@ import reflex as rx
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.domain.refund_decisions import REJECT_LABELS, SETTLEMENT_LABELS
 from support_app.services import refund_commands, refund_queries, refund_review
+from support_app.services.auth_service import Identity
 from support_app.services.runner import call
 from support_app.services.views import RefundDetail
 from support_app.state.base import AppState
@@ -22,17 +23,17 @@ class RefundState(AppState):
     load_error: str = ""
     _refund_id: str = ""
 
-    async def _reload(self) -> None:
-        caller = await self._caller()
+    async def _reload(self, caller: Identity | None = None) -> None:
+        caller = await self._caller_or(caller)
         self.refund = await call(refund_queries.get_refund, caller, self._refund_id)
 
     @rx.event
     async def load(self):
         try:
-            await self._enter()  # first: a new sign-in in this tab resets every page state
+            caller = await self._enter()  # first: a new sign-in in this tab resets every page state
             self.refund, self.load_error = None, ""
             self._refund_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
-            await self._reload()
+            await self._reload(caller)
             self._watch(f"refund:{self.refund.id}")
         except DomainError as err:
             self.load_error = err.message
@@ -51,7 +52,7 @@ class RefundState(AppState):
         attempt; a worker sends it, so no lock is held while the gateway answers; the
         outcome reaches open pages as a live update."""
         async for update in self._command(fn, *args, role=role, target=self._target,
-                                          reread=lambda _caller: self._reload(), success=success):
+                                          reread=self._reload, success=success):
             yield update
 
     def _target(self) -> tuple[str, int]:

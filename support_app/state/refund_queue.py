@@ -6,6 +6,7 @@ import reflex as rx
 
 from support_app.domain.errors import DomainError
 from support_app.services import refund_queue
+from support_app.services.auth_service import Identity
 from support_app.services.runner import call
 from support_app.services.views import Option, RefundQueueRow
 from support_app.state.base import AppState
@@ -18,8 +19,8 @@ class RefundQueueState(AppState):
     status_filter: str = "requested"
     loaded: bool = False
 
-    async def _reload(self) -> None:
-        caller = await self._caller("agent")
+    async def _reload(self, caller: Identity | None = None) -> None:
+        caller = await self._caller_or(caller, "agent")
         queue = await call(refund_queue.refund_queue, caller, "" if self.status_filter == "all" else self.status_filter)
         self._update(rows=queue.rows, counts=queue.counts, attention=queue.attention, loaded=True)
         self._watch("refunds")
@@ -27,8 +28,7 @@ class RefundQueueState(AppState):
     @rx.event
     async def load(self):
         try:
-            await self._enter("agent")
-            await self._reload()
+            await self._reload(await self._enter("agent"))
         except DomainError as err:
             return self._turn_away(err)
 
