@@ -49,7 +49,7 @@ from load_wire import Tab, load_protocol  # noqa: E402
 
 
 REPLY = "Any news on this?"
-WARM_UP = 5  # unmeasured repeats before each step's
+WARM_UP = 5  # repeats of each step before the measured ones (caches, compiled queries)
 
 
 async def signed_in_tab(proto, stack: Stack, email: str) -> Tab:
@@ -70,7 +70,7 @@ async def signed_in_tab(proto, stack: Stack, email: str) -> Tab:
 
 async def measure(stack: Stack, name: str, step, repeat: int) -> dict:
     app = TreeSampler(lambda: process_tree(stack.app.pid))
-    for _ in range(WARM_UP):  # warm the path (caches, compiled queries)
+    for _ in range(WARM_UP):
         await step()
     walls = []
     app.start()
@@ -117,7 +117,6 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         await customer.call((H["refund_reason"], {"value": next(reasons)}))
 
     to_approve = iter(stack.seed["requested_refunds"][1:])  # the first stays for "navigate refund page"
-
     approvable = len(stack.seed["requested_refunds"]) - 1 - WARM_UP  # each approval takes a new request
 
     async def approve_a_refund() -> None:

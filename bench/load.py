@@ -120,8 +120,8 @@ AGENT_MOVES = {"agent queue": 20, "workspace": 16, "case page": 18, "refund page
                "sign out": 1}
 FOLLOW_UP = {"post reply": 0.4, "open case": 0.9, "request refund": 0.75, "approve": 0.9, "pick a case": 0.6}  # chance, when possible
 ACTION_ORDER = ["open app", "sign in", "my orders", "my cases", "case page", "post reply", "case form", "open case",
-                "refund form", "refund: add item", "refund: reason", "request refund", "view refund", "agent queue", "workspace", "pick a case", "refund queue",
-                "refund page", "approve",
+                "refund form", "refund: add item", "refund: reason", "request refund", "view refund", "agent queue",
+                "workspace", "pick a case", "refund queue", "refund page", "approve",
                 "reload page", "sign out", "recover (new tab)"]
 ACTION_TIMEOUT_S = 10.0  # an action slower than this counts as failed ("timeout")
 LATE_ERROR_S = 0.5  # how long an action that shows no effect waits for a late error toast (see _no_effect)
