@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 
 from support_app.api import auth, export, gateway_webhook, health
 from support_app.api.request_ids import RequestIds
+from support_app.event_loop import announced_loop
 from support_app.pages import (  # noqa: F401  (each module records its pages in registry.PAGES)
     case_detail,
     cases,
@@ -54,6 +55,8 @@ app = rx.App(
 )
 for render, options in PAGES:
     app.add_page(render, **options)
+# The worker's event loop in its log (uvloop, or a warning).
+app.register_lifespan_task(announced_loop)
 # Events are checked (handler, arguments, sizes, text) before Reflex queues them.
 app.register_lifespan_task(guarded_events)
 # Claims and sends refund attempts (SUPPORT_EMBEDDED_WORKER); stops with the server.

@@ -1,7 +1,7 @@
 """Runs last in the browser suite: everything the app server logged during all the
 walks above holds no password, token, cookie or customer email, and the app's own
 lines are JSON with ids; security events were logged (a refused event is provoked here, so
-the check holds whichever tests ran before)."""
+the check holds whichever tests ran before); the server ran on uvloop."""
 
 from __future__ import annotations
 
@@ -42,3 +42,5 @@ def test_the_server_log_of_every_walk_holds_no_secret_and_no_email(browser, base
     security = {line.get("security") for line in ours}
     assert {"sign_in_refused", "event_refused", "refund_decision"} <= security, security
     assert all("event_id" in line or "request_id" in line for line in ours if line.get("security") == "refund_decision")
+    # The server that served the walks ran on uvloop (granian takes it when installed).
+    assert {line.get("event_loop") for line in ours if "event_loop" in line} == {"uvloop"}
