@@ -1,11 +1,12 @@
 """Which event loop serves this worker, said once at its start.
 
 Granian (Reflex's production server here) runs each worker on uvloop when uvloop is
-installed and falls back to asyncio's pure-Python loop without a word. The loop's own
-work is a large share of every event (each one is several Redis round trips, a thread
-hop and a websocket frame): on uvloop an idle server spent 17-45 % less app CPU per page
-load or click than on asyncio's loop, a third less for most (paired ``bench/event_cost.py``
-runs, README). So requirements.txt pins uvloop, and a worker that runs without it says so."""
+installed and falls back to asyncio's pure-Python loop without a word. Each event is
+several Redis round trips, a thread hop and a websocket frame, and on an idle server
+uvloop took 17-45 % off the app CPU of a page load or click, a third for most (paired
+``bench/event_cost.py`` runs, README). Under load the paired runs showed no difference
+beyond the noise (probably: a busy loop serves many callbacks per turn). So
+requirements.txt pins uvloop, and a worker that runs without it says so."""
 
 from __future__ import annotations
 
