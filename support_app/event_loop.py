@@ -24,14 +24,13 @@ def loop_kind(loop: asyncio.AbstractEventLoop) -> str:
     return type(loop).__module__.split(".", 1)[0]
 
 
-def announce(loop: asyncio.AbstractEventLoop) -> str:
+def announce(loop: asyncio.AbstractEventLoop) -> None:
     kind = loop_kind(loop)
     if kind == FAST_LOOP:
         log.info("event loop: %s", kind, extra={"event_loop": kind})
     else:
         log.warning("event loop: %s, not %s: every event costs more CPU (is uvloop installed? requirements.txt)",
                     kind, FAST_LOOP, extra={"event_loop": kind})
-    return kind
 
 
 @contextlib.asynccontextmanager

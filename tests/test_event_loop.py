@@ -19,7 +19,8 @@ def records():
     handler.emit = seen.append
     logger = logging.getLogger(event_loop.__name__)
     logger.addHandler(handler)
-    old_level, logger.level = logger.level, logging.INFO
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
     yield seen
     logger.removeHandler(handler)
     logger.setLevel(old_level)
