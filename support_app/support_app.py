@@ -35,6 +35,7 @@ from support_app.pages.registry import PAGES
 from support_app.live.push import live_updates
 from support_app.state.event_guard import guarded_events
 from support_app.state.failures import on_backend_error
+from support_app.state import lease_flush  # noqa: F401  (patches Reflex's Redis state manager before it exists)
 from support_app.state.lock_recheck import rechecked_lock_waits
 from support_app.worker.embedded import embedded_worker
 
