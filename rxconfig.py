@@ -27,7 +27,8 @@ else:
     # A tab's events are all handled by the worker holding its websocket (and pushes to it
     # are made there too), so that worker may keep the tab's lock and state between events
     # instead of four Redis round trips per event; another worker asking for the lock
-    # breaks the lease (Reflex's "oplock").
+    # breaks the lease (Reflex's "oplock"; state/lease_flush.py mends a race in 0.10.1's
+    # lease break that lost a tab's state under load).
     os.environ.setdefault("REFLEX_OPLOCK_ENABLED", "true")
 
 config = rx.Config(
