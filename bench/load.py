@@ -691,7 +691,7 @@ def run_config(name: str, args, results: dict, say) -> None:
             say(f"  note: {note}")
         for i, level in enumerate(args.levels):
             say(f"  [{name}] level {level}: {args.duration:.0f} s ...")
-            result = asyncio.run(run_level(stack, proto, level, args, pool, args.seed * 1000 + i, say))
+            result = run_loop(args.loop, run_level(stack, proto, level, args, pool, args.seed * 1000 + i, say))
             entry["levels"].append(result)
             say(level_text(name, result, ACTION_ORDER))
             save(args.out, results)
@@ -745,6 +745,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="start the measured window after this many seconds even if not every session signed in")
     p.add_argument("--pause", type=float, default=3.0, help="idle seconds between levels (default 3)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                   help="the load generator's event loop (default uvloop; asyncio as runs before 2026-12-06)")
     p.add_argument("--keep-tmp", action="store_true", help="keep each configuration's temporary directory (logs, dbs)")
     p.add_argument("--app-env", action="append", default=[], metavar="NAME=VALUE",
                    help="a setting for the app process, e.g. SUPPORT_SERVICE_THREADS=4 (repeatable); printed with the figures")
@@ -767,6 +769,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def run_loop(kind: str, coro):
+    """Run the sessions on uvloop, as the app's workers run (less of the cores the generator
+    shares with the app: 13 % of the machine at 200 sessions on asyncio's loop), or on
+    asyncio's own loop (--loop asyncio, as every run before 2026-12-06 did)."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
@@ -782,7 +795,8 @@ def main(argv: list[str] | None = None) -> int:
         "configs": {},
     }
     say(f"load benchmark: configs {','.join(args.configs)}, levels {args.levels}, {args.duration:.0f} s each, "
-        f"think {args.think[0]}-{args.think[1]} s, workers {args.workers} (redis configs), ports {args.port}/{args.port + 1}"
+        f"think {args.think[0]}-{args.think[1]} s, workers {args.workers} (redis configs), ports {args.port}/{args.port + 1}, "
+        f"generator loop {args.loop}"
         + "".join(f", {k}={v}" for k, v in args.app_env.items()))
     t0 = time.monotonic()
     for name in args.configs:
