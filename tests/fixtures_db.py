@@ -50,17 +50,23 @@ def run(engine: Engine, fn, *args, write: bool = True, **kw):
         return fn(s, *args, **kw)
 
 
-def run_counted(engine: Engine, fn, *args, **kw) -> tuple[object, int]:
-    """``run``, and how many statements it sent to the database (BEGIN included)."""
+def run_traced(engine: Engine, fn, *args, **kw) -> tuple[object, list[str]]:
+    """``run``, and the statements it sent to the database (BEGIN included), in order."""
     from sqlalchemy import event
 
     seen: list[str] = []
     listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        return run(engine, fn, *args, **kw), len(seen)
+        return run(engine, fn, *args, **kw), seen
     finally:
         event.remove(engine, "before_cursor_execute", listener)
+
+
+def run_counted(engine: Engine, fn, *args, **kw) -> tuple[object, int]:
+    """``run``, and how many statements it sent to the database (BEGIN included)."""
+    result, seen = run_traced(engine, fn, *args, **kw)
+    return result, len(seen)
 
 
 def code_of(engine: Engine, fn, *args, **kw) -> ErrorCode:

@@ -21,11 +21,12 @@ from sqlmodel import select
 
 from fixtures_db import (  # noqa: F401
     PW, alembic_config, code_of, count, keep_logging, order_client, orders_server, orders_server_session, people, run,
-    run_counted,
+    run_counted, run_traced,
 )
 from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.models import CaseEvent, OrderLine, OrderSnapshot, RefundCase, RefundEvent, RefundItem
+from support_app.models.base import utcnow
 from support_app.services import auth_service
 from support_app.services import case_commands as cmd
 from support_app.services import case_queries as cq
@@ -466,6 +467,25 @@ def test_agents_share_one_refund_queue_read_until_a_change_commits(engine, peopl
     run(engine, rv.reject_refund, people.sam, rid, "other", "Not this time, sorry.")  # a change commits
     after, count = queue(people.riley)
     assert [r.status for r in after.rows] == ["rejected"] and count == read
+
+
+def test_a_decision_keeps_the_loaded_refund_in_step_without_reading_it_again(engine, people, case_id):
+    """The conditional UPDATE of a decision brings the refund loaded in the session up to
+    date (SQLAlchemy applies its SET to it): nothing reads the refund again after it, one
+    round trip fewer per decision, and what the rest of the unit of work sees is the new row."""
+    rid = ask(engine, people.alice, case_id, {"L1": 1})
+
+    def move(session, caller):
+        refund = session.get(RefundCase, rid)
+        rc.change_refund_status(session, refund, "requested", "processing", refund.version, utcnow(), decided_by=caller.id)
+        return refund.status, refund.version, refund.decided_by
+
+    seen, sent = run_traced(engine, move, people.sam)
+    assert seen == ("processing", 2, people.sam.id)
+    assert [s.split()[0] for s in sent if "refund_cases" in s] == ["SELECT", "UPDATE"]
+    with session_scope(engine) as s:
+        stored = s.get(RefundCase, rid)
+        assert (stored.status, stored.version, stored.decided_by) == seen
 
 
 def test_an_agents_refund_page_is_read_in_a_fixed_number_of_statements(engine, people, case_id):

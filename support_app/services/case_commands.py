@@ -202,7 +202,8 @@ def bump_case(session: Session, case: SupportCase, expected: int | None, now: da
     written decides it); otherwise it is worked out from the case's messages. Callers
     hold the case's row (``load_case_for(lock=True)``); a message written on the case
     elsewhere waits for it too (its foreign key locks the row), so that counts every
-    message on the case.
+    message on the case. SQLAlchemy applies the same SET to the loaded ``case``: it is
+    not read again.
     """
     expected = case.version if expected is None else expected
     if now is not None:
@@ -216,7 +217,6 @@ def bump_case(session: Session, case: SupportCase, expected: int | None, now: da
     if result.rowcount != 1:
         raise DomainError(ErrorCode.CONCURRENT_UPDATE)
     changed(session, case=case.id, customer=case.customer_id, internal=now is None)
-    session.expire(case)
 
 
 def touch_case(session: Session, case_id: int, now: datetime, *, message: bool = False) -> None:

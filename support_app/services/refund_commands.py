@@ -231,7 +231,9 @@ def change_refund_status(
     session: Session, refund: RefundCase, src: str, dst: str, expected_version: int | None, now: datetime, **values: object
 ) -> None:
     """Conditional update: applies only if the refund is still in ``src`` at the
-    version the caller saw; otherwise someone else got there first."""
+    version the caller saw; otherwise someone else got there first. SQLAlchemy applies
+    the same SET to the loaded ``refund``, so the rest of the unit of work sees the new
+    row without reading it again."""
     expected = refund.version if expected_version is None else expected_version
     result = session.execute(
         update(RefundCase)
@@ -242,7 +244,6 @@ def change_refund_status(
         raise DomainError(ErrorCode.CONCURRENT_UPDATE, "Someone else changed this refund just now. It has been reloaded.")
     refund_changed(session, refund)
     logs.security_after_commit(session, log, "refund_decision", "refund %s moved from %s to %s", refund.id, src, dst)
-    session.expire(refund)
 
 
 def refund_changed(session: Session, refund: RefundCase) -> None:
