@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from fixtures_db import (  # noqa: F401
     PW, alembic_config, code_of, count, keep_logging, order_client, orders_server, orders_server_session, people,
-    refused_order_url, run, run_counted,
+    refused_order_url, run, run_counted, run_traced,
 )
 from support_app.db import make_engine, session_scope
 from support_app.domain.errors import DomainError, ErrorCode
@@ -469,6 +469,25 @@ def test_case_creation_is_rate_limited_per_customer(engine, people, order_client
     assert code_of(engine, cmd.create_case, people.alice, "ORD-1001-1", client=order_client, subject="Third one",
                    description="Yet another case about the mugs.", category="other") is E.RATE_LIMITED
     open_case(engine, people.bob, order_client, "ORD-1002-1")  # bob has his own budget
+
+
+def test_a_case_change_keeps_the_loaded_case_in_step_without_reading_it_again(engine, people, order_client):
+    """bump_case's conditional UPDATE brings the case loaded in the session up to date
+    (SQLAlchemy applies its SET to it): nothing reads the case again after it."""
+    cid = open_case(engine, people.alice, order_client)
+    now = datetime.now(UTC)
+
+    def assign(session):
+        case = session.get(SupportCase, cid)
+        cmd.bump_case(session, case, case.version, now, due=None, assignee_id=people.sam.id)
+        return case.version, case.assignee_id, case.updated_at, case.due_at
+
+    seen, sent = run_traced(engine, assign)
+    assert seen == (2, people.sam.id, now, None)
+    assert [s.split()[0] for s in sent if "support_cases" in s] == ["SELECT", "UPDATE"]
+    with session_scope(engine) as s:
+        stored = s.get(SupportCase, cid)
+        assert (stored.version, stored.assignee_id, stored.updated_at, stored.due_at) == seen
 
 
 def test_a_case_page_is_read_in_a_fixed_number_of_statements(engine, people, order_client):
