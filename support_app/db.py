@@ -1,4 +1,14 @@
-"""Engine and session factory. SQLite gets WAL, foreign keys and a busy timeout."""
+"""Engine and session factory. SQLite gets WAL, foreign keys and a busy timeout.
+
+A unit of work that only reads (``session_scope(write=False)``, what every service not
+marked ``@writes`` gets) sends no BEGIN and no COMMIT on PostgreSQL: its connections are
+in autocommit mode and this module sends BEGIN itself for every other transaction. Under
+READ COMMITTED, PostgreSQL's default and ours, each statement of a transaction sees its
+own snapshot anyway, so a read in a transaction saw nothing different, and it cost two
+round trips more. Because a statement outside a transaction commits on its own, a read
+unit of work refuses to write (``ReadOnlyUnitOfWork``), on SQLite too, so tests on
+either database catch a writing service that is not marked ``@writes``.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +54,29 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+class ReadOnlyUnitOfWork(RuntimeError):
+    """A statement that writes or locks rows, sent in a unit of work opened to read: a
+    service that writes must be marked ``@writes`` (a programming error, never a user's)."""
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def _refuse_writes_in_reads(conn, _cursor, statement: str, *_args) -> None:
+    if conn.get_execution_options().get("write") is False and (
+        statement.lstrip()[:6].upper() in _WRITES or " FOR UPDATE" in statement
+    ):
+        raise ReadOnlyUnitOfWork(f"a read unit of work sent: {statement[:80]}")
+
+
+def _pg_begin(conn) -> None:
+    # The connections are in autocommit mode (make_engine); a transaction is opened here,
+    # for everything but a read unit of work. psycopg's commit() and rollback() end it:
+    # they act on the server's transaction status, not on the autocommit flag.
+    if conn.get_execution_options().get("write", True):
+        conn.exec_driver_sql("BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -56,10 +89,13 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    settings = get_settings()
-    return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-                         hide_parameters=True)
+    else:
+        settings = get_settings()
+        engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
+                               max_overflow=settings.db_max_overflow, hide_parameters=True, isolation_level="AUTOCOMMIT")
+        event.listen(engine, "begin", _pg_begin)
+    event.listen(engine, "before_cursor_execute", _refuse_writes_in_reads)
+    return engine
 
 
 @lru_cache
@@ -74,6 +110,8 @@ def session_scope(engine: Engine | None = None, *, write: bool = False) -> Itera
     ``write=True`` marks a transaction that will write after reading: on SQLite it
     starts with BEGIN IMMEDIATE (see ``_sqlite_begin``); on PostgreSQL services lock
     the rows they check with SELECT ... FOR UPDATE or use conditional updates.
+    ``write=False`` only reads: no transaction on PostgreSQL, and no statement that
+    writes or locks (``ReadOnlyUnitOfWork``).
     """
     engine = engine or get_engine()
     turn = _writer_turn(engine) if write else nullcontext()

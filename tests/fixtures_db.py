@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, func, select
+from sqlmodel import Session, SQLModel, func, select
 
 from fixtures_http import OrdersServer, orders_server, orders_server_session, refused_order_url  # noqa: F401
 from support_app.db import get_engine, make_engine, session_scope
@@ -48,6 +49,20 @@ def run(engine: Engine, fn, *args, write: bool = True, **kw):
     """One service call in its own unit of work (commit on success, rollback on error)."""
     with session_scope(engine, write=write) as s:
         return fn(s, *args, **kw)
+
+
+@contextmanager
+def deferred_transaction(engine: Engine) -> Iterator[Session]:
+    """A plain transaction that may write after reading, without ``write=True``: on SQLite
+    a deferred BEGIN, which takes the write lock only at its first write. No service gets
+    one (a read unit of work refuses to write, db.py); the SQLite tests' control does."""
+    with Session(engine, expire_on_commit=False) as s:
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
 
 
 def run_traced(engine: Engine, fn, *args, **kw) -> tuple[object, list[str]]:

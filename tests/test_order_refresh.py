@@ -254,3 +254,16 @@ def test_the_order_system_is_asked_with_no_transaction_open_on_postgresql(pg_eng
     assert isinstance(rid, int) and refund_row(pg_engine, rid).status == "requested"
     with session_scope(pg_engine) as s:
         assert s.exec(select(RefundCase)).one().amount == 2500
+
+
+@pytest.mark.postgres
+def test_the_form_stores_a_new_delivery_on_postgresql_though_it_only_reads(pg_engine, monkeypatch, orders_server, order_client):  # noqa: F811
+    """The form's unit of work reads outside a transaction (db.py); the refresh it starts
+    with writes the new delivery in a transaction of its own."""
+    make_people(pg_engine, monkeypatch)
+    shop = Shop(pg_engine, orders_server, order_client)
+    delivered = NOW - timedelta(days=1)
+    shop.report(delivered, "delivered")
+    [line] = shop.form().lines
+    assert (line.eligible, line.refundable_now) == (True, 2)
+    assert shop.snapshot()[:2] == (delivered, "delivered")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 
 from fixtures_db import (  # noqa: F401
-    POSTGRES_URL, count, make_people, order_client, orders_server, orders_server_session, pg_engine, pg_url, run,
+    POSTGRES_URL, count, deferred_transaction, make_people, order_client, orders_server, orders_server_session, pg_engine, pg_url, run,
 )
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError
@@ -142,7 +142,7 @@ def test_refund_race_on_postgresql(pg_engine, monkeypatch, order_client, slow_ch
 
 
 def test_without_write_true_sqlite_refuses_the_second_writer(engine, monkeypatch, order_client):
-    """The control: deferred transactions (write=False) that both read the holds before
+    """The control: deferred transactions (no write=True) that both read the holds before
     either writes. SQLite cannot let both commit: one fails with 'database is locked'
     (its request is lost, not double-booked). With write=True this interleaving cannot
     happen — BEGIN IMMEDIATE makes the second wait before its first read."""
@@ -159,8 +159,8 @@ def test_without_write_true_sqlite_refuses_the_second_writer(engine, monkeypatch
     monkeypatch.setattr(rc, "existing_refunds", read_then_wait)
 
     def work(i: int):
-        return run(engine, rc.request_refund, people.alice, cid, {"L1": 2}, "damaged",
-                   request_key=f"control-{i:04d}", write=False)
+        with deferred_transaction(engine) as s:
+            return rc.request_refund(s, people.alice, cid, {"L1": 2}, "damaged", request_key=f"control-{i:04d}")
 
     results = in_threads(2, work)
     errors = [r for r in results if isinstance(r, Exception)]

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, select, update
 from sqlalchemy.exc import OperationalError
 
 from fixtures_db import (  # noqa: F401
-    count, make_people, order_client, orders_server, orders_server_session, pg_engine, pg_url, run,
+    count, deferred_transaction, make_people, order_client, orders_server, orders_server_session, pg_engine, pg_url, run,
 )
 from support_app import db
 from support_app.db import session_scope
@@ -111,7 +111,7 @@ def test_without_write_the_same_code_breaks_on_sqlite(counter_engine):
     both_read = threading.Barrier(2)
 
     def bump(_i: int) -> int:
-        with session_scope(counter_engine, write=False) as s:
+        with deferred_transaction(counter_engine) as s:
             value = s.execute(select(counter.c.value)).scalar_one()
             both_read.wait(timeout=30)
             s.execute(update(counter).values(value=value + 1))

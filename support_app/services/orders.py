@@ -142,10 +142,13 @@ def store_delivery(session: Session, snapshot_id: int, customer_id: int, deliver
     """Write the refreshed delivery facts if they changed, and tell the pages of the
     order's cases. A blind UPDATE, so that after a refresh it is the transaction's first
     statement (no read to go stale); one carrying no delivery never touches a snapshot
-    that has one, whoever recorded it meanwhile."""
+    that has one, whoever recorded it meanwhile. Called with no transaction open (after
+    a refresh's commit), it opens a write transaction, as the refund form only reads."""
     new = refreshed_delivery(delivered_at, status, order.delivered_at, order.status)
     if new is None:
         return
+    if not session.in_transaction():  # a refresh's own transaction, also from a read unit of work (db.py)
+        session.connection(execution_options={"write": True})
     stmt = update(OrderSnapshot).where(OrderSnapshot.id == snapshot_id)
     if new[0] is None:
         stmt = stmt.where(OrderSnapshot.delivered_at.is_(None))  # type: ignore[union-attr]
