@@ -7,13 +7,14 @@ ORD-1001-1 (alice, PAY-1001-1): L1 3 mugs [1389, 1388, 1388]; L2 1 × 2975; L3 2
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlmodel import SQLModel, select
 
 from fixtures_db import (  # noqa: F401
-    code_of, count, make_people, order_client, orders_server, orders_server_session, people, run,
+    code_of, count, make_people, order_client, orders_server, orders_server_session, people, run, run_traced,
 )
 from fixtures_gateway import gateway_server, gateway_server_session  # noqa: F401
 from support_app.db import make_engine, session_scope
@@ -61,6 +62,8 @@ def test_decline_is_visible_then_retry_uses_a_new_key_and_refunds_once(engine, p
 
     second = run(engine, rv.retry_refund, people.riley, rid)
     assert second.idempotency_key != first.idempotency_key and second.attempt_id != first.attempt_id
+    assert re.fullmatch(rf"refund-{rid}-attempt-1-[0-9a-f]{{16}}", first.idempotency_key)  # readable: which try it was
+    assert re.fullmatch(rf"refund-{rid}-attempt-2-[0-9a-f]{{16}}", second.idempotency_key)
     assert (refund_row(engine, rid).status, refund_row(engine, rid).failure_reason) == ("processing", None)
     assert code_of(engine, rv.retry_refund, people.sam, rid) in {E.INVALID_REFUND_TRANSITION, E.REFUND_ALREADY_PROCESSED}
     assert send_due(engine, gateway) == {second.attempt_id: "succeeded"}
@@ -238,3 +241,22 @@ def test_a_money_decision_reads_the_order_once_under_its_lock(engine, people, al
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert (approved_reads, len(reads)) == (1, 2)
+
+
+def test_an_approval_finds_and_locks_the_order_in_one_statement_and_counts_no_attempts(engine, people, alice_case):
+    """The order is locked through the refund (one statement, before the refund's own row:
+    the lock order of every money decision), the refund read once, and the attempt is the
+    first without counting: an approval happens once, from requested."""
+    rid = ask(engine, people.alice, alice_case, {"L1": 1})
+    ref, sent = run_traced(engine, rv.approve_refund, people.sam, rid)
+    first_reads = [" ".join(s.split()) for s in sent[1:3]]
+    assert first_reads[0].startswith("SELECT order_snapshots.id") and "FROM refund_cases WHERE refund_cases.id" in first_reads[0]
+    assert first_reads[1].startswith("SELECT refund_cases.id")
+    assert not any("count(" in s for s in sent)
+    assert len([s for s in sent if s.startswith("SELECT")]) == 3  # the order, the refund, the order's refunds
+    assert attempts_of(engine, rid)[0].idempotency_key == ref.idempotency_key
+
+
+@pytest.mark.parametrize("missing", [10**6, "10x", None])
+def test_approving_a_refund_that_does_not_exist_is_refused_plainly(engine, people, missing):
+    assert code_of(engine, rv.approve_refund, people.sam, missing) is E.REFUND_NOT_FOUND

@@ -182,8 +182,19 @@ def lock_order(session: Session, snapshot_id: int) -> OrderSnapshot:
     """The order's snapshot, locked: every decision about this order's money queues here
     (PostgreSQL: SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE already did), and it is
     read afresh, whatever this session loaded before."""
-    return session.exec(select(OrderSnapshot).where(OrderSnapshot.id == snapshot_id).with_for_update()
-                        .execution_options(populate_existing=True)).one()
+    return session.exec(_locked_order(OrderSnapshot.id == snapshot_id)).one()
+
+
+def lock_order_of_refund(session: Session, refund_id: int) -> OrderSnapshot | None:
+    """``lock_order`` for the order of a refund, found in the same statement (only the
+    order's row is locked: FOR UPDATE locks the rows of the outer query); None when no
+    such refund exists."""
+    of_refund = select(RefundCase.order_snapshot_id).where(RefundCase.id == refund_id).scalar_subquery()
+    return session.exec(_locked_order(OrderSnapshot.id == of_refund)).first()
+
+
+def _locked_order(where):
+    return select(OrderSnapshot).where(where).with_for_update().execution_options(populate_existing=True)
 
 
 def _draft(session: Session, case, selection: object, reason: object, *, snap: OrderSnapshot,

@@ -176,11 +176,11 @@ def _unit_price_text(amounts: tuple[int, ...], currency: str) -> str:
 
 def load_refund_for(session: Session, caller: Caller, refund_id: object, *, lock: bool = False) -> RefundCase:
     """The refund if the caller may see it; someone else's looks like a missing one."""
-    refund = session.exec(_REFUND_LOCKED if lock else _REFUND, params={"refund_id": _refund_key(refund_id)}).first()
+    refund = session.exec(_REFUND_LOCKED if lock else _REFUND, params={"refund_id": refund_key(refund_id)}).first()
     return _visible(caller, refund)
 
 
-def _refund_key(refund_id: object) -> int:
+def refund_key(refund_id: object) -> int:
     if (key := record_id(refund_id)) is None:
         raise DomainError(ErrorCode.REFUND_NOT_FOUND)
     return key
@@ -195,7 +195,7 @@ def _visible(caller: Caller, refund: RefundCase | None) -> RefundCase:
 
 
 def get_refund(session: Session, caller: Caller, refund_id: object) -> RefundDetail:
-    head = session.exec(_REFUND_PAGE, params={"refund_id": _refund_key(refund_id)}).first()
+    head = session.exec(_REFUND_PAGE, params={"refund_id": refund_key(refund_id)}).first()
     refund = _visible(caller, head[0] if head else None)
     _, case_number, snap, customer_name = head
     money = lambda amount: format_money(amount, refund.currency)  # noqa: E731

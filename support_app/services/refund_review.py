@@ -8,8 +8,8 @@ the bus. Of N concurrent approvals exactly one changes a row; the others get
 REFUND_ALREADY_PROCESSED or CONCURRENT_UPDATE and send nothing.
 
 Every decision that makes a refund count against the order's payment — approve, retry,
-settle — takes the order's lock first (refund_commands.lock_order, then the refund's
-row: the same order everywhere) and checks that it fits in what is left of the payment.
+settle — takes the order's lock first (refund_commands.lock_order_of_refund, then the
+refund's row: the same order everywhere) and checks that it fits in what is left of the payment.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from support_app.services.case_commands import case_event, touch_case
 from support_app.live.bus import publish_after_commit
 from support_app.live.channels import ATTEMPTS
 from support_app.services.refund_commands import (
-    change_refund_status, lock_order, refund_event, settlement_label, settlement_messages,
+    change_refund_status, lock_order_of_refund, refund_event, settlement_label, settlement_messages,
 )
 from support_app.services.refund_execution import LIVE, MONEY_MAY_HAVE_MOVED
 from support_app.services.refund_facts import existing_refunds
-from support_app.services.refund_queries import load_refund_for
+from support_app.services.refund_queries import load_refund_for, refund_key
 from support_app.services.runner import writes
 from support_app.services.views import Caller
 from support_app.settings import get_settings
@@ -49,19 +49,24 @@ class AttemptRef:
     idempotency_key: str
 
 
-def _agent_refund(session: Session, caller: Caller, refund_id: object, *, lock: bool = True) -> RefundCase:
-    """The refund, locked unless ``lock`` is False."""
+def _agent_refund(session: Session, caller: Caller, refund_id: object) -> RefundCase:
+    """The refund, locked."""
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
-    return load_refund_for(session, caller, refund_id, lock=lock)
+    return load_refund_for(session, caller, refund_id, lock=True)
 
 
 def _money_decision(session: Session, caller: Caller, refund_id: object) -> tuple[RefundCase, OrderSnapshot]:
-    """A decision about the order's money: the refund is looked up, its order locked, then
-    the refund locked and read afresh. The order is returned too: held here, the session
-    keeps it (its identity map holds unchanged rows only weakly), so no one reads it again."""
-    snap = lock_order(session, _agent_refund(session, caller, refund_id, lock=False).order_snapshot_id)
-    return _agent_refund(session, caller, refund_id), snap
+    """A decision about the order's money: the refund's order is locked (found through
+    the refund in the same statement), then the refund locked and read. The order is
+    returned too: held here, the session keeps it (its identity map holds unchanged rows
+    only weakly), so no one reads it again."""
+    if caller.role != Role.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN)
+    snap = lock_order_of_refund(session, refund_key(refund_id))
+    refund = _agent_refund(session, caller, refund_id)  # REFUND_NOT_FOUND when there was no order to lock
+    assert snap is not None  # the refund's foreign key
+    return refund, snap
 
 
 def _payment_left(session: Session, refund: RefundCase, snap: OrderSnapshot) -> tuple[int, int]:
@@ -69,8 +74,8 @@ def _payment_left(session: Session, refund: RefundCase, snap: OrderSnapshot) -> 
     return payment_left(snap.amount_paid, existing_refunds(session, snap.id), excluding=refund.id), snap.amount_paid
 
 
-def _new_attempt(session: Session, refund: RefundCase) -> AttemptRef:
-    number = session.exec(select(func.count()).where(RefundAttempt.refund_case_id == refund.id)).one() + 1
+def _new_attempt(session: Session, refund: RefundCase, number: int) -> AttemptRef:
+    """The refund's ``number``-th gateway attempt, committed with the decision."""
     now = utcnow()
     attempt = RefundAttempt(
         refund_case_id=refund.id,
@@ -105,7 +110,7 @@ def approve_refund(session: Session, caller: Caller, refund_id: object, expected
     refund_event(session, refund.id, caller.id, "status_changed", R.REQUESTED, R.APPROVED, verdict.text, now)
     refund_event(session, refund.id, caller.id, "status_changed", R.APPROVED, R.PROCESSING, "sent to the payment gateway", now)
     _touch_case(session, refund, caller.id, f"Approved refund {refund.number}", now)
-    return _new_attempt(session, refund)
+    return _new_attempt(session, refund, 1)  # approved once, from requested (the only way in): its first attempt
 
 
 @writes
@@ -117,7 +122,8 @@ def retry_refund(session: Session, caller: Caller, refund_id: object, expected_v
     now = utcnow()
     change_refund_status(session, refund, R.FAILED, R.PROCESSING, expected_version, now, failure_reason=None)
     refund_event(session, refund.id, caller.id, "status_changed", R.FAILED, R.PROCESSING, "retried", now)
-    return _new_attempt(session, refund)
+    made = session.exec(select(func.count()).where(RefundAttempt.refund_case_id == refund.id)).one()
+    return _new_attempt(session, refund, made + 1)
 
 
 @writes
