@@ -12,9 +12,10 @@ either database catch a writing service that is not marked ``@writes``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from sqlmodel import Session, create_engine
 
 from support_app.settings import get_settings
 
+log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # One SQLite file has one write lock. Writers of this process wait for it on a Python lock,
 # woken the moment the writer before them commits, instead of in SQLite's busy handler,
@@ -31,7 +33,11 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # late arrivals overtake: under load that made write latency a lottery. Other processes
 # on the same file still meet the busy timeout. Keyed by file path; reentrant, so a write
 # nested in a write behaves as it did (it meets the busy timeout) rather than hanging.
+# Held from a write transaction's BEGIN IMMEDIATE to its COMMIT or ROLLBACK, no longer:
+# a unit of work that asks the order system first (a refund request, a new case) keeps
+# no other writer of the process waiting for that answer.
 _WRITERS: dict[str, threading.RLock] = {}
+_TURN = "support_writer_turn"  # the turn a connection's write transaction holds, in its info
 _WRITERS_GUARD = threading.Lock()
 
 
@@ -51,7 +57,41 @@ def _sqlite_begin(conn) -> None:
     # that a concurrent writer made stale, which is what makes check-then-write safe.
     # Read transactions stay DEFERRED so WAL readers never queue behind writers.
     write = conn.get_execution_options().get("write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    turn = _writer_turn(conn.engine) if write else None
+    if turn is not None:
+        turn.acquire()
+        conn.info[_TURN] = turn
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    except BaseException:
+        _pass_turn(conn)
+        raise
+
+
+def _sqlite_commit(conn) -> None:
+    # The commit event comes before SQLAlchemy's own commit: a write transaction is ended
+    # here, and only then is the turn passed on, so the next writer's BEGIN IMMEDIATE finds
+    # the lock free (pysqlite's commit() then finds no transaction to end).
+    if _TURN in conn.info:
+        try:
+            conn.exec_driver_sql("COMMIT")
+        finally:
+            _pass_turn(conn)
+
+
+def _sqlite_rollback(conn) -> None:
+    if _TURN in conn.info:
+        try:
+            conn.exec_driver_sql("ROLLBACK")
+        except Exception:  # noqa: BLE001 — SQLAlchemy's own rollback follows and meets the same state
+            log.debug("ROLLBACK of a write transaction failed; SQLAlchemy's own rollback follows", exc_info=True)
+        finally:
+            _pass_turn(conn)
+
+
+def _pass_turn(conn) -> None:
+    if (turn := conn.info.pop(_TURN, None)) is not None:
+        turn.release()
 
 
 class ReadOnlyUnitOfWork(RuntimeError):
@@ -89,6 +129,8 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "commit", _sqlite_commit)
+        event.listen(engine, "rollback", _sqlite_rollback)
     else:
         settings = get_settings()
         engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
@@ -114,8 +156,7 @@ def session_scope(engine: Engine | None = None, *, write: bool = False) -> Itera
     writes or locks (``ReadOnlyUnitOfWork``).
     """
     engine = engine or get_engine()
-    turn = _writer_turn(engine) if write else nullcontext()
-    with turn, Session(engine.execution_options(write=write), expire_on_commit=False) as session:
+    with Session(engine.execution_options(write=write), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
@@ -124,9 +165,9 @@ def session_scope(engine: Engine | None = None, *, write: bool = False) -> Itera
             raise
 
 
-def _writer_turn(engine: Engine) -> threading.RLock | nullcontext:
+def _writer_turn(engine: Engine) -> threading.RLock | None:
     """This process's queue for the write lock of the engine's SQLite file (see _WRITERS)."""
-    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
-        return nullcontext()
+    if not engine.url.database or engine.url.database == ":memory:":
+        return None
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(engine.url.database, threading.RLock())

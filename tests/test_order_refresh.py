@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fixtures_db import PW, code_of, make_people, order_client, orders_server, orders_server_session, people, pg_engine, pg_url, run  # noqa: F401
+from fixtures_db import PW, code_of, make_people, order_client, orders_server, orders_server_session, people, pg_engine, pg_url, run, run_traced  # noqa: F401
 from fixtures_gateway import gateway_server, gateway_server_session  # noqa: F401
 from fixtures_http import OrdersServer, serve_asgi
 from support_app.db import session_scope
@@ -230,6 +230,33 @@ def test_the_order_system_is_asked_with_no_write_lock_held_on_sqlite(engine, peo
             raw.execute("COMMIT")
         finally:
             raw.close()
+
+    rid = request_while_held(shop, probe)
+    assert isinstance(rid, int) and refund_row(engine, rid).status == "requested"
+
+
+def test_a_request_looks_its_order_up_in_a_read_then_decides_in_a_write_transaction(engine, people, orders_server, order_client):  # noqa: F811
+    shop = Shop(engine, orders_server, order_client, delivered_at=NOW - timedelta(days=1), status="delivered")
+    rid, sent = run_traced(engine, rc.request_refund, shop.user, shop.case_id, {"L1": 1}, "damaged", "", "traced-0001")
+    assert isinstance(rid, int)
+    assert [s for s in sent if s.startswith("BEGIN")] == ["BEGIN", "BEGIN IMMEDIATE"]
+    assert sent[0] == "BEGIN"
+
+
+def test_other_writers_of_the_process_go_on_while_a_request_waits_for_the_order_system(engine, people, orders_server, order_client):  # noqa: F811
+    """The process's queue for SQLite's write lock (db.py) is held by a write transaction,
+    not by a whole unit of work: a request asking the order system lets the others write."""
+    shop = Shop(engine, orders_server, order_client, delivered_at=NOW - timedelta(days=1), status="delivered")
+
+    def probe() -> None:
+        done = threading.Event()
+        writer = threading.Thread(target=lambda: (run(engine, cmd.add_message, shop.user, shop.case_id, "Any news?"),
+                                                  done.set()))
+        writer.start()
+        try:
+            assert done.wait(10), "another writer of this process waited for the order system"
+        finally:
+            writer.join(60)  # a broken queue lets it through once the order system answers
 
     rid = request_while_held(shop, probe)
     assert isinstance(rid, int) and refund_row(engine, rid).status == "requested"

@@ -160,9 +160,9 @@ def test_only_the_marks_are_written_under_the_write_lock(engine, people, cases):
         run(engine, wq.mark_seen, people.sam, cases["low_old"], str(cases["high_new"]))
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    under_lock = [re.match(r"\w+", sql).group(0) + " " + re.search(r"(?:FROM|INTO|BEGIN) ?(\w*)", sql).group(1)
+    under_lock = [re.match(r"\w+", sql).group(0) + " " + re.search(r"(?:FROM|INTO|BEGIN|COMMIT) ?(\w*)", sql).group(1)
                   for sql in seen]
-    assert under_lock == ["BEGIN IMMEDIATE", "SELECT support_cases", "INSERT case_seen_marks"]
+    assert under_lock == ["BEGIN IMMEDIATE", "SELECT support_cases", "INSERT case_seen_marks", "COMMIT "]
     with session_scope(engine) as s:
         marked = {(m.agent_id, m.case_id) for m in s.exec(select(CaseSeen))}
     assert marked == {(people.sam.id, cases["low_old"]), (people.sam.id, cases["high_new"])}
