@@ -66,7 +66,8 @@ def deferred_transaction(engine: Engine) -> Iterator[Session]:
 
 
 def run_traced(engine: Engine, fn, *args, **kw) -> tuple[object, list[str]]:
-    """``run``, and the statements it sent to the database (BEGIN included), in order."""
+    """``run``, and the statements it sent to the database (BEGIN included, and the COMMIT
+    of a write on SQLite: db.py ends it itself), in order."""
     from sqlalchemy import event
 
     seen: list[str] = []
@@ -79,7 +80,7 @@ def run_traced(engine: Engine, fn, *args, **kw) -> tuple[object, list[str]]:
 
 
 def run_counted(engine: Engine, fn, *args, **kw) -> tuple[object, int]:
-    """``run``, and how many statements it sent to the database (BEGIN included)."""
+    """``run``, and how many statements it sent to the database (as ``run_traced``)."""
     result, seen = run_traced(engine, fn, *args, **kw)
     return result, len(seen)
 

@@ -9,7 +9,8 @@ REFUND_ALREADY_PROCESSED or CONCURRENT_UPDATE and send nothing.
 
 Every decision that makes a refund count against the order's payment — approve, retry,
 settle — takes the order's lock first (refund_commands.lock_order_of_refund, then the
-refund's row: the same order everywhere) and checks that it fits in what is left of the payment.
+refund's row: the same order everywhere) and checks that it fits in what is left of the
+payment.
 """
 
 from __future__ import annotations
