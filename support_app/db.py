@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -109,6 +111,29 @@ def _refuse_writes_in_reads(conn, _cursor, statement: str, *_args) -> None:
         raise ReadOnlyUnitOfWork(f"a read unit of work sent: {statement[:80]}")
 
 
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "support_idle_since"  # when the pool last got the connection back, in its record's info
+
+
+def _checked_in(_dbapi_conn, record) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+    """The pool's checkout: a connection idle for a while is pinged first, and one that a
+    PostgreSQL restart broke meanwhile is replaced (DisconnectionError). One in use a
+    moment ago is not: under load that saves a round trip per unit of work, and should it
+    have broken meanwhile, its first statement fails and the runner runs the unit of work
+    again (runner.is_transient)."""
+    since = record.info.get(_IDLE_SINCE)
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dbapi_conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 — any failure: this connection is not to be used
+        raise DisconnectionError(str(exc)) from exc
+
+
 def _pg_begin(conn) -> None:
     # The connections are in autocommit mode (make_engine); a transaction is opened here,
     # for everything but a read unit of work. psycopg's commit() and rollback() end it:
@@ -133,9 +158,11 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "rollback", _sqlite_rollback)
     else:
         settings = get_settings()
-        engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
-                               max_overflow=settings.db_max_overflow, hide_parameters=True, isolation_level="AUTOCOMMIT")
+        engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                               hide_parameters=True, isolation_level="AUTOCOMMIT")
         event.listen(engine, "begin", _pg_begin)
+        event.listen(engine, "checkin", _checked_in)
+        event.listen(engine, "checkout", _ping_if_idle)
     event.listen(engine, "before_cursor_execute", _refuse_writes_in_reads)
     return engine
 

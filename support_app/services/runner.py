@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from support_app.db import session_scope
 from support_app.domain.errors import DomainError, ErrorCode
@@ -44,7 +44,12 @@ def writes(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def is_transient(err: BaseException) -> bool:
-    """The database refused for now (lock, deadlock, serialization), not for good."""
+    """The database refused for now (lock, deadlock, serialization), not for good; or the
+    connection broke before COMMIT was sent (a PostgreSQL restart): the server ended the
+    transaction, so nothing of it was stored. A break at COMMIT is not: whether the
+    transaction got in is unknown (SQLAlchemy reports it without a statement)."""
+    if isinstance(err, DBAPIError) and err.connection_invalidated:
+        return err.statement is not None and err.statement != "COMMIT"
     return isinstance(err, OperationalError) and any(text in str(err.orig).lower() for text in _TRANSIENT)
 
 
@@ -58,7 +63,8 @@ def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def retry_busy(work: Callable[[], T], name: str) -> T:
     """Run ``work`` (a whole transaction: it rolled back when it raised) again while the
-    database is momentarily too busy; SERVICE_BUSY once it still is after RETRIES."""
+    database is momentarily too busy or its connection broke before COMMIT; SERVICE_BUSY
+    once it still is after RETRIES."""
     for attempt in range(RETRIES + 1):
         try:
             return work()
