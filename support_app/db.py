@@ -71,24 +71,28 @@ def _sqlite_begin(conn) -> None:
 
 
 def _sqlite_commit(conn) -> None:
-    # The commit event comes before SQLAlchemy's own commit: a write transaction is ended
-    # here, and only then is the turn passed on, so the next writer's BEGIN IMMEDIATE finds
-    # the lock free (pysqlite's commit() then finds no transaction to end).
-    if _TURN in conn.info:
-        try:
-            conn.exec_driver_sql("COMMIT")
-        finally:
-            _pass_turn(conn)
+    _end_write(conn, "COMMIT")
 
 
 def _sqlite_rollback(conn) -> None:
-    if _TURN in conn.info:
-        try:
-            conn.exec_driver_sql("ROLLBACK")
-        except Exception:  # noqa: BLE001 — SQLAlchemy's own rollback follows and meets the same state
-            log.debug("ROLLBACK of a write transaction failed; SQLAlchemy's own rollback follows", exc_info=True)
-        finally:
-            _pass_turn(conn)
+    _end_write(conn, "ROLLBACK")
+
+
+def _end_write(conn, sql: str) -> None:
+    # The commit and rollback events come before SQLAlchemy's own: a write transaction is
+    # ended here, and only then is the turn passed on, so the next writer's BEGIN IMMEDIATE
+    # finds the lock free (pysqlite's commit() or rollback() then finds no transaction). A
+    # failed ROLLBACK is left to SQLAlchemy's own rollback, which follows and meets it too.
+    if _TURN not in conn.info:
+        return
+    try:
+        conn.exec_driver_sql(sql)
+    except Exception:
+        if sql == "COMMIT":
+            raise
+        log.debug("ROLLBACK of a write transaction failed; SQLAlchemy's own rollback follows", exc_info=True)
+    finally:
+        _pass_turn(conn)
 
 
 def _pass_turn(conn) -> None:
@@ -190,6 +194,13 @@ def session_scope(engine: Engine | None = None, *, write: bool = False) -> Itera
         except BaseException:
             session.rollback()
             raise
+
+
+def next_transaction(session: Session, *, write: bool) -> None:
+    """Make the session's next transaction a write one or a read one (``session_scope``'s
+    ``write``), when none is open; inside an open transaction this does nothing."""
+    if not session.in_transaction():
+        session.connection(execution_options={"write": write})
 
 
 def _writer_turn(engine: Engine) -> threading.RLock | None:

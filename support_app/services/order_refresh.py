@@ -12,6 +12,7 @@ import logging
 
 from sqlmodel import Session
 
+from support_app.db import next_transaction
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient
 from support_app.models import OrderSnapshot, User
@@ -35,8 +36,7 @@ def refresh_order_facts(session: Session, caller: Caller, case_id: object, clien
     that then judges it under the order's lock. Errors about the case itself
     (CASE_NOT_FOUND, NOT_CASE_OWNER) are the caller's own.
     """
-    if not session.in_transaction():  # the lookup only reads: no write lock for it, no BEGIN on PostgreSQL (db.py)
-        session.connection(execution_options={"write": False})
+    next_transaction(session, write=False)  # the lookup only reads: no write lock for it, no BEGIN on PostgreSQL
     case = load_case_for(session, caller, case_id)
     snap = session.get(OrderSnapshot, case.order_snapshot_id)
     assert snap is not None  # guaranteed by the foreign key

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
+from support_app.db import next_transaction
 from support_app.domain.case_rules import Role
 from support_app.domain.delivery import refreshed_delivery
 from support_app.domain.errors import DomainError, ErrorCode
@@ -147,8 +148,7 @@ def store_delivery(session: Session, snapshot_id: int, customer_id: int, deliver
     new = refreshed_delivery(delivered_at, status, order.delivered_at, order.status)
     if new is None:
         return
-    if not session.in_transaction():  # a refresh's own transaction, also from a read unit of work (db.py)
-        session.connection(execution_options={"write": True})
+    next_transaction(session, write=True)  # a refresh's own transaction, also from a read unit of work
     stmt = update(OrderSnapshot).where(OrderSnapshot.id == snapshot_id)
     if new[0] is None:
         stmt = stmt.where(OrderSnapshot.delivered_at.is_(None))  # type: ignore[union-attr]

@@ -65,7 +65,7 @@ def _money_decision(session: Session, caller: Caller, refund_id: object) -> tupl
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
     snap = lock_order_of_refund(session, refund_key(refund_id))
-    refund = _agent_refund(session, caller, refund_id)  # REFUND_NOT_FOUND when there was no order to lock
+    refund = load_refund_for(session, caller, refund_id, lock=True)  # REFUND_NOT_FOUND when there was no order to lock
     assert snap is not None  # the refund's foreign key
     return refund, snap
 
