@@ -37,6 +37,7 @@ from support_app.state.event_guard import guarded_events
 from support_app.state.failures import on_backend_error
 from support_app.state import lease_flush  # noqa: F401  (patches Reflex's Redis state manager before it exists)
 from support_app.state.lock_recheck import rechecked_lock_waits
+from support_app.state.wire_json import orjson_packets
 from support_app.worker.embedded import embedded_worker
 
 
@@ -60,6 +61,8 @@ for render, options in PAGES:
 app.register_lifespan_task(announced_loop)
 # Events are checked (handler, arguments, sizes, text) before Reflex queues them.
 app.register_lifespan_task(guarded_events)
+# Outgoing packets are encoded by orjson (the same text, several times faster).
+app.register_lifespan_task(orjson_packets)
 # Claims and sends refund attempts (SUPPORT_EMBEDDED_WORKER); stops with the server.
 app.register_lifespan_task(embedded_worker)
 # Pushes committed changes to the tabs of this process that show them (no page polls).
