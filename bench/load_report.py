@@ -72,6 +72,22 @@ def action_table(actions: dict[str, dict], order: list[str]) -> list[str]:
     return lines
 
 
+def cost_per_action(level: dict) -> dict | None:
+    """CPU per action in the steady window: the app's, and the server side's (the app, the
+    refund sender and PostgreSQL; not the sandbox, which stands in for the shop's order system
+    and gateway, nor the load generator), and the most actions/s the machine's cores would
+    serve at that cost with nothing else on them. A capacity figure that does not depend on
+    how much the sessions ask for, which is at most ``sessions`` / mean think time."""
+    rate, srv = level["totals"]["actions_per_s"], level["server"]
+    if not rate:
+        return None
+    server_pct = srv["app_cpu_pct"] + (srv.get("worker_cpu_pct") or 0) + (srv.get("postgres_cpu_pct") or 0)
+    cores = (level.get("machine") or {}).get("cores")
+    server_ms = server_pct * 10 / rate
+    return {"app_ms": srv["app_cpu_pct"] * 10 / rate, "server_ms": server_ms,
+            "cores": cores, "ceiling_per_s": cores * 1000 / server_ms if cores and server_ms else None}
+
+
 def level_text(config: str, level: dict, order: list[str]) -> str:
     """The block printed after each level."""
     t = level["totals"]
@@ -109,6 +125,12 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
     out.append(f"  server: app CPU {srv['app_cpu_pct']:.0f}% (sum over the reflex/granian tree; 100% = one core), "
                f"peak RSS {srv['app_peak_rss_mb']:.0f} MB; sandbox CPU {srv['sandbox_cpu_pct']:.0f}%{pg}{sender}; "
                f"load generator CPU {lg['cpu_pct']:.0f}%")
+    if (cost := cost_per_action(level)):
+        ceiling = (f"; at that cost {cost['cores']} cores serve at most {cost['ceiling_per_s']:.0f} actions/s"
+                   " (the load generator elsewhere)" if cost["ceiling_per_s"] else "")
+        out.append(f"  CPU per action: app {cost['app_ms']:.1f} ms, server side {cost['server_ms']:.1f} ms "
+                   f"(app{' + refund sender' if srv.get('worker_cpu_pct') is not None else ''}"
+                   f"{' + PostgreSQL' if srv.get('postgres_cpu_pct') is not None else ''}){ceiling}")
     held = ", ".join(f"{k} {n}" for k, n in sorted(srv.get("held_too_long_by_event", {}).items(), key=lambda kv: -kv[1]))
     if (m := level.get("machine")):
         stolen = f", {m['stolen_cpu_pct']:.0f}% taken by the virtual machine's host" if m.get("stolen_cpu_pct") else ""
@@ -138,13 +160,14 @@ def summary_text(results: dict) -> str:
     """One line per configuration and level."""
     lines = ["", "== summary ==",
              f"  {'config':<15} {'sessions':>8} {'actions/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'failed':>7} "
-             f"{'app CPU%':>8} {'sender%':>7} {'RSS MB':>7} {'held':>5} {'errors':>6} {'box CPU%':>8} {'others%':>7} {'stolen%':>7}"]
+             f"{'app CPU%':>8} {'sender%':>7} {'ms/act':>6} {'RSS MB':>7} {'held':>5} {'errors':>6} {'box CPU%':>8} {'others%':>7} {'stolen%':>7}"]
     for name, cfg in results["configs"].items():
         for lv in cfg.get("levels", []):
             t, s, box = lv["totals"], lv["server"], lv.get("machine", {})
+            cost = cost_per_action(lv)
             lines.append(f"  {name:<15} {lv['sessions']:>8} {t['actions_per_s']:>9.1f} {_ms(t['p50_ms']):>7} "
                          f"{_ms(t['p95_ms']):>7} {_ms(t['p99_ms']):>7} {t['errors']:>7} {s['app_cpu_pct']:>8.0f} "
-                         f"{_pct(s.get('worker_cpu_pct')):>7} {s['app_peak_rss_mb']:>7.0f} {s['held_too_long']:>5} {s['error_lines']:>6} "
+                         f"{_pct(s.get('worker_cpu_pct')):>7} {cost['server_ms'] if cost else float('nan'):>6.1f} {s['app_peak_rss_mb']:>7.0f} {s['held_too_long']:>5} {s['error_lines']:>6} "
                          f"{box.get('machine_cpu_pct', 0):>8.0f} {box.get('others_cpu_pct', 0):>7.0f} {box.get('stolen_cpu_pct', 0):>7.0f}")
         if cfg.get("error"):
             lines.append(f"  {name:<15} failed: {cfg['error']}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from load_report import ActionStats, percentile, summary_text  # noqa: E402
+from load_report import ActionStats, cost_per_action, level_text, percentile, summary_text  # noqa: E402
 from load_stack import MachineSampler, log_counts  # noqa: E402
 
 
@@ -98,3 +98,26 @@ def test_the_machine_sampler_counts_stolen_time_apart_from_busy_time(monkeypatch
     sampler.start()
     got = sampler.result()
     assert (got["machine_cpu_pct"], got["stolen_cpu_pct"]) == (60.0, 60.0)  # 10 s of CPU in 5 s: 4 idle, 3 stolen, 3 busy
+
+
+def test_cpu_per_action_and_the_ceiling_it_sets_on_the_machines_cores():
+    """App 60 % + sender 6 % + PostgreSQL 12 % of a core for 40 actions/s: 19.5 ms of server
+    CPU per action, so 2 cores serve at most 2000 / 19.5 = 103 actions/s; the sandbox
+    (the shop's systems) and the load generator are not counted."""
+    level = {"sessions": 50, "customers": 35, "agents": 15, "duration_s": 60, "workers": 2,
+             "totals": {"actions": 2400, "actions_per_s": 40.0, "p50_ms": 30.0, "p95_ms": 90.0, "p99_ms": 150.0,
+                        "errors": 0, "error_pct": 0.0, "msgs_in_per_s": 100, "msgs_out_per_s": 60},
+             "server": {"app_cpu_pct": 60.0, "worker_cpu_pct": 6.0, "postgres_cpu_pct": 12.0, "sandbox_cpu_pct": 3.0,
+                        "app_peak_rss_mb": 300.0, "held_too_long": 0, "error_lines": 0},
+             "load_generator": {"cpu_pct": 9.0}, "actions": {},
+             "machine": {"machine_cpu_pct": 95.0, "others_cpu_pct": 2.0, "stolen_cpu_pct": 0.0, "cores": 2,
+                         "loadavg_start": 0.5, "loadavg_end": 1.5}}
+    cost = cost_per_action(level)
+    assert (cost["app_ms"], cost["server_ms"], round(cost["ceiling_per_s"])) == (15.0, 19.5, 103)
+    assert "server side 19.5 ms (app + refund sender + PostgreSQL); at that cost 2 cores serve at most 103 actions/s" \
+        in level_text("redis-postgres", level, [])
+    header, row = summary_text({"configs": {"redis-postgres": {"levels": [level]}}}).splitlines()[2:4]
+    assert row.split()[9] == "19.5" and header.split()[13] == "ms/act"  # after sender% ("p50 ms" is two words)
+    embedded = dict(level, server=dict(level["server"], worker_cpu_pct=None, postgres_cpu_pct=None))
+    assert cost_per_action(embedded)["server_ms"] == 15.0
+    assert cost_per_action(dict(level, totals=dict(level["totals"], actions_per_s=0.0))) is None
