@@ -76,13 +76,16 @@ def cost_per_action(level: dict) -> dict | None:
     """CPU per action in the steady window: the app's, and the server side's (the app, the
     refund sender and PostgreSQL; not the sandbox, which stands in for the shop's order system
     and gateway, nor the load generator), and the most actions/s the machine's cores would
-    serve at that cost with nothing else on them. A capacity figure that does not depend on
-    how much the sessions ask for, which is at most ``sessions`` / mean think time."""
+    serve at that cost with nothing else on them (one worker: about one core, its GIL). A
+    capacity figure that does not depend on how much the sessions ask for, which is at most
+    ``sessions`` / mean think time."""
     rate, srv = level["totals"]["actions_per_s"], level["server"]
     if not rate:
         return None
     server_pct = srv["app_cpu_pct"] + (srv.get("worker_cpu_pct") or 0) + (srv.get("postgres_cpu_pct") or 0)
     cores = (level.get("machine") or {}).get("cores")
+    if cores and level.get("workers") == 1:
+        cores = 1
     server_ms = server_pct * 10 / rate
     return {"app_ms": srv["app_cpu_pct"] * 10 / rate, "server_ms": server_ms,
             "cores": cores, "ceiling_per_s": cores * 1000 / server_ms if cores and server_ms else None}
@@ -126,8 +129,9 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
                f"peak RSS {srv['app_peak_rss_mb']:.0f} MB; sandbox CPU {srv['sandbox_cpu_pct']:.0f}%{pg}{sender}; "
                f"load generator CPU {lg['cpu_pct']:.0f}%")
     if (cost := cost_per_action(level)):
-        ceiling = (f"; at that cost {cost['cores']} cores serve at most {cost['ceiling_per_s']:.0f} actions/s"
-                   " (the load generator elsewhere)" if cost["ceiling_per_s"] else "")
+        ceiling = (f"; at that cost {cost['cores']} core{'s serve' if cost['cores'] > 1 else ' serves'} at most "
+                   f"{cost['ceiling_per_s']:.0f} actions/s ({'one worker: its GIL; ' if level.get('workers') == 1 else ''}"
+                   "the load generator elsewhere)" if cost["ceiling_per_s"] else "")
         out.append(f"  CPU per action: app {cost['app_ms']:.1f} ms, server side {cost['server_ms']:.1f} ms "
                    f"(app{' + refund sender' if srv.get('worker_cpu_pct') is not None else ''}"
                    f"{' + PostgreSQL' if srv.get('postgres_cpu_pct') is not None else ''}){ceiling}")

@@ -120,4 +120,7 @@ def test_cpu_per_action_and_the_ceiling_it_sets_on_the_machines_cores():
     assert row.split()[9] == "19.5" and header.split()[13] == "ms/act"  # after sender% ("p50 ms" is two words)
     embedded = dict(level, server=dict(level["server"], worker_cpu_pct=None, postgres_cpu_pct=None))
     assert cost_per_action(embedded)["server_ms"] == 15.0
+    one_worker = cost_per_action(dict(embedded, workers=1))  # the embedded default: one process, one GIL
+    assert (one_worker["cores"], round(one_worker["ceiling_per_s"])) == (1, 67)
+    assert "1 core serves at most 67 actions/s (one worker: its GIL; " in level_text("memory-sqlite", dict(embedded, workers=1), [])
     assert cost_per_action(dict(level, totals=dict(level["totals"], actions_per_s=0.0))) is None
