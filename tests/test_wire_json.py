@@ -8,6 +8,7 @@ import enum
 import json
 from types import SimpleNamespace
 
+import engineio
 import pytest
 import socketio
 from reflex.app import _sio_dumps
@@ -74,23 +75,22 @@ def test_the_session_cookie_stays_on_the_server():
     assert written == _sio_dumps({"router": RouterData(headers=headers)}, **COMPACT)
 
 
-def test_orjson_writes_the_page_update():
+def test_orjson_writes_the_page_update(monkeypatch):
     """The common case is not the fallback: orjson itself encodes a page's update."""
     update = page_update()
     written = wire_json.dumps(update, **COMPACT)
     assert json.loads(written)["delta"][CaseState.get_full_name()]["case_rx_state_"]["messages"][0]["author_name"] == "Zoë"
     calls = []
     original = wire_json.format.json_dumps
-    wire_json.format.json_dumps = lambda *a, **k: calls.append(a) or original(*a, **k)
-    try:
-        wire_json.dumps(update, **COMPACT)
-    finally:
-        wire_json.format.json_dumps = original
+    monkeypatch.setattr(wire_json.format, "json_dumps", lambda *a, **k: calls.append(a) or original(*a, **k))
+    wire_json.dumps(update, **COMPACT)
     assert calls == []
 
 
 def test_install_encodes_packets_and_keeps_decoding(monkeypatch):
-    monkeypatch.setattr(socketio.packet.Packet, "json", socketio.packet.Packet.json)  # restored afterwards
+    # A server sets both packet classes' codecs for the whole process: restored afterwards.
+    monkeypatch.setattr(socketio.packet.Packet, "json", socketio.packet.Packet.json)
+    monkeypatch.setattr(engineio.packet.Packet, "json", engineio.packet.Packet.json)
     decode = SimpleNamespace(loads=json.loads, dumps=json.dumps)
     server = socketio.AsyncServer(async_mode="asgi", json=decode)
     wire_json.install(SimpleNamespace(sio=server))
