@@ -50,10 +50,15 @@ class AttemptRef:
     idempotency_key: str
 
 
-def _agent_refund(session: Session, caller: Caller, refund_id: object) -> RefundCase:
-    """The refund, locked."""
+def _require_agent(caller: Caller) -> None:
+    """Every decision here is an agent's; checked before any row is read or locked."""
     if caller.role != Role.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN)
+
+
+def _agent_refund(session: Session, caller: Caller, refund_id: object) -> RefundCase:
+    """The refund, locked."""
+    _require_agent(caller)
     return load_refund_for(session, caller, refund_id, lock=True)
 
 
@@ -62,8 +67,7 @@ def _money_decision(session: Session, caller: Caller, refund_id: object) -> tupl
     the refund in the same statement), then the refund locked and read. The order is
     returned too: held here, the session keeps it (its identity map holds unchanged rows
     only weakly), so no one reads it again."""
-    if caller.role != Role.AGENT:
-        raise DomainError(ErrorCode.FORBIDDEN)
+    _require_agent(caller)
     snap = lock_order_of_refund(session, refund_key(refund_id))
     refund = load_refund_for(session, caller, refund_id, lock=True)  # REFUND_NOT_FOUND when there was no order to lock
     assert snap is not None  # the refund's foreign key
