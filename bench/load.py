@@ -35,7 +35,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load_report import ActionStats, level_text, percentile, summary_text  # noqa: E402
-from load_stack import CONFIGS, ROOT, MachineSampler, Stack, TreeSampler, log_counts, process_tree  # noqa: E402
+from load_stack import (  # noqa: E402
+    CONFIGS, REFERENCE_LOOP, ROOT, MachineSampler, Stack, TreeSampler, log_counts, process_tree, reference_loop_ms,
+)
 from load_wire import Closed, Outcome, Protocol, Tab, known_states, load_protocol  # noqa: E402
 
 # =============================================================================================
@@ -691,7 +693,10 @@ def run_config(name: str, args, results: dict, say) -> None:
             say(f"  note: {note}")
         for i, level in enumerate(args.levels):
             say(f"  [{name}] level {level}: {args.duration:.0f} s ...")
+            before = reference_loop_ms()  # the machine's speed around the level (the app idle)
             result = run_loop(args.loop, run_level(stack, proto, level, args, pool, args.seed * 1000 + i, say))
+            result["machine"]["reference_loop_ms"] = {"loop": REFERENCE_LOOP, "before": round(before, 2),
+                                                      "after": round(reference_loop_ms(), 2)}
             entry["levels"].append(result)
             say(level_text(name, result, ACTION_ORDER))
             save(args.out, results)

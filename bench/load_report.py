@@ -86,9 +86,18 @@ def cost_per_action(level: dict) -> dict | None:
     cores = (level.get("machine") or {}).get("cores")
     if cores and level.get("workers") == 1:
         cores = 1
-    server_ms = server_pct * 10 / rate
-    return {"app_ms": srv["app_cpu_pct"] * 10 / rate, "server_ms": server_ms,
-            "cores": cores, "ceiling_per_s": cores * 1000 / server_ms if cores and server_ms else None}
+    server_ms, app_ms = server_pct * 10 / rate, srv["app_cpu_pct"] * 10 / rate
+    loop = reference_ms(level)
+    return {"app_ms": app_ms, "server_ms": server_ms,
+            "cores": cores, "ceiling_per_s": cores * 1000 / server_ms if cores and server_ms else None,
+            # the same costs in units of the machine's speed at the time (load_stack.reference_loop_ms)
+            "app_loops": app_ms / loop if loop else None, "server_loops": server_ms / loop if loop else None}
+
+
+def reference_ms(level: dict) -> float | None:
+    """The reference loop's time around this level (the mean of before and after), if taken."""
+    taken = (level.get("machine") or {}).get("reference_loop_ms")
+    return (taken["before"] + taken["after"]) / 2 if taken else None
 
 
 def level_text(config: str, level: dict, order: list[str]) -> str:
@@ -135,6 +144,10 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
         out.append(f"  CPU per action: app {cost['app_ms']:.1f} ms, server side {cost['server_ms']:.1f} ms "
                    f"(app{' + refund sender' if srv.get('worker_cpu_pct') is not None else ''}"
                    f"{' + PostgreSQL' if srv.get('postgres_cpu_pct') is not None else ''}){ceiling}")
+    if (taken := (level.get("machine") or {}).get("reference_loop_ms")) and cost:
+        out.append(f"  machine speed: the reference loop ({taken['loop']}) took {taken['before']:.1f} ms before this level "
+                   f"and {taken['after']:.1f} ms after; CPU per action in reference loops: app {cost['app_loops']:.2f}, "
+                   f"server side {cost['server_loops']:.2f} (compare runs by these: the machine's speed varies)")
     held = ", ".join(f"{k} {n}" for k, n in sorted(srv.get("held_too_long_by_event", {}).items(), key=lambda kv: -kv[1]))
     if (m := level.get("machine")):
         stolen = f", {m['stolen_cpu_pct']:.0f}% taken by the virtual machine's host" if m.get("stolen_cpu_pct") else ""
@@ -160,11 +173,15 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def _num(value: float | None, places: int) -> str:
+    return "-" if value is None else f"{value:.{places}f}"
+
+
 def summary_text(results: dict) -> str:
     """One line per configuration and level."""
     lines = ["", "== summary ==",
              f"  {'config':<15} {'sessions':>8} {'actions/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'failed':>7} "
-             f"{'app CPU%':>8} {'sender%':>7} {'ms/act':>6} {'RSS MB':>7} {'held':>5} {'errors':>6} {'box CPU%':>8} {'others%':>7} {'stolen%':>7}"]
+             f"{'app CPU%':>8} {'sender%':>7} {'ms/act':>6} {'RSS MB':>7} {'held':>5} {'errors':>6} {'box CPU%':>8} {'others%':>7} {'stolen%':>7} {'ref ms':>6} {'app/ref':>7}"]
     for name, cfg in results["configs"].items():
         for lv in cfg.get("levels", []):
             t, s, box = lv["totals"], lv["server"], lv.get("machine", {})
@@ -172,7 +189,8 @@ def summary_text(results: dict) -> str:
             lines.append(f"  {name:<15} {lv['sessions']:>8} {t['actions_per_s']:>9.1f} {_ms(t['p50_ms']):>7} "
                          f"{_ms(t['p95_ms']):>7} {_ms(t['p99_ms']):>7} {t['errors']:>7} {s['app_cpu_pct']:>8.0f} "
                          f"{_pct(s.get('worker_cpu_pct')):>7} {cost['server_ms'] if cost else float('nan'):>6.1f} {s['app_peak_rss_mb']:>7.0f} {s['held_too_long']:>5} {s['error_lines']:>6} "
-                         f"{box.get('machine_cpu_pct', 0):>8.0f} {box.get('others_cpu_pct', 0):>7.0f} {box.get('stolen_cpu_pct', 0):>7.0f}")
+                         f"{box.get('machine_cpu_pct', 0):>8.0f} {box.get('others_cpu_pct', 0):>7.0f} {box.get('stolen_cpu_pct', 0):>7.0f} "
+                         f"{_num(reference_ms(lv), 1):>6} {_num(cost['app_loops'] if cost else None, 2):>7}")
         if cfg.get("error"):
             lines.append(f"  {name:<15} failed: {cfg['error']}")
     return "\n".join(lines)

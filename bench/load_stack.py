@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -406,6 +407,19 @@ class TreeSampler:
         wall = max(1e-9, self.t1 - self.t0)
         used = sum(self.last[pid] - first for pid, first in self.first.items())
         return {"cpu_pct": round(100 * used / wall, 1), "peak_rss_mb": round(self.peak_rss / 2**20, 1)}
+
+
+REFERENCE_LOOP = "sum(range(10**6))"
+
+
+def reference_loop_ms(repeat: int = 5, number: int = 10) -> float:
+    """How fast this machine runs plain Python right now: the best of ``repeat`` timings of
+    ``REFERENCE_LOOP`` (``python -m timeit`` prints the same figure), in ms per loop. The
+    same code's CPU per action moved between 9.5 and 14.5 ms within one morning on these
+    shared cores; dividing by this figure, taken just before and after a level, tells the
+    code's cost apart from the machine's speed."""
+    timer = timeit.Timer(REFERENCE_LOOP)
+    return min(timer.repeat(repeat=repeat, number=number)) / number * 1000
 
 
 class MachineSampler:

@@ -86,7 +86,7 @@ def test_the_summary_shows_cpu_the_virtual_machines_host_took_apart_from_other_p
              "machine": {"machine_cpu_pct": 120.0, "others_cpu_pct": 12.0, "stolen_cpu_pct": 35.4}}
     text = summary_text({"configs": {"memory-sqlite": {"levels": [level]}}})
     header, row = text.splitlines()[2].split(), text.splitlines()[3].split()
-    assert header[-3:] == ["CPU%", "others%", "stolen%"] and row[-3:] == ["120", "12", "35"]
+    assert header[-6:-3] == ["CPU%", "others%", "stolen%"] and row[-5:-2] == ["120", "12", "35"]
 
 
 def test_the_machine_sampler_counts_stolen_time_apart_from_busy_time(monkeypatch):
@@ -124,3 +124,34 @@ def test_cpu_per_action_and_the_ceiling_it_sets_on_the_machines_cores():
     assert (one_worker["cores"], round(one_worker["ceiling_per_s"])) == (1, 67)
     assert "1 core serves at most 67 actions/s (one worker: its GIL; " in level_text("memory-sqlite", dict(embedded, workers=1), [])
     assert cost_per_action(dict(level, totals=dict(level["totals"], actions_per_s=0.0))) is None
+
+
+def test_costs_in_reference_loops_compare_runs_on_a_machine_whose_speed_varies():
+    """The reference loop took 12 ms before the level and 13 ms after: 15 ms of app CPU per
+    action is 1.2 loops, 19.5 ms server side 1.56; a level without the timing prints dashes."""
+    level = {"sessions": 50, "customers": 35, "agents": 15, "duration_s": 60, "workers": 2,
+             "totals": {"actions": 2400, "actions_per_s": 40.0, "p50_ms": 30.0, "p95_ms": 90.0, "p99_ms": 150.0,
+                        "errors": 0, "error_pct": 0.0, "msgs_in_per_s": 100, "msgs_out_per_s": 60},
+             "server": {"app_cpu_pct": 60.0, "worker_cpu_pct": 6.0, "postgres_cpu_pct": 12.0, "sandbox_cpu_pct": 3.0,
+                        "app_peak_rss_mb": 300.0, "held_too_long": 0, "error_lines": 0},
+             "load_generator": {"cpu_pct": 9.0}, "actions": {},
+             "machine": {"machine_cpu_pct": 95.0, "others_cpu_pct": 2.0, "stolen_cpu_pct": 0.0, "cores": 2,
+                         "loadavg_start": 0.5, "loadavg_end": 1.5,
+                         "reference_loop_ms": {"loop": "sum(range(10**6))", "before": 12.0, "after": 13.0}}}
+    cost = cost_per_action(level)
+    assert (round(cost["app_loops"], 2), round(cost["server_loops"], 2)) == (1.2, 1.56)
+    assert ("machine speed: the reference loop (sum(range(10**6))) took 12.0 ms before this level and 13.0 ms after; "
+            "CPU per action in reference loops: app 1.20, server side 1.56") in level_text("redis-postgres", level, [])
+    header, row = summary_text({"configs": {"redis-postgres": {"levels": [level]}}}).splitlines()[2:4]
+    assert header.split()[-3:] == ["ref", "ms", "app/ref"] and row.split()[-2:] == ["12.5", "1.20"]
+    untimed = dict(level, machine={k: v for k, v in level["machine"].items() if k != "reference_loop_ms"})
+    assert cost_per_action(untimed)["app_loops"] is None and "machine speed" not in level_text("x", untimed, [])
+    assert summary_text({"configs": {"x": {"levels": [untimed]}}}).splitlines()[3].split()[-2:] == ["-", "-"]
+
+
+def test_the_reference_loop_is_timed_in_milliseconds_per_loop():
+    """Best of a few timings of a fixed loop: a positive figure of the order python -m timeit prints."""
+    from load_stack import reference_loop_ms
+    ms = reference_loop_ms(repeat=2, number=2)
+    assert 0.5 < ms < 1000
+
