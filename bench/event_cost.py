@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import ROUTES, H, S, LockfileGuard, check_names, url_for  # noqa: E402
-from load_stack import CONFIGS, REFERENCE_LOOP, ROOT, Stack, TreeSampler, process_tree, reference_loop_ms  # noqa: E402
+from load_stack import CONFIGS, ROOT, SpeedProbe, Stack, TreeSampler, process_tree  # noqa: E402
 from load_wire import Tab, load_protocol  # noqa: E402
 
 
@@ -181,10 +181,12 @@ def main() -> int:
         proto = load_protocol(ROOT / ".web", list(ROUTES.values()))
         print(f"event cost: {args.config}, {args.workers} worker(s), {args.repeat} repeats per step, one tab at a time; "
               f"app pid {stack.app.pid}", flush=True)
-        before = reference_loop_ms()
+        speed = SpeedProbe()
+        speed.start()
         asyncio.run(run(stack, proto, args.repeat, args.only))
-        print(f"  machine speed: the reference loop ({REFERENCE_LOOP}) took {before:.1f} ms before the steps and "
-              f"{reference_loop_ms():.1f} ms after (compare runs by app CPU / this)", flush=True)
+        taken = speed.result()
+        print(f"  machine speed: the reference loop ({taken['loop']}) took {taken.get('median_ms', float('nan')):.1f} ms "
+              f"of CPU during the steps (median of {taken['samples']}; compare runs by app CPU / this)", flush=True)
     finally:
         stack.stop()
         guard.restore()

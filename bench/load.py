@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load_report import ActionStats, level_text, percentile, summary_text  # noqa: E402
 from load_stack import (  # noqa: E402
-    CONFIGS, REFERENCE_LOOP, ROOT, MachineSampler, Stack, TreeSampler, log_counts, process_tree, reference_loop_ms,
+    CONFIGS, ROOT, MachineSampler, SpeedProbe, Stack, TreeSampler, log_counts, process_tree,
 )
 from load_wire import Closed, Outcome, Protocol, Tab, known_states, load_protocol  # noqa: E402
 
@@ -575,8 +575,9 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
     samplers = [s for s in (app, sandbox, worker, me, pg) if s]
     for s in samplers:
         s.start()
-    machine = MachineSampler()
+    machine, speed = MachineSampler(), SpeedProbe()
     machine.start()
+    speed.start()
     offset = stack.log_offset()
     gateway_before = await asyncio.to_thread(stack.gateway_counts)
     before = (run.sent, run.received)
@@ -595,7 +596,7 @@ async def run_level(stack: Stack, proto: Protocol, sessions: int, args, pool: de
         await asyncio.sleep(args.duration)
         for s in samplers:
             s.sample()  # the window ends here; actions still running finish (up to their timeout) below
-        box = machine.result()
+        box = {**machine.result(), "reference_loop_ms": speed.result()}
         counts = (run.sent - before[0], run.received - before[1])
         logs = log_counts(stack.log_since(offset))
         gateway_after = await asyncio.to_thread(stack.gateway_counts)
@@ -693,10 +694,7 @@ def run_config(name: str, args, results: dict, say) -> None:
             say(f"  note: {note}")
         for i, level in enumerate(args.levels):
             say(f"  [{name}] level {level}: {args.duration:.0f} s ...")
-            before = reference_loop_ms()  # the machine's speed around the level (the app idle)
             result = run_loop(args.loop, run_level(stack, proto, level, args, pool, args.seed * 1000 + i, say))
-            result["machine"]["reference_loop_ms"] = {"loop": REFERENCE_LOOP, "before": round(before, 2),
-                                                      "after": round(reference_loop_ms(), 2)}
             entry["levels"].append(result)
             say(level_text(name, result, ACTION_ORDER))
             save(args.out, results)

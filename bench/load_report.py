@@ -95,9 +95,9 @@ def cost_per_action(level: dict) -> dict | None:
 
 
 def reference_ms(level: dict) -> float | None:
-    """The reference loop's time around this level (the mean of before and after), if taken."""
-    taken = (level.get("machine") or {}).get("reference_loop_ms")
-    return (taken["before"] + taken["after"]) / 2 if taken else None
+    """The reference loop's median CPU time during this level's window (load_stack.SpeedProbe), if taken."""
+    taken = (level.get("machine") or {}).get("reference_loop_ms") or {}
+    return taken.get("median_ms")
 
 
 def level_text(config: str, level: dict, order: list[str]) -> str:
@@ -144,10 +144,11 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
         out.append(f"  CPU per action: app {cost['app_ms']:.1f} ms, server side {cost['server_ms']:.1f} ms "
                    f"(app{' + refund sender' if srv.get('worker_cpu_pct') is not None else ''}"
                    f"{' + PostgreSQL' if srv.get('postgres_cpu_pct') is not None else ''}){ceiling}")
-    if (taken := (level.get("machine") or {}).get("reference_loop_ms")) and cost:
-        out.append(f"  machine speed: the reference loop ({taken['loop']}) took {taken['before']:.1f} ms before this level "
-                   f"and {taken['after']:.1f} ms after; CPU per action in reference loops: app {cost['app_loops']:.2f}, "
-                   f"server side {cost['server_loops']:.2f} (compare runs by these: the machine's speed varies)")
+    if cost and cost["app_loops"] is not None:
+        taken = level["machine"]["reference_loop_ms"]
+        out.append(f"  machine speed: the reference loop ({taken['loop']}) took {taken['median_ms']:.1f} ms of CPU during "
+                   f"the window (median of {taken['samples']}; p10 {taken['p10_ms']:.1f}, p90 {taken['p90_ms']:.1f}); "
+                   f"CPU per action in reference loops: app {cost['app_loops']:.2f}, server side {cost['server_loops']:.2f}")
     held = ", ".join(f"{k} {n}" for k, n in sorted(srv.get("held_too_long_by_event", {}).items(), key=lambda kv: -kv[1]))
     if (m := level.get("machine")):
         stolen = f", {m['stolen_cpu_pct']:.0f}% taken by the virtual machine's host" if m.get("stolen_cpu_pct") else ""

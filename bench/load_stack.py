@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -412,14 +411,18 @@ class TreeSampler:
 REFERENCE_LOOP = "sum(range(10**6))"
 
 
-def reference_loop_ms(repeat: int = 5, number: int = 10) -> float:
-    """How fast this machine runs plain Python right now: the best of ``repeat`` timings of
-    ``REFERENCE_LOOP`` (``python -m timeit`` prints the same figure), in ms per loop. The
-    same code's CPU per action moved between 9.5 and 14.5 ms within one morning on these
-    shared cores; dividing by this figure, taken just before and after a level, tells the
-    code's cost apart from the machine's speed."""
-    timer = timeit.Timer(REFERENCE_LOOP)
-    return min(timer.repeat(repeat=repeat, number=number)) / number * 1000
+class SpeedProbe:
+    """The machine's speed during a window (bench/speed_probe.py in a process of its own):
+    the median CPU time of ``REFERENCE_LOOP``, in ms. Dividing a CPU cost by it tells the
+    code's cost apart from the speed of these shared cores, which moves with their load."""
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("speed_probe.py"))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def result(self) -> dict:
+        out, _ = self.proc.communicate("", timeout=30)
+        return {"loop": REFERENCE_LOOP, **json.loads(out.strip().splitlines()[-1])}
 
 
 class MachineSampler:
