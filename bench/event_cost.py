@@ -185,8 +185,8 @@ def main() -> int:
         speed.start()
         asyncio.run(run(stack, proto, args.repeat, args.only))
         taken = speed.result()
-        print(f"  machine speed: the reference loop ({taken['loop']}) took {taken.get('median_ms', float('nan')):.1f} ms "
-              f"of CPU during the steps (median of {taken['samples']}; compare runs by app CPU / this)", flush=True)
+        print(f"  machine speed: the reference loop ({taken['loop']}) took {taken.get('mean_ms', float('nan')):.1f} ms "
+              f"of CPU during the steps (mean of {taken['samples']} timings)", flush=True)
     finally:
         stack.stop()
         guard.restore()

@@ -90,14 +90,15 @@ def cost_per_action(level: dict) -> dict | None:
     loop = reference_ms(level)
     return {"app_ms": app_ms, "server_ms": server_ms,
             "cores": cores, "ceiling_per_s": cores * 1000 / server_ms if cores and server_ms else None,
-            # the same costs in units of the machine's speed at the time (load_stack.reference_loop_ms)
+            # the same costs in units of the machine's speed at the time (load_stack.SpeedProbe)
             "app_loops": app_ms / loop if loop else None, "server_loops": server_ms / loop if loop else None}
 
 
 def reference_ms(level: dict) -> float | None:
-    """The reference loop's median CPU time during this level's window (load_stack.SpeedProbe), if taken."""
+    """The reference loop's mean CPU time during this level's window (load_stack.SpeedProbe), if taken:
+    the mean, as the app's CPU per action is a mean over the window (the speed is often bimodal)."""
     taken = (level.get("machine") or {}).get("reference_loop_ms") or {}
-    return taken.get("median_ms")
+    return taken.get("mean_ms")
 
 
 def level_text(config: str, level: dict, order: list[str]) -> str:
@@ -146,8 +147,9 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
                    f"{' + PostgreSQL' if srv.get('postgres_cpu_pct') is not None else ''}){ceiling}")
     if cost and cost["app_loops"] is not None:
         taken = level["machine"]["reference_loop_ms"]
-        out.append(f"  machine speed: the reference loop ({taken['loop']}) took {taken['median_ms']:.1f} ms of CPU during "
-                   f"the window (median of {taken['samples']}; p10 {taken['p10_ms']:.1f}, p90 {taken['p90_ms']:.1f}); "
+        out.append(f"  machine speed: the reference loop ({taken['loop']}) took {taken['mean_ms']:.1f} ms of CPU during "
+                   f"the window (mean of {taken['samples']}; p10 {taken['p10_ms']:.1f}, median {taken['median_ms']:.1f}, "
+                   f"p90 {taken['p90_ms']:.1f}); "
                    f"CPU per action in reference loops: app {cost['app_loops']:.2f}, server side {cost['server_loops']:.2f}")
     held = ", ".join(f"{k} {n}" for k, n in sorted(srv.get("held_too_long_by_event", {}).items(), key=lambda kv: -kv[1]))
     if (m := level.get("machine")):

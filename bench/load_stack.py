@@ -408,12 +408,9 @@ class TreeSampler:
         return {"cpu_pct": round(100 * used / wall, 1), "peak_rss_mb": round(self.peak_rss / 2**20, 1)}
 
 
-REFERENCE_LOOP = "sum(range(10**6))"
-
-
 class SpeedProbe:
     """The machine's speed during a window (bench/speed_probe.py in a process of its own):
-    the median CPU time of ``REFERENCE_LOOP``, in ms. Dividing a CPU cost by it tells the
+    the median CPU time of its reference loop, in ms. Dividing a CPU cost by it tells the
     code's cost apart from the speed of these shared cores, which moves with their load."""
 
     def start(self) -> None:
@@ -422,7 +419,7 @@ class SpeedProbe:
 
     def result(self) -> dict:
         out, _ = self.proc.communicate("", timeout=30)
-        return {"loop": REFERENCE_LOOP, **json.loads(out.strip().splitlines()[-1])}
+        return json.loads(out.strip().splitlines()[-1])
 
 
 class MachineSampler:

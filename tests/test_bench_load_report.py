@@ -127,7 +127,7 @@ def test_cpu_per_action_and_the_ceiling_it_sets_on_the_machines_cores():
 
 
 def test_costs_in_reference_loops_compare_runs_on_a_machine_whose_speed_varies():
-    """The reference loop took a median 12.5 ms of CPU during the window: 15 ms of app CPU
+    """The reference loop took a mean 12.5 ms of CPU during the window: 15 ms of app CPU
     per action is 1.2 loops, 19.5 ms server side 1.56; a level without the probe prints dashes."""
     level = {"sessions": 50, "customers": 35, "agents": 15, "duration_s": 60, "workers": 2,
              "totals": {"actions": 2400, "actions_per_s": 40.0, "p50_ms": 30.0, "p95_ms": 90.0, "p99_ms": 150.0,
@@ -137,12 +137,12 @@ def test_costs_in_reference_loops_compare_runs_on_a_machine_whose_speed_varies()
              "load_generator": {"cpu_pct": 9.0}, "actions": {},
              "machine": {"machine_cpu_pct": 95.0, "others_cpu_pct": 2.0, "stolen_cpu_pct": 0.0, "cores": 2,
                          "loadavg_start": 0.5, "loadavg_end": 1.5,
-                         "reference_loop_ms": {"loop": "sum(range(10**6))", "samples": 240, "median_ms": 12.5,
-                                               "p10_ms": 11.9, "p90_ms": 14.0}}}
+                         "reference_loop_ms": {"loop": "sum(range(10**6))", "samples": 240, "mean_ms": 12.5,
+                                               "median_ms": 12.1, "p10_ms": 11.9, "p90_ms": 14.0}}}
     cost = cost_per_action(level)
     assert (round(cost["app_loops"], 2), round(cost["server_loops"], 2)) == (1.2, 1.56)
-    assert ("machine speed: the reference loop (sum(range(10**6))) took 12.5 ms of CPU during the window (median of "
-            "240; p10 11.9, p90 14.0); CPU per action in reference loops: app 1.20, server side 1.56") \
+    assert ("machine speed: the reference loop (sum(range(10**6))) took 12.5 ms of CPU during the window (mean of "
+            "240; p10 11.9, median 12.1, p90 14.0); CPU per action in reference loops: app 1.20, server side 1.56") \
         in level_text("redis-postgres", level, [])
     header, row = summary_text({"configs": {"redis-postgres": {"levels": [level]}}}).splitlines()[2:4]
     assert header.split()[-3:] == ["ref", "ms", "app/ref"] and row.split()[-2:] == ["12.5", "1.20"]
@@ -161,4 +161,8 @@ def test_the_speed_probe_times_the_reference_loop_in_cpu_while_it_runs():
     time.sleep(1.2)
     got = probe.result()
     assert got["loop"] == "sum(range(10**6))" and got["samples"] >= 3
-    assert 0.5 < got["p10_ms"] <= got["median_ms"] <= got["p90_ms"] < 1000
+    assert 0.5 < got["p10_ms"] <= got["median_ms"] <= got["p90_ms"] < 1000 and got["p10_ms"] <= got["mean_ms"]
+    import speed_probe
+    assert speed_probe.summary([]) == {"loop": "sum(range(10**6))", "samples": 0}  # stopped before a sample
+    got = speed_probe.summary([1.0, 1.0, 4.0])
+    assert (got["mean_ms"], got["median_ms"]) == (2.0, 1.0)
