@@ -1,15 +1,17 @@
 """How fast this machine runs plain Python while a benchmark runs: a process of its own.
 
 These shared virtual cores change speed with their load and their neighbours': this
-loop took 1.2 ms of CPU with both cores busy and 1.8 ms with the machine idle, the same
-code's CPU per action moved between 9.5 and 14.5 ms within one morning, and within one
-minute the loop's times are mostly in two groups (~13 and ~21 ms per 10**6), so the
-report divides by their mean, not the median, which jumps from one group to the other. A figure
+loop took 1.2 ms of CPU with both cores busy and 1.8 ms with the machine idle, and the
+same code's CPU per action moved between 9.5 and 14.5 ms within one morning. A figure
 taken before or after a level measures another moment and another load. So this process
 runs a small fixed loop a few times a second *during* the level and times it in CPU time
 (``time.process_time``), which waiting for a core does not inflate: what changes it is
 the speed of the core when it runs, the thing that makes the app's CPU per action move
 without its code changing. It runs until its stdin closes, then prints one JSON line.
+
+Within one minute the loop's times mostly fall in two groups (~13 and ~21 ms per
+10**6), so the report divides by their mean: the median jumps from one group to the
+other between runs of the same code.
 
 Reported as ms per ``sum(range(10**6))`` (ten times the small loop), the figure
 ``python -m timeit "sum(range(10**6))"`` prints, so the two can be compared.
