@@ -100,18 +100,23 @@ def test_the_machine_sampler_counts_stolen_time_apart_from_busy_time(monkeypatch
     assert (got["machine_cpu_pct"], got["stolen_cpu_pct"]) == (60.0, 60.0)  # 10 s of CPU in 5 s: 4 idle, 3 stolen, 3 busy
 
 
+def _level(**machine) -> dict:
+    """A 50-session level of 2 workers: 40 actions/s, app 60 % + sender 6 % + PostgreSQL 12 % of a core."""
+    return {"sessions": 50, "customers": 35, "agents": 15, "duration_s": 60, "workers": 2,
+            "totals": {"actions": 2400, "actions_per_s": 40.0, "p50_ms": 30.0, "p95_ms": 90.0, "p99_ms": 150.0,
+                       "errors": 0, "error_pct": 0.0, "msgs_in_per_s": 100, "msgs_out_per_s": 60},
+            "server": {"app_cpu_pct": 60.0, "worker_cpu_pct": 6.0, "postgres_cpu_pct": 12.0, "sandbox_cpu_pct": 3.0,
+                       "app_peak_rss_mb": 300.0, "held_too_long": 0, "error_lines": 0},
+            "load_generator": {"cpu_pct": 9.0}, "actions": {},
+            "machine": {"machine_cpu_pct": 95.0, "others_cpu_pct": 2.0, "stolen_cpu_pct": 0.0, "cores": 2,
+                        "loadavg_start": 0.5, "loadavg_end": 1.5, **machine}}
+
+
 def test_cpu_per_action_and_the_ceiling_it_sets_on_the_machines_cores():
     """App 60 % + sender 6 % + PostgreSQL 12 % of a core for 40 actions/s: 19.5 ms of server
     CPU per action, so 2 cores serve at most 2000 / 19.5 = 103 actions/s; the sandbox
     (the shop's systems) and the load generator are not counted."""
-    level = {"sessions": 50, "customers": 35, "agents": 15, "duration_s": 60, "workers": 2,
-             "totals": {"actions": 2400, "actions_per_s": 40.0, "p50_ms": 30.0, "p95_ms": 90.0, "p99_ms": 150.0,
-                        "errors": 0, "error_pct": 0.0, "msgs_in_per_s": 100, "msgs_out_per_s": 60},
-             "server": {"app_cpu_pct": 60.0, "worker_cpu_pct": 6.0, "postgres_cpu_pct": 12.0, "sandbox_cpu_pct": 3.0,
-                        "app_peak_rss_mb": 300.0, "held_too_long": 0, "error_lines": 0},
-             "load_generator": {"cpu_pct": 9.0}, "actions": {},
-             "machine": {"machine_cpu_pct": 95.0, "others_cpu_pct": 2.0, "stolen_cpu_pct": 0.0, "cores": 2,
-                         "loadavg_start": 0.5, "loadavg_end": 1.5}}
+    level = _level()
     cost = cost_per_action(level)
     assert (cost["app_ms"], cost["server_ms"], round(cost["ceiling_per_s"])) == (15.0, 19.5, 103)
     assert "server side 19.5 ms (app + refund sender + PostgreSQL); at that cost 2 cores serve at most 103 actions/s" \
@@ -129,16 +134,8 @@ def test_cpu_per_action_and_the_ceiling_it_sets_on_the_machines_cores():
 def test_costs_in_reference_loops_compare_runs_on_a_machine_whose_speed_varies():
     """The reference loop took a mean 12.5 ms of CPU during the window: 15 ms of app CPU
     per action is 1.2 loops, 19.5 ms server side 1.56; a level without the probe prints dashes."""
-    level = {"sessions": 50, "customers": 35, "agents": 15, "duration_s": 60, "workers": 2,
-             "totals": {"actions": 2400, "actions_per_s": 40.0, "p50_ms": 30.0, "p95_ms": 90.0, "p99_ms": 150.0,
-                        "errors": 0, "error_pct": 0.0, "msgs_in_per_s": 100, "msgs_out_per_s": 60},
-             "server": {"app_cpu_pct": 60.0, "worker_cpu_pct": 6.0, "postgres_cpu_pct": 12.0, "sandbox_cpu_pct": 3.0,
-                        "app_peak_rss_mb": 300.0, "held_too_long": 0, "error_lines": 0},
-             "load_generator": {"cpu_pct": 9.0}, "actions": {},
-             "machine": {"machine_cpu_pct": 95.0, "others_cpu_pct": 2.0, "stolen_cpu_pct": 0.0, "cores": 2,
-                         "loadavg_start": 0.5, "loadavg_end": 1.5,
-                         "reference_loop_ms": {"loop": "sum(range(10**6))", "samples": 240, "mean_ms": 12.5,
-                                               "median_ms": 12.1, "p10_ms": 11.9, "p90_ms": 14.0}}}
+    level = _level(reference_loop_ms={"loop": "sum(range(10**6))", "samples": 240, "mean_ms": 12.5,
+                                      "median_ms": 12.1, "p10_ms": 11.9, "p90_ms": 14.0})
     cost = cost_per_action(level)
     assert (round(cost["app_loops"], 2), round(cost["server_loops"], 2)) == (1.2, 1.56)
     assert ("machine speed: the reference loop (sum(range(10**6))) took 12.5 ms of CPU during the window (mean of "
