@@ -26,6 +26,9 @@ to whole page loads, so the difference between them is what each part costs:
   a write, its change published, the page read again. It runs last: each repeat adds a
   message, so its figure is for a conversation growing from a few to --repeat messages.
 
+At the end it prints the machine's speed during the steps (bench/speed_probe.py, the mean
+CPU time of a reference loop): to compare two runs, divide their app CPU by it.
+
     .venv/bin/python bench/event_cost.py --config memory-sqlite --repeat 300
 """
 

@@ -410,7 +410,7 @@ class TreeSampler:
 
 class SpeedProbe:
     """The machine's speed during a window (bench/speed_probe.py in a process of its own):
-    the median CPU time of its reference loop, in ms. Dividing a CPU cost by it tells the
+    the mean CPU time of its reference loop, in ms. Dividing a CPU cost by it tells the
     code's cost apart from the speed of these shared cores, which moves with their load."""
 
     def start(self) -> None:
