@@ -49,7 +49,7 @@ def summary(samples: list[float]) -> dict:
 def main() -> int:
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
-    samples: list[float] = []
+    samples = [one_loop_ms()]  # at least one, however short the window
     while not done.wait(INTERVAL_S):
         samples.append(one_loop_ms())
     print(json.dumps(summary(samples)), flush=True)
