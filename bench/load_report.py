@@ -171,12 +171,9 @@ def level_text(config: str, level: dict, order: list[str]) -> str:
     return "\n".join(out)
 
 
-def _pct(value: float | None) -> str:
-    """A CPU figure, or "-" where there is none (the refund sender embedded in the app)."""
-    return "-" if value is None else f"{value:.0f}"
-
-
 def _num(value: float | None, places: int) -> str:
+    """A figure, or "-" where there is none (the refund sender embedded in the app, a run
+    without the speed probe, a level without actions)."""
     return "-" if value is None else f"{value:.{places}f}"
 
 
@@ -191,7 +188,7 @@ def summary_text(results: dict) -> str:
             cost = cost_per_action(lv)
             lines.append(f"  {name:<15} {lv['sessions']:>8} {t['actions_per_s']:>9.1f} {_ms(t['p50_ms']):>7} "
                          f"{_ms(t['p95_ms']):>7} {_ms(t['p99_ms']):>7} {t['errors']:>7} {s['app_cpu_pct']:>8.0f} "
-                         f"{_pct(s.get('worker_cpu_pct')):>7} {cost['server_ms'] if cost else float('nan'):>6.1f} {s['app_peak_rss_mb']:>7.0f} {s['held_too_long']:>5} {s['error_lines']:>6} "
+                         f"{_num(s.get('worker_cpu_pct'), 0):>7} {_num(cost['server_ms'] if cost else None, 1):>6} {s['app_peak_rss_mb']:>7.0f} {s['held_too_long']:>5} {s['error_lines']:>6} "
                          f"{box.get('machine_cpu_pct', 0):>8.0f} {box.get('others_cpu_pct', 0):>7.0f} {box.get('stolen_cpu_pct', 0):>7.0f} "
                          f"{_num(reference_ms(lv), 1):>6} {_num(cost['app_loops'] if cost else None, 2):>7}")
         if cfg.get("error"):
