@@ -1,4 +1,5 @@
-"""A missed lock-release notice costs a waiting event about a second, not the lock's lifetime.
+"""A missed lock-release notice costs a waiting event about a second, not the lock's lifetime;
+a vanished "I wait" announcement costs about a second, not another worker's lease.
 
 Real Redis, Reflex's own StateManagerRedis and its own wait loop (``_wait_lock``). The
 manager is told it is subscribed to release notices but never subscribes, so the release
@@ -13,11 +14,15 @@ import asyncio
 import contextlib
 import uuid
 
+import time
+
 import pytest
+import reflex as rx
 from redis.asyncio import Redis
 
 from reflex.istate.manager.redis import StateManagerRedis
 
+from support_app.state.base import AppState
 from support_app.state.lock_recheck import nudge_waiters
 
 LIFETIME_MS = 60_000
@@ -70,6 +75,84 @@ def test_a_nudged_waiter_takes_the_lock_released_without_notice(redis_url):
 def test_a_nudge_while_the_lock_is_still_held_leaves_the_waiter_waiting(redis_url):
     # ten nudges in the second it is given
     assert asyncio.run(_waiter_after(redis_url[0], nudge_every=0.1, release=False)) == (False, b"other-holder")
+
+
+HOLD_MS = 3_000
+
+
+async def _plain_nudges(manager: StateManagerRedis, every: float) -> None:
+    """Reflex's waiters woken once in a while, without announcing them again."""
+    while True:
+        await asyncio.sleep(every)
+        for lock_key in list(manager._lock_waiters):
+            manager._notify_next_waiter(lock_key)
+
+
+async def _wait_behind_a_lease(url: str, prefix: str, nudges) -> tuple[float, bool]:
+    """Worker B waits for a tab's lock; its announcement (its id in the lock's waiters set)
+    vanishes, as when another of its waiters for the lock finishes first; then worker A,
+    seeing no contender, takes the lock with a lease of HOLD_MS. How long until B has the
+    lock (from the lease), and did A hold a lease meanwhile?"""
+    redis = Redis.from_url(url)
+    holder = StateManagerRedis(redis=Redis.from_url(url), lock_expiration=10_000, lock_warning_threshold=1000,
+                               oplock_hold_time_ms=HOLD_MS)
+    holder._ensure_lock_task()
+    await asyncio.wait_for(holder._lock_updates_subscribed.wait(), 5)  # A hears "sadd" on a waiters set
+    waiter = await _deaf_manager(Redis.from_url(url))
+    token = rx.BaseStateToken(ident=prefix.replace(":", "-") + uuid.uuid4().hex, cls=AppState)
+    lock_key = holder._lock_key(token)
+    nudger = None
+    try:
+        await redis.set(lock_key, b"other-holder", px=10_000)
+        waiting = asyncio.create_task(waiter._wait_lock(lock_key, b"b-event"))
+        await asyncio.sleep(0.3)
+        assert await redis.smembers(lock_key + b"_waiters") == {waiter._instance_id.encode()}
+        await redis.srem(lock_key + b"_waiters", waiter._instance_id)  # the announcement vanishes
+        await redis.delete(lock_key)
+        async with holder.modify_state(token):  # A: the lock, and a lease (no contender in the set)
+            pass
+        leased = token.lock_key in holder._local_leases
+        started = time.monotonic()
+        nudger = asyncio.create_task(nudges(waiter, every=0.2))
+        await asyncio.wait_for(waiting, 10)
+        return time.monotonic() - started, leased
+    finally:
+        if nudger:
+            nudger.cancel()
+        await holder.close()
+        await waiter.redis.aclose()
+        await redis.delete(lock_key, lock_key + b"_waiters")
+        await redis.aclose()
+
+
+@pytest.fixture
+def oplock(monkeypatch):
+    monkeypatch.setenv("REFLEX_OPLOCK_ENABLED", "true")
+
+
+def test_a_waiter_whose_announcement_vanished_waits_out_the_lease_without_announcing_again(oplock, redis_url):
+    waited, leased = asyncio.run(_wait_behind_a_lease(*redis_url, _plain_nudges))
+    assert leased and waited >= HOLD_MS / 1000 - 0.3
+
+
+def test_announcing_again_ends_the_lease_within_a_nudge_or_two(oplock, redis_url):
+    waited, leased = asyncio.run(_wait_behind_a_lease(*redis_url, nudge_waiters))
+    assert leased and waited < 1.5
+
+
+def test_the_nudges_go_on_while_redis_refuses_the_announcement(oplock, caplog):
+    async def scenario() -> bool:
+        manager = StateManagerRedis(redis=Redis.from_url("redis://127.0.0.1:1/0"))  # nothing listens there
+        manager._lock_waiters[b"some-tab_lock"] = [waiter := asyncio.Event()]
+        nudger = asyncio.create_task(nudge_waiters(manager, every=0.05))
+        await asyncio.sleep(0.5)
+        alive = not nudger.done()
+        nudger.cancel()
+        await manager.redis.aclose()
+        return alive and waiter.is_set()
+
+    assert asyncio.run(scenario())
+    assert sum("could not announce" in r.getMessage() for r in caplog.records) >= 2
 
 
 @pytest.mark.parametrize("redis_state", [False, True])
