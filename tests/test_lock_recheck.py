@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from reflex.istate.manager.redis import StateManagerRedis
 
 from support_app.state.base import AppState
-from support_app.state.lock_recheck import nudge_waiters
+from support_app.state.lock_recheck import announce_waiting, nudge_waiters
 
 LIFETIME_MS = 60_000
 
@@ -138,6 +138,56 @@ def test_a_waiter_whose_announcement_vanished_waits_out_the_lease_without_announ
 def test_announcing_again_ends_the_lease_within_a_nudge_or_two(oplock, redis_url):
     waited, leased = asyncio.run(_wait_behind_a_lease(*redis_url, nudge_waiters))
     assert leased and waited < 1.5
+
+
+def test_only_a_missing_announcement_of_a_lock_still_waited_for_is_put_back(oplock, redis_url):
+    async def scenario() -> tuple[list[bytes], set[bytes], set[bytes], set[bytes]]:
+        manager = StateManagerRedis(redis=Redis.from_url(redis_url[0]))
+        announced, vanished, done = (f"{redis_url[1]}{name}_lock".encode() for name in ("announced", "vanished", "done"))
+        me = manager._instance_id.encode()
+        await manager.redis.sadd(announced + b"_waiters", me)
+        for lock_key in (announced, vanished):
+            manager._lock_waiters[lock_key] = [asyncio.Event()]
+        try:
+            put = await announce_waiting(manager, [announced, vanished, done])  # done: its wait ended
+            return put, *[await manager.redis.smembers(key + b"_waiters") for key in (announced, vanished, done)]
+        finally:
+            await manager.redis.aclose()
+
+    put, announced, vanished, done = asyncio.run(scenario())
+    assert put == [f"{redis_url[1]}vanished_lock".encode()]
+    assert len(announced) == len(vanished) == 1 and done == set()
+
+
+def test_an_announcement_put_back_as_the_wait_ends_is_taken_out_again(oplock, redis_url):
+    async def scenario() -> tuple[list[bytes], set[bytes]]:
+        manager = StateManagerRedis(redis=Redis.from_url(redis_url[0]))
+        lock_key = f"{redis_url[1]}ending_lock".encode()
+        manager._lock_waiters[lock_key] = [asyncio.Event()]
+        pipeline = manager.redis.pipeline
+
+        def ending_on_add(**kwargs):  # the waiter gets the lock while the id is being put back
+            pipe = pipeline(**kwargs)
+            execute = pipe.execute
+
+            async def execute_then_end():
+                adding = any(args[0] == "SADD" for args, _ in pipe.command_stack)
+                result = await execute()
+                if adding:
+                    manager._lock_waiters.pop(lock_key)
+                return result
+
+            pipe.execute = execute_then_end
+            return pipe
+
+        manager.redis.pipeline = ending_on_add
+        try:
+            return await announce_waiting(manager, [lock_key]), await manager.redis.smembers(lock_key + b"_waiters")
+        finally:
+            await manager.redis.aclose()
+
+    put, left = asyncio.run(scenario())
+    assert len(put) == 1 and left == set()
 
 
 def test_the_nudges_go_on_while_redis_refuses_the_announcement(oplock, caplog):
