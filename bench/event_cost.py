@@ -47,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import ROUTES, H, S, LockfileGuard, check_names, url_for  # noqa: E402
-from load_stack import CONFIGS, ROOT, SpeedProbe, Stack, TreeSampler, process_tree  # noqa: E402
+from load_stack import CONFIGS, ROOT, SpeedProbe, Stack, TreeSampler, app_env_arg, process_tree  # noqa: E402
 from load_wire import Tab, load_protocol  # noqa: E402
 
 
@@ -173,17 +173,20 @@ def main() -> int:
     p.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 4400)))
     p.add_argument("--redis-app", default=os.environ.get("BENCH_REDIS_APP", "redis://127.0.0.1:6379/6"))
     p.add_argument("--redis-state", default=os.environ.get("BENCH_REDIS_STATE", "redis://127.0.0.1:6379/7"))
+    p.add_argument("--app-env", action="append", type=app_env_arg, default=[], metavar="NAME=VALUE",
+                   help="a setting for the app process, as bench/load.py (e.g. REFLEX_OPLOCK_ENABLED=false)")
     args = p.parse_args()
     stack = Stack(CONFIGS[args.config], app_port=args.port, sandbox_port=args.port + 1, workers=args.workers,
                   app_redis_url=args.redis_app, state_redis_url=args.redis_state, customers=args.customers, agents=2,
-                  worker_process=CONFIGS[args.config].state == "redis")  # the refund sender as bench/load.py runs it
+                  worker_process=CONFIGS[args.config].state == "redis",  # the refund sender as bench/load.py runs it
+                  app_env=dict(args.app_env))
     guard = LockfileGuard()
     try:
         stack.start(print)
         check_names(ROOT / ".web")
         proto = load_protocol(ROOT / ".web", list(ROUTES.values()))
         print(f"event cost: {args.config}, {args.workers} worker(s), {args.repeat} repeats per step, one tab at a time; "
-              f"app pid {stack.app.pid}", flush=True)
+              f"app pid {stack.app.pid}" + "".join(f", {k}={v}" for k, v in args.app_env), flush=True)
         speed = SpeedProbe()
         speed.start()
         asyncio.run(run(stack, proto, args.repeat, args.only))

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load_report import ActionStats, level_text, percentile, summary_text  # noqa: E402
 from load_stack import (  # noqa: E402
-    CONFIGS, ROOT, MachineSampler, SpeedProbe, Stack, TreeSampler, log_counts, process_tree,
+    CONFIGS, ROOT, MachineSampler, SpeedProbe, Stack, TreeSampler, app_env_arg, log_counts, process_tree,
 )
 from load_wire import Closed, Outcome, Protocol, Tab, known_states, load_protocol  # noqa: E402
 
@@ -751,12 +751,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
                    help="the load generator's event loop (default uvloop; asyncio as runs before 2026-12-06)")
     p.add_argument("--keep-tmp", action="store_true", help="keep each configuration's temporary directory (logs, dbs)")
-    p.add_argument("--app-env", action="append", default=[], metavar="NAME=VALUE",
+    p.add_argument("--app-env", action="append", type=app_env_arg, default=[], metavar="NAME=VALUE",
                    help="a setting for the app process, e.g. SUPPORT_SERVICE_THREADS=4 (repeatable); printed with the figures")
     args = p.parse_args(argv)
-    if any("=" not in pair or not pair.split("=", 1)[0] for pair in args.app_env):
-        p.error("--app-env takes NAME=VALUE")
-    args.app_env = dict(pair.split("=", 1) for pair in args.app_env)
+    args.app_env = dict(args.app_env)
     try:
         args.levels = [int(x) for x in args.levels.split(",") if x.strip()]
         lo, hi = (float(x) for x in args.think.split("-"))

@@ -9,6 +9,7 @@ process tree from /proc (no psutil), and reading the app log written during a le
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -83,6 +84,14 @@ def _flush_redis(url: str) -> None:
         client.flushdb()
     finally:
         client.close()
+
+
+def app_env_arg(text: str) -> tuple[str, str]:
+    """argparse type of --app-env (bench/load.py, bench/event_cost.py): NAME=VALUE."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("takes NAME=VALUE")
+    return name, value
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:

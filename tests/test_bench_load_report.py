@@ -4,14 +4,25 @@ script that prints figures, never a test."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from load_report import ActionStats, cost_per_action, level_text, percentile, summary_text  # noqa: E402
-from load_stack import MachineSampler, log_counts  # noqa: E402
+from load_stack import MachineSampler, app_env_arg, log_counts  # noqa: E402
+
+
+def test_an_app_setting_is_name_equals_value():
+    assert app_env_arg("REFLEX_OPLOCK_ENABLED=false") == ("REFLEX_OPLOCK_ENABLED", "false")
+    assert app_env_arg("A=x=y") == ("A", "x=y") and app_env_arg("EMPTY=") == ("EMPTY", "")
+    for bad in ("NAME", "=value", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            app_env_arg(bad)
 
 
 def test_percentile_is_nearest_rank():
