@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-
 import time
+import uuid
 
 import pytest
 import reflex as rx
