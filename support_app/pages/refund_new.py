@@ -81,7 +81,9 @@ def refund_form() -> rx.Component:
 def choices() -> rx.Component:
     """The choices and the button, as a plain form: the reason and the settlement type
     are chosen through the server (they change the total and what the button waits for);
-    the notes and the amount stay in the browser until the form is sent."""
+    the notes and the amount stay in the browser until the form is sent. The two selects
+    carry names only so that Reflex 0.10.1 does not warn that controls sent by their id
+    stop being sent in 0.11; the handler goes by the server's copy of both."""
     return rx.form(rx.vstack(
         field_label("Reason", "reason"),
         rx.el.select(
@@ -90,6 +92,7 @@ def choices() -> rx.Component:
             value=S.reason,
             on_change=S.set_reason,
             id="reason",
+            name="reason",
             style={"padding": "0.4rem", "width": "100%"},
         ),
         field_error(S.field_errors, "reason"),
@@ -103,6 +106,7 @@ def choices() -> rx.Component:
                     value=S.settle_type,
                     on_change=S.set_settle_type,
                     id="settle-type",
+                    name="settle_type",
                     style={"padding": "0.4rem", "width": "100%"},
                 ),
                 field_error(S.field_errors, "settle_type"),
