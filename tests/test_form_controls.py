@@ -21,7 +21,7 @@ def test_no_page_sends_a_form_control_by_its_id(monkeypatch):
     sent_by_id: list[str] = []
     monkeypatch.setattr(console, "deprecate", lambda *a, **k: sent_by_id.append(k.get("feature_name", "")))
     checked = 0
-    for route, page in app._unevaluated_pages.items():
+    for page in app._unevaluated_pages.values():
         component = page.component() if callable(page.component) else page.component
         for form in _forms(component):
             form._deprecate_id_only_form_controls()
