@@ -139,8 +139,8 @@ def test_a_csv_link_works_once_and_only_for_its_own_sign_in(sign_in, base_url):
     url = first.value.url
     assert first.value.path().read_text(encoding="utf-8").startswith("\ufeffCase,")  # BOM, human headers
     cookie = {"sr_session": _session_cookie(agent.context)["value"]}
-    with httpx.Client(base_url=base_url) as http:
-        again = http.get(url, cookies=cookie)
+    with httpx.Client(base_url=base_url, cookies=cookie) as http:
+        again = http.get(url)
         assert again.status_code == 403 and "already used" in again.json()["message"]
     links: list[str] = []  # the next link is taken out of the server's answer, so the page never uses it
     agent.route_web_socket(re.compile(r".*/_event.*"), lambda ws: _hold_links(ws, links))
@@ -156,5 +156,5 @@ def test_a_csv_link_works_once_and_only_for_its_own_sign_in(sign_in, base_url):
         assert http.get(fresh).status_code == 403  # no cookie: a copied link is useless
     agent.locator("#sign-out").click()
     agent.wait_for_url(re.compile(r"/login/?$"))
-    with httpx.Client(base_url=base_url) as http:
-        assert http.get(fresh, cookies=cookie).status_code == 403  # dead with its sign-in
+    with httpx.Client(base_url=base_url, cookies=cookie) as http:
+        assert http.get(fresh).status_code == 403  # dead with its sign-in
