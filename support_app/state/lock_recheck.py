@@ -1,5 +1,5 @@
 """Lifespan task: events waiting for a tab's Redis lock look at the lock again every second,
-and their process announces again that it waits.
+and their process's announcement that it waits is put back where it vanished.
 
 Reflex's Redis state manager (0.10.1) wakes an event waiting for a tab's lock when Redis
 announces the lock's release (a keyspace notification, or the holder's own release in this
