@@ -19,11 +19,12 @@ tab's waiters go is unchanged (Reflex wakes the first waiter not yet woken).
 With the oplock, a worker leasing a tab lets go of it early only when another process
 announces that it waits: its id added to the lock's waiters set in Redis (the ``sadd``
 notice the holder listens for). That announcement can vanish while the process still
-waits: the waiters of one process share its id, and the first of them to finish removes
-it, however many still wait (93 times in a minute at 200 sessions in ``bench/load.py``).
-A holder that takes the lock then sees no contender, leases the tab for its whole hold
-time (5 s) and hears of no waiter: a sign-out's tab reset (run by whichever worker got the
-HTTP request) waited up to 5.6 s for a tab's lock while the lock's waiters set was empty.
+waits: a sign-out's tab reset (run by whichever worker got the HTTP request) waited up to
+5.6 s for a tab's lock while the lock's waiters set was empty, and the holder, seeing no
+contender, had leased the tab for its whole hold time (5 s). One way it vanishes: the
+waiters of one process share its id, and the first of them to finish removes it, however
+many still wait (93 times in a minute at 200 sessions in ``bench/load.py``); whether that
+was the way in each slow reset was not established, so the remedy does not depend on it.
 So the task also looks, once a second, at every lock one of its waiters has waited for
 since the round before, and puts this process's id back where it is missing: a vanished
 announcement costs a second or two. Only missing ids are put back, and one put back for a
