@@ -24,7 +24,10 @@ to whole page loads, so the difference between them is what each part costs:
   bench/load.py, and its CPU is not counted; without, it runs in the app and is);
 * ``post reply``: the case page's reply form submitted (one event and the barrier):
   a write, its change published, the page read again. It runs last: each repeat adds a
-  message, so its figure is for a conversation growing from a few to --repeat messages.
+  message, so its figure is for a conversation growing from a few to --repeat messages;
+* ``sign out and in again``: the customer's two native form posts (each empties the tab's
+  server-side state; the sign-in hashes the password) and the two full page loads they
+  lead to.
 
 At the end it prints the machine's speed during the steps (bench/speed_probe.py, the mean
 CPU time of a reference loop): to compare two runs, divide their app CPU by it.
@@ -131,6 +134,15 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
             await customer.navigate(url_for("case", case_id=case_id))
         await customer.call((H["send_reply"], {"form": {"body": REPLY}}))
 
+    async def sign_out_and_in() -> None:
+        """The customer signs out and in again: two native form posts, each emptying the
+        tab's server-side state, and the two full page loads they lead to."""
+        await customer.post_form("/api/auth/logout", {})
+        await customer.full_load("/login")
+        fields = {"email": stack.seed["customers"][0], "password": stack.seed["password"], "next": "",
+                  "tab": customer.token}
+        await customer.full_load(await customer.post_form("/api/auth/login", fields))
+
     steps = [
         ("barrier (framework only)", lambda: customer.call()),
         ("navigate my cases", lambda: customer.navigate(url_for("my_cases"))),
@@ -144,6 +156,7 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         ("reload case page (full load)", lambda: customer.full_load(url_for("case", case_id=case_id))),
         ("refund page + approve", approve_a_refund),
         ("post reply (case page)", post_reply),
+        ("sign out and in again", sign_out_and_in),
     ]
     out = []
     for name, step in steps:
