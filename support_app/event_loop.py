@@ -4,7 +4,7 @@ Granian (Reflex's production server here) runs each worker on uvloop when uvloop
 installed and falls back to asyncio's pure-Python loop without a word. Each event is
 several Redis round trips, a thread hop and a websocket frame, and on an idle server
 uvloop took 17-45 % off the app CPU of a page load or click, a third for most (paired
-``bench/event_cost.py`` runs, README). Under load the paired runs showed no difference
+``bench/event_cost.py`` runs, bench/RESULTS.md). Under load the paired runs showed no difference
 beyond the noise (probably: a busy loop serves many callbacks per turn). So
 requirements.txt pins uvloop, and a worker that runs without it says so."""
 

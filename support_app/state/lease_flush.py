@@ -11,7 +11,7 @@ awaits its flush, shielded, and the flush waits for the tab's state lock while a
 the tab still runs. A cancel then ends the breaker instead, which releases the Redis lock
 at once; the flush that follows finds no lock, raises ``LockExpiredError`` (logged only as
 "Task exception was never retrieved") and the tab's state since the lease began is lost.
-At 200 sessions in ``bench/load.py`` that happened 7-14 times a minute (README).
+At 200 sessions in ``bench/load.py`` that happened 7-14 times a minute (bench/RESULTS.md).
 
 So a contention notice no longer cancels a lease whose hold time is over: its breaker is
 writing and releases the lock itself within moments. A lease still in its hold time is
