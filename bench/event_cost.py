@@ -167,8 +167,7 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         r = out[-1]
         print(f"  {name:28} wall p50 {r['p50_ms']:6.1f} ms  mean {r['mean_ms']:6.1f} ms  app CPU {r['cpu_ms']:6.1f} ms/step"
               + (f"  ({times} repeats: the requests seeded)" if times < repeat else ""), flush=True)
-        case = customer.var(S["case"], "case") or {}
-        if step is post_reply and (case.get("messages") or [{}])[-1].get("body") != REPLY:
+        if step is post_reply and ((customer.var(S["case"], "case") or {}).get("messages") or [{}])[-1].get("body") != REPLY:
             print("  (!) the reply step did not add its message: its figure is of a refused reply", flush=True)
     await customer.close()
     await agent.close()
