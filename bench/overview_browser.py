@@ -1,15 +1,19 @@
 """Browser time to show the overviews on the large dataset (a benchmark, not a test).
 
 Starts the app (reflex run --env prod) on a free port against data/large.db, signs in
-as agent@example.com in Chromium and times, per page, navigation start → first row
-visible. Prints p50 and max over --runs loads.
+as agent@example.com in Chromium and times, per overview, a full page load (navigation
+start → first row visible, over --runs loads), then paging on with Next → (click → the
+next page's first row visible, over --pages clicks); then the same paging over the
+websocket without a browser (the load benchmark's wire client), which is what the
+server takes apart from the browser's rendering. Prints p50 and max.
 
-    .venv/bin/python bench/overview_browser.py [--path data/large.db] [--runs 7]
+    .venv/bin/python bench/overview_browser.py [--path data/large.db] [--runs 7] [--pages 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import socket
@@ -23,8 +27,9 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+PATHS = ("/overview/cases", "/overview/refunds", "/overview/cases?status=open,in_progress&sort=updated")
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
+from fixtures_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 — the browser the test suite runs (make browsers)
 
 
 def free_port() -> int:
@@ -33,10 +38,63 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def next_pages(page, count: int) -> list[float]:
+    """Click Next → ``count`` times: each page comes over the websocket (a client-side
+    navigation, the page's load event); timed from the click until its first row shows."""
+    times = []
+    for _ in range(count):
+        first = page.inner_text(".overview-row >> nth=0")
+        start = time.perf_counter()
+        page.click("#next-page")
+        page.wait_for_function(
+            "prev => { const row = document.querySelector('.overview-row'); return row && row.innerText !== prev; }",
+            arg=first)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def first_row(tab, suffix: str) -> object:
+    for vars_ in tab.store.values():
+        rows = vars_.get(f"cases{suffix}") or vars_.get(f"refunds{suffix}")
+        if rows:
+            return rows[0]
+    return None
+
+
+async def wire_pages(port: int, count: int) -> dict[str, list[float]]:
+    """The same paging without a browser: Reflex's wire protocol (bench/load_wire), each
+    Next → a client-side navigation timed from its events sent to the page's update."""
+    from load import ROUTES
+    from load_wire import SUFFIX, Tab, load_protocol
+
+    tab = Tab(load_protocol(ROOT / ".web", list(ROUTES.values())), "127.0.0.1", port, {}, 60.0)
+    await tab.full_load("/login")
+    await tab.full_load(await tab.post_form("/api/auth/login", {
+        "email": "agent@example.com", "password": "demo-pass-2026", "next": "", "tab": tab.token}))
+    found = {}
+    try:
+        for path in PATHS:
+            await tab.navigate(path)
+            times, shown = [], first_row(tab, SUFFIX)
+            for _ in range(count):
+                after = next(vars_[f"next_href{SUFFIX}"] for vars_ in tab.store.values() if f"next_href{SUFFIX}" in vars_)
+                start = time.perf_counter()
+                await tab.navigate(after)
+                times.append((time.perf_counter() - start) * 1000)
+                if (now := first_row(tab, SUFFIX)) == shown:
+                    raise SystemExit(f"{after}: the page did not change (first row {now})")
+                shown = now
+            found[path] = times
+    finally:
+        await tab.close()
+    return found
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--path", type=Path, default=ROOT / "data" / "large.db")
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--pages", type=int, default=20, help="Next → clicks timed per overview")
     args = ap.parse_args()
     if not args.path.exists():
         print(f"{args.path} is missing: run 'make seed-large' first")
@@ -59,7 +117,7 @@ def main() -> int:
                 pass
             time.sleep(1)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(base_url=base)
             page.set_default_timeout(60000)
             page.goto("/login")
@@ -67,7 +125,7 @@ def main() -> int:
             page.fill("#password", "demo-pass-2026")
             page.click("#sign-in")
             page.wait_for_url("**/workspace**")  # the agents' home since issue 11
-            for path in ("/overview/cases", "/overview/refunds", "/overview/cases?status=open,in_progress&sort=updated"):
+            for path in PATHS:
                 times = []
                 for _ in range(args.runs):
                     page.goto("/queue")
@@ -77,7 +135,13 @@ def main() -> int:
                     page.wait_for_selector(".overview-row")
                     times.append((time.perf_counter() - start) * 1000)
                 print(f"{path:55s} p50 {statistics.median(times):7.1f} ms   max {max(times):7.1f} ms   ({args.runs} loads)")
+                pages = next_pages(page, args.pages)
+                print(f"{'  then Next →, page after page':55s} p50 {statistics.median(pages):7.1f} ms   "
+                      f"max {max(pages):7.1f} ms   ({args.pages} pages)")
             browser.close()
+        print("over the websocket, no browser (the wire protocol), Next → page after page:")
+        for path, times in asyncio.run(wire_pages(port, args.pages)).items():
+            print(f"{path:55s} p50 {statistics.median(times):7.1f} ms   max {max(times):7.1f} ms   ({args.pages} pages)")
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=30)
