@@ -66,8 +66,7 @@ async def signed_in_tab(proto, stack: Stack, email: str) -> Tab:
 
     tab.counts = Counts()
     await tab.full_load("/login")
-    fields = {"email": email, "password": stack.seed["password"], "next": "", "tab": tab.token}
-    target = await tab.post_form("/api/auth/login", fields)
+    target = await tab.sign_in(email, stack.seed["password"])
     if target.startswith("/login"):
         raise SystemExit(f"sign-in refused for {email}: {target}")
     await tab.full_load(target)
@@ -139,9 +138,7 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         tab's server-side state, and the two full page loads they lead to."""
         await customer.post_form("/api/auth/logout", {})
         await customer.full_load("/login")
-        fields = {"email": stack.seed["customers"][0], "password": stack.seed["password"], "next": "",
-                  "tab": customer.token}
-        await customer.full_load(await customer.post_form("/api/auth/login", fields))
+        await customer.full_load(await customer.sign_in(stack.seed["customers"][0], stack.seed["password"]))
 
     steps = [
         ("barrier (framework only)", lambda: customer.call()),

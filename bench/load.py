@@ -484,8 +484,7 @@ class Session:
     async def sign_in(self) -> None:
         """The sign-in page's native form post (the only place that knows it): the answer sets
         the HttpOnly session cookie and redirects; the next page load carries the cookie."""
-        fields = {"email": self.email, "password": self.run.password, "next": "", "tab": self.tab.token}
-        target = await self.tab.post_form("/api/auth/login", fields)
+        target = await self.tab.sign_in(self.email, self.run.password)
         if target.startswith("/login"):
             self.tab.outcome.errors.append(f"sign-in refused ({target[:60]})")
             return

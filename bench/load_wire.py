@@ -365,6 +365,11 @@ class Tab:
             raise Closed(f"form post answered {status_line[:60]!r}")
         return location
 
+    async def sign_in(self, email: str, password: str) -> str:
+        """The sign-in page's native form post, as the page sends it: the answer sets the
+        HttpOnly session cookie; returns where it redirects (``/login…`` when refused)."""
+        return await self.post_form("/api/auth/login", {"email": email, "password": password, "next": "", "tab": self.token})
+
     async def close(self) -> None:
         if self.reader_task:
             self.reader_task.cancel()

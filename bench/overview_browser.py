@@ -53,37 +53,43 @@ def next_pages(page, count: int) -> list[float]:
     return times
 
 
-def first_row(tab, suffix: str) -> object:
-    for vars_ in tab.store.values():
-        rows = vars_.get(f"cases{suffix}") or vars_.get(f"refunds{suffix}")
-        if rows:
-            return rows[0]
-    return None
+def shown(tab, name: str) -> object:
+    """The value of the var ``name`` in whichever of the tab's states holds it."""
+    from load_wire import SUFFIX
+
+    return next((vars_[name + SUFFIX] for vars_ in tab.store.values() if name + SUFFIX in vars_), None)
+
+
+def first_row(tab) -> object:
+    return (shown(tab, "cases") or shown(tab, "refunds") or [None])[0]
 
 
 async def wire_pages(port: int, count: int) -> dict[str, list[float]]:
     """The same paging without a browser: Reflex's wire protocol (bench/load_wire), each
     Next → a client-side navigation timed from its events sent to the page's update."""
     from load import ROUTES
-    from load_wire import SUFFIX, Tab, load_protocol
+    from load_wire import Tab, load_protocol
 
     tab = Tab(load_protocol(ROOT / ".web", list(ROUTES.values())), "127.0.0.1", port, {}, 60.0)
     await tab.full_load("/login")
-    await tab.full_load(await tab.post_form("/api/auth/login", {
-        "email": "agent@example.com", "password": "demo-pass-2026", "next": "", "tab": tab.token}))
+    target = await tab.sign_in("agent@example.com", "demo-pass-2026")
+    if target.startswith("/login"):
+        raise SystemExit(f"sign-in refused for agent@example.com: {target}")
+    await tab.full_load(target)
     found = {}
     try:
         for path in PATHS:
             await tab.navigate(path)
-            times, shown = [], first_row(tab, SUFFIX)
+            times, before = [], first_row(tab)
             for _ in range(count):
-                after = next(vars_[f"next_href{SUFFIX}"] for vars_ in tab.store.values() if f"next_href{SUFFIX}" in vars_)
+                if not (after := shown(tab, "next_href")):
+                    raise SystemExit(f"{path}: no next page after {len(times)}")
                 start = time.perf_counter()
                 await tab.navigate(after)
                 times.append((time.perf_counter() - start) * 1000)
-                if (now := first_row(tab, SUFFIX)) == shown:
-                    raise SystemExit(f"{after}: the page did not change (first row {now})")
-                shown = now
+                if (first := first_row(tab)) == before:
+                    raise SystemExit(f"{after}: the page did not change (first row {first})")
+                before = first
             found[path] = times
     finally:
         await tab.close()
