@@ -31,7 +31,7 @@ from fixtures_db import PW, code_of, make_people, order_client, orders_server, o
 from fixtures_gateway import gateway_server, gateway_server_session  # noqa: F401
 from fixtures_http import OrdersServer, serve_asgi
 from support_app.db import session_scope
-from support_app.domain.errors import ErrorCode
+from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient
 from support_app.integrations.order_data import OrderData, OrderLineData
 from support_app.models import OrderLine, OrderSnapshot, RefundCase
@@ -235,12 +235,24 @@ def test_the_order_system_is_asked_with_no_write_lock_held_on_sqlite(engine, peo
     assert isinstance(rid, int) and refund_row(engine, rid).status == "requested"
 
 
+def test_a_case_closed_while_the_order_system_answers_refuses_the_request(engine, people, orders_server, order_client):  # noqa: F811
+    """The customer withdraws the case in another tab while a refund request asks the order
+    system: the request judges the case as it is when it decides, not as it was read
+    before that wait, so it is refused and stores nothing."""
+    shop = Shop(engine, orders_server, order_client, delivered_at=NOW - timedelta(days=1), status="delivered")
+    result = request_while_held(shop, lambda: run(engine, cmd.change_status, shop.user, shop.case_id, "closed"))
+    assert isinstance(result, DomainError) and result.code is E.CASE_CLOSED
+    with session_scope(engine) as s:
+        assert s.exec(select(RefundCase).where(RefundCase.support_case_id == shop.case_id)).first() is None
+
+
 def test_a_request_looks_its_order_up_in_a_read_then_decides_in_a_write_transaction(engine, people, orders_server, order_client):  # noqa: F811
     shop = Shop(engine, orders_server, order_client, delivered_at=NOW - timedelta(days=1), status="delivered")
     rid, sent = run_traced(engine, rc.request_refund, shop.user, shop.case_id, {"L1": 1}, "damaged", "", "traced-0001")
     assert isinstance(rid, int)
     assert [s for s in sent if s.startswith("BEGIN")] == ["BEGIN", "BEGIN IMMEDIATE"]
     assert sent[0] == "BEGIN"
+    assert sent[2] == "BEGIN IMMEDIATE"  # the lookup is one statement: who may see the case, its order's facts, the owner
 
 
 def test_other_writers_of_the_process_go_on_while_a_request_waits_for_the_order_system(engine, people, orders_server, order_client):  # noqa: F811

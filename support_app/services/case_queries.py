@@ -73,13 +73,22 @@ def load_case_for(session: Session, caller: Caller, case_id: object, *, lock: bo
     return _visible(caller, case)
 
 
+def visible_row(session: Session, caller: Caller, case_id: object, statement):
+    """The row of ``statement`` (one case's, bound to :case_id, with that case's
+    ``customer_id`` among its columns) if the caller may see the case, as load_case_for."""
+    row = session.exec(statement, params={"case_id": _case_key(case_id)}).first()
+    _visible(caller, row)
+    return row
+
+
 def _case_key(case_id: object) -> int:
     if (key := record_id(case_id)) is None:
         raise DomainError(ErrorCode.CASE_NOT_FOUND)
     return key
 
 
-def _visible(caller: Caller, case: SupportCase | None) -> SupportCase:
+def _visible(caller: Caller, case):
+    """The case (or a row with its customer_id), if the caller may see it."""
     if case is None:
         raise DomainError(ErrorCode.CASE_NOT_FOUND)
     if caller.role == Role.AGENT:

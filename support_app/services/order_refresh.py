@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import Session
+from sqlalchemy import bindparam
+from sqlmodel import Session, select
 
 from support_app.db import next_transaction
 from support_app.domain.errors import DomainError, ErrorCode
 from support_app.integrations.order_client import OrderClient
-from support_app.models import OrderSnapshot, User
-from support_app.services.case_queries import load_case_for
+from support_app.models import OrderSnapshot, SupportCase, User
+from support_app.services.case_queries import visible_row
 from support_app.services.orders import fetch_order, store_delivery
 from support_app.services.views import Caller
 
 log = logging.getLogger(__name__)
+
+_FACTS = (  # who may see the case, its order's delivery facts and its owner's id in the order system: one statement
+    select(SupportCase.customer_id, OrderSnapshot.id, OrderSnapshot.order_id, OrderSnapshot.customer_id.label("owner_id"),
+           OrderSnapshot.delivered_at, OrderSnapshot.status, User.order_customer_id)
+    .join(OrderSnapshot, OrderSnapshot.id == SupportCase.order_snapshot_id)
+    .outerjoin(User, User.id == OrderSnapshot.customer_id)
+    .where(SupportCase.id == bindparam("case_id"))
+)
 
 
 def refresh_order_facts(session: Session, caller: Caller, case_id: object, client: OrderClient | None = None) -> bool:
@@ -37,22 +46,17 @@ def refresh_order_facts(session: Session, caller: Caller, case_id: object, clien
     (CASE_NOT_FOUND, NOT_CASE_OWNER) are the caller's own.
     """
     next_transaction(session, write=False)  # the lookup only reads: no write lock for it, no BEGIN on PostgreSQL
-    case = load_case_for(session, caller, case_id)
-    snap = session.get(OrderSnapshot, case.order_snapshot_id)
-    assert snap is not None  # guaranteed by the foreign key
-    owner = session.get(User, snap.customer_id)
-    facts = (snap.id, snap.order_id, snap.customer_id, snap.delivered_at, snap.status)
-    owner_ref = owner.order_customer_id if owner else None
+    _, snap_id, order_id, owner_id, delivered_at, status, owner_ref = visible_row(session, caller, case_id, _FACTS)
     session.commit()  # end the read: no transaction is open while the order system answers
     try:
-        order = fetch_order(facts[1], client, fresh=True)
+        order = fetch_order(order_id, client, fresh=True)
     except DomainError as err:
         if err.code is not ErrorCode.ORDER_SYSTEM_UNAVAILABLE:
             raise
-        log.warning("order %s: delivery facts not refreshed, the order system is unavailable", facts[1])
+        log.warning("order %s: delivery facts not refreshed, the order system is unavailable", order_id)
         return False
     if order is None or order.customer_id != owner_ref:
-        log.warning("order %s: the order system no longer reports it for its customer; delivery facts kept", facts[1])
+        log.warning("order %s: the order system no longer reports it for its customer; delivery facts kept", order_id)
         return False
-    store_delivery(session, facts[0], facts[2], facts[3], facts[4], order)
+    store_delivery(session, snap_id, owner_id, delivered_at, status, order)
     return True
