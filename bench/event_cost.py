@@ -10,6 +10,8 @@ to whole page loads, so the difference between them is what each part costs:
   of one event (socket.io in, state lookup, handler, delta out);
 * ``navigate <page>``: a client-side navigation (``on_load_internal`` -> the page's load ->
   ``set_is_hydrated``), as in bench/load.py;
+* ``navigate refund form``: the customer's refund form, which asks the order system (the
+  sandbox, over HTTP) for the order's delivery facts first;
 * ``navigate workspace``: the agents' workspace with a case open (its queue read, the
   case and its sidebar read; the agent's mark moves in a write the page does not wait for);
 * ``workspace: pick a case``: a queue row clicked in the agents' workspace, turn about
@@ -25,6 +27,13 @@ to whole page loads, so the difference between them is what each part costs:
 * ``post reply``: the case page's reply form submitted (one event and the barrier):
   a write, its change published, the page read again. It runs last: each repeat adds a
   message, so its figure is for a conversation growing from a few to --repeat messages;
+* ``open a case``, ``request refund``: the customer sends the "open a case" form (about
+  their first order) or the refund form (one unit of an item left on the next of their
+  cases, and a reason): the submission with its busy flag, the service's write and its
+  published change, the redirect and the navigation to the new page. Opening and filling in
+  the form before each repeat is not counted (see ``navigate``, ``refund form: ...``);
+  a refund request also asks the order system (the sandbox) over HTTP. Each request takes
+  a unit for good: when the customer has none left, the step stops (about 120 repeats);
 * ``sign out and in again``: the customer's two native form posts (each empties the tab's
   server-side state; the sign-in hashes the password) and the two full page loads they
   lead to.
@@ -73,27 +82,43 @@ async def signed_in_tab(proto, stack: Stack, email: str) -> Tab:
     return tab
 
 
-async def measure(stack: Stack, name: str, step, repeat: int) -> dict:
-    app = TreeSampler(lambda: process_tree(stack.app.pid))
-    for _ in range(WARM_UP):
-        await step()
-    walls = []
-    app.start()
-    for _ in range(repeat):
+async def measure(stack: Stack, name: str, step, repeat: int, prepare=None) -> dict:
+    """Wall time per repeat and the app's CPU over the repeats. ``prepare`` (if any) runs
+    before each repeat, untimed: its wall time and the app CPU it takes are left out (CPU
+    still running when the step returns counts to the step). It returns False when the step
+    cannot be repeated any more: fewer repeats are measured."""
+    pids = process_tree(stack.app.pid)
+    app = TreeSampler(lambda: pids)
+    walls, cpu = [], 0.0
+    for n in range(WARM_UP + repeat):
+        if prepare and await prepare() is False:
+            break
+        if prepare or n == WARM_UP:
+            app.start()
         t = time.perf_counter()
         await step()
-        walls.append((time.perf_counter() - t) * 1000)
-    app.sample()
-    cpu = app.result()["cpu_pct"] / 100 * (app.t1 - app.t0)  # seconds of app CPU over the repeats
+        if n >= WARM_UP:
+            walls.append((time.perf_counter() - t) * 1000)
+        if prepare and n >= WARM_UP:
+            app.sample()
+            cpu += app.result()["cpu_pct"] / 100 * (app.t1 - app.t0)  # seconds of app CPU in this repeat
+    if not walls:
+        raise SystemExit(f"{name}: nothing left to measure after the warm-up")
+    if not prepare:
+        app.sample()
+        cpu = app.result()["cpu_pct"] / 100 * (app.t1 - app.t0)  # seconds of app CPU over the repeats
     return {"step": name, "p50_ms": statistics.median(walls), "mean_ms": statistics.fmean(walls),
-            "cpu_ms": 1000 * cpu / repeat}
+            "cpu_ms": 1000 * cpu / len(walls), "repeats": len(walls)}
 
 
 async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
     customer = await signed_in_tab(proto, stack, stack.seed["customers"][0])
     agent = await signed_in_tab(proto, stack, stack.seed["agents"][0])
     await customer.navigate(url_for("my_cases"))
-    case_id = customer.var(S["cases"], "rows")[0]["id"]
+    case_ids = [row["id"] for row in customer.var(S["cases"], "rows")]
+    case_id = case_ids[0]
+    await customer.navigate(url_for("orders"))
+    order_id = customer.var(S["orders"], "orders")[0]["order_id"]
     await customer.navigate(url_for("case", case_id=case_id))  # where the reply step acts
     refund_id = stack.seed["requested_refunds"][0]
     await agent.navigate(url_for("refund", refund_id=refund_id))
@@ -133,6 +158,33 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
             await customer.navigate(url_for("case", case_id=case_id))
         await customer.call((H["send_reply"], {"form": {"body": REPLY}}))
 
+    async def case_form() -> None:
+        """The customer's "open a case" form about their first order, filled in (the step sends it)."""
+        await customer.navigate(f"{url_for('new_case')}?order={order_id}")
+
+    async def open_a_case() -> None:
+        form = {"category": "damaged_item", "priority": "normal", "subject": "Event cost case",
+                "description": "Opened by bench/event_cost.py: the parcel arrived damaged."}
+        if not (await customer.submit((H["open_case"], {"form": form})) or "").startswith("/cases/"):
+            raise SystemExit("open a case: no redirect to the new case")
+
+    refund_cases = itertools.cycle(case_ids)
+
+    async def refund_form_chosen() -> bool:
+        """The customer's refund form on the next of their cases with an item left to refund,
+        one unit of it and a reason chosen (the step sends it); False when none is left."""
+        for _ in case_ids:
+            await customer.navigate(url_for("refund_form", case_id=next(refund_cases)))
+            lines = (customer.var(S["refund_form"], "form") or {}).get("lines") or []
+            if line := next((ln["line_id"] for ln in lines if ln["refundable_now"] > 0 and ln["eligible"]), None):
+                await customer.call((H["refund_increment"], {"line_id": line}), (H["refund_reason"], {"value": "damaged"}))
+                return True
+        return False
+
+    async def request_a_refund() -> None:
+        if not (await customer.submit((H["refund_submit"], {"form": {"note": ""}})) or "").startswith("/refunds/"):
+            raise SystemExit("request a refund: no redirect to the refund's page")
+
     async def sign_out_and_in() -> None:
         """The customer signs out and in again: two native form posts, each emptying the
         tab's server-side state, and the two full page loads they lead to."""
@@ -147,23 +199,28 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         ("navigate agent queue", lambda: agent.navigate(url_for("queue"))),
         ("navigate refund page", lambda: agent.navigate(url_for("refund", refund_id=refund_id))),
         ("navigate workspace", lambda: agent.navigate(f"{url_for('workspace')}?case={case_id}")),
+        ("navigate refund form", lambda: customer.navigate(url_for("refund_form", case_id=case_id))),
         ("workspace: pick a case", pick_in_workspace),
         ("refund form: add/remove an item", step_in_refund_form),
         ("refund form: choose a reason", choose_refund_reason),
         ("reload case page (full load)", lambda: customer.full_load(url_for("case", case_id=case_id))),
         ("refund page + approve", approve_a_refund),
         ("post reply (case page)", post_reply),
+        ("open a case (send + case page)", open_a_case, case_form),
+        ("request refund (send + refund page)", request_a_refund, refund_form_chosen),
         ("sign out and in again", sign_out_and_in),
     ]
     out = []
-    for name, step in steps:
+    for name, step, *prepare in steps:
         if only and only not in name:
             continue
         times = min(repeat, approvable) if step is approve_a_refund else repeat
-        out.append(await measure(stack, name, step, times))
+        out.append(await measure(stack, name, step, times, *prepare))
         r = out[-1]
         print(f"  {name:28} wall p50 {r['p50_ms']:6.1f} ms  mean {r['mean_ms']:6.1f} ms  app CPU {r['cpu_ms']:6.1f} ms/step"
-              + (f"  ({times} repeats: the requests seeded)" if times < repeat else ""), flush=True)
+              + (f"  ({r['repeats']} repeats: the requests seeded)" if times < repeat else "")
+              + (f"  ({r['repeats']} repeats: the units the customer had left to refund)" if r["repeats"] < times else ""),
+              flush=True)
         if step is post_reply and ((customer.var(S["case"], "case") or {}).get("messages") or [{}])[-1].get("body") != REPLY:
             print("  (!) the reply step did not add its message: its figure is of a refused reply", flush=True)
     await customer.close()
