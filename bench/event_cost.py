@@ -159,7 +159,7 @@ async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
         await customer.call((H["send_reply"], {"form": {"body": REPLY}}))
 
     async def case_form() -> None:
-        """The customer's "open a case" form about their first order, filled in (the step sends it)."""
+        """The customer's "open a case" form about their first order, opened (the step fills it in and sends it)."""
         await customer.navigate(f"{url_for('new_case')}?order={order_id}")
 
     async def open_a_case() -> None:
