@@ -488,6 +488,18 @@ def test_a_decision_keeps_the_loaded_refund_in_step_without_reading_it_again(eng
         assert (stored.status, stored.version, stored.decided_by) == seen
 
 
+def test_the_refund_form_is_read_in_a_fixed_number_of_statements(engine, people, case_id, order_client):
+    """After the order lookup (one statement, then the order system over HTTP): the case
+    with its order, the lines, and the order's refunds with their items, however many."""
+    def statements() -> int:
+        return run_counted(engine, rq.refund_form, people.alice, case_id, client=order_client, write=False)[1]
+
+    alone = statements()
+    ask(engine, people.alice, case_id, {"L2": 1, "L3": 2})
+    ask(engine, people.alice, case_id, {"L1": 1})
+    assert statements() == alone <= 6  # on SQLite a BEGIN before each of the two reads
+
+
 def test_an_agents_refund_page_is_read_in_a_fixed_number_of_statements(engine, people, case_id):
     """One query per part of the page; the order's other refunds and their items come
     in one statement, however many there are."""

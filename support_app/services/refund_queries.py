@@ -31,7 +31,7 @@ from support_app.integrations.order_client import OrderClient
 from support_app.models import OrderLine, OrderSnapshot, RefundAttempt, RefundCase, RefundEvent, RefundItem, SupportCase, User
 from support_app.models.base import utcnow
 from support_app.security.inputs import record_id
-from support_app.services.case_queries import load_case_for
+from support_app.services.case_queries import case_head, load_case_for
 from support_app.services.order_refresh import refresh_order_facts
 from support_app.services.orders import snapshot_lines
 from support_app.services.refund_facts import existing_refunds, order_facts, refund_row, refund_rows
@@ -350,9 +350,7 @@ def price_refund(
 
 def _pricing(session: Session, caller: Caller, case_id: object,
              for_settlement: bool) -> tuple[SupportCase, OrderSnapshot, RefundPricing]:
-    case = load_case_for(session, caller, case_id)
-    snap = session.get(OrderSnapshot, case.order_snapshot_id)
-    assert snap is not None
+    case, snap = case_head(session, caller, case_id)  # one statement
     facts = order_facts(snap, snapshot_lines(session, snap.id))
     return case, snap, RefundPricing(facts, tuple(existing_refunds(session, snap.id)), for_settlement)
 
