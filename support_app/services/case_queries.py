@@ -69,16 +69,13 @@ _PEOPLE = select(User.id, User.full_name, User.role, User.email).where(in_ids(Us
 def load_case_for(session: Session, caller: Caller, case_id: object, *, lock: bool = False) -> SupportCase:
     """The case if the caller may see it. A customer asking for someone else's case
     gets the same answer as for a case that does not exist."""
-    case = session.exec(_CASE_LOCKED if lock else _CASE, params={"case_id": _case_key(case_id)}).first()
-    return _visible(caller, case)
+    return visible_row(session, caller, case_id, _CASE_LOCKED if lock else _CASE)
 
 
 def visible_row(session: Session, caller: Caller, case_id: object, statement):
-    """The row of ``statement`` (one case's, bound to :case_id, with that case's
-    ``customer_id`` among its columns) if the caller may see the case, as load_case_for."""
-    row = session.exec(statement, params={"case_id": _case_key(case_id)}).first()
-    _visible(caller, row)
-    return row
+    """The first result of ``statement`` (bound to :case_id: the case itself, or a row
+    with that case's ``customer_id`` among its columns) if the caller may see the case."""
+    return _visible(caller, session.exec(statement, params={"case_id": _case_key(case_id)}).first())
 
 
 def _case_key(case_id: object) -> int:
