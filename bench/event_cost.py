@@ -67,21 +67,6 @@ REPLY = "Any news on this?"
 WARM_UP = 5  # repeats of each step before the measured ones (caches, compiled queries)
 
 
-async def signed_in_tab(proto, stack: Stack, email: str) -> Tab:
-    tab = Tab(proto, "127.0.0.1", stack.app_port, {}, 30.0)
-
-    class Counts:
-        sent = received = 0
-
-    tab.counts = Counts()
-    await tab.full_load("/login")
-    target = await tab.sign_in(email, stack.seed["password"])
-    if target.startswith("/login"):
-        raise SystemExit(f"sign-in refused for {email}: {target}")
-    await tab.full_load(target)
-    return tab
-
-
 async def measure(stack: Stack, name: str, step, repeat: int, prepare=None) -> dict:
     """Wall time per repeat and the app's CPU over the repeats. ``prepare`` (if any) runs
     before each repeat, untimed: its wall time and the app CPU it takes are left out (CPU
@@ -112,8 +97,8 @@ async def measure(stack: Stack, name: str, step, repeat: int, prepare=None) -> d
 
 
 async def run(stack: Stack, proto, repeat: int, only: str) -> list[dict]:
-    customer = await signed_in_tab(proto, stack, stack.seed["customers"][0])
-    agent = await signed_in_tab(proto, stack, stack.seed["agents"][0])
+    customer, agent = [await Tab.signed_in(proto, "127.0.0.1", stack.app_port, email, stack.seed["password"])
+                       for email in (stack.seed["customers"][0], stack.seed["agents"][0])]
     await customer.navigate(url_for("my_cases"))
     case_ids = [row["id"] for row in customer.var(S["cases"], "rows")]
     case_id = case_ids[0]

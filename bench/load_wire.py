@@ -370,6 +370,18 @@ class Tab:
         HttpOnly session cookie; returns where it redirects (``/login…`` when refused)."""
         return await self.post_form("/api/auth/login", {"email": email, "password": password, "next": "", "tab": self.token})
 
+    @classmethod
+    async def signed_in(cls, proto: Protocol, host: str, port: int, email: str, password: str,
+                        timeout: float = 30.0) -> "Tab":
+        """A new tab that opened the sign-in page, signed in and loaded where it was sent."""
+        tab = cls(proto, host, port, {}, timeout)
+        await tab.full_load("/login")
+        target = await tab.sign_in(email, password)
+        if target.startswith("/login"):
+            raise SystemExit(f"sign-in refused for {email}: {target}")
+        await tab.full_load(target)
+        return tab
+
     async def close(self) -> None:
         if self.reader_task:
             self.reader_task.cancel()

@@ -70,12 +70,8 @@ async def wire_pages(port: int, count: int) -> dict[str, list[float]]:
     from load import ROUTES
     from load_wire import Tab, load_protocol
 
-    tab = Tab(load_protocol(ROOT / ".web", list(ROUTES.values())), "127.0.0.1", port, {}, 60.0)
-    await tab.full_load("/login")
-    target = await tab.sign_in("agent@example.com", "demo-pass-2026")
-    if target.startswith("/login"):
-        raise SystemExit(f"sign-in refused for agent@example.com: {target}")
-    await tab.full_load(target)
+    tab = await Tab.signed_in(load_protocol(ROOT / ".web", list(ROUTES.values())), "127.0.0.1", port,
+                              "agent@example.com", "demo-pass-2026", timeout=60.0)
     found = {}
     try:
         for path in PATHS:
